@@ -1,0 +1,149 @@
+"""On-disk result cache: diskcache for storage, numpy bytes for values, never pickle.
+
+Why not diskcache's defaults: it pickles values, and unpickling a file someone
+could write is code execution. `SafeDisk` refuses pickled keys and values in both
+directions; values are `numpy.savez` bytes behind a sha256 checksum, read with
+`allow_pickle=False`. A corrupt, truncated or foreign entry reads as a miss and is
+recomputed. A per-key file lock makes two processes (or two dashboard sessions)
+asking for the same missing key compute it once; the lock dies with its process.
+An entry is written only after its computation finished, in one transaction, so
+an interrupted run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from diskcache import Cache, Disk
+from diskcache.core import MODE_PICKLE
+from filelock import FileLock
+
+ENGINE_VERSION = "1"
+MAGIC = b"INDC1"
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "cache"
+DEFAULT_SIZE_LIMIT = 2**30  # 1 GiB, least recently stored evicted first
+
+
+class CorruptEntry(Exception):
+    pass
+
+
+class SafeDisk(Disk):
+    """A diskcache Disk that never pickles or unpickles."""
+
+    def put(self, key):
+        if not isinstance(key, str):
+            raise TypeError("cache keys must be str")
+        return super().put(key)
+
+    def get(self, key, raw):
+        if not raw:
+            raise CorruptEntry("pickled key in cache")
+        return super().get(key, raw)
+
+    def store(self, value, read, key=None):
+        if not isinstance(value, bytes):
+            raise TypeError("cache values must be bytes")
+        return super().store(value, read) if key is None else super().store(value, read, key=key)
+
+    def fetch(self, mode, filename, value, read):
+        if mode == MODE_PICKLE:
+            raise CorruptEntry("pickled value in cache")
+        return super().fetch(mode, filename, value, read)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("INDUCTION_CACHE_DIR") or DEFAULT_DIR)
+
+
+def make_key(kind: str, **parts) -> str:
+    """A stable key from everything that changes the numbers."""
+    blob = json.dumps({"kind": kind, "engine": ENGINE_VERSION, **parts}, sort_keys=True, default=str)
+    return f"{kind}:" + hashlib.sha256(blob.encode()).hexdigest()
+
+
+def encode(meta: dict, arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    body = buf.getvalue()
+    return MAGIC + hashlib.sha256(body).digest() + body
+
+
+def decode(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    if not isinstance(blob, bytes) or not blob.startswith(MAGIC):
+        raise CorruptEntry("not a cache entry")
+    digest, body = blob[len(MAGIC):len(MAGIC) + 32], blob[len(MAGIC) + 32:]
+    if hashlib.sha256(body).digest() != digest:
+        raise CorruptEntry("checksum mismatch")
+    try:
+        with np.load(io.BytesIO(body), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        meta = json.loads(arrays.pop("__meta__").tobytes().decode())
+    except (ValueError, OSError, KeyError) as exc:
+        raise CorruptEntry(str(exc)) from exc
+    return meta, arrays
+
+
+class ResultCache:
+    """Typed get/put of (meta, arrays) plus compute-once."""
+
+    def __init__(self, directory: Path | str | None = None, *, size_limit: int = DEFAULT_SIZE_LIMIT):
+        self.directory = Path(directory) if directory else cache_dir()
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.directory, 0o700)
+        self.lock_dir = self.directory / "locks"
+        self.lock_dir.mkdir(exist_ok=True, mode=0o700)
+        self.store = Cache(str(self.directory), disk=SafeDisk, size_limit=size_limit,
+                           eviction_policy="least-recently-stored")
+
+    def get(self, key: str) -> tuple[dict, dict[str, np.ndarray]] | None:
+        try:
+            blob = self.store.get(key, default=None, retry=True)
+            return None if blob is None else decode(blob)
+        except (CorruptEntry, OSError, EOFError) as exc:
+            warnings.warn(f"cache entry {key[:24]}... unreadable ({exc}); recomputing")
+            self.store.delete(key, retry=True)
+            return None
+
+    def put(self, key: str, meta: dict, arrays: dict[str, np.ndarray]) -> bool:
+        try:
+            self.store.set(key, encode(meta, arrays), retry=True)
+            return True
+        except Exception as exc:  # noqa: BLE001 - a full disk must not lose the computed result
+            warnings.warn(f"could not write to the cache at {self.directory}: {exc}")
+            return False
+
+    def compute_once(self, key: str, compute: Callable[[], tuple[dict, dict[str, np.ndarray]]]
+                     ) -> tuple[dict, dict[str, np.ndarray], bool]:
+        """(meta, arrays, cached). Concurrent callers of one key wait for the first."""
+        hit = self.get(key)
+        if hit is not None:
+            return (*hit, True)
+        with FileLock(str(self.lock_dir / (key.replace(":", "_") + ".lock"))):
+            hit = self.get(key)
+            if hit is not None:
+                return (*hit, True)
+            meta, arrays = compute()
+            self.put(key, meta, arrays)
+            return meta, arrays, False
+
+
+_OPEN: dict[str, ResultCache] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def open_cache(directory: Path | str | None = None) -> ResultCache:
+    """One ResultCache per directory per process."""
+    path = str(Path(directory) if directory else cache_dir())
+    with _OPEN_LOCK:
+        if path not in _OPEN:
+            _OPEN[path] = ResultCache(path)
+        return _OPEN[path]

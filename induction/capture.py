@@ -1,0 +1,152 @@
+"""Attention capture (and head ablation) through transformers' AttentionInterface.
+
+Why an attention function and not `output_attentions`: transformers 5.x returns no
+weights from SDPA, and eager attention materialises B x H x S x S per layer. Our
+function, registered as the attention implementation "induction", runs the fast
+SDPA kernel for the layer's output and additionally computes only the softmax rows
+of the few query positions we read (the [MASK]s): B x H x S per layer.
+
+What a call captures lives in a ContextVar, set for the duration of one call and
+reset in `finally`: the dashboard shares one model between sessions (threads), so
+nothing is ever stored on the model, and a failed call leaves no ablation behind.
+Layers are numbered by call order within a forward pass, which works for every
+encoder whose layers run in sequence (BERT, RoBERTa, DistilBERT, ELECTRA, ALBERT).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+IMPLEMENTATION = "induction"
+AblationMode = Literal["zero", "mean"]
+
+
+class StopForward(Exception):
+    """Raised after the last layer we read: the rest of the network is skipped."""
+
+
+@dataclass
+class _Capture:
+    query_index: torch.Tensor | None  # [B] query position per sequence; None: no row capture
+    stop_after: int | None  # raise StopForward after this layer
+    full_layer: int | None = None  # keep the full [B, H, S, S] pattern of this layer
+    ablate: dict[int, tuple[int, ...]] = field(default_factory=dict)  # layer -> heads
+    mode: AblationMode = "zero"
+    layer: int = 0
+    rows: list[torch.Tensor] = field(default_factory=list)  # per layer [B, H, S]
+    pattern: torch.Tensor | None = None
+
+
+_ACTIVE: contextvars.ContextVar[_Capture | None] = contextvars.ContextVar("induction_capture", default=None)
+
+
+def _additive_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    if attention_mask is None or attention_mask.dtype != torch.bool:
+        return None if attention_mask is None else attention_mask.to(dtype)
+    return torch.zeros(attention_mask.shape, dtype=dtype, device=attention_mask.device).masked_fill(
+        ~attention_mask, torch.finfo(dtype).min
+    )
+
+
+def _softmax_rows(query, key, mask, scaling, rows: torch.Tensor | None) -> torch.Tensor:
+    """Softmax attention of the selected query rows (all rows when `rows` is None), in float32."""
+    batch = torch.arange(query.shape[0], device=query.device)
+    q = query if rows is None else query[batch, :, rows].unsqueeze(2)  # [B, H, Q, D]
+    scores = torch.matmul(q.float(), key.float().transpose(-1, -2)) * scaling  # [B, H, Q, S]
+    if mask is not None:
+        m = mask.float()  # [B or 1, 1 or H, S or 1, S]
+        if rows is not None and m.shape[-2] > 1:
+            m = m.expand(query.shape[0], -1, -1, -1)[batch, :, rows].unsqueeze(2)
+        scores = scores + m
+    return torch.softmax(scores, dim=-1)
+
+
+def induction_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """query/key/value: [B, H, S, D]. Returns ([B, S, H, D], None) like transformers' functions."""
+    scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
+    mask = _additive_mask(attention_mask, query.dtype)
+    state = _ACTIVE.get()
+    if state is None:
+        out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scaling)
+        return out.transpose(1, 2).contiguous(), None
+    layer = state.layer
+    state.layer += 1
+    if state.query_index is not None:
+        state.rows.append(_softmax_rows(query, key, mask, scaling, state.query_index)[:, :, 0])  # [B, H, S]
+    if layer == state.full_layer:
+        state.pattern = _softmax_rows(query, key, mask, scaling, None)  # [B, H, S, S]
+    if state.stop_after is not None and layer >= state.stop_after:
+        raise StopForward
+    out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scaling)
+    heads = state.ablate.get(layer)
+    if heads:
+        out = out.clone()  # [B, H, S, D]
+        idx = list(heads)
+        out[:, idx] = 0.0 if state.mode == "zero" else out[:, idx].mean(dim=0, keepdim=True).expand_as(out[:, idx])
+    return out.transpose(1, 2).contiguous(), None
+
+
+def register() -> None:
+    """Make "induction" a valid `attn_implementation` (idempotent)."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    AttentionInterface.register(IMPLEMENTATION, induction_attention)
+    AttentionMaskInterface.register(IMPLEMENTATION, sdpa_mask)
+
+
+@contextlib.contextmanager
+def capturing(state: _Capture):
+    token = _ACTIVE.set(state)
+    try:
+        yield state
+    finally:
+        _ACTIVE.reset(token)
+
+
+def run_capture(encoder, input_ids: torch.Tensor, query_index: torch.Tensor, *, n_layers: int,
+                stop_early: bool = True, ablate: dict[int, tuple[int, ...]] | None = None,
+                mode: AblationMode = "zero") -> torch.Tensor:
+    """Attention rows of `query_index` for every layer: [B, L, H, S] float32.
+
+    With `stop_early`, nothing after the last layer's attention scores runs.
+    """
+    state = _Capture(query_index=query_index, stop_after=n_layers - 1 if stop_early else None,
+                     ablate=dict(ablate or {}), mode=mode)
+    with capturing(state), torch.inference_mode():
+        try:
+            encoder(input_ids=input_ids)
+        except StopForward:
+            pass
+    if len(state.rows) != n_layers:
+        raise RuntimeError(f"captured {len(state.rows)} attention layers, expected {n_layers}")
+    return torch.stack(state.rows, dim=1)  # [B, L, H, S]
+
+
+def run_pattern(encoder, input_ids: torch.Tensor, layer: int) -> torch.Tensor:
+    """The full attention pattern of one layer: [B, H, S, S] float32."""
+    state = _Capture(query_index=None, stop_after=layer, full_layer=layer)
+    with capturing(state), torch.inference_mode():
+        try:
+            encoder(input_ids=input_ids)
+        except StopForward:
+            pass
+    if state.pattern is None:
+        raise RuntimeError(f"layer {layer} was never reached")
+    return state.pattern
+
+
+def run_ablated(model, *, ablate: dict[int, tuple[int, ...]], mode: AblationMode = "zero",
+                query_index: torch.Tensor | None = None, **inputs):
+    """One full forward of `model` with heads ablated; returns (outputs, rows [B, L, H, S] or None)."""
+    state = _Capture(query_index=query_index, stop_after=None, ablate=dict(ablate), mode=mode)
+    with capturing(state), torch.inference_mode():
+        out = model(**inputs)
+    rows = torch.stack(state.rows, dim=1) if state.rows else None
+    return out, rows

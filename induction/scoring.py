@@ -1,0 +1,114 @@
+"""Pure scoring: captured attention rows -> per-trial scores -> an InductionMap.
+
+Why separate from the engine: these functions see only numpy arrays, so the
+known-answer tests, the straightforward reference and the cache all share them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import OFFSETS, SETUP_TARGETS, MapConfig, check_target, head_name
+from .sequences import TrialBatch
+
+
+def gather_targets(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str, np.ndarray]:
+    """rows: [T, L, H, S] attention of each trial's [MASK]. Returns target -> [T, L, H]."""
+    t = np.arange(rows.shape[0])
+    scores = {name: rows[t, :, :, idx] for name, idx in batch.target_index.items()}  # [T, L, H]
+    if setup == "shuffled":
+        scores["sum"] = scores["left_match"] + scores["right_match"]
+    return {name: scores[name] for name in SETUP_TARGETS[setup]}
+
+
+def offset_profile(rows: np.ndarray, batch: TrialBatch) -> np.ndarray:
+    """Attention at anchor + k for k in OFFSETS: [T, L, H, len(OFFSETS)], NaN where out of range."""
+    seq = rows.shape[-1]
+    out = np.full(rows.shape[:3] + (len(OFFSETS),), np.nan, dtype=np.float32)
+    for j, k in enumerate(OFFSETS):
+        pos = batch.anchor_index + k
+        ok = (pos >= 0) & (pos < seq)
+        t = np.nonzero(ok)[0]
+        out[t, :, :, j] = rows[t, :, :, pos[ok]]
+    return out
+
+
+def mean_sem(per_trial: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error over the first axis (sem 0 for a single trial)."""
+    n = per_trial.shape[0]
+    mean = per_trial.mean(axis=0)
+    sem = per_trial.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(mean)
+    return mean, sem
+
+
+@dataclass
+class InductionMap:
+    """One model's induction scores for one setup: every target, every head."""
+
+    config: MapConfig  # resolved: segment filled in
+    model_source: str
+    fingerprint: str
+    layers: int
+    heads: int
+    seq_len: int
+    per_trial: dict[str, np.ndarray]  # target -> [T, L, H]
+    offsets: np.ndarray  # [L, H, len(OFFSETS)] mean attention around the previous instance
+    elapsed_s: float = 0.0
+    cached: bool = False
+    _stats: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def trials(self) -> int:
+        return int(next(iter(self.per_trial.values())).shape[0])
+
+    @property
+    def baseline(self) -> float:
+        """Uniform attention: 1 / number of attended positions."""
+        return 1.0 / self.seq_len
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(self.per_trial)
+
+    def stats(self, target: str) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, sem), each [L, H]."""
+        check_target(self.config.setup, target)
+        if target not in self._stats:
+            self._stats[target] = mean_sem(self.per_trial[target])
+        return self._stats[target]
+
+    def mean(self, target: str) -> np.ndarray:
+        return self.stats(target)[0]
+
+    def sem(self, target: str) -> np.ndarray:
+        return self.stats(target)[1]
+
+    def top_heads(self, target: str, k: int = 5) -> list[dict]:
+        mean, sem = self.stats(target)
+        order = np.argsort(-mean, axis=None, kind="stable")[:k]
+        return [{"head": head_name(int(l), int(h)), "layer": int(l), "head_index": int(h),
+                 "score": float(mean[l, h]), "sem": float(sem[l, h]),
+                 "x_baseline": float(mean[l, h] / self.baseline)}
+                for l, h in (np.unravel_index(i, mean.shape) for i in order)]
+
+    def to_json(self) -> dict:
+        c = self.config
+        return {
+            "model": c.model, "model_source": self.model_source, "fingerprint": self.fingerprint,
+            "setup": c.setup, "protocol": c.protocol, "trials": self.trials, "seed": c.seed,
+            "segment": c.segment, "seq_len": self.seq_len, "layers": self.layers, "heads": self.heads,
+            "targets": {t: self.mean(t).round(6).tolist() for t in self.targets},
+            "sem": {t: self.sem(t).round(6).tolist() for t in self.targets},
+            "baseline": self.baseline, "offsets": list(OFFSETS),
+            "offset_profile": np.round(self.offsets, 6).tolist(),
+            "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached,
+        }
+
+
+def dump_trials(batch: TrialBatch) -> list[dict]:
+    """Per trial: the ids fed to the model, the mask position and each target position."""
+    return [{"input_ids": batch.input_ids[i].tolist(), "mask_index": int(batch.mask_index[i]),
+             "target_index": {k: int(v[i]) for k, v in batch.target_index.items()}}
+            for i in range(batch.trials)]

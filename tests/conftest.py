@@ -1,0 +1,47 @@
+"""Shared fixtures: a private cache directory and small randomly initialised models."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Every test process gets its own cache: the suite never reads or writes the repo's cache/.
+os.environ["INDUCTION_CACHE_DIR"] = tempfile.mkdtemp(prefix="induction-test-cache-")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def save_random_bert(out: Path, *, seed: int = 0, layers: int = 3, heads: int = 4, hidden: int = 32,
+                     max_positions: int = 128, mlm: bool = True) -> Path:
+    """A small random BERT with the toy's tokenizer, saved like any local model folder."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM, BertModel
+
+    from induction.toy import VOCAB_SIZE, save_tokenizer
+
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=VOCAB_SIZE, hidden_size=hidden, num_hidden_layers=layers,
+                        num_attention_heads=heads, intermediate_size=hidden * 2,
+                        max_position_embeddings=max_positions)
+    model = BertForMaskedLM(config) if mlm else BertModel(config)
+    model.config.architectures = [type(model).__name__]
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    save_tokenizer(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def random_bert(tmp_path_factory) -> str:
+    return str(save_random_bert(tmp_path_factory.mktemp("random_bert")))
+
+
+@pytest.fixture()
+def fresh_cache(tmp_path, monkeypatch):
+    """A cache directory of this test's own."""
+    monkeypatch.setenv("INDUCTION_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"

@@ -1,0 +1,35 @@
+"""The straightforward way, as a notebook (and the reference study) does it: one trial at a
+time, eager attention with output_attentions=True, rows read by hand. Used by the agreement
+tests and the benchmark; deliberately shares nothing with the engine but the trials."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def load_eager(source: str, *, mlm: bool = False):
+    from transformers import AutoModel, AutoModelForMaskedLM
+
+    cls = AutoModelForMaskedLM if mlm else AutoModel
+    return cls.from_pretrained(source, attn_implementation="eager").eval()
+
+
+def straightforward_scores(model, batch, setup: str) -> dict[str, np.ndarray]:
+    """target -> [T, L, H], one forward pass per trial."""
+    out: dict[str, list] = {}
+    for i in range(batch.trials):
+        ids = torch.tensor(batch.input_ids[i:i + 1])
+        with torch.no_grad():
+            attentions = model(input_ids=ids, output_attentions=True).attentions  # L x [1, H, S, S]
+        if not attentions:
+            raise RuntimeError("the model returned no attention weights")
+        m = int(batch.mask_index[i])
+        for name, idx in batch.target_index.items():
+            k = int(idx[i])
+            out.setdefault(name, []).append([[float(layer[0, h, m, k]) for h in range(layer.shape[1])]
+                                             for layer in attentions])
+    scores = {k: np.asarray(v) for k, v in out.items()}
+    if setup == "shuffled":
+        scores["sum"] = scores["left_match"] + scores["right_match"]
+    return scores

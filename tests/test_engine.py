@@ -1,0 +1,134 @@
+"""The engine agrees with the straightforward reference, and bad input gets clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from induction.config import ConfigError, MapConfig, ModelLoadError
+from induction.engine import compute_map, get_model, make_trials
+
+from .conftest import ROOT
+from .reference import load_eager, straightforward_scores
+
+
+@pytest.mark.parametrize("setup", ["standard", "shuffled", "triple"])
+@pytest.mark.parametrize("protocol", ["clean", "paper"])
+def test_engine_agrees_with_straightforward_reference(random_bert, setup, protocol):
+    config = MapConfig(model=random_bert, setup=setup, protocol=protocol, trials=6, seed=3, segment=12)
+    result = compute_map(config, use_cache=False)
+    batch = make_trials(config, get_model(random_bert))
+    expected = straightforward_scores(load_eager(random_bert), batch, setup)
+    assert set(result.targets) == set(expected)
+    for target, ref in expected.items():
+        np.testing.assert_allclose(result.per_trial[target], ref, atol=1e-5, rtol=0)
+    assert result.baseline == pytest.approx(1 / batch.input_ids.shape[1])
+
+
+def test_sem_and_trial_count(random_bert):
+    result = compute_map(MapConfig(model=random_bert, trials=7, segment=10), use_cache=False)
+    per = result.per_trial["prev"]
+    assert result.trials == 7 and per.shape == (7, 3, 4)
+    np.testing.assert_allclose(result.sem("prev"), per.std(axis=0, ddof=1) / np.sqrt(7), rtol=1e-6)
+
+
+def test_offset_profile_reads_attention_around_the_previous_instance(random_bert):
+    result = compute_map(MapConfig(model=random_bert, trials=5, segment=10), use_cache=False)
+    centre = result.offsets[:, :, 5]  # offset 0 is the previous instance itself
+    np.testing.assert_allclose(centre, result.mean("prev"), atol=1e-6)
+    np.testing.assert_allclose(result.offsets[:, :, 4], result.mean("prev_before"), atol=1e-6)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"setup": "quadruple"}, "unknown setup"),
+    ({"protocol": "fancy"}, "unknown protocol"),
+    ({"trials": 0}, "trials must be between 1"),
+    ({"trials": -5}, "trials must be between 1"),
+    ({"trials": "ten"}, "trials must be a whole number"),
+    ({"seed": -1}, "seed must be between"),
+    ({"segment": 100}, "the longest segment that fits is 63"),
+])
+def test_bad_input_gets_a_clear_error(random_bert, changes, message):
+    config = dataclasses.replace(MapConfig(model=random_bert, trials=2, segment=8), **changes)
+    with pytest.raises(ConfigError, match=message):
+        compute_map(config, use_cache=False)
+
+
+def test_unknown_target_is_refused(random_bert):
+    result = compute_map(MapConfig(model=random_bert, trials=2, segment=8), use_cache=False)
+    with pytest.raises(ConfigError, match="unknown target 'earlier' for setup 'standard'"):
+        result.mean("earlier")
+
+
+def test_folder_without_weights(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ModelLoadError, match="has no weights"):
+        compute_map(MapConfig(model=str(tmp_path), trials=1), use_cache=False)
+
+
+def test_model_that_is_not_an_encoder(tmp_path):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=50)).save_pretrained(tmp_path)
+    with pytest.raises(ModelLoadError, match="not a BERT-family encoder"):
+        compute_map(MapConfig(model=str(tmp_path), trials=1), use_cache=False)
+
+
+def test_unreachable_hub_names_the_model_and_the_way_out(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError) as err:
+        compute_map(MapConfig(model="large", trials=1), use_cache=False)
+    text = str(err.value)
+    assert "bert-large-uncased" in text and "HF_HUB_OFFLINE=1" in text and "toy, minilm" in text
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/nonexistent/model", "a b c", "x" * 300])
+def test_path_like_or_malformed_ids_are_refused(name):
+    with pytest.raises(ModelLoadError):
+        compute_map(MapConfig(model=name, trials=1), use_cache=False)
+
+
+def test_interrupted_run_leaves_no_cache_entry(random_bert, fresh_cache):
+    config = MapConfig(model=random_bert, trials=40, segment=8)
+
+    def interrupt(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        compute_map(config, progress=interrupt)
+    assert compute_map(config).cached is False  # nothing half-written was served
+    assert compute_map(config).cached is True
+
+
+def test_cli_map_json_and_trial_dump(random_bert, tmp_path):
+    out = tmp_path / "map.json"
+    proc = subprocess.run([sys.executable, "-m", "induction", "map", "--model", random_bert, "--setup", "shuffled",
+                           "--trials", "3", "--segment", "9", "--json", str(out), "--dump-trials"],
+                          cwd=ROOT, capture_output=True, text=True, env=os.environ.copy(), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    for key in ("model", "setup", "protocol", "trials", "seed", "layers", "heads", "targets", "sem", "baseline",
+                "elapsed_s", "cached"):
+        assert key in data
+    assert set(data["targets"]) == {"left_match", "right_match", "sum"}
+    assert np.asarray(data["targets"]["sum"]).shape == (3, 4)
+    dump = data["trials_dump"]
+    assert len(dump) == 3
+    for trial in dump:
+        assert trial["input_ids"][trial["mask_index"]] == 103
+        assert trial["target_index"]["left_match"] <= 10
+    assert "left_match" in proc.stdout
+
+
+def test_cli_bad_input_exits_2_with_one_line(random_bert):
+    proc = subprocess.run([sys.executable, "-m", "induction", "map", "--model", random_bert, "--trials", "0"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "trials must be between 1" in proc.stderr and "Traceback" not in proc.stderr
