@@ -112,3 +112,13 @@ def dump_trials(batch: TrialBatch) -> list[dict]:
     return [{"input_ids": batch.input_ids[i].tolist(), "mask_index": int(batch.mask_index[i]),
              "target_index": {k: int(v[i]) for k, v in batch.target_index.items()}}
             for i in range(batch.trials)]
+
+
+def late_layer_share(mean: np.ndarray, threshold: float) -> dict:
+    """How many heads score >= threshold, and what fraction of them sit in the last third of the layers."""
+    layers = mean.shape[0]
+    first_late = layers - max(1, layers // 3)  # e.g. 12 layers -> layers 8..11
+    high = np.argwhere(np.nan_to_num(mean) >= threshold)
+    late = int((high[:, 0] >= first_late).sum()) if len(high) else 0
+    return {"high": int(len(high)), "late": late, "first_late_layer": int(first_late),
+            "fraction": (late / len(high)) if len(high) else float("nan")}

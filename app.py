@@ -1,0 +1,22 @@
+"""Induction heads in BERT-family models: the dashboard's entry point.
+
+`streamlit run app.py`. The sidebar (shared by every page) holds the view state,
+which lives in the URL so a copied link reproduces the view.
+"""
+
+import streamlit as st
+
+import widgets
+
+st.set_page_config(page_title="Induction heads in BERT", page_icon="🔁", layout="wide")
+PAGES = [
+    st.Page("pages/map.py", title="Induction map", url_path="map", default=True),
+    st.Page("pages/head.py", title="Head drill-down", url_path="head"),
+    st.Page("pages/sizes.py", title="Model sizes", url_path="sizes"),
+    st.Page("pages/setups.py", title="Setups", url_path="setups"),
+    st.Page("pages/about.py", title="About / method", url_path="about"),
+]
+navigation = st.navigation(PAGES)
+widgets.init_state()
+widgets.sidebar()
+navigation.run()

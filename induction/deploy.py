@@ -1,0 +1,33 @@
+"""Deployed (public demo) mode: one environment variable turns on the limits.
+
+`INDUCTION_DEPLOYED=1` restricts models to an allow-list (no free ids, no local
+paths), caps trials and segment length, and hides error details. Off by default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .config import MAX_TRIALS
+from .models import KNOWN_MODELS
+
+DEPLOYED_MAX_TRIALS = 200
+DEPLOYED_MAX_SEGMENT = 250
+
+
+@dataclass(frozen=True)
+class Limits:
+    deployed: bool
+    allowed_models: tuple[str, ...] | None  # None: any model id or folder
+    max_trials: int
+    max_segment: int
+
+
+def limits() -> Limits:
+    if os.environ.get("INDUCTION_DEPLOYED", "0").strip().lower() not in ("1", "true", "yes"):
+        return Limits(False, None, MAX_TRIALS, 2048)
+    allowed = os.environ.get("INDUCTION_ALLOWED_MODELS")
+    models = tuple(m.strip() for m in allowed.split(",") if m.strip()) if allowed else tuple(KNOWN_MODELS)
+    return Limits(True, models, int(os.environ.get("INDUCTION_MAX_TRIALS", DEPLOYED_MAX_TRIALS)),
+                  int(os.environ.get("INDUCTION_MAX_SEGMENT", DEPLOYED_MAX_SEGMENT)))

@@ -1,0 +1,58 @@
+"""One head on one trial: what the drill-down shows.
+
+Why separate from the map: a map keeps only the few numbers per trial it scores;
+the drill-down needs one full attention pattern, which is one extra forward pass
+of one trial, cheap enough to compute on demand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import ConfigError, MapConfig
+from .engine import get_model, make_trials, resolve_config
+
+
+@dataclass
+class HeadDetail:
+    layer: int
+    head: int
+    trial: int
+    tokens: list[str]  # one per position, as the model sees them ([MASK] included)
+    original_tokens: list[str]
+    mask_index: int
+    anchor_index: int
+    target_index: dict[str, int]
+    row: np.ndarray  # [S] attention of the [MASK] over every position
+    pattern: np.ndarray  # [S, S] query x key
+
+    def to_json(self) -> dict:
+        return {"layer": self.layer, "head": self.head, "trial": self.trial, "tokens": self.tokens,
+                "mask_index": self.mask_index, "target_index": self.target_index, "row": self.row.tolist()}
+
+
+def head_detail(config: MapConfig, layer: int, head: int, *, trial: int = 0) -> HeadDetail:
+    """The attention of head (layer, head) on trial `trial` of the map's run."""
+    import torch
+
+    from .capture import run_pattern
+
+    config = resolve_config(config)
+    model = get_model(config.model, device=config.device, dtype=config.dtype)
+    if not (0 <= layer < model.layers and 0 <= head < model.heads):
+        raise ConfigError(f"{config.model!r} has layers 0..{model.layers - 1} and heads 0..{model.heads - 1}; "
+                          f"there is no L{layer}H{head}")
+    if not 0 <= trial < config.trials:
+        raise ConfigError(f"trial must be between 0 and {config.trials - 1}")
+    batch = make_trials(config, model, start=trial, count=1)
+    ids = torch.from_numpy(batch.input_ids).to(model.device)
+    pattern = run_pattern(model.encoder, ids, layer)[0, head].cpu().numpy()  # [S, S]
+    m = int(batch.mask_index[0])
+    tok = model.tokenizer.convert_ids_to_tokens
+    return HeadDetail(layer=layer, head=head, trial=trial, tokens=tok(batch.input_ids[0].tolist()),
+                      original_tokens=tok(batch.original_ids[0].tolist()), mask_index=m,
+                      anchor_index=int(batch.anchor_index[0]),
+                      target_index={k: int(v[0]) for k, v in batch.target_index.items()},
+                      row=pattern[m].copy(), pattern=pattern)

@@ -1,0 +1,139 @@
+"""Plotly figures as pure functions of library results (no Streamlit here).
+
+Why a heatmap with an invisible scatter on top: Streamlit's `on_select` delivers
+no clicks for heatmap cells, but does for scatter points. The heatmap draws the
+colours; one transparent square marker per (layer, head), carrying
+`customdata=[layer, head, score, sem]` as plain lists, takes hover and clicks.
+The selected head is drawn as a rectangle, never fed back as `selectedpoints`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .config import OFFSETS
+
+MAP_COLORS = "Viridis"
+DIFF_COLORS = "RdBu_r"
+_HOVER = "<b>L%{customdata[0]}H%{customdata[1]}</b><br>layer %{customdata[0]}, head %{customdata[1]}<br>" \
+         "score %{customdata[2]:.4f} ± %{customdata[3]:.4f}<extra></extra>"
+
+
+def _height(layers: int) -> int:
+    return int(min(900, max(260, 26 * layers + 110)))
+
+
+def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = "", zmin: float | None = 0.0,
+               zmax: float | None = 1.0, colorscale: str = MAP_COLORS, zmid: float | None = None,
+               selected: Iterable[tuple[int, int]] = (), ablated: Iterable[tuple[int, int]] = (),
+               colorbar_title: str = "score") -> go.Figure:
+    """Layers (y, 0 at top) x heads (x) heatmap with clickable cells."""
+    layers, heads = mean.shape
+    z = np.asarray(mean, dtype=float).copy()
+    sem = np.zeros_like(z) if sem is None else np.asarray(sem, dtype=float)
+    ablated = set(map(tuple, ablated))
+    for l, h in ablated:
+        z[l, h] = np.nan  # an ablated head has no score: drawn grey, marked with a cross
+    ll, hh = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
+    custom = np.stack([ll.ravel(), hh.ravel(), np.nan_to_num(z.ravel()), sem.ravel()], axis=1).tolist()
+    height = _height(layers)
+    marker = max(6, min(40, int((height - 110) / max(layers, 1) * 0.9)))
+    fig = go.Figure()
+    fig.add_trace(go.Heatmap(z=z, x=list(range(heads)), y=list(range(layers)), zmin=zmin, zmax=zmax, zmid=zmid,
+                             colorscale=colorscale, hoverinfo="skip", xgap=1, ygap=1,
+                             colorbar=dict(title=colorbar_title)))
+    fig.add_trace(go.Scatter(
+        x=hh.ravel().tolist(), y=ll.ravel().tolist(), mode="markers", customdata=custom, hovertemplate=_HOVER,
+        marker=dict(symbol="square", size=marker, opacity=0, color="black"), showlegend=False, name="heads",
+        selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
+    ))
+    if ablated:
+        fig.add_trace(go.Scatter(x=[h for _, h in ablated], y=[l for l, _ in ablated], mode="markers",
+                                 marker=dict(symbol="x-thin", size=marker * 0.6, line=dict(width=2, color="#555")),
+                                 hoverinfo="skip", showlegend=False, name="ablated"))
+    for l, h in selected:
+        fig.add_shape(type="rect", x0=h - 0.5, x1=h + 0.5, y0=l - 0.5, y1=l + 0.5,
+                      line=dict(color="#ff2d55", width=3))
+    fig.update_layout(title=title, height=height, margin=dict(l=50, r=20, t=40 if title else 10, b=40),
+                      clickmode="event+select", dragmode=False, plot_bgcolor="#d9d9d9")
+    fig.update_xaxes(title="head", dtick=1, range=[-0.5, heads - 0.5], showgrid=False, zeroline=False)
+    fig.update_yaxes(title="layer", dtick=1, range=[layers - 0.5, -0.5], showgrid=False, zeroline=False)
+    return fig
+
+
+def diff_figure(diff: np.ndarray, *, title: str = "", ablated: Iterable[tuple[int, int]] = ()) -> go.Figure:
+    """Ablated minus clean, diverging colours centred at 0."""
+    finite = np.abs(diff[np.isfinite(diff)])
+    bound = float(max(finite.max() if finite.size else 0.0, 1e-3))
+    return map_figure(diff, None, title=title, zmin=-bound, zmax=bound, zmid=None, colorscale=DIFF_COLORS,
+                      ablated=ablated, colorbar_title="Δ score")
+
+
+def row_figure(detail, *, title: str = "") -> go.Figure:
+    """The [MASK]'s attention over every position, targets marked, tokens on hover."""
+    positions = list(range(len(detail.row)))
+    colors = ["#9aa5b1"] * len(positions)
+    for pos in detail.target_index.values():
+        colors[pos] = "#ff7f0e"
+    colors[detail.mask_index] = "#d62728"
+    fig = go.Figure(go.Bar(x=positions, y=detail.row.tolist(), marker_color=colors,
+                           customdata=[[t, o] for t, o in zip(detail.tokens, detail.original_tokens)],
+                           hovertemplate="position %{x}<br>token %{customdata[0]} (%{customdata[1]})"
+                                         "<br>attention %{y:.4f}<extra></extra>"))
+    for name, pos in detail.target_index.items():
+        fig.add_annotation(x=pos, y=float(detail.row[pos]), text=name, showarrow=True, arrowhead=2, ay=-30)
+    fig.add_annotation(x=detail.mask_index, y=0, text="[MASK]", showarrow=True, arrowhead=2, ay=-40)
+    fig.update_layout(title=title, height=300, margin=dict(l=50, r=20, t=40, b=40), bargap=0)
+    fig.update_xaxes(title="key position")
+    fig.update_yaxes(title="attention", rangemode="tozero")
+    return fig
+
+
+def pattern_figure(detail, *, title: str = "") -> go.Figure:
+    """Full query x key pattern of one head on one trial (zoom with the mouse)."""
+    fig = go.Figure(go.Heatmap(z=detail.pattern, colorscale="Blues", zmin=0,
+                               hovertemplate="query %{y} → key %{x}<br>attention %{z:.4f}<extra></extra>"))
+    fig.add_hline(y=detail.mask_index, line=dict(color="#d62728", width=1, dash="dot"))
+    fig.update_layout(title=title, height=520, margin=dict(l=50, r=20, t=40, b=40))
+    fig.update_xaxes(title="key position")
+    fig.update_yaxes(title="query position", autorange="reversed", scaleanchor="x")
+    return fig
+
+
+def distribution_figure(values: np.ndarray, *, baseline: float, title: str = "") -> go.Figure:
+    """The head's score across trials, with the uniform baseline."""
+    fig = go.Figure(go.Histogram(x=np.asarray(values).tolist(), nbinsx=30, marker_color="#1f77b4",
+                                 hovertemplate="score %{x}<br>%{y} trials<extra></extra>"))
+    fig.add_vline(x=baseline, line=dict(color="#555", dash="dash"), annotation_text="uniform")
+    fig.update_layout(title=title, height=280, margin=dict(l=50, r=20, t=40, b=40))
+    fig.update_xaxes(title="score (attention to target)")
+    fig.update_yaxes(title="trials")
+    return fig
+
+
+def offset_figure(profile: np.ndarray, *, baseline: float, title: str = "") -> go.Figure:
+    """Mean attention at previous-instance + k, k in -5..+5."""
+    fig = go.Figure(go.Bar(x=list(OFFSETS), y=np.nan_to_num(profile).tolist(), marker_color="#2ca02c",
+                           hovertemplate="offset %{x:+d}<br>attention %{y:.4f}<extra></extra>"))
+    fig.add_hline(y=baseline, line=dict(color="#555", dash="dash"))
+    fig.update_layout(title=title, height=280, margin=dict(l=50, r=20, t=40, b=40))
+    fig.update_xaxes(title="offset from the previous instance", dtick=1)
+    fig.update_yaxes(title="attention", rangemode="tozero")
+    return fig
+
+
+def curve_figure(x: Sequence[float], series: dict[str, tuple[Sequence[float], Sequence[float]]], *,
+                 x_title: str, y_title: str, title: str = "") -> go.Figure:
+    """Lines with error bars: name -> (values, errors)."""
+    fig = go.Figure()
+    for name, (y, err) in series.items():
+        fig.add_trace(go.Scatter(x=list(x), y=list(y), name=name, mode="lines+markers",
+                                 error_y=dict(type="data", array=list(err), visible=True)))
+    fig.update_layout(title=title, height=320, margin=dict(l=50, r=20, t=40, b=40))
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=y_title)
+    return fig
+

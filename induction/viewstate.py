@@ -1,0 +1,131 @@
+"""The dashboard's whole view state, to and from URL query parameters.
+
+Why here and pure: a shared link must reproduce a view exactly, and hostile or
+stale links must fall back to defaults with a notice, never a traceback. Keeping
+the parsing free of Streamlit makes every rule a plain unit test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+from .config import MAX_TRIALS, PROTOCOLS, SETUP_TARGETS, SETUPS
+
+MAX_TEXT = 200
+MAX_SEGMENT = 2048
+_MODEL_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+
+
+@dataclass(frozen=True)
+class ViewState:
+    model: str = "toy"
+    setup: str = "standard"
+    protocol: str = "clean"
+    target: str = "prev"
+    trials: int = 50
+    seed: int = 0
+    segment: int | None = None  # None: the protocol's/model's default
+    layer: int | None = None  # the selected head, if any
+    head: int | None = None
+    rescale: bool = False
+    ablate: tuple[tuple[int, int], ...] = ()  # heads to ablate (Ablation page)
+
+    def to_query(self) -> dict[str, str]:
+        q = {"model": self.model, "setup": self.setup, "protocol": self.protocol, "target": self.target,
+             "trials": str(self.trials), "seed": str(self.seed)}
+        if self.segment is not None:
+            q["segment"] = str(self.segment)
+        if self.layer is not None and self.head is not None:
+            q["layer"], q["head"] = str(self.layer), str(self.head)
+        if self.rescale:
+            q["rescale"] = "1"
+        if self.ablate:
+            q["ablate"] = ",".join(f"L{l}H{h}" for l, h in self.ablate)
+        return q
+
+    def head_selected(self) -> bool:
+        return self.layer is not None and self.head is not None
+
+
+def _int(params, name, low, high, notices, default):
+    raw = params.get(name)
+    if raw is None:
+        return default
+    text = str(raw)[:MAX_TEXT]
+    if not re.fullmatch(r"\d{1,18}", text.strip()):
+        notices.append(f"ignored {name}={text!r}: not a whole number")
+        return default
+    value = int(text)
+    if not low <= value <= high:
+        notices.append(f"ignored {name}={value}: must be between {low} and {high}")
+        return default
+    return value
+
+
+def _choice(params, name, options, notices, default):
+    raw = params.get(name)
+    if raw is None:
+        return default
+    if raw not in options:
+        notices.append(f"ignored {name}={str(raw)[:40]!r}: choose one of {', '.join(options)}")
+        return default
+    return raw
+
+
+def _model(params, notices, allowed: tuple[str, ...] | None, default: str) -> str:
+    raw = params.get("model")
+    if raw is None:
+        return default
+    text = str(raw)
+    if allowed is not None and text not in allowed:
+        notices.append(f"ignored model={text[:40]!r}: this server offers {', '.join(allowed)}")
+        return default
+    if len(text) > MAX_TEXT or ".." in text or text.startswith(("/", "~", "\\")) or not _MODEL_ID.fullmatch(text):
+        notices.append(f"ignored model={text[:40]!r}: not a model name or Hugging Face id")
+        return default
+    return text
+
+
+def _heads(raw: str | None, notices) -> tuple[tuple[int, int], ...]:
+    if not raw:
+        return ()
+    out = []
+    for part in str(raw)[:MAX_TEXT].split(","):
+        m = re.fullmatch(r"\s*L(\d{1,3})H(\d{1,3})\s*", part, flags=re.IGNORECASE)
+        if not m:
+            notices.append(f"ignored ablate entry {part[:20]!r}: write heads as L9H9")
+            continue
+        out.append((int(m.group(1)), int(m.group(2))))
+    return tuple(dict.fromkeys(out))
+
+
+def from_query(params: Mapping[str, str], *, allowed_models: tuple[str, ...] | None = None,
+               max_trials: int = MAX_TRIALS, max_segment: int = MAX_SEGMENT,
+               default: ViewState = ViewState()) -> tuple[ViewState, list[str]]:
+    """Parse query parameters; anything unknown or malformed falls back with a notice."""
+    notices: list[str] = []
+    known = {f.name for f in dataclasses.fields(ViewState)}
+    for name in params:
+        if name not in known:
+            notices.append(f"ignored unknown parameter {str(name)[:40]!r}")
+    setup = _choice(params, "setup", SETUPS, notices, default.setup)
+    targets = SETUP_TARGETS[setup]
+    target = _choice(params, "target", targets, notices, default.target if default.target in targets else targets[0])
+    layer = _int(params, "layer", 0, 1000, notices, None)
+    head = _int(params, "head", 0, 1000, notices, None)
+    if (layer is None) != (head is None):
+        notices.append("ignored the selected head: both layer and head are needed")
+        layer = head = None
+    state = ViewState(
+        model=_model(params, notices, allowed_models, default.model), setup=setup,
+        protocol=_choice(params, "protocol", PROTOCOLS, notices, default.protocol), target=target,
+        trials=_int(params, "trials", 1, max_trials, notices, default.trials),
+        seed=_int(params, "seed", 0, 2**31 - 1, notices, default.seed),
+        segment=_int(params, "segment", 1, max_segment, notices, default.segment),
+        layer=layer, head=head, rescale=params.get("rescale") in ("1", "true"),
+        ablate=_heads(params.get("ablate"), notices),
+    )
+    return state, notices

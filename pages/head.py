@@ -1,0 +1,18 @@
+"""Head drill-down on its own page, reachable by link (…/head?model=toy&layer=1&head=0)."""
+
+import streamlit as st
+
+import widgets
+
+# inputs
+state = widgets.current_state()
+st.title("Head drill-down")
+
+# guard + compute
+result = widgets.get_map(widgets.map_config(state))
+if result is None:
+    st.stop()
+
+# render
+widgets.head_pickers(result.layers, result.heads)
+widgets.drilldown(widgets.current_state(), result)

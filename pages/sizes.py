@@ -1,0 +1,34 @@
+"""Model sizes: one setup and target across BERT Tiny..Large (the reference study's Figure 5)."""
+
+import math
+
+import streamlit as st
+
+import widgets
+from induction.models import OFFLINE, SIZES
+from induction.plots import map_figure
+from induction.scoring import late_layer_share
+
+# inputs
+state = widgets.current_state()
+st.title("Model sizes")
+st.caption(f"{state.setup} setup · target **{state.target}** · {state.protocol} protocol · {state.trials} trials")
+extra = st.multiselect("Add offline models", [m for m in OFFLINE], default=[], key="sizes_extra")
+threshold = st.slider("High-scoring threshold", 0.05, 1.0, 0.3, 0.05, key="sizes_threshold")
+models = [*SIZES, *extra]
+
+# guard + compute + render: each model in its own panel, one colour scale, a failure stays in its panel
+columns = st.columns(min(len(models), 4))
+for i, name in enumerate(models):
+    with columns[i % len(columns)]:
+        st.subheader(name)
+        result = widgets.get_map(widgets.map_config(state, model=name), label=name)
+        if result is None:
+            continue
+        mean, sem = result.stats(state.target)
+        st.plotly_chart(map_figure(mean, sem), key=f"size_{name}", width="stretch")
+        share = late_layer_share(mean, threshold)
+        frac = "–" if math.isnan(share["fraction"]) else f"{share['fraction']:.0%}"
+        st.markdown(f"{share['high']} heads ≥ {threshold:.2f}; in the last third (layer ≥ "
+                    f"{share['first_late_layer']}): **{frac}**")
+        st.markdown("Top: " + ", ".join(f"{h['head']} {h['score']:.2f}" for h in result.top_heads(state.target, 3)))

@@ -1,0 +1,228 @@
+"""Shared Streamlit widgets: the sidebar, URL sync, progress, the clickable map, the drill-down.
+
+Why one module: every page shows the same inputs and reads the same view state;
+writing them once keeps the URL, the sidebar and the pages in step. Pages call
+these and the `induction` library; nothing here builds sequences or touches tensors.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from induction import deploy
+from induction.config import PROTOCOLS, SETUP_TARGETS, SETUPS, InductionError, MapConfig
+from induction.models import KNOWN_MODELS, OFFLINE, hub_reachable
+from induction.viewstate import ViewState, from_query
+
+OTHER = "other (Hugging Face id or folder)…"
+_FIELDS = ("model", "setup", "protocol", "target", "trials", "seed", "segment", "rescale", "ablate")
+
+
+def init_state() -> None:
+    """Load the view state from the URL once per session; bad parameters become notices."""
+    if st.session_state.get("_loaded"):
+        return
+    limits = deploy.limits()
+    state, notices = from_query(st.query_params.to_dict(), allowed_models=limits.allowed_models,
+                                max_trials=limits.max_trials, max_segment=limits.max_segment)
+    for name in _FIELDS:
+        st.session_state[name] = getattr(state, name)
+    st.session_state.layer, st.session_state.head = state.layer, state.head
+    st.session_state.url_head = (state.layer, state.head) if state.head_selected() else None
+    st.session_state.notices = notices
+    st.session_state._loaded = True
+
+
+def current_state() -> ViewState:
+    s = st.session_state
+    return ViewState(model=s.model, setup=s.setup, protocol=s.protocol, target=s.target, trials=int(s.trials),
+                     seed=int(s.seed), segment=s.segment, layer=s.layer, head=s.head, rescale=bool(s.rescale),
+                     ablate=tuple(s.ablate))
+
+
+def sync_url(state: ViewState) -> None:
+    query = state.to_query()
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+
+
+def _on_setup_change() -> None:
+    if st.session_state.w_setup != st.session_state.setup:
+        st.session_state.setup = st.session_state.w_setup
+        st.session_state.target = SETUP_TARGETS[st.session_state.setup][0]
+        st.session_state.w_target = st.session_state.target
+
+
+def _copy(widget: str, field: str):
+    def callback() -> None:
+        st.session_state[field] = st.session_state[widget]
+    return callback
+
+
+def _on_model_change() -> None:
+    choice = st.session_state.w_model
+    if choice != OTHER:
+        st.session_state.model = choice
+        _clear_head()
+
+
+def _on_custom_model() -> None:
+    text = (st.session_state.w_model_custom or "").strip()
+    if text:
+        st.session_state.model = text
+        _clear_head()
+
+
+def _on_segment_change() -> None:
+    st.session_state.segment = None if st.session_state.w_segment_auto else int(st.session_state.w_segment)
+
+
+def _clear_head() -> None:
+    st.session_state.layer = st.session_state.head = None
+    st.session_state.ablate = ()
+
+
+def sidebar() -> ViewState:
+    """Every input of the view, in the sidebar; returns the current state."""
+    s, limits = st.session_state, deploy.limits()
+    options = list(limits.allowed_models or KNOWN_MODELS)
+    if limits.allowed_models is None:
+        options.append(OTHER)
+    s.w_model = s.model if s.model in options else OTHER
+    s.w_setup, s.w_protocol, s.w_target = s.setup, s.protocol, s.target
+    s.w_trials, s.w_seed, s.w_rescale = s.trials, s.seed, s.rescale
+    s.w_segment_auto = s.segment is None
+    s.w_segment = s.segment or 16
+    with st.sidebar:
+        if not hub_reachable():
+            st.info(f"Hugging Face Hub not reachable: the offline models ({', '.join(OFFLINE)}) work; "
+                    "others need weights already in the local Hugging Face cache.")
+        st.selectbox("Model", options, key="w_model", on_change=_on_model_change,
+                     format_func=lambda m: m if m == OTHER or m not in KNOWN_MODELS else
+                     f"{m} — {KNOWN_MODELS[m].note}")
+        if s.w_model == OTHER:
+            s.setdefault("w_model_custom", "" if s.model in KNOWN_MODELS else s.model)
+            st.text_input("Hugging Face id or local folder", key="w_model_custom", on_change=_on_custom_model)
+        st.selectbox("Setup", SETUPS, key="w_setup", on_change=_on_setup_change)
+        st.selectbox("Protocol", PROTOCOLS, key="w_protocol", on_change=_copy("w_protocol", "protocol"),
+                     help="clean: [CLS] + copies + [SEP], ordinary tokens only. paper: the reference study's "
+                          "[SEP] + copies, ids from [100, 20000).")
+        st.selectbox("Target", SETUP_TARGETS[s.setup], key="w_target", on_change=_copy("w_target", "target"))
+        st.number_input("Trials", 1, limits.max_trials, key="w_trials", on_change=_copy("w_trials", "trials"))
+        st.number_input("Seed", 0, 2**31 - 1, key="w_seed", on_change=_copy("w_seed", "seed"))
+        st.checkbox("Default segment length", key="w_segment_auto", on_change=_on_segment_change,
+                    help="paper: 200 (150 for triple); clean: the model's default")
+        if not s.w_segment_auto:
+            st.number_input("Segment length", 1, limits.max_segment, key="w_segment", on_change=_on_segment_change)
+        st.checkbox("Rescale colours to the data", key="w_rescale", on_change=_copy("w_rescale", "rescale"))
+    for notice in s.get("notices", []):
+        st.warning(notice)
+    state = current_state()
+    sync_url(state)
+    return state
+
+
+def map_config(state: ViewState, **changes) -> MapConfig:
+    fields = dict(model=state.model, setup=state.setup, protocol=state.protocol, trials=state.trials,
+                  seed=state.seed, segment=state.segment)
+    return MapConfig(**{**fields, **changes})
+
+
+def run_with_progress(label: str, compute, *args, **kwargs):
+    """Call `compute(..., progress=cb)` with an st.progress bar; errors show as messages. None on error."""
+    bar = st.progress(0.0, text=f"{label}: starting…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{label}: {done}/{total} trials")
+
+    try:
+        return compute(*args, progress=progress, **kwargs)
+    except InductionError as exc:
+        st.error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - the server stays up and says what failed
+        st.error(f"{label} failed: {type(exc).__name__}: {str(exc)[:300]}" if not deploy.limits().deployed
+                 else f"{label} failed; please try other settings.")
+    finally:
+        bar.empty()
+    return None
+
+
+def get_map(config: MapConfig, label: str | None = None):
+    from induction.engine import compute_map
+
+    return run_with_progress(label or f"{config.model} {config.setup}", compute_map, config)
+
+
+def select_head(layer: int, head: int) -> None:
+    st.session_state.layer, st.session_state.head = int(layer), int(head)
+
+
+def _on_map_click() -> None:
+    points = (st.session_state.get("map_chart") or {}).get("selection", {}).get("points", [])
+    if points and points[0].get("customdata"):
+        select_head(*points[0]["customdata"][:2])
+
+
+def clickable_map(fig, key: str = "map_chart", on_select=_on_map_click) -> None:
+    st.plotly_chart(fig, key=key, on_select=on_select, selection_mode="points", width="stretch",
+                    config={"toImageButtonOptions": {"format": "png", "filename": "induction_map", "scale": 2}})
+
+
+def head_pickers(layers: int, heads: int) -> None:
+    """Keyboard-friendly (layer, head) selectboxes that stay in sync with clicks."""
+    s = st.session_state
+    s.sel_layer = s.layer if s.layer is not None and s.layer < layers else None
+    s.sel_head = s.head if s.head is not None and s.head < heads else None
+
+    def changed() -> None:
+        if s.sel_layer is not None and s.sel_head is not None:
+            select_head(s.sel_layer, s.sel_head)
+
+    a, b = st.columns(2)
+    a.selectbox("Layer", list(range(layers)), key="sel_layer", on_change=changed, placeholder="click a cell…")
+    b.selectbox("Head", list(range(heads)), key="sel_head", on_change=changed, placeholder="click a cell…")
+
+
+def downloads(result, target: str, fig) -> None:
+    mean, sem = result.stats(target)
+    rows = [{"layer": l, "head": h, "score": float(mean[l, h]), "sem": float(sem[l, h])}
+            for l in range(result.layers) for h in range(result.heads)]
+    name = f"induction_{result.config.model.replace('/', '_')}_{result.config.setup}_{target}"
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Scores (CSV)", pd.DataFrame(rows).to_csv(index=False), f"{name}.csv", "text/csv")
+    c2.download_button("Map (JSON)", json.dumps(result.to_json()), f"{name}.json", "application/json")
+    c3.download_button("Figure (HTML)", lambda: fig.to_html(include_plotlyjs="cdn"), f"{name}.html", "text/html")
+    st.caption("PNG: use the camera button in the figure's toolbar (top right of the map).")
+
+
+def drilldown(state: ViewState, result) -> None:
+    """The selected head on one sample trial, its score distribution and offset profile."""
+    from induction.detail import head_detail
+    from induction.plots import distribution_figure, offset_figure, pattern_figure, row_figure
+
+    layer, head = state.layer, state.head
+    if layer is None or head is None or layer >= result.layers or head >= result.heads:
+        st.info("Click a cell of the map (or pick a layer and head) to inspect a head.")
+        return
+    st.subheader(f"Head L{layer}H{head}", anchor="drilldown")
+    trial = st.number_input("Sample trial", 0, result.trials - 1, 0, key="sample_trial")
+    try:
+        detail = head_detail(result.config, layer, head, trial=int(trial))
+    except InductionError as exc:
+        st.error(str(exc))
+        return
+    mean, sem = result.stats(state.target)
+    st.markdown(f"**{state.target}** score **{mean[layer, head]:.4f} ± {sem[layer, head]:.4f}** over "
+                f"{result.trials} trials; uniform baseline {result.baseline:.4f} "
+                f"({mean[layer, head] / result.baseline:.1f}x).")
+    st.plotly_chart(row_figure(detail, title=f"[MASK] attention on trial {trial} (targets in orange)"),
+                    width="stretch", key="row_chart")
+    left, right = st.columns(2)
+    left.plotly_chart(distribution_figure(result.per_trial[state.target][:, layer, head], baseline=result.baseline,
+                                          title=f"{state.target} score across trials"), width="stretch")
+    right.plotly_chart(offset_figure(result.offsets[layer, head], baseline=result.baseline,
+                                     title="attention around the previous instance"), width="stretch")
+    st.plotly_chart(pattern_figure(detail, title=f"L{layer}H{head} full pattern, trial {trial}"), width="stretch")
