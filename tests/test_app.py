@@ -1,0 +1,130 @@
+"""Headless page tests with Streamlit's AppTest: charts appear, the URL restores and records state,
+bad parameters fall back with a notice, errors show as messages, a chart click selects a head."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from streamlit.testing.v1 import AppTest
+
+from .conftest import ROOT
+
+APP = str(ROOT / "app.py")
+
+
+def make_app(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    for key, value in params.items():
+        at.query_params[key] = str(value)
+    return at
+
+
+def charts(at):
+    return at.get("plotly_chart")
+
+
+def click_chart(at: AppTest, chart, layer: int, head: int) -> None:
+    """Feed a Plotly selection through AppTest's widget-state path, as the browser would send it."""
+    states = at._tree.get_widget_states()
+    ws = WidgetState(id=chart.proto.id)
+    point = {"curve_number": 1, "point_number": 0, "point_index": 0, "x": head, "y": layer,
+             "customdata": [layer, head, 0.5, 0.01]}
+    ws.json_value = json.dumps({"selection": {"points": [point], "point_indices": [0], "box": [], "lasso": []}})
+    states.widgets.append(ws)
+    at._run(states)
+
+
+def test_landing_page_shows_the_toy_map_with_no_network():
+    at = make_app(trials=8).run()
+    assert not at.exception
+    assert at.title[0].value == "Induction map"
+    assert len(charts(at)) == 1
+    assert at.query_params["model"] == ["toy"] and at.query_params["trials"] == ["8"]
+    assert any("Top heads" in m.value for m in at.markdown)
+    assert "Click a cell" in at.info[-1].value
+
+
+def test_query_parameters_restore_the_state_and_selected_head():
+    at = make_app(model="toy", setup="triple", target="later", trials=6, seed=4, segment=12, layer=1, head=2).run()
+    assert not at.exception and not at.warning
+    assert at.sidebar.selectbox(key="w_setup").value == "triple"
+    assert at.sidebar.selectbox(key="w_target").value == "later"
+    assert at.sidebar.number_input(key="w_seed").value == 4
+    assert at.sidebar.number_input(key="w_segment").value == 12
+    assert at.subheader[0].value == "Head L1H2"
+    assert at.selectbox(key="sel_layer").value == 1 and at.selectbox(key="sel_head").value == 2
+    assert len(charts(at)) == 5  # map, [MASK] row, distribution, offsets, full pattern
+    assert at.query_params["layer"] == ["1"] and at.query_params["segment"] == ["12"]
+
+
+@pytest.mark.parametrize("params, fragment", [
+    ({"trials": "-4"}, "trials"),
+    ({"model": "../../etc"}, "not a model name"),
+    ({"setup": "nope"}, "setup='nope'"),
+    ({"layer": "1"}, "both layer and head"),
+])
+def test_bad_parameters_fall_back_with_a_visible_notice(params, fragment):
+    at = make_app(trials=5, **params).run()
+    assert not at.exception
+    assert any(fragment in w.value for w in at.warning), [w.value for w in at.warning]
+    assert len(charts(at)) == 1  # the default view still renders
+
+
+def test_engine_errors_show_as_messages_and_the_app_keeps_running():
+    at = make_app(trials=5, segment=500).run()  # too long for the toy's 128 positions
+    assert not at.exception
+    assert any("longest segment that fits is 63" in e.value for e in at.error)
+    at.sidebar.checkbox(key="w_segment_auto").check().run()
+    assert not at.exception and not at.error and len(charts(at)) == 1
+
+
+def test_unloadable_model_shows_why():
+    at = make_app(model="not-an-org/no-such-model", trials=2).run()
+    assert not at.exception
+    assert any("could not load model" in e.value and "toy, minilm" in e.value for e in at.error)
+
+
+def test_chart_click_selects_the_head_and_syncs_pickers_and_url():
+    at = make_app(trials=6).run()
+    click_chart(at, charts(at)[0], 1, 3)
+    assert not at.exception
+    assert at.subheader[0].value == "Head L1H3"
+    assert at.selectbox(key="sel_layer").value == 1 and at.selectbox(key="sel_head").value == 3
+    assert at.query_params["layer"] == ["1"] and at.query_params["head"] == ["3"]
+    at.selectbox(key="sel_head").select(0).run()  # keyboard path moves the selection too
+    assert at.subheader[0].value == "Head L1H0" and at.query_params["head"] == ["0"]
+
+
+def test_changing_setup_resets_the_target():
+    at = make_app(trials=4).run()
+    at.sidebar.selectbox(key="w_setup").select("shuffled").run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="w_target").value == "left_match"
+    assert at.query_params["target"] == ["left_match"]
+
+
+@pytest.mark.parametrize("page, check", [
+    ("pages/head.py", lambda at: at.title[0].value == "Head drill-down" and len(at.get("plotly_chart")) == 4),
+    ("pages/setups.py", lambda at: len(at.get("plotly_chart")) == 8),
+    ("pages/about.py", lambda at: "uniform baseline" in at.markdown[0].value),
+])
+def test_every_page_renders(page, check):
+    at = make_app(trials=4, layer=0, head=1).run()
+    at.switch_page(page).run()
+    assert not at.exception
+    assert check(at)
+
+
+def test_sizes_page_shows_failures_in_their_own_panels(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as on a machine without network and with an empty HF cache
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    at = make_app(trials=4).run()
+    at.switch_page("pages/sizes.py").run()
+    at.multiselect(key="sizes_extra").select("toy").run()
+    assert not at.exception
+    # the five BERT sizes cannot load offline: each panel says why; the toy renders
+    assert sum("could not load model" in e.value for e in at.error) == 5
+    assert len(charts(at)) == 1
+    assert any("in the last third" in m.value for m in at.markdown)

@@ -1,0 +1,62 @@
+"""URL query parameters <-> view state: round trips, and hostile links fall back with notices."""
+
+from __future__ import annotations
+
+import pytest
+
+from induction.viewstate import ViewState, from_query
+
+
+def test_round_trip_of_a_full_state():
+    state = ViewState(model="prajjwal1/bert-small", setup="triple", protocol="paper", target="later", trials=120,
+                      seed=7, segment=90, layer=3, head=5, rescale=True, ablate=((1, 2), (0, 3)))
+    parsed, notices = from_query(state.to_query())
+    assert parsed == state and notices == []
+
+
+def test_defaults_when_empty():
+    state, notices = from_query({})
+    assert state == ViewState() and notices == []
+
+
+@pytest.mark.parametrize("params, fragment", [
+    ({"trials": "1000000000"}, "trials=1000000000: must be between"),
+    ({"trials": "-3"}, "not a whole number"),
+    ({"trials": "ten"}, "not a whole number"),
+    ({"seed": "1e9"}, "not a whole number"),
+    ({"segment": "0"}, "segment=0"),
+    ({"setup": "quadruple"}, "choose one of standard"),
+    ({"target": "sideways"}, "target='sideways'"),
+    ({"protocol": "x" * 5000}, "protocol="),
+    ({"model": "../../etc"}, "not a model name"),
+    ({"model": "/etc/passwd"}, "not a model name"),
+    ({"model": "a" * 5000}, "not a model name"),
+    ({"model": "bert base; rm -rf"}, "not a model name"),
+    ({"layer": "3"}, "both layer and head"),
+    ({"layer": "x", "head": "1"}, "layer='x'"),
+    ({"ablate": "L1H1,bogus"}, "ablate entry 'bogus'"),
+    ({"page": "1", "utm_source": "x"}, "unknown parameter"),
+])
+def test_malformed_parameters_fall_back_with_a_notice(params, fragment):
+    state, notices = from_query(params)
+    assert any(fragment in n for n in notices), notices
+    default = ViewState()
+    for name in params:
+        if name in ("layer", "head"):
+            assert state.layer is None and state.head is None
+        elif name == "ablate":
+            assert state.ablate == ((1, 1),)
+        elif hasattr(default, name):
+            assert getattr(state, name) == getattr(default, name)
+
+
+def test_target_follows_the_setup():
+    state, notices = from_query({"setup": "shuffled"})
+    assert state.target == "left_match" and notices == []
+
+
+def test_allow_list_and_caps():
+    state, notices = from_query({"model": "my-org/huge", "trials": "500"}, allowed_models=("toy", "base"),
+                                max_trials=200)
+    assert state.model == "toy" and state.trials == 50
+    assert any("this server offers toy, base" in n for n in notices)
