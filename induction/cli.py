@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from .config import PROTOCOLS, SETUPS, InductionError, MapConfig
 from .models import KNOWN_MODELS, SIZES, model_status
 
@@ -57,14 +59,20 @@ def _print_table(result, top: int = 5) -> None:
 
 
 def cmd_map(args: argparse.Namespace) -> int:
-    from .engine import compute_map, make_trials, get_model
+    from .engine import compute_map, compute_map_until, get_model, make_trials
     from .scoring import dump_trials
 
     config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
                        seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype).validate()
     close_bar, update = _progress_bar(f"{args.model} {args.setup}")
     try:
-        result = compute_map(config, progress=update, use_cache=not args.no_cache)
+        if args.until_sem:
+            result = compute_map_until(config, args.until_sem, progress=update)
+            print(f"adaptive: {result.trials} trials reached a standard error below {args.until_sem} "
+                  f"(cap {args.trials})" if result.trials < args.trials else
+                  f"adaptive: the cap of {args.trials} trials was reached before the bound {args.until_sem}")
+        else:
+            result = compute_map(config, progress=update, use_cache=not args.no_cache)
     finally:
         close_bar()
     _print_table(result)
@@ -100,6 +108,57 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     return 0 if failed < len(args.models) else 1
 
 
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from .ablation import ablate
+
+    config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
+                       seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype).validate()
+    close_bar, update = _progress_bar(f"ablate {args.heads}")
+    try:
+        result = ablate(config, [h for h in args.heads.split(",") if h.strip()], mode=args.mode, progress=update,
+                        use_cache=not args.no_cache)
+    finally:
+        close_bar()
+    print(f"{args.model} {args.setup}: ablated {', '.join(f'L{l}H{h}' for l, h in result.heads)} ({result.mode})")
+    if result.loss_clean is not None:
+        print(f"  masked-token loss on the RRT trials: clean {result.loss_clean:.4f} -> ablated "
+              f"{result.loss_ablated:.4f} ({result.loss_ablated - result.loss_clean:+.4f})")
+    else:
+        print("  masked-token loss: n/a (the model has no MLM head)")
+    for target in result.clean.targets:
+        diff = result.diff(target)
+        order = [i for i in np.argsort(-np.nan_to_num(diff, nan=-np.inf), axis=None)[:3]]
+        rising = ", ".join(f"L{l}H{h} {diff[l, h]:+.3f}" for l, h in (np.unravel_index(i, diff.shape) for i in order))
+        print(f"  {target:12s} largest rises (backup candidates): {rising}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_json()))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_icl(args: argparse.Namespace) -> int:
+    from .icl import CURVE_LENGTHS, ICLConfig, icl_score
+
+    curve = tuple(n for n in CURVE_LENGTHS if n <= args.long) if args.curve else ()
+    config = ICLConfig(model=args.model, corpus=args.corpus, variant=args.variant, trials=args.trials,
+                       seed=args.seed, short=args.short, long=args.long, replace=args.replace, curve=curve,
+                       device=args.device, dtype=args.dtype)
+    close_bar, update = _progress_bar(f"icl {args.model}")
+    try:
+        result = icl_score(config, progress=update, use_cache=not args.no_cache)
+    finally:
+        close_bar()
+    print(f"{args.model} on {args.corpus} ({args.variant}): Loss({args.short}) - Loss({args.long}) = "
+          f"{result.mean:.4f} ± {result.sem:.4f} over {args.trials} trials "
+          f"({result.skipped_documents} documents shorter than needed skipped)")
+    for n, (m, s) in result.curve.items():
+        print(f"  context {n:4d}: masked-token loss {m:.4f} ± {s:.4f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_json()))
+        print(f"wrote {args.json}")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     for row in model_status():
         print(f"{row['name']:8s} {row['layers']:>2d}x{row['heads']:<2d} "
@@ -114,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_map_args(p)
     p.add_argument("--json", help="write the map as JSON to this path")
     p.add_argument("--dump-trials", action="store_true", help="with --json: include every trial's ids and indices")
+    p.add_argument("--until-sem", type=float, default=None,
+                   help="adaptive: run trials in chunks until every head's standard error is below this "
+                        "(--trials is then the cap)")
     p.set_defaults(func=cmd_map)
     p = sub.add_parser("precompute", help="fill the cache for every size and setup that loads here")
     p.add_argument("--models", nargs="+", default=[*KNOWN_MODELS], choices=None)
@@ -121,6 +183,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_precompute)
+    p = sub.add_parser("ablate", help="recompute a map with heads ablated; report the difference and MLM loss")
+    _add_map_args(p)
+    p.add_argument("--heads", required=True, help="comma-separated heads, for example L9H9,L8H2")
+    p.add_argument("--mode", choices=("zero", "mean"), default="zero")
+    p.add_argument("--json", help="write heads, mode, clean, ablated, diff, loss_clean, loss_ablated as JSON")
+    p.set_defaults(func=cmd_ablate)
+    p = sub.add_parser("icl", help="in-context learning score Loss(short) - Loss(long)")
+    p.add_argument("--model", default="base")
+    p.add_argument("--corpus", default="python-docs", help="python-docs, wikipedia-simple, a .txt file or a folder")
+    p.add_argument("--variant", choices=("masked", "all-tokens"), default="masked")
+    p.add_argument("--trials", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--short", type=int, default=50)
+    p.add_argument("--long", type=int, default=500)
+    p.add_argument("--replace", action="store_true", help="sample documents with replacement if too few")
+    p.add_argument("--curve", action="store_true", help="also the masked-token loss at 25..500 tokens of context")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--dtype", choices=("auto", "float32", "float16", "bfloat16"), default="auto")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--json", help="write the result as JSON")
+    p.set_defaults(func=cmd_icl)
     p = sub.add_parser("models", help="list the known models and which work offline")
     p.set_defaults(func=cmd_models)
     return parser

@@ -8,6 +8,7 @@ layer's attention scores, and the MLM vocabulary projection never runs.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from typing import Callable
@@ -15,9 +16,9 @@ from typing import Callable
 import numpy as np
 
 from .cache import ResultCache, make_key, open_cache
-from .config import OFFSETS, ConfigError, MapConfig, sequence_length
+from .config import ConfigError, MapConfig
 from .models import LoadedModel, ModelInfo, describe, load_model, resolve_device
-from .scoring import InductionMap, gather_targets, offset_profile
+from .scoring import InductionMap, gather_targets, mean_sem, offset_profile
 from .sequences import TrialBatch, build_trials
 
 Progress = Callable[[int, int], None]  # (trials done, total)
@@ -124,9 +125,40 @@ def compute_map(config: MapConfig, *, progress: Progress | None = None, use_cach
     return result
 
 
-def expected_seq_len(config: MapConfig) -> int:
-    config = resolve_config(config)
-    return sequence_length(config.setup, config.protocol, config.segment)
+def compute_map_until(config: MapConfig, until_sem: float, *, chunk: int = 10, progress: Progress | None = None,
+                      cache: ResultCache | None = None) -> InductionMap:
+    """Adaptive trials: run chunks until every head's standard error (every target) is below `until_sem`,
+    or `config.trials` (the cap) is reached. The result equals the fixed-count map of that many trials
+    (trial t depends only on the seed and t), so it is cached under that key."""
+    if not until_sem > 0:
+        raise ConfigError("until_sem must be a positive number")
+    info = describe(config.model)
+    config = resolve_config(config, info)
+    device, dtype = resolve_device(config.device, config.dtype)
+    started = time.perf_counter()
+    model = get_model(config.model, device=device, dtype=dtype)
+    scores: dict[str, list[np.ndarray]] = {}
+    offsets: list[np.ndarray] = []
+    done = 0
+    while done < config.trials:
+        count = min(max(chunk, 2 if done == 0 else 1), config.trials - done)
+        batch = make_trials(config, model, start=done, count=count)
+        rows = capture(model, batch)
+        for t, v in gather_targets(rows, batch, config.setup).items():
+            scores.setdefault(t, []).append(v)
+        offsets.append(offset_profile(rows, batch))
+        done += count
+        if progress:
+            progress(done, config.trials)
+        if max(float(np.max(mean_sem(np.concatenate(v))[1])) for v in scores.values()) < until_sem:
+            break
+    final = dataclasses.replace(config, trials=done)
+    arrays = {f"score_{t}": np.concatenate(v).astype(np.float32) for t, v in scores.items()}
+    arrays["offsets"] = np.nanmean(np.concatenate(offsets), axis=0).astype(np.float32)
+    meta = {"seq_len": int(rows.shape[-1]), "elapsed_s": time.perf_counter() - started}
+    (cache or open_cache()).put(map_key(final, info, device, dtype), meta, arrays)
+    return _map_from_arrays(final, info, meta, arrays, cached=False)
 
 
-__all__ = ["compute_map", "get_model", "resolve_config", "make_trials", "capture", "OFFSETS", "ConfigError"]
+
+__all__ = ["compute_map", "compute_map_until", "get_model", "resolve_config", "make_trials", "capture"]

@@ -16,7 +16,7 @@ from induction.config import ConfigError, MapConfig, ModelLoadError
 from induction.engine import compute_map, get_model, make_trials
 
 from .conftest import ROOT
-from .reference import load_eager, straightforward_scores
+from induction.reference import load_eager, straightforward_scores
 
 
 @pytest.mark.parametrize("setup", ["standard", "shuffled", "triple"])
@@ -132,3 +132,16 @@ def test_cli_bad_input_exits_2_with_one_line(random_bert):
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "trials must be between 1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_adaptive_trials_stop_at_the_bound_and_equal_the_fixed_count_map(random_bert, fresh_cache):
+    from induction.engine import compute_map_until
+
+    config = MapConfig(model=random_bert, trials=60, segment=10)
+    loose = compute_map_until(config, 0.01, chunk=5)
+    assert loose.trials < 60  # a random model's scores vary little: the bound is met early
+    assert max(float(loose.sem(t).max()) for t in loose.targets) < 0.01
+    fixed = compute_map(dataclasses.replace(config, trials=loose.trials), use_cache=False)
+    np.testing.assert_array_equal(loose.per_trial["prev"], fixed.per_trial["prev"])
+    capped = compute_map_until(config, 1e-9, chunk=20)
+    assert capped.trials == 60

@@ -1,0 +1,21 @@
+"""The benchmark keeps working: --quick runs it end to end and its maps agree (timings are not asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from .conftest import ROOT
+
+
+def test_quick_benchmark_runs_and_the_maps_agree(tmp_path):
+    out = tmp_path / "quick.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_engine.py"), "--quick", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert data["max_abs_diff_engine_vs_straightforward"] <= 1e-5
+    assert set(data["methods"]) == {"straightforward BertModel", "straightforward BertForMaskedLM", "engine cold",
+                                    "engine warm (median of 20)", "floor (batched SDPA forward)"}
+    assert "engine/floor" in data["ratios"]

@@ -1,0 +1,105 @@
+"""ICL score: the machinery on toy documents the toy understands, corpora, errors, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from induction.config import ConfigError, ModelLoadError
+from induction.icl import ICLConfig, icl_score, load_corpus
+
+from .conftest import ROOT
+
+
+def _words(ids) -> str:
+    return " ".join(f"t{i:03d}" for i in ids)
+
+
+def write_docs(folder, *, repeats: bool, n: int = 12, seed: int = 0):
+    """Toy documents of 100+ tokens; with `repeats`, the later half repeats spans of the first half."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir()
+    for d in range(n):
+        words = rng.choice(256, size=120, replace=False)
+        if repeats:
+            first = words[:50]
+            later = []
+            while len(later) < 70:
+                start, length = int(rng.integers(0, 40)), int(rng.integers(8, 14))
+                later.extend(first[start:start + length])
+            words = np.concatenate([first, later[:70]])
+        (folder / f"doc{d:02d}.txt").write_text(_words(words))
+    return str(folder)
+
+
+def config(corpus, **kw):
+    return ICLConfig(model="toy", corpus=corpus, trials=12, seed=0, short=25, long=100, **kw)
+
+
+def test_repeated_spans_give_a_positive_score_and_random_text_about_zero(tmp_path):
+    rep = icl_score(config(write_docs(tmp_path / "rep", repeats=True)), use_cache=False)
+    rnd = icl_score(config(write_docs(tmp_path / "rnd", repeats=False)), use_cache=False)
+    assert rep.mean > 1.0 and rep.mean > 3 * rep.sem
+    assert abs(rnd.mean) < 0.5
+    assert rep.mean > rnd.mean + 1.0
+
+
+def test_all_tokens_variant_and_curve(tmp_path):
+    corpus = write_docs(tmp_path / "rep", repeats=True)
+    res = icl_score(config(corpus, variant="all-tokens", curve=(25, 50, 100)), use_cache=False)
+    assert len(res.per_trial) == 12 and np.isfinite(res.per_trial).all()
+    assert set(res.curve) == {25, 50, 100}
+    assert res.curve[100][0] < res.curve[25][0]  # more context (with the repeats) -> lower masked-token loss
+    out = res.to_json()
+    assert set(out) >= {"model", "corpus", "variant", "trials", "seed", "mean", "sem", "per_trial",
+                        "skipped_documents", "curve"}
+
+
+def test_too_few_documents_is_a_clear_error_unless_replacement(tmp_path):
+    corpus = write_docs(tmp_path / "rep", repeats=True, n=3)
+    with pytest.raises(ConfigError, match="has 3 documents of at least 100 tokens"):
+        icl_score(config(corpus), use_cache=False)
+    assert len(icl_score(config(corpus, replace=True), use_cache=False).per_trial) == 12
+
+
+def test_short_documents_are_skipped_and_counted(tmp_path):
+    corpus = tmp_path / "mixed"
+    write_docs(corpus, repeats=True, n=12)
+    (corpus / "short.txt").write_text(_words(range(10)))
+    res = icl_score(config(str(corpus)), use_cache=False)
+    assert res.skipped_documents == 1 and res.eligible_documents == 12
+
+
+def test_model_without_mlm_head_is_refused():
+    with pytest.raises(ModelLoadError, match="no trained masked-LM head"):
+        icl_score(ICLConfig(model="minilm", trials=2), use_cache=False)
+
+
+def test_python_docs_corpus_ships_with_python():
+    docs = load_corpus("python-docs")
+    assert len(docs) > 50 and sum(len(d.split()) > 400 for d in docs) >= 20
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(ConfigError, match="unknown corpus"):
+        load_corpus(str(tmp_path / "nothing-here"))
+    with pytest.raises(ConfigError, match="does not fit"):
+        icl_score(ICLConfig(model="toy", short=50, long=500), use_cache=False)
+    with pytest.raises(ConfigError, match="unknown variant"):
+        icl_score(ICLConfig(model="toy", variant="half", short=20, long=100), use_cache=False)
+
+
+def test_cli_icl_json(tmp_path):
+    corpus = write_docs(tmp_path / "rep", repeats=True)
+    out = tmp_path / "icl.json"
+    proc = subprocess.run([sys.executable, "-m", "induction", "icl", "--model", "toy", "--corpus", corpus,
+                           "--trials", "5", "--short", "25", "--long", "100", "--curve", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert len(data["per_trial"]) == 5 and data["variant"] == "masked"
+    assert set(data["curve"]) == {"25", "50", "100"}

@@ -1,0 +1,53 @@
+"""Known answers: the bundled toy has an induction head; fresh weights do not; minilm loads offline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from induction.config import MapConfig
+from induction.engine import compute_map, get_model, make_trials
+from induction.models import TOY_PATH, describe
+
+from induction.reference import load_eager, straightforward_scores
+
+
+def test_toy_has_an_induction_head():
+    result = compute_map(MapConfig(model="toy", setup="standard", trials=50), use_cache=False)
+    best = result.top_heads("prev", 1)[0]
+    assert best["score"] >= 0.5, result.top_heads("prev", 3)
+    assert best["score"] > 10 * result.baseline
+
+
+def test_same_architecture_freshly_initialised_has_none(tmp_path):
+    from transformers import AutoConfig, BertForMaskedLM
+
+    from induction.toy import save_tokenizer
+
+    fresh = BertForMaskedLM(AutoConfig.from_pretrained(TOY_PATH))
+    fresh.config.architectures = ["BertForMaskedLM"]
+    fresh.save_pretrained(tmp_path)
+    save_tokenizer(tmp_path)
+    result = compute_map(MapConfig(model=str(tmp_path), trials=50, segment=describe("toy").default_segment),
+                         use_cache=False)
+    assert result.mean("prev").max() < 3 * result.baseline
+
+
+def test_toy_clean_protocol_samples_only_its_ordinary_tokens():
+    model = get_model("toy")
+    batch = make_trials(MapConfig(model="toy", trials=20), model)
+    body = batch.original_ids[:, 1:-1]
+    assert body.min() >= 104  # no [PAD], [unusedN], [UNK], [CLS], [SEP], [MASK]
+    assert set(model.vocab.clean_ids.tolist()) == set(range(104, 104 + 256))
+
+
+def test_minilm_real_weights_load_offline_and_agree_with_the_reference(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    config = MapConfig(model="minilm", trials=2, segment=40)
+    result = compute_map(config, use_cache=False)
+    assert (result.layers, result.heads) == (6, 12)
+    assert result.fingerprint.startswith("sha256:")
+    model = get_model("minilm")
+    assert model.mlm is None  # BertModel checkpoint: no MLM head, none invented
+    expected = straightforward_scores(load_eager(model.source), make_trials(config, model), "standard")
+    np.testing.assert_allclose(result.per_trial["prev"], expected["prev"], atol=1e-5)
