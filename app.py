@@ -6,8 +6,6 @@ which lives in the URL so a copied link reproduces the view.
 
 import streamlit as st
 
-import widgets
-
 st.set_page_config(page_title="Induction heads in BERT", page_icon="🔁", layout="wide")
 PAGES = [
     st.Page("pages/map.py", title="Induction map", url_path="map", default=True),
@@ -16,7 +14,4 @@ PAGES = [
     st.Page("pages/setups.py", title="Setups", url_path="setups"),
     st.Page("pages/about.py", title="About / method", url_path="about"),
 ]
-navigation = st.navigation(PAGES)
-widgets.init_state()
-widgets.sidebar()
-navigation.run()
+st.navigation(PAGES).run()  # each page starts with widgets.sidebar(): the shared inputs, written once

@@ -86,7 +86,8 @@ def _clear_head() -> None:
 
 
 def sidebar() -> ViewState:
-    """Every input of the view, in the sidebar; returns the current state."""
+    """Every input of the view, in the sidebar; returns the current state (the URL follows it)."""
+    init_state()
     s, limits = st.session_state, deploy.limits()
     options = list(limits.allowed_models or KNOWN_MODELS)
     if limits.allowed_models is None:

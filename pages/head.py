@@ -5,7 +5,7 @@ import streamlit as st
 import widgets
 
 # inputs
-state = widgets.current_state()
+state = widgets.sidebar()
 st.title("Head drill-down")
 
 # guard + compute

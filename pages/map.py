@@ -7,7 +7,7 @@ import widgets
 from induction.plots import map_figure
 
 # inputs
-state = widgets.current_state()
+state = widgets.sidebar()
 st.title("Induction map")
 st.caption(f"{state.model} · {state.setup} setup · {state.protocol} protocol · target **{state.target}** · "
            f"{state.trials} trials · seed {state.seed}")

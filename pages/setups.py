@@ -7,7 +7,7 @@ from induction.config import SETUP_TARGETS, SETUPS
 from induction.plots import map_figure
 
 # inputs
-state = widgets.current_state()
+state = widgets.sidebar()
 st.title("Setups")
 st.caption(f"{state.model} · {state.protocol} protocol · {state.trials} trials · one colour scale (0..1)")
 

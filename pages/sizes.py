@@ -10,7 +10,7 @@ from induction.plots import map_figure
 from induction.scoring import late_layer_share
 
 # inputs
-state = widgets.current_state()
+state = widgets.sidebar()
 st.title("Model sizes")
 st.caption(f"{state.setup} setup · target **{state.target}** · {state.protocol} protocol · {state.trials} trials")
 extra = st.multiselect("Add offline models", [m for m in OFFLINE], default=[], key="sizes_extra")

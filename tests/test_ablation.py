@@ -29,24 +29,27 @@ def _outputs(model, ids):
         return model.mlm(input_ids=ids).logits.clone()
 
 
-def test_ablating_the_induction_head_raises_the_copying_loss(toy_map):
-    (l, h), = top_heads(toy_map, "prev", 1)
-    res = ablate(CONFIG, [(l, h)])
-    assert res.loss_clean is not None and res.loss_ablated > res.loss_clean + 0.5
-    assert np.isnan(res.ablated("prev")[l, h])  # an ablated head has no score
+def test_ablating_the_induction_heads_raises_the_copying_loss(toy_map):
+    both = top_heads(toy_map, "prev", 2)
+    assert sorted(both) == [(1, 0), (1, 1)], "the toy's two induction heads sit in its second layer"
+    res = ablate(CONFIG, both)
+    assert res.loss_clean is not None and res.loss_ablated > res.loss_clean + 2.0
+    for l, h in both:
+        assert np.isnan(res.ablated("prev")[l, h])  # an ablated head has no score
     out = res.to_json()
-    assert out["ablated"]["prev"][l][h] is None and out["diff"]["prev"][l][h] is None
+    assert out["ablated"]["prev"][1][0] is None and out["diff"]["prev"][1][1] is None
     assert set(out) >= {"heads", "mode", "clean", "ablated", "diff", "loss_clean", "loss_ablated"}
+    # one induction head alone is backed up by the other: the loss rises far less
+    single = ablate(CONFIG, both[:1])
+    assert single.loss_ablated - single.loss_clean < 0.5 * (res.loss_ablated - res.loss_clean)
 
 
 def test_same_layer_heads_are_untouched_and_earlier_layers_matter(toy_map):
-    (l, h), = top_heads(toy_map, "prev", 1)
-    assert l == 1, "the toy's induction head sits in its second layer"
-    others = [(l, x) for x in range(4) if x != h]
-    same = ablate(CONFIG, others)
-    np.testing.assert_array_equal(same.per_trial["prev"][:, l, h], toy_map.per_trial["prev"][:, l, h])
-    earlier = ablate(CONFIG, [(0, x) for x in range(4)])
-    assert earlier.ablated("prev")[l, h] < toy_map.mean("prev")[l, h] - 0.1
+    same = ablate(CONFIG, [(1, 1)])
+    np.testing.assert_array_equal(same.per_trial["prev"][:, 1, 0], toy_map.per_trial["prev"][:, 1, 0])
+    prev_token_head = ablate(CONFIG, [(0, 0)])  # feeds L1H0's queries and keys
+    assert prev_token_head.ablated("prev")[1, 0] < toy_map.mean("prev")[1, 0] - 0.3
+    assert prev_token_head.diff("prev")[1, 1] > -0.05  # L1H1 reads the next-token head, not L0H0
 
 
 def test_model_is_never_left_ablated_even_when_the_call_raises():
@@ -64,14 +67,15 @@ def test_model_is_never_left_ablated_even_when_the_call_raises():
 
 
 def test_mean_ablation_differs_from_zero(toy_map):
-    (l, h), = top_heads(toy_map, "prev", 1)
-    zero, mean = ablate(CONFIG, [(l, h)]), ablate(CONFIG, [(l, h)], mode="mean")
+    zero, mean = ablate(CONFIG, [(0, 0)]), ablate(CONFIG, [(0, 0)], mode="mean")
     assert mean.loss_ablated != zero.loss_ablated and mean.loss_ablated > mean.loss_clean
 
 
 def test_bad_heads_are_refused():
     with pytest.raises(ConfigError, match="there is no L5H0"):
         ablate(CONFIG, ["L5H0"])
+    with pytest.raises(ConfigError, match="there is no L1H2"):
+        ablate(CONFIG, ["L1H2"])
     with pytest.raises(ConfigError, match="L<layer>H<head>"):
         ablate(CONFIG, ["layer1"])
     with pytest.raises(ConfigError, match="unknown ablation mode"):
@@ -82,16 +86,16 @@ def test_sweep_is_cumulative(toy_map):
     rows = sweep(CONFIG, "prev", 3)
     assert [r["k"] for r in rows] == [1, 2, 3]
     assert rows[2]["ablated"][:2] == rows[1]["ablated"]
-    assert rows[0]["loss"] > rows[0]["loss_clean"]
+    assert rows[1]["loss"] > rows[0]["loss"]  # removing both induction heads hurts more than one
 
 
 def test_cli_ablate_json(tmp_path):
     out = tmp_path / "ab.json"
     proc = subprocess.run([sys.executable, "-m", "induction", "ablate", "--model", "toy", "--setup", "standard",
-                           "--heads", "L1H0,L0H2", "--trials", "8", "--json", str(out)],
+                           "--heads", "L1H0,L0H1", "--trials", "8", "--json", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    assert data["heads"] == ["L1H0", "L0H2"] and data["mode"] == "zero"
+    assert data["heads"] == ["L1H0", "L0H1"] and data["mode"] == "zero"
     assert data["ablated"]["prev"][1][0] is None
     assert isinstance(data["loss_clean"], float) and isinstance(data["loss_ablated"], float)

@@ -31,32 +31,34 @@ def click_chart(at: AppTest, chart, layer: int, head: int) -> None:
     ws = WidgetState(id=chart.proto.id)
     point = {"curve_number": 1, "point_number": 0, "point_index": 0, "x": head, "y": layer,
              "customdata": [layer, head, 0.5, 0.01]}
-    ws.json_value = json.dumps({"selection": {"points": [point], "point_indices": [0], "box": [], "lasso": []}})
+    ws.string_value = json.dumps({"selection": {"points": [point], "point_indices": [0], "box": [], "lasso": []}})
     states.widgets.append(ws)
     at._run(states)
 
 
-def test_landing_page_shows_the_toy_map_with_no_network():
+def test_landing_page_shows_the_toy_map_with_no_network(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     at = make_app(trials=8).run()
     assert not at.exception
     assert at.title[0].value == "Induction map"
     assert len(charts(at)) == 1
-    assert at.query_params["model"] == ["toy"] and at.query_params["trials"] == ["8"]
+    assert at.query_params["model"] == "toy" and at.query_params["trials"] == "8"
     assert any("Top heads" in m.value for m in at.markdown)
-    assert "Click a cell" in at.info[-1].value
+    assert any("Click a cell" in i.value for i in at.main.info)
+    assert any("Hub not reachable" in i.value for i in at.sidebar.info)  # one line, offline models offered
 
 
 def test_query_parameters_restore_the_state_and_selected_head():
-    at = make_app(model="toy", setup="triple", target="later", trials=6, seed=4, segment=12, layer=1, head=2).run()
+    at = make_app(model="toy", setup="triple", target="later", trials=6, seed=4, segment=12, layer=1, head=1).run()
     assert not at.exception and not at.warning
-    assert at.sidebar.selectbox(key="w_setup").value == "triple"
-    assert at.sidebar.selectbox(key="w_target").value == "later"
-    assert at.sidebar.number_input(key="w_seed").value == 4
-    assert at.sidebar.number_input(key="w_segment").value == 12
-    assert at.subheader[0].value == "Head L1H2"
-    assert at.selectbox(key="sel_layer").value == 1 and at.selectbox(key="sel_head").value == 2
+    assert at.selectbox(key="w_setup").value == "triple"
+    assert at.selectbox(key="w_target").value == "later"
+    assert at.number_input(key="w_seed").value == 4
+    assert at.number_input(key="w_segment").value == 12
+    assert at.subheader[0].value == "Head L1H1"
+    assert at.selectbox(key="sel_layer").value == 1 and at.selectbox(key="sel_head").value == 1
     assert len(charts(at)) == 5  # map, [MASK] row, distribution, offsets, full pattern
-    assert at.query_params["layer"] == ["1"] and at.query_params["segment"] == ["12"]
+    assert at.query_params["layer"] == "1" and at.query_params["segment"] == "12"
 
 
 @pytest.mark.parametrize("params, fragment", [
@@ -66,7 +68,7 @@ def test_query_parameters_restore_the_state_and_selected_head():
     ({"layer": "1"}, "both layer and head"),
 ])
 def test_bad_parameters_fall_back_with_a_visible_notice(params, fragment):
-    at = make_app(trials=5, **params).run()
+    at = make_app(**{"trials": "5", **params}).run()
     assert not at.exception
     assert any(fragment in w.value for w in at.warning), [w.value for w in at.warning]
     assert len(charts(at)) == 1  # the default view still renders
@@ -76,7 +78,7 @@ def test_engine_errors_show_as_messages_and_the_app_keeps_running():
     at = make_app(trials=5, segment=500).run()  # too long for the toy's 128 positions
     assert not at.exception
     assert any("longest segment that fits is 63" in e.value for e in at.error)
-    at.sidebar.checkbox(key="w_segment_auto").check().run()
+    at.checkbox(key="w_segment_auto").check().run()
     assert not at.exception and not at.error and len(charts(at)) == 1
 
 
@@ -88,21 +90,21 @@ def test_unloadable_model_shows_why():
 
 def test_chart_click_selects_the_head_and_syncs_pickers_and_url():
     at = make_app(trials=6).run()
-    click_chart(at, charts(at)[0], 1, 3)
+    click_chart(at, charts(at)[0], 0, 1)
     assert not at.exception
-    assert at.subheader[0].value == "Head L1H3"
-    assert at.selectbox(key="sel_layer").value == 1 and at.selectbox(key="sel_head").value == 3
-    assert at.query_params["layer"] == ["1"] and at.query_params["head"] == ["3"]
+    assert at.subheader[0].value == "Head L0H1"
+    assert at.selectbox(key="sel_layer").value == 0 and at.selectbox(key="sel_head").value == 1
+    assert at.query_params["layer"] == "0" and at.query_params["head"] == "1"
     at.selectbox(key="sel_head").select(0).run()  # keyboard path moves the selection too
-    assert at.subheader[0].value == "Head L1H0" and at.query_params["head"] == ["0"]
+    assert at.subheader[0].value == "Head L0H0" and at.query_params["head"] == "0"
 
 
 def test_changing_setup_resets_the_target():
     at = make_app(trials=4).run()
-    at.sidebar.selectbox(key="w_setup").select("shuffled").run()
+    at.selectbox(key="w_setup").select("shuffled").run()
     assert not at.exception
-    assert at.sidebar.selectbox(key="w_target").value == "left_match"
-    assert at.query_params["target"] == ["left_match"]
+    assert at.selectbox(key="w_target").value == "left_match"
+    assert at.query_params["target"] == "left_match"
 
 
 @pytest.mark.parametrize("page, check", [

@@ -106,21 +106,21 @@ def test_click_a_head_then_share_the_link(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{url}/?model=toy&trials=8", wait_until="domcontentloaded")
     page.get_by_text("Click a cell of the map").wait_for(timeout=90_000)
-    click_head(page, layer=1, head=2, heads=4)
-    page.get_by_role("heading", name="Head L1H2").wait_for(timeout=60_000)
-    page.wait_for_function("() => location.search.includes('layer=1') && location.search.includes('head=2')",
+    click_head(page, layer=1, head=1, heads=2)
+    page.get_by_role("heading", name="Head L1H1").wait_for(timeout=60_000)
+    page.wait_for_function("() => location.search.includes('layer=1') && location.search.includes('head=1')",
                            timeout=30_000)
     shared = page.url
     page.screenshot(path=str(ARTIFACTS / "click_head.png"), full_page=True)
 
     fresh = browser.new_page(viewport={"width": 1400, "height": 1000})
     fresh.goto(shared, wait_until="domcontentloaded")
-    fresh.get_by_role("heading", name="Head L1H2").wait_for(timeout=90_000)
+    fresh.get_by_role("heading", name="Head L1H1").wait_for(timeout=90_000)
     head_points(fresh)
     fresh.screenshot(path=str(ARTIFACTS / "shared_link.png"), full_page=True)
     # a second click on another cell moves the selection (no every-second-click deselect)
-    click_head(fresh, layer=0, head=3, heads=4)
-    fresh.get_by_role("heading", name="Head L0H3").wait_for(timeout=60_000)
-    click_head(fresh, layer=1, head=1, heads=4)
-    fresh.get_by_role("heading", name="Head L1H1").wait_for(timeout=60_000)
-    assert "head=1" in fresh.url
+    click_head(fresh, layer=0, head=1, heads=2)
+    fresh.get_by_role("heading", name="Head L0H1").wait_for(timeout=60_000)
+    click_head(fresh, layer=1, head=0, heads=2)
+    fresh.get_by_role("heading", name="Head L1H0").wait_for(timeout=60_000)
+    assert "layer=1" in fresh.url and "head=0" in fresh.url

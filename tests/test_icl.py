@@ -29,7 +29,7 @@ def write_docs(folder, *, repeats: bool, n: int = 12, seed: int = 0):
             first = words[:50]
             later = []
             while len(later) < 70:
-                start, length = int(rng.integers(0, 40)), int(rng.integers(8, 14))
+                start, length = int(rng.integers(0, 24)), int(rng.integers(8, 14))
                 later.extend(first[start:start + length])
             words = np.concatenate([first, later[:70]])
         (folder / f"doc{d:02d}.txt").write_text(_words(words))

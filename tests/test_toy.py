@@ -17,6 +17,20 @@ def test_toy_has_an_induction_head():
     best = result.top_heads("prev", 1)[0]
     assert best["score"] >= 0.5, result.top_heads("prev", 3)
     assert best["score"] > 10 * result.baseline
+    assert result.mean("prev")[0].max() < 3 * result.baseline  # layer 0 holds the previous/next-token heads
+    assert result.offsets[0, 0, 4] < result.offsets[1, 0, 5]  # L1H0 peaks on the previous instance itself
+
+
+def test_toy_circuit_reads_left_and_right_context_in_the_shuffled_setup():
+    result = compute_map(MapConfig(model="toy", setup="shuffled", trials=50), use_cache=False)
+    assert result.mean("left_match")[1, 0] >= 0.5 and result.mean("right_match")[1, 1] >= 0.5
+    assert result.mean("right_match")[1, 0] < 0.2 and result.mean("left_match")[1, 1] < 0.2
+
+
+def test_triple_setup_attends_both_ways():
+    result = compute_map(MapConfig(model="toy", setup="triple", trials=50), use_cache=False)
+    for target in ("earlier", "later"):
+        assert 0.25 <= result.mean(target)[1, 0] <= 0.75
 
 
 def test_same_architecture_freshly_initialised_has_none(tmp_path):
