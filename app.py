@@ -12,6 +12,8 @@ PAGES = [
     st.Page("pages/head.py", title="Head drill-down", url_path="head"),
     st.Page("pages/sizes.py", title="Model sizes", url_path="sizes"),
     st.Page("pages/setups.py", title="Setups", url_path="setups"),
+    st.Page("pages/ablation.py", title="Ablation", url_path="ablation"),
+    st.Page("pages/icl.py", title="In-context learning", url_path="icl"),
     st.Page("pages/about.py", title="About / method", url_path="about"),
 ]
 st.navigation(PAGES).run()  # each page starts with widgets.sidebar(): the shared inputs, written once

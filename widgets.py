@@ -172,6 +172,58 @@ def clickable_map(fig, key: str = "map_chart", on_select=_on_map_click) -> None:
                     config={"toImageButtonOptions": {"format": "png", "filename": "induction_map", "scale": 2}})
 
 
+def _toggle_ablated(layer: int, head: int) -> None:
+    heads = list(st.session_state.ablate)
+    heads.remove((layer, head)) if (layer, head) in heads else heads.append((layer, head))
+    st.session_state.ablate = tuple(heads)
+
+
+def on_ablate_click() -> None:
+    points = (st.session_state.get("ablate_chart") or {}).get("selection", {}).get("points", [])
+    if points and points[0].get("customdata"):
+        _toggle_ablated(*map(int, points[0]["customdata"][:2]))
+
+
+def ablation_picker(result, target: str) -> None:
+    """A multiselect of heads, in sync with clicks on the clean map; plus 'top k'."""
+    s = st.session_state
+    names = [f"L{l}H{h}" for l in range(result.layers) for h in range(result.heads)]
+    s.w_ablate = [f"L{l}H{h}" for l, h in s.ablate if l < result.layers and h < result.heads]
+
+    def changed() -> None:
+        s.ablate = tuple(tuple(int(x) for x in n[1:].split("H")) for n in s.w_ablate)
+
+    def top_k() -> None:
+        s.ablate = tuple((h["layer"], h["head_index"]) for h in result.top_heads(target, int(s.w_top_k)))
+
+    a, b, c = st.columns([4, 1, 1])
+    a.multiselect("Heads to ablate", names, key="w_ablate", on_change=changed)
+    b.number_input("k", 1, len(names), 1, key="w_top_k")
+    c.button("Ablate top k", on_click=top_k)
+
+
+def get_ablation(config: MapConfig, heads, mode: str):
+    from induction.ablation import ablate
+
+    return run_with_progress(f"ablating {len(heads)} head(s)", ablate, config, heads, mode=mode)
+
+
+def get_sweep(config: MapConfig, target: str, k: int, mode: str):
+    from induction.ablation import sweep
+
+    return run_with_progress("sweep", sweep, config, target, k, mode=mode)
+
+
+def get_icl(config):
+    from induction.icl import icl_score
+
+    return run_with_progress(f"ICL {config.model}", icl_score, config)
+
+
+def to_json_text(payload: dict) -> str:
+    return json.dumps(payload)
+
+
 def head_pickers(layers: int, heads: int) -> None:
     """Keyboard-friendly (layer, head) selectboxes that stay in sync with clicks."""
     s = st.session_state
@@ -194,7 +246,7 @@ def downloads(result, target: str, fig) -> None:
     name = f"induction_{result.config.model.replace('/', '_')}_{result.config.setup}_{target}"
     c1, c2, c3 = st.columns(3)
     c1.download_button("Scores (CSV)", pd.DataFrame(rows).to_csv(index=False), f"{name}.csv", "text/csv")
-    c2.download_button("Map (JSON)", json.dumps(result.to_json()), f"{name}.json", "application/json")
+    c2.download_button("Map (JSON)", to_json_text(result.to_json()), f"{name}.json", "application/json")
     c3.download_button("Figure (HTML)", lambda: fig.to_html(include_plotlyjs="cdn"), f"{name}.html", "text/html")
     st.caption("PNG: use the camera button in the figure's toolbar (top right of the map).")
 

@@ -27,7 +27,7 @@ with left:
     widgets.clickable_map(fig)
 with right:
     st.markdown(f"**Top heads** ({result.trials} trials, baseline {result.baseline:.4f})")
-    st.dataframe(pd.DataFrame(result.top_heads(state.target, 10))[["head", "score", "sem", "x_baseline"]],
+    st.dataframe(pd.DataFrame(result.top_heads(state.target, 10))[["head", "score", "sem", "x_baseline"]].round(4),
                  hide_index=True, width="stretch")
     st.caption(("cached" if result.cached else "computed") + f" in {result.elapsed_s:.2f}s")
 widgets.downloads(result, state.target, fig)

@@ -45,3 +45,11 @@ def fresh_cache(tmp_path, monkeypatch):
     """A cache directory of this test's own."""
     monkeypatch.setenv("INDUCTION_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+from hypothesis import settings as _hyp_settings  # noqa: E402
+
+# Property tests explore new cases locally; in CI they replay a fixed set so a run is reproducible.
+_hyp_settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    _hyp_settings.load_profile("ci")

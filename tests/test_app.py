@@ -130,3 +130,43 @@ def test_sizes_page_shows_failures_in_their_own_panels(monkeypatch, tmp_path):
     assert sum("could not load model" in e.value for e in at.error) == 5
     assert len(charts(at)) == 1
     assert any("in the last third" in m.value for m in at.markdown)
+
+
+def test_ablation_page_from_a_shared_link_and_by_click():
+    at = make_app(trials=8, ablate="L1H0,L1H1").run()
+    at.switch_page("pages/ablation.py").run()
+    assert not at.exception and not at.error
+    assert len(charts(at)) == 3  # clean, ablated, difference
+    assert any(m.label.startswith("Masked-token loss") for m in at.metric)
+    assert float(at.metric[0].value) > 2.0  # both induction heads gone: the copying task fails
+    assert at.query_params["ablate"] == "L1H0,L1H1"
+    click_chart(at, charts(at)[0], 1, 1)  # clicking an ablated head removes it
+    assert not at.exception
+    assert at.query_params["ablate"] == "L1H0"
+    assert at.multiselect(key="w_ablate").value == ["L1H0"]
+
+
+def test_ablation_page_top_k_button():
+    at = make_app(trials=8).run()
+    at.switch_page("pages/ablation.py").run()
+    assert any("Choose at least one head" in i.value for i in at.info)
+    at.number_input(key="w_top_k").set_value(2).run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert set(at.query_params["ablate"].split(",")) == {"L1H0", "L1H1"}
+
+
+def test_icl_page_errors_and_result(tmp_path):
+    from .test_icl import write_docs
+
+    at = make_app(trials=6).run()
+    at.switch_page("pages/icl.py").run()
+    at.button[0].click().run()  # python-docs with 500 tokens cannot fit the toy's 128 positions
+    assert not at.exception
+    assert any("does not fit" in e.value for e in at.error)
+    at.text_input(key="icl_corpus").set_value(write_docs(tmp_path / "docs", repeats=True))
+    at.number_input(key="icl_short").set_value(25)
+    at.number_input(key="icl_long").set_value(100).run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert float(at.metric[0].value) > 0.5

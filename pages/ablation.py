@@ -1,0 +1,60 @@
+"""Ablation: remove heads, recompute the map on the same trials, look for backup heads."""
+
+import pandas as pd
+import streamlit as st
+
+import widgets
+from induction.plots import curve_figure, diff_figure, map_figure
+
+# inputs
+state = widgets.sidebar()
+st.title("Ablation")
+st.caption("Click heads on the clean map to add or remove them (or pick them below). Zero ablation removes a "
+           "head's output before the output projection; mean ablation replaces it by its mean over the trials.")
+clean = widgets.get_map(widgets.map_config(state))
+if clean is None:
+    st.stop()
+mode = st.radio("Mode", ["zero", "mean"], horizontal=True, key="ablation_mode")
+widgets.ablation_picker(clean, state.target)
+state = widgets.current_state()
+
+# guard
+if not state.ablate:
+    clean_mean, clean_sem = clean.stats(state.target)
+    widgets.clickable_map(map_figure(clean_mean, clean_sem, title="clean"), key="ablate_chart",
+                          on_select=widgets.on_ablate_click)
+    st.info("Choose at least one head to ablate.")
+    st.stop()
+
+# compute
+result = widgets.get_ablation(widgets.map_config(state), state.ablate, mode)
+if result is None:
+    st.stop()
+
+# render
+clean_mean, clean_sem = clean.stats(state.target)
+left, middle, right = st.columns(3)
+with left:
+    widgets.clickable_map(map_figure(clean_mean, clean_sem, title="clean", selected=state.ablate),
+                          key="ablate_chart", on_select=widgets.on_ablate_click)
+middle.plotly_chart(map_figure(result.ablated(state.target), None, title="ablated", ablated=state.ablate),
+                    width="stretch", key="ablated_chart")
+right.plotly_chart(diff_figure(result.diff(state.target), title="ablated − clean (rises: backup candidates)",
+                               ablated=state.ablate), width="stretch", key="diff_chart")
+if result.loss_clean is None:
+    st.markdown("Masked-token loss: not available (this model has no trained MLM head).")
+else:
+    st.metric("Masked-token loss on the RRT trials", f"{result.loss_ablated:.3f}",
+              f"{result.loss_ablated - result.loss_clean:+.3f} vs clean {result.loss_clean:.3f}", delta_color="inverse")
+st.download_button("Ablation (JSON)", widgets.to_json_text(result.to_json()), "ablation.json", "application/json")
+
+st.subheader("Cumulative sweep")
+k = st.slider("Ablate the top 1..k heads of the clean map", 1, min(12, clean.layers * clean.heads), 3, key="sweep_k")
+if st.button("Run sweep"):
+    rows = widgets.get_sweep(widgets.map_config(state), state.target, k, mode)
+    if rows:
+        st.plotly_chart(curve_figure([r["k"] for r in rows], {
+            "masked-token loss": ([r["loss"] or 0.0 for r in rows], [0.0] * len(rows)),
+            "best remaining score": ([r["best_remaining_score"] for r in rows], [0.0] * len(rows))},
+            x_title="heads ablated (top k)", y_title="value"), width="stretch")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

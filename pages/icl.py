@@ -1,0 +1,51 @@
+"""In-context learning score: Loss(short context) - Loss(long context), and the ICL curve."""
+
+import streamlit as st
+
+import widgets
+from induction.icl import CURVE_LENGTHS, VARIANTS, ICLConfig
+from induction.plots import curve_figure, distribution_figure
+
+# inputs
+state = widgets.sidebar()
+st.title("In-context learning")
+st.caption("Positive = the masked LM predicts better with more context. Default variant: **masked** (the "
+           "masked token's loss, as the reference study describes); **all-tokens** is what the study's code "
+           "computed (mean loss over every position), which gave 0.2555 for bert-base-uncased.")
+a, b, c = st.columns(3)
+corpus = a.text_input("Corpus", "python-docs", help="python-docs (offline), wikipedia-simple (needs network and "
+                      "the datasets package), or a .txt file / folder of .txt files", key="icl_corpus")
+variant = b.selectbox("Variant", VARIANTS, key="icl_variant")
+replace = c.checkbox("Sample documents with replacement", key="icl_replace")
+d, e, f = st.columns(3)
+short = d.number_input("Short context (tokens)", 3, 4096, 50, key="icl_short")
+long = e.number_input("Long context (tokens)", 4, 4096, 500, key="icl_long")
+curve = f.checkbox("ICL curve (masked-token loss vs context length)", key="icl_curve")
+
+# guard
+if widgets.deploy.limits().deployed and corpus not in ("python-docs", "wikipedia-simple"):
+    st.error("This server only offers the named corpora.")
+    st.stop()
+if not st.button("Compute ICL score", type="primary"):
+    st.stop()
+
+# compute
+config = ICLConfig(model=state.model, corpus=corpus, variant=variant, trials=state.trials, seed=state.seed,
+                   short=int(short), long=int(long), replace=replace,
+                   curve=tuple(n for n in CURVE_LENGTHS if n <= long) if curve else ())
+result = widgets.get_icl(config)
+if result is None:
+    st.stop()
+
+# render
+st.metric(f"Loss({short}) − Loss({long}), {variant}", f"{result.mean:.4f}", f"± {result.sem:.4f} (s.e.)",
+          delta_color="off")
+st.caption(f"{len(result.per_trial)} trials · {result.eligible_documents} eligible documents · "
+           f"{result.skipped_documents} shorter documents skipped · corpus hash {result.corpus_hash}")
+st.plotly_chart(distribution_figure(result.per_trial, baseline=0.0, title="per-trial score"), width="stretch")
+if result.curve:
+    lengths = list(result.curve)
+    st.plotly_chart(curve_figure(lengths, {"masked-token loss": ([result.curve[n][0] for n in lengths],
+                                                                 [result.curve[n][1] for n in lengths])},
+                                 x_title="context length (tokens)", y_title="loss"), width="stretch")
+st.download_button("ICL result (JSON)", widgets.to_json_text(result.to_json()), "icl.json", "application/json")
