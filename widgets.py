@@ -8,11 +8,13 @@ these and the `induction` library; nothing here builds sequences or touches tens
 from __future__ import annotations
 
 import json
+import warnings
 
 import pandas as pd
 import streamlit as st
 
 from induction import deploy
+from induction.cache import CacheWriteWarning
 from induction.config import PROTOCOLS, SETUP_TARGETS, SETUPS, InductionError, MapConfig
 from induction.models import KNOWN_MODELS, OFFLINE, hub_reachable
 from induction.viewstate import ViewState, from_query
@@ -140,7 +142,13 @@ def run_with_progress(label: str, compute, *args, **kwargs):
         bar.progress(min(1.0, done / max(total, 1)), text=f"{label}: {done}/{total} trials")
 
     try:
-        return compute(*args, progress=progress, **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CacheWriteWarning)
+            result = compute(*args, progress=progress, **kwargs)
+        for w in caught:
+            if issubclass(w.category, CacheWriteWarning):
+                st.warning(str(w.message))
+        return result
     except InductionError as exc:
         st.error(str(exc))
     except Exception as exc:  # noqa: BLE001 - the server stays up and says what failed

@@ -36,6 +36,10 @@ class CorruptEntry(Exception):
     pass
 
 
+class CacheWriteWarning(UserWarning):
+    """A computed result could not be stored (a full disk, say); the result itself is returned."""
+
+
 class SafeDisk(Disk):
     """A diskcache Disk that never pickles or unpickles."""
 
@@ -92,10 +96,21 @@ def decode(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     return meta, arrays
 
 
-class ResultCache:
-    """Typed get/put of (meta, arrays) plus compute-once."""
+def size_limit() -> int:
+    return int(float(os.environ.get("INDUCTION_CACHE_SIZE_MB", DEFAULT_SIZE_LIMIT / 2**20)) * 2**20)
 
-    def __init__(self, directory: Path | str | None = None, *, size_limit: int = DEFAULT_SIZE_LIMIT):
+
+class ResultCache:
+    """Typed get/put of (meta, arrays) plus compute-once.
+
+    `precomputed`: an optional read-only tier (a deployed image's precomputed maps, from
+    INDUCTION_PRECOMPUTED_DIR) consulted first and never evicted or written.
+    """
+
+    def __init__(self, directory: Path | str | None = None, *, size_limit: int = DEFAULT_SIZE_LIMIT,
+                 precomputed: Path | str | None = None):
+        self.precomputed = Cache(str(precomputed), disk=SafeDisk) if precomputed and Path(precomputed).is_dir() \
+            else None
         self.directory = Path(directory) if directory else cache_dir()
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.directory, 0o700)
@@ -105,6 +120,13 @@ class ResultCache:
                            eviction_policy="least-recently-stored")
 
     def get(self, key: str) -> tuple[dict, dict[str, np.ndarray]] | None:
+        if self.precomputed is not None:
+            try:
+                blob = self.precomputed.get(key, default=None, retry=True)
+                if blob is not None:
+                    return decode(blob)
+            except (CorruptEntry, OSError, EOFError) as exc:
+                warnings.warn(f"precomputed entry {key[:24]}... unreadable ({exc}); using the writable cache")
         try:
             blob = self.store.get(key, default=None, retry=True)
             return None if blob is None else decode(blob)
@@ -118,7 +140,8 @@ class ResultCache:
             self.store.set(key, encode(meta, arrays), retry=True)
             return True
         except Exception as exc:  # noqa: BLE001 - a full disk must not lose the computed result
-            warnings.warn(f"could not write to the cache at {self.directory}: {exc}")
+            warnings.warn(CacheWriteWarning(f"the result was computed but could not be stored in the cache at "
+                                            f"{self.directory} ({exc}); cached results are still served"))
             return False
 
     def compute_once(self, key: str, compute: Callable[[], tuple[dict, dict[str, np.ndarray]]]
@@ -145,5 +168,6 @@ def open_cache(directory: Path | str | None = None) -> ResultCache:
     path = str(Path(directory) if directory else cache_dir())
     with _OPEN_LOCK:
         if path not in _OPEN:
-            _OPEN[path] = ResultCache(path)
+            _OPEN[path] = ResultCache(path, size_limit=size_limit(),
+                                      precomputed=os.environ.get("INDUCTION_PRECOMPUTED_DIR") or None)
         return _OPEN[path]

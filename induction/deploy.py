@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .config import MAX_TRIALS
-from .models import KNOWN_MODELS
+from .config import MAX_TRIALS, ModelLoadError
 
 DEPLOYED_MAX_TRIALS = 200
 DEPLOYED_MAX_SEGMENT = 250
@@ -27,7 +26,16 @@ class Limits:
 def limits() -> Limits:
     if os.environ.get("INDUCTION_DEPLOYED", "0").strip().lower() not in ("1", "true", "yes"):
         return Limits(False, None, MAX_TRIALS, 2048)
+    from .models import KNOWN_MODELS
+
     allowed = os.environ.get("INDUCTION_ALLOWED_MODELS")
     models = tuple(m.strip() for m in allowed.split(",") if m.strip()) if allowed else tuple(KNOWN_MODELS)
     return Limits(True, models, int(os.environ.get("INDUCTION_MAX_TRIALS", DEPLOYED_MAX_TRIALS)),
                   int(os.environ.get("INDUCTION_MAX_SEGMENT", DEPLOYED_MAX_SEGMENT)))
+
+
+def check_model(name: str) -> None:
+    """In deployed mode, refuse anything but the allow-list (no free ids, no paths) before touching disk or hub."""
+    allowed = limits().allowed_models
+    if allowed is not None and name not in allowed:
+        raise ModelLoadError(f"this server offers only these models: {', '.join(allowed)}")

@@ -18,7 +18,7 @@ import numpy as np
 from .cache import ResultCache, make_key, open_cache
 from .config import ConfigError, MapConfig
 from .models import LoadedModel, ModelInfo, describe, load_model, resolve_device
-from .scoring import InductionMap, gather_targets, mean_sem, offset_profile
+from .scoring import InductionMap, gather_targets, mean_sem, nanmean_trials, offset_profile
 from .sequences import TrialBatch, build_trials
 
 Progress = Callable[[int, int], None]  # (trials done, total)
@@ -107,7 +107,7 @@ def compute_map(config: MapConfig, *, progress: Progress | None = None, use_cach
         batch = make_trials(config, model)
         rows = capture(model, batch, progress=progress)  # [T, L, H, S]
         scores = gather_targets(rows, batch, config.setup)
-        offsets = np.nanmean(offset_profile(rows, batch), axis=0)  # [L, H, len(OFFSETS)]
+        offsets = nanmean_trials(offset_profile(rows, batch))  # [L, H, len(OFFSETS)]
         arrays = {f"score_{t}": v.astype(np.float32) for t, v in scores.items()}
         arrays["offsets"] = offsets.astype(np.float32)
         return {"seq_len": int(rows.shape[-1]), "elapsed_s": time.perf_counter() - started}, arrays
@@ -154,7 +154,7 @@ def compute_map_until(config: MapConfig, until_sem: float, *, chunk: int = 10, p
             break
     final = dataclasses.replace(config, trials=done)
     arrays = {f"score_{t}": np.concatenate(v).astype(np.float32) for t, v in scores.items()}
-    arrays["offsets"] = np.nanmean(np.concatenate(offsets), axis=0).astype(np.float32)
+    arrays["offsets"] = nanmean_trials(np.concatenate(offsets)).astype(np.float32)
     meta = {"seq_len": int(rows.shape[-1]), "elapsed_s": time.perf_counter() - started}
     (cache or open_cache()).put(map_key(final, info, device, dtype), meta, arrays)
     return _map_from_arrays(final, info, meta, arrays, cached=False)

@@ -68,6 +68,9 @@ class LoadedModel:
 
 def resolve(name: str) -> tuple[str, bool]:
     """Name -> (path or hub id, is_local). Raises ModelLoadError for a missing folder."""
+    from .deploy import check_model
+
+    check_model(name)
     spec = KNOWN_MODELS.get(name)
     if spec and spec.source == "bundled:toy":
         return str(TOY_PATH), True

@@ -6,6 +6,7 @@ known-answer tests, the straightforward reference and the cache all share them.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,13 @@ def offset_profile(rows: np.ndarray, batch: TrialBatch) -> np.ndarray:
         t = np.nonzero(ok)[0]
         out[t, :, :, j] = rows[t, :, :, pos[ok]]
     return out
+
+
+def nanmean_trials(values: np.ndarray) -> np.ndarray:
+    """Mean over trials ignoring NaN (offsets that fall outside a sequence); NaN where all are."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, axis=0)
 
 
 def mean_sem(per_trial: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
