@@ -71,8 +71,11 @@ def floor(model, batch) -> None:
     """The least work: a batched encoder forward with SDPA, nothing captured."""
     from transformers import AutoModel
 
+    from transformers.utils import logging as hf_logging
+
     sdpa = floor.models.get(model.source)
     if sdpa is None:
+        hf_logging.set_verbosity_error()  # an MLM checkpoint loaded as AutoModel lists its unused head
         sdpa = floor.models[model.source] = AutoModel.from_pretrained(model.source, attn_implementation="sdpa").eval()
     chunk = batch_size(model, batch.input_ids.shape[1])
     with torch.inference_mode():
