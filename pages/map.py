@@ -29,6 +29,8 @@ with right:
     st.markdown(f"**Top heads** ({result.trials} trials, baseline {result.baseline:.4f})")
     st.dataframe(pd.DataFrame(result.top_heads(state.target, 10))[["head", "score", "sem", "x_baseline"]].round(4),
                  hide_index=True, width="stretch")
+    best = result.top_heads(state.target, 1)[0]
+    st.markdown(f"Best head: **{best['head']}** {best['score']:.4f} ± {best['sem']:.4f}")
     st.caption(("cached" if result.cached else "computed") + f" in {result.elapsed_s:.2f}s")
 widgets.downloads(result, state.target, fig)
 widgets.head_pickers(result.layers, result.heads)

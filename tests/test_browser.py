@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -124,3 +125,85 @@ def test_click_a_head_then_share_the_link(server, browser):
     click_head(fresh, layer=1, head=0, heads=2)
     fresh.get_by_role("heading", name="Head L1H0").wait_for(timeout=60_000)
     assert "layer=1" in fresh.url and "head=0" in fresh.url
+
+
+SESSIONS = 8
+
+
+async def _session(browser, url: str, i: int, expected: dict, errors: list) -> None:
+    """One user: open a map, click a head, see the drill-down, ablate (half of them), come back."""
+    import re
+
+    context = await browser.new_context(viewport={"width": 1300, "height": 900})
+    page = await context.new_page()
+    seed, layer, head = 100 + i, i % 2, (i // 2) % 2
+    try:
+        await page.goto(f"{url}/?model=toy&trials=8&seed={seed}", wait_until="domcontentloaded")
+        await page.get_by_text("Click a cell of the map").wait_for(timeout=120_000)
+        points = page.locator(".js-plotly-plot .scatterlayer .trace").first.locator("path.point")
+        await points.first.wait_for(state="attached", timeout=60_000)
+        box = await points.nth(layer * 2 + head).bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        await page.mouse.move(x - 3, y - 3)
+        await page.mouse.move(x, y)
+        await page.wait_for_selector(".hoverlayer .hovertext", timeout=20_000)
+        await page.mouse.click(x, y)
+        await page.get_by_role("heading", name=f"Head L{layer}H{head}").wait_for(timeout=120_000)
+        assert f"seed={seed}" in page.url and f"layer={layer}" in page.url and f"head={head}" in page.url
+        if i % 2:
+            await page.goto(f"{url}/ablation?model=toy&trials=8&seed={seed}&ablate=L0H0",
+                            wait_until="domcontentloaded")
+            await page.get_by_text("Masked-token loss on the RRT trials").wait_for(timeout=120_000)
+        await page.goto(f"{url}/?model=toy&trials=8&seed={seed}", wait_until="domcontentloaded")
+        best = page.get_by_text(re.compile(r"Best head: L1H\d \d\.\d{4}"))
+        await best.wait_for(timeout=120_000)
+        text = await best.inner_text()
+        assert text.startswith(f"Best head: {expected['head']} {expected['score']:.4f}"), (text, expected)
+        if await page.locator('[data-testid="stException"]').count():
+            errors.append(f"session {i}: exception on the page")
+    except Exception as exc:  # noqa: BLE001 - collected and reported together
+        await page.screenshot(path=str(ARTIFACTS / f"session_{i}.png"), full_page=True)
+        errors.append(f"session {i}: {type(exc).__name__}: {exc}")
+    finally:
+        await context.close()
+
+
+def test_eight_concurrent_sessions_stay_isolated_and_the_server_stays_up(server):
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    from induction.config import MapConfig
+    from induction.engine import compute_map
+
+    url, proc = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    # what each session must see on its clean map, computed here (unablated) for its own seed
+    expected = {i: compute_map(MapConfig(model="toy", trials=8, seed=100 + i), use_cache=False).top_heads("prev", 1)[0]
+                for i in range(SESSIONS)}
+
+    async def main() -> list:
+        errors: list = []
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"])
+            await asyncio.wait_for(asyncio.gather(*[_session(browser, url, i, expected[i], errors)
+                                                    for i in range(SESSIONS)]), timeout=400)
+            await browser.close()
+        return errors
+
+    started = time.time()
+    out: list = []
+    runner = threading.Thread(target=lambda: out.append(asyncio.run(main())))  # apart from the sync fixture's loop
+    runner.start()
+    runner.join(450)
+    elapsed = time.time() - started
+    assert out, "the sessions did not finish in time"
+    errors = out[0]
+    assert not errors, errors
+    assert proc.poll() is None
+    with urllib.request.urlopen(url + "/_stcore/health", timeout=5) as r:
+        assert r.status == 200
+    (ARTIFACTS / "load.txt").write_text(f"{SESSIONS} concurrent sessions: map, click, drill-down, ablation "
+                                        f"(half), back to the map; {elapsed:.1f} s, no errors\n")
