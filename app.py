@@ -6,7 +6,11 @@ which lives in the URL so a copied link reproduces the view.
 
 import streamlit as st
 
+from induction import deploy
+
 st.set_page_config(page_title="Induction heads in BERT", page_icon="🔁", layout="wide")
+if deploy.limits().deployed:
+    st.set_option("client.showErrorDetails", False)  # INDUCTION_DEPLOYED=1: no stack traces in the page
 PAGES = [
     st.Page("pages/map.py", title="Induction map", url_path="map", default=True),
     st.Page("pages/head.py", title="Head drill-down", url_path="head"),

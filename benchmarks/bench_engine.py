@@ -142,6 +142,8 @@ def run(args) -> dict:
                      "engine/floor": round(t_cold / t_floor, 3)}
     out["max_abs_diff_engine_vs_straightforward"] = diff
     out["peak_rss_mb_this_process"] = round(peak_rss_mb(), 1)
+    if model.device == "cuda":
+        out["cuda_max_memory_allocated_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     if args.until_sem:
         fixed = compute_map(dataclasses.replace(config, trials=50), use_cache=False)
         t_fixed = fixed.elapsed_s
@@ -161,6 +163,21 @@ def run(args) -> dict:
         mem["all_attentions_of_50_trials_gb"] = round(layers * heads * seq * seq * 4 * 50 / 1e9, 1)
         out["memory_large_50_trials"] = mem
     return out
+
+
+def sizes_sweep(trials: int) -> dict:
+    """The five BERT sizes x three setups x `trials`, every target, model loading included (the GPU target)."""
+    from induction.config import SETUPS
+    from induction.models import SIZES
+
+    started, rows = time.perf_counter(), {}
+    for name in SIZES:
+        t = time.perf_counter()
+        for setup in SETUPS:
+            compute_map(MapConfig(model=name, setup=setup, protocol="paper", trials=trials), use_cache=False)
+        rows[name] = round(time.perf_counter() - t, 2)
+    return {"per_model_s": rows, "total_s": round(time.perf_counter() - started, 2),
+            "device": get_model(SIZES[0]).device, "trials": trials}
 
 
 def show(out: dict) -> None:
@@ -191,7 +208,13 @@ def main() -> int:
     p.add_argument("--until-sem", type=float, help="also compare adaptive trials with the fixed 50")
     p.add_argument("--json", help="where to write the table (default benchmarks/results/<shape>.json)")
     p.add_argument("--memory-child", help=argparse.SUPPRESS)
+    p.add_argument("--sizes", action="store_true",
+                   help="only time tiny..large x three setups x --trials (needs their weights; the GPU target)")
     args = p.parse_args()
+    if args.sizes:
+        os.environ.setdefault("INDUCTION_CACHE_DIR", tempfile.mkdtemp(prefix="bench-cache-"))
+        print(json.dumps(sizes_sweep(args.trials), indent=2))
+        return 0
     if args.memory_child:
         memory_child(args.memory_child, args.trials, args.setup)
         return 0

@@ -73,3 +73,12 @@ def test_dockerfile_runs_the_readme_app_with_a_health_check():
     assert "torch==2.13.0" in text and "requirements.txt" in text
     assert "ARG PRECOMPUTE_MODELS" in text and "python -m induction precompute" in text
     assert "docker build" in readme and "docker run" in readme
+
+
+def test_deployed_mode_hides_error_details(deployed):
+    from streamlit import config
+
+    at = make_app(trials=4).run()
+    assert not at.exception
+    assert config.get_option("client.showErrorDetails") in (False, "none")
+    config.set_option("client.showErrorDetails", "full")  # leave the process as we found it
