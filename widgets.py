@@ -16,7 +16,8 @@ import streamlit as st
 from induction import deploy
 from induction.cache import CacheWriteWarning
 from induction.config import PROTOCOLS, SETUP_TARGETS, SETUPS, InductionError, MapConfig
-from induction.models import KNOWN_MODELS, OFFLINE, hub_reachable
+from induction.hub import hub_reachable
+from induction.models import KNOWN_MODELS, OFFLINE
 from induction.viewstate import ViewState, from_query
 
 OTHER = "other (Hugging Face id or folder)…"

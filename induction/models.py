@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import ModelLoadError
+from .hub import OFFLINE_MODELS, hub_kwargs, in_hf_cache, offline_hint
 from .sequences import VocabSpec
 
 TOY_PATH = Path(__file__).parent / "assets" / "toy"
@@ -44,7 +45,7 @@ KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
     ModelSpec("large", "bert-large-uncased", 24, 16, "BERT-large"),
 )}
 SIZES = ("tiny", "small", "medium", "base", "large")
-OFFLINE = ("toy", "minilm")
+OFFLINE = OFFLINE_MODELS
 _ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "longformer", "xlm-roberta-xl"}
 _UNUSED = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")
 
@@ -121,15 +122,6 @@ def _hash_files(files: list[Path]) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def offline_hint(name: str, source: str, reason: str) -> str:
-    hub = "is not reachable from here" if not hub_reachable() else "may be unreachable"
-    return (
-        f"could not load model {name!r} ({source}): {reason.rstrip('.')}. The Hugging Face Hub {hub}: "
-        "run once with network access so the weights land in the Hugging Face cache, or set HF_HUB_OFFLINE=1 "
-        "with a filled cache, or pass a local folder. Models that work offline: " + ", ".join(OFFLINE)
-    )
-
-
 def vocab_spec(tokenizer, config) -> VocabSpec:
     vocab_size = int(config.vocab_size)
     special = set(tokenizer.all_special_ids)
@@ -146,40 +138,11 @@ def _pick(value, fallback: int) -> int:
     return fallback if value is None else int(value)
 
 
-_HUB_CHECK: dict[str, tuple[float, bool]] = {}
-
-
-def hub_reachable(timeout: float = 2.0, ttl: float = 60.0) -> bool:
-    """Can we open a connection to the Hugging Face Hub? (Memoized for `ttl` seconds.)"""
-    import socket
-    import time
-    from urllib.parse import urlparse
-
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
-        return False
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
-    checked = _HUB_CHECK.get(host)
-    if checked and time.monotonic() - checked[0] < ttl:
-        return checked[1]
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        ok = True
-    except OSError:
-        ok = False
-    _HUB_CHECK[host] = (time.monotonic(), ok)
-    return ok
-
-
-def _hub_kwargs(source: str) -> dict:
-    """Without a reachable hub, read the local Hugging Face cache only (fails fast, no retries)."""
-    return {} if os.path.isdir(source) or hub_reachable() else {"local_files_only": True}
-
-
 def _load_config(name: str, source: str):
     from transformers import AutoConfig
 
     try:
-        return AutoConfig.from_pretrained(source, trust_remote_code=False, **_hub_kwargs(source))
+        return AutoConfig.from_pretrained(source, trust_remote_code=False, **hub_kwargs(source))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(offline_hint(name, source, str(exc).splitlines()[0])) from exc
 
@@ -259,7 +222,7 @@ def load_model(name: str, *, device: str = "auto", dtype: str = "auto") -> Loade
     config = _load_config(name, source)
     device, dtype = resolve_device(device, dtype)
     kwargs = dict(attn_implementation=IMPLEMENTATION, dtype=getattr(torch, dtype), trust_remote_code=False,
-                  **_hub_kwargs(source))
+                  **hub_kwargs(source))
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -270,7 +233,7 @@ def load_model(name: str, *, device: str = "auto", dtype: str = "auto") -> Loade
             if loading.get("missing_keys"):  # a head that would be freshly initialised is no head
                 mlm = None
         encoder = mlm.base_model if mlm is not None else AutoModel.from_pretrained(source, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False, **_hub_kwargs(source))
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False, **hub_kwargs(source))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(offline_hint(name, source, str(exc).splitlines()[0])) from exc
     finally:
@@ -292,18 +255,9 @@ def model_status() -> list[dict]:
     for spec in KNOWN_MODELS.values():
         try:
             source, local = resolve(spec.name)
-            available = local and Path(source).is_dir() or _in_hf_cache(source)
+            available = local and Path(source).is_dir() or in_hf_cache(source)
         except ModelLoadError:
             source, available = spec.source, False
         rows.append({"name": spec.name, "source": source, "layers": spec.layers, "heads": spec.heads,
                      "offline": bool(available), "note": spec.note})
     return rows
-
-
-def _in_hf_cache(repo_id: str) -> bool:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
-    except Exception:  # noqa: BLE001 - any cache problem means "not available offline"
-        return False

@@ -1,0 +1,59 @@
+"""The Hugging Face Hub: is it reachable, and what to tell a user when it is not.
+
+Why: on machines without network, `from_pretrained` retries for about 20 seconds per
+file before failing. Checking reachability once (memoized) lets loading go straight
+to the local Hugging Face cache and fail fast with advice that names the way out.
+"""
+
+from __future__ import annotations
+
+import os
+
+OFFLINE_MODELS = ("toy", "minilm")
+
+
+_HUB_CHECK: dict[str, tuple[float, bool]] = {}
+
+
+def hub_reachable(timeout: float = 2.0, ttl: float = 60.0) -> bool:
+    """Can we open a connection to the Hugging Face Hub? (Memoized for `ttl` seconds.)"""
+    import socket
+    import time
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    checked = _HUB_CHECK.get(host)
+    if checked and time.monotonic() - checked[0] < ttl:
+        return checked[1]
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        ok = True
+    except OSError:
+        ok = False
+    _HUB_CHECK[host] = (time.monotonic(), ok)
+    return ok
+
+
+def hub_kwargs(source: str) -> dict:
+    """Without a reachable hub, read the local Hugging Face cache only (fails fast, no retries)."""
+    return {} if os.path.isdir(source) or hub_reachable() else {"local_files_only": True}
+
+
+def offline_hint(name: str, source: str, reason: str) -> str:
+    hub = "is not reachable from here" if not hub_reachable() else "may be unreachable"
+    return (
+        f"could not load model {name!r} ({source}): {reason.rstrip('.')}. The Hugging Face Hub {hub}: "
+        "run once with network access so the weights land in the Hugging Face cache, or set HF_HUB_OFFLINE=1 "
+        "with a filled cache, or pass a local folder. Models that work offline: " + ", ".join(OFFLINE_MODELS)
+    )
+
+
+def in_hf_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # noqa: BLE001 - any cache problem means "not available offline"
+        return False
