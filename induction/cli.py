@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import PROTOCOLS, SETUPS, InductionError, MapConfig
+from .config import PROTOCOLS, SETUPS, ConfigError, InductionError, MapConfig
 from .models import KNOWN_MODELS, SIZES, model_status
 
 
@@ -34,6 +34,21 @@ def _progress_bar(desc: str):
             bar.close()
 
     return close, update
+
+
+def _with_progress(desc: str, compute, *args, **kwargs):
+    """Call `compute(..., progress=...)` behind a progress bar that is always closed."""
+    close_bar, update = _progress_bar(desc)
+    try:
+        return compute(*args, progress=update, **kwargs)
+    finally:
+        close_bar()
+
+
+def _write_json(path: str | None, payload: dict) -> None:
+    if path:
+        Path(path).write_text(json.dumps(payload))
+        print(f"wrote {path}")
 
 
 def _add_map_args(p: argparse.ArgumentParser) -> None:
@@ -64,48 +79,46 @@ def cmd_map(args: argparse.Namespace) -> int:
 
     config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
                        seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype).validate()
-    close_bar, update = _progress_bar(f"{args.model} {args.setup}")
-    try:
-        if args.until_sem:
-            result = compute_map_until(config, args.until_sem, progress=update)
-            print(f"adaptive: {result.trials} trials reached a standard error below {args.until_sem} "
-                  f"(cap {args.trials})" if result.trials < args.trials else
-                  f"adaptive: the cap of {args.trials} trials was reached before the bound {args.until_sem}")
-        else:
-            result = compute_map(config, progress=update, use_cache=not args.no_cache)
-    finally:
-        close_bar()
+    desc = f"{args.model} {args.setup}"
+    if args.until_sem:
+        result = _with_progress(desc, compute_map_until, config, args.until_sem)
+        print(f"adaptive: {result.trials} trials reached a standard error below {args.until_sem} "
+              f"(cap {args.trials})" if result.trials < args.trials else
+              f"adaptive: the cap of {args.trials} trials was reached before the bound {args.until_sem}")
+    else:
+        result = _with_progress(desc, compute_map, config, use_cache=not args.no_cache)
     _print_table(result)
-    if args.json:
-        payload = result.to_json()
-        if args.dump_trials:
-            payload["trials_dump"] = dump_trials(make_trials(result.config, get_model(
-                args.model, device=args.device, dtype=args.dtype)))
-        Path(args.json).write_text(json.dumps(payload))
-        print(f"wrote {args.json}")
+    payload = result.to_json() if args.json else {}
+    if args.json and args.dump_trials:
+        model = get_model(args.model, device=args.device, dtype=args.dtype)
+        payload["trials_dump"] = dump_trials(make_trials(result.config, model))
+    _write_json(args.json, payload)
     return 0
 
 
-def cmd_precompute(args: argparse.Namespace) -> int:
+def _precompute_model(name: str, args: argparse.Namespace) -> bool:
+    """Every setup and protocol of one model; stop at the first failure (a model that cannot load)."""
     from .engine import compute_map
 
-    failed = 0
-    for name in args.models:
-        for setup in SETUPS:
-            for protocol in args.protocols:
-                config = MapConfig(model=name, setup=setup, protocol=protocol, trials=args.trials, seed=args.seed)
-                close_bar, update = _progress_bar(f"{name} {setup} {protocol}")
-                try:
-                    result = compute_map(config, progress=update)
-                    print(f"{name:8s} {setup:9s} {protocol:6s} {'cached' if result.cached else 'computed'} "
-                          f"{result.elapsed_s:.1f}s")
-                except InductionError as exc:
-                    failed += 1
-                    print(f"{name:8s} {setup:9s} {protocol:6s} skipped: {str(exc)[:160]}")
-                    break
-                finally:
-                    close_bar()
-    return 0 if failed < len(args.models) else 1
+    for setup in SETUPS:
+        for protocol in args.protocols:
+            config = MapConfig(model=name, setup=setup, protocol=protocol, trials=args.trials, seed=args.seed)
+            try:
+                result = _with_progress(f"{name} {setup} {protocol}", compute_map, config)
+            except ConfigError as exc:  # this setup/protocol does not fit the model: the others may
+                print(f"{name:8s} {setup:9s} {protocol:6s} skipped: {str(exc)[:160]}")
+                continue
+            except InductionError as exc:
+                print(f"{name:8s} skipped: {str(exc)[:200]}")
+                return False
+            print(f"{name:8s} {setup:9s} {protocol:6s} {'cached' if result.cached else 'computed'} "
+                  f"{result.elapsed_s:.1f}s")
+    return True
+
+
+def cmd_precompute(args: argparse.Namespace) -> int:
+    done = [_precompute_model(name, args) for name in args.models]
+    return 0 if any(done) else 1
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
@@ -113,12 +126,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
     config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
                        seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype).validate()
-    close_bar, update = _progress_bar(f"ablate {args.heads}")
-    try:
-        result = ablate(config, [h for h in args.heads.split(",") if h.strip()], mode=args.mode, progress=update,
-                        use_cache=not args.no_cache)
-    finally:
-        close_bar()
+    heads = [h for h in args.heads.split(",") if h.strip()]
+    result = _with_progress(f"ablate {args.heads}", ablate, config, heads, mode=args.mode, use_cache=not args.no_cache)
     print(f"{args.model} {args.setup}: ablated {', '.join(f'L{l}H{h}' for l, h in result.heads)} ({result.mode})")
     if result.loss_clean is not None:
         print(f"  masked-token loss on the RRT trials: clean {result.loss_clean:.4f} -> ablated "
@@ -130,9 +139,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         order = [i for i in np.argsort(-np.nan_to_num(diff, nan=-np.inf), axis=None)[:3]]
         rising = ", ".join(f"L{l}H{h} {diff[l, h]:+.3f}" for l, h in (np.unravel_index(i, diff.shape) for i in order))
         print(f"  {target:12s} largest rises (backup candidates): {rising}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result.to_json()))
-        print(f"wrote {args.json}")
+    _write_json(args.json, result.to_json())
     return 0
 
 
@@ -143,19 +150,13 @@ def cmd_icl(args: argparse.Namespace) -> int:
     config = ICLConfig(model=args.model, corpus=args.corpus, variant=args.variant, trials=args.trials,
                        seed=args.seed, short=args.short, long=args.long, replace=args.replace, curve=curve,
                        device=args.device, dtype=args.dtype)
-    close_bar, update = _progress_bar(f"icl {args.model}")
-    try:
-        result = icl_score(config, progress=update, use_cache=not args.no_cache)
-    finally:
-        close_bar()
+    result = _with_progress(f"icl {args.model}", icl_score, config, use_cache=not args.no_cache)
     print(f"{args.model} on {args.corpus} ({args.variant}): Loss({args.short}) - Loss({args.long}) = "
           f"{result.mean:.4f} ± {result.sem:.4f} over {args.trials} trials "
           f"({result.skipped_documents} documents shorter than needed skipped)")
     for n, (m, s) in result.curve.items():
         print(f"  context {n:4d}: masked-token loss {m:.4f} ± {s:.4f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result.to_json()))
-        print(f"wrote {args.json}")
+    _write_json(args.json, result.to_json())
     return 0
 
 

@@ -145,3 +145,15 @@ def test_adaptive_trials_stop_at_the_bound_and_equal_the_fixed_count_map(random_
     np.testing.assert_array_equal(loose.per_trial["prev"], fixed.per_trial["prev"])
     capped = compute_map_until(config, 1e-9, chunk=20)
     assert capped.trials == 60
+
+
+def test_cli_precompute_fills_what_fits_and_skips_what_cannot_load(fresh_cache, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    proc = subprocess.run([sys.executable, "-m", "induction", "precompute", "--models", "toy", "tiny", "--trials", "4"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=os.environ.copy())
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert sum("computed" in l for l in lines if l.startswith("toy")) == 3  # clean: three setups
+    assert sum("too long for 'toy'" in l for l in lines) == 3  # paper's 200-token segments do not fit
+    assert any(l.startswith("tiny") and "could not load model 'tiny'" in l for l in lines)
+    assert compute_map(MapConfig(model="toy", setup="triple", trials=4)).cached is True
