@@ -12,12 +12,12 @@ st.set_page_config(page_title="Induction heads in BERT", page_icon="🔁", layou
 if deploy.limits().deployed:
     st.set_option("client.showErrorDetails", False)  # INDUCTION_DEPLOYED=1: no stack traces in the page
 PAGES = [
-    st.Page("pages/map.py", title="Induction map", url_path="map", default=True),
-    st.Page("pages/head.py", title="Head drill-down", url_path="head"),
-    st.Page("pages/sizes.py", title="Model sizes", url_path="sizes"),
-    st.Page("pages/setups.py", title="Setups", url_path="setups"),
-    st.Page("pages/ablation.py", title="Ablation", url_path="ablation"),
-    st.Page("pages/icl.py", title="In-context learning", url_path="icl"),
-    st.Page("pages/about.py", title="About / method", url_path="about"),
+    st.Page("views/map.py", title="Induction map", url_path="map", default=True),
+    st.Page("views/head.py", title="Head drill-down", url_path="head"),
+    st.Page("views/sizes.py", title="Model sizes", url_path="sizes"),
+    st.Page("views/setups.py", title="Setups", url_path="setups"),
+    st.Page("views/ablation.py", title="Ablation", url_path="ablation"),
+    st.Page("views/icl.py", title="In-context learning", url_path="icl"),
+    st.Page("views/about.py", title="About / method", url_path="about"),
 ]
 st.navigation(PAGES).run()  # each page starts with widgets.sidebar(): the shared inputs, written once

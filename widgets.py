@@ -135,7 +135,18 @@ def map_config(state: ViewState, **changes) -> MapConfig:
     return MapConfig(**{**fields, **changes})
 
 
-def run_with_progress(label: str, compute, *args, **kwargs):
+def show_error(text: str, *, compact: bool = False) -> None:
+    """An error message; `compact` shows its first sentence and the rest on demand (for narrow panels)."""
+    head, _, rest = text.partition(": ")
+    if compact and rest:
+        st.error(head)
+        with st.expander("why"):
+            st.write(rest)
+    else:
+        st.error(text)
+
+
+def run_with_progress(label: str, compute, *args, compact: bool = False, **kwargs):
     """Call `compute(..., progress=cb)` with an st.progress bar; errors show as messages. None on error."""
     bar = st.progress(0.0, text=f"{label}: starting…")
 
@@ -151,7 +162,7 @@ def run_with_progress(label: str, compute, *args, **kwargs):
                 st.warning(str(w.message))
         return result
     except InductionError as exc:
-        st.error(str(exc))
+        show_error(str(exc), compact=compact)
     except Exception as exc:  # noqa: BLE001 - the server stays up and says what failed
         st.error(f"{label} failed: {type(exc).__name__}: {str(exc)[:300]}" if not deploy.limits().deployed
                  else f"{label} failed; please try other settings.")
@@ -160,10 +171,10 @@ def run_with_progress(label: str, compute, *args, **kwargs):
     return None
 
 
-def get_map(config: MapConfig, label: str | None = None):
+def get_map(config: MapConfig, label: str | None = None, *, compact: bool = False):
     from induction.engine import compute_map
 
-    return run_with_progress(label or f"{config.model} {config.setup}", compute_map, config)
+    return run_with_progress(label or f"{config.model} {config.setup}", compute_map, config, compact=compact)
 
 
 def select_head(layer: int, head: int) -> None:

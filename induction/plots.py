@@ -83,8 +83,9 @@ def row_figure(detail, *, title: str = "") -> go.Figure:
                            customdata=[[t, o] for t, o in zip(detail.tokens, detail.original_tokens)],
                            hovertemplate="position %{x}<br>token %{customdata[0]} (%{customdata[1]})"
                                          "<br>attention %{y:.4f}<extra></extra>"))
-    for name, pos in detail.target_index.items():
-        fig.add_annotation(x=pos, y=float(detail.row[pos]), text=name, showarrow=True, arrowhead=2, ay=-30)
+    for i, (name, pos) in enumerate(detail.target_index.items()):  # staggered so neighbours stay legible
+        fig.add_annotation(x=pos, y=float(detail.row[pos]), text=name, showarrow=True, arrowhead=2,
+                           ay=-25 - 18 * i, ax=(i - 1) * 25)
     fig.add_annotation(x=detail.mask_index, y=0, text="[MASK]", showarrow=True, arrowhead=2, ay=-40)
     fig.update_layout(title=title, height=300, margin=dict(l=50, r=20, t=40, b=40), bargap=0)
     fig.update_xaxes(title="key position")

@@ -127,6 +127,16 @@ def test_click_a_head_then_share_the_link(server, browser):
     assert "layer=1" in fresh.url and "head=0" in fresh.url
 
 
+def test_a_link_to_another_page_opens_that_page_inside_the_app(server, browser):
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/head?model=toy&trials=8&layer=1&head=0", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Head L1H0").wait_for(timeout=90_000)
+    # the app's own navigation (not a bare script run) rendered the page
+    page.get_by_text("Induction map", exact=True).first.wait_for(timeout=10_000)
+    assert page.get_by_text("Model sizes", exact=True).count() >= 1
+
+
 SESSIONS = 8
 
 

@@ -22,7 +22,7 @@ columns = st.columns(min(len(models), 4))
 for i, name in enumerate(models):
     with columns[i % len(columns)]:
         st.subheader(name)
-        result = widgets.get_map(widgets.map_config(state, model=name), label=name)
+        result = widgets.get_map(widgets.map_config(state, model=name), label=name, compact=True)
         if result is None:
             continue
         mean, sem = result.stats(state.target)
