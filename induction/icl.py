@@ -87,10 +87,15 @@ def load_corpus(corpus: str) -> list[str]:
 
         return [topics[k] for k in sorted(topics)]
     if corpus == "wikipedia-simple":
+        from .hub import hub_reachable
+
+        if not hub_reachable():
+            raise InductionError("the wikipedia-simple corpus downloads from the Hugging Face Hub, which is not "
+                                 "reachable from here; python-docs works offline, or pass a folder of .txt files")
         try:
             from datasets import load_dataset
         except ImportError as exc:
-            raise InductionError("the wikipedia-simple corpus needs `pip install datasets` and network access; "
+            raise InductionError("the wikipedia-simple corpus needs `pip install datasets`; "
                                  "python-docs works offline") from exc
         try:
             rows = load_dataset("wikimedia/wikipedia", "20231101.simple", split="train", streaming=True)

@@ -103,3 +103,21 @@ def test_cli_icl_json(tmp_path):
     data = json.loads(out.read_text())
     assert len(data["per_trial"]) == 5 and data["variant"] == "masked"
     assert set(data["curve"]) == {"25", "50", "100"}
+
+
+def test_wikipedia_offline_is_a_clear_error(monkeypatch):
+    from induction.config import InductionError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(InductionError, match="not reachable from here; python-docs works offline"):
+        load_corpus("wikipedia-simple")
+
+
+def test_python_docs_has_documents_of_500_bert_tokens():
+    """The offline default reaches the study's 500-token context with the standard uncased vocabulary."""
+    from induction.engine import get_model
+    from induction.icl import eligible
+
+    kept, skipped = eligible(get_model("minilm"), load_corpus("python-docs"), 500)
+    assert len(kept) >= 25 and all(len(ids) == 500 and ids[0] == 101 for ids in kept)
+    assert skipped > 0
