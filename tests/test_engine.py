@@ -157,3 +157,32 @@ def test_cli_precompute_fills_what_fits_and_skips_what_cannot_load(fresh_cache, 
     assert sum("too long for 'toy'" in l for l in lines) == 3  # paper's 200-token segments do not fit
     assert any(l.startswith("tiny") and "could not load model 'tiny'" in l for l in lines)
     assert compute_map(MapConfig(model="toy", setup="triple", trials=4)).cached is True
+
+
+def test_runs_are_exactly_reproducible(random_bert):
+    config = MapConfig(model=random_bert, setup="shuffled", trials=5, segment=9, seed=42)
+    a, b = compute_map(config, use_cache=False), compute_map(config, use_cache=False)
+    for t in a.targets:
+        np.testing.assert_array_equal(a.per_trial[t], b.per_trial[t])
+
+
+def test_cli_models_lists_what_works_offline(monkeypatch):
+    proc = subprocess.run([sys.executable, "-m", "induction", "models"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()}
+    assert set(rows) == {"toy", "minilm", "tiny", "small", "medium", "base", "large"}
+    assert " offline " in rows["toy"] and " offline " in rows["minilm"]
+    assert "24x16" in rows["large"] and "bert-large-uncased" in rows["large"]
+
+
+def test_a_checkpoint_claiming_an_mlm_head_it_lacks_gets_none(tmp_path):
+    """Weights without the head must not come back with a freshly initialised one."""
+    from .conftest import save_random_bert
+    import json as _json
+
+    path = save_random_bert(tmp_path / "headless", mlm=False)
+    cfg = _json.loads((path / "config.json").read_text())
+    cfg["architectures"] = ["BertForMaskedLM"]  # a lie: only the encoder's weights are there
+    (path / "config.json").write_text(_json.dumps(cfg))
+    assert get_model(str(path)).mlm is None
