@@ -110,15 +110,12 @@ def capturing(state: _Capture):
         _ACTIVE.reset(token)
 
 
-def run_capture(encoder, input_ids: torch.Tensor, query_index: torch.Tensor, *, n_layers: int,
-                stop_early: bool = True, ablate: dict[int, tuple[int, ...]] | None = None,
-                mode: AblationMode = "zero") -> torch.Tensor:
+def run_capture(encoder, input_ids: torch.Tensor, query_index: torch.Tensor, *, n_layers: int) -> torch.Tensor:
     """Attention rows of `query_index` for every layer: [B, L, H, S] float32.
 
-    With `stop_early`, nothing after the last layer's attention scores runs.
+    Nothing after the last layer's attention scores runs (no attention output, no feed-forward).
     """
-    state = _Capture(query_index=query_index, stop_after=n_layers - 1 if stop_early else None,
-                     ablate=dict(ablate or {}), mode=mode)
+    state = _Capture(query_index=query_index, stop_after=n_layers - 1)
     with capturing(state), torch.inference_mode():
         try:
             encoder(input_ids=input_ids)

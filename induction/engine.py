@@ -59,7 +59,6 @@ def batch_size(model: LoadedModel, seq_len: int) -> int:
 
 
 def capture(model: LoadedModel, batch: TrialBatch, *, progress: Progress | None = None,
-            ablate: dict[int, tuple[int, ...]] | None = None, mode: str = "zero",
             chunk: int | None = None) -> np.ndarray:
     """[MASK] attention rows of every trial: [T, L, H, S] float32."""
     import torch
@@ -73,8 +72,7 @@ def capture(model: LoadedModel, batch: TrialBatch, *, progress: Progress | None 
         part = batch.slice(start, start + chunk)
         ids = torch.from_numpy(part.input_ids).to(model.device)
         q = torch.from_numpy(part.mask_index).to(model.device)
-        rows = run_capture(model.encoder, ids, q, n_layers=model.layers, ablate=ablate, mode=mode,
-                           stop_early=True)
+        rows = run_capture(model.encoder, ids, q, n_layers=model.layers)
         out[start:start + part.trials] = rows.cpu().numpy()
         if progress:
             progress(min(start + chunk, batch.trials), batch.trials)
@@ -87,6 +85,20 @@ def map_key(config: MapConfig, info: ModelInfo, device: str, dtype: str, **extra
                     dtype=dtype, device=device, **extra)
 
 
+def _chunk_arrays(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str, np.ndarray]:
+    """Per-trial arrays of one chunk: score_<target> [T, L, H] and offsets [T, L, H, len(OFFSETS)]."""
+    arrays = {f"score_{t}": v.astype(np.float32) for t, v in gather_targets(rows, batch, setup).items()}
+    arrays["offsets"] = offset_profile(rows, batch)
+    return arrays
+
+
+def _join_chunks(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Concatenate chunks over trials; the offset profile is kept as its mean over trials."""
+    arrays = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    arrays["offsets"] = nanmean_trials(arrays["offsets"]).astype(np.float32)  # [L, H, len(OFFSETS)]
+    return arrays
+
+
 def _map_from_arrays(config: MapConfig, info: ModelInfo, meta: dict, arrays: dict, cached: bool) -> InductionMap:
     per_trial = {t: arrays[f"score_{t}"] for t in config.targets()}
     return InductionMap(config=config, model_source=info.source, fingerprint=info.fingerprint,
@@ -97,7 +109,7 @@ def _map_from_arrays(config: MapConfig, info: ModelInfo, meta: dict, arrays: dic
 def compute_map(config: MapConfig, *, progress: Progress | None = None, use_cache: bool = True,
                 cache: ResultCache | None = None) -> InductionMap:
     """The induction map of one model and setup, from the cache when it is there."""
-    info = describe(config.model) if isinstance(config.model, str) else None
+    info = describe(config.model)
     config = resolve_config(config, info)
     device, dtype = resolve_device(config.device, config.dtype)
 
@@ -106,10 +118,7 @@ def compute_map(config: MapConfig, *, progress: Progress | None = None, use_cach
         model = get_model(config.model, device=device, dtype=dtype)
         batch = make_trials(config, model)
         rows = capture(model, batch, progress=progress)  # [T, L, H, S]
-        scores = gather_targets(rows, batch, config.setup)
-        offsets = nanmean_trials(offset_profile(rows, batch))  # [L, H, len(OFFSETS)]
-        arrays = {f"score_{t}": v.astype(np.float32) for t, v in scores.items()}
-        arrays["offsets"] = offsets.astype(np.float32)
+        arrays = _join_chunks([_chunk_arrays(rows, batch, config.setup)])
         return {"seq_len": int(rows.shape[-1]), "elapsed_s": time.perf_counter() - started}, arrays
 
     if not use_cache:
@@ -137,28 +146,25 @@ def compute_map_until(config: MapConfig, until_sem: float, *, chunk: int = 10, p
     device, dtype = resolve_device(config.device, config.dtype)
     started = time.perf_counter()
     model = get_model(config.model, device=device, dtype=dtype)
-    scores: dict[str, list[np.ndarray]] = {}
-    offsets: list[np.ndarray] = []
+    chunks: list[dict[str, np.ndarray]] = []
     done = 0
     while done < config.trials:
-        count = min(max(chunk, 2 if done == 0 else 1), config.trials - done)
+        count = min(max(chunk, 2), config.trials - done)
         batch = make_trials(config, model, start=done, count=count)
         rows = capture(model, batch)
-        for t, v in gather_targets(rows, batch, config.setup).items():
-            scores.setdefault(t, []).append(v)
-        offsets.append(offset_profile(rows, batch))
+        chunks.append(_chunk_arrays(rows, batch, config.setup))
         done += count
         if progress:
             progress(done, config.trials)
-        if max(float(np.max(mean_sem(np.concatenate(v))[1])) for v in scores.values()) < until_sem:
+        worst = max(float(mean_sem(np.concatenate([c[f"score_{t}"] for c in chunks]))[1].max())
+                    for t in config.targets())
+        if worst < until_sem:
             break
     final = dataclasses.replace(config, trials=done)
-    arrays = {f"score_{t}": np.concatenate(v).astype(np.float32) for t, v in scores.items()}
-    arrays["offsets"] = nanmean_trials(np.concatenate(offsets)).astype(np.float32)
+    arrays = _join_chunks(chunks)
     meta = {"seq_len": int(rows.shape[-1]), "elapsed_s": time.perf_counter() - started}
     (cache or open_cache()).put(map_key(final, info, device, dtype), meta, arrays)
     return _map_from_arrays(final, info, meta, arrays, cached=False)
-
 
 
 __all__ = ["compute_map", "compute_map_until", "get_model", "resolve_config", "make_trials", "capture"]
