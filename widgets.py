@@ -34,7 +34,6 @@ def init_state() -> None:
     for name in _FIELDS:
         st.session_state[name] = getattr(state, name)
     st.session_state.layer, st.session_state.head = state.layer, state.head
-    st.session_state.url_head = (state.layer, state.head) if state.head_selected() else None
     st.session_state.notices = notices
     st.session_state._loaded = True
 
@@ -56,7 +55,6 @@ def _on_setup_change() -> None:
     if st.session_state.w_setup != st.session_state.setup:
         st.session_state.setup = st.session_state.w_setup
         st.session_state.target = SETUP_TARGETS[st.session_state.setup][0]
-        st.session_state.w_target = st.session_state.target
 
 
 def _copy(widget: str, field: str):
@@ -122,7 +120,7 @@ def sidebar() -> ViewState:
         if not s.w_segment_auto:
             st.number_input("Segment length", 1, limits.max_segment, key="w_segment", on_change=_on_segment_change)
         st.checkbox("Rescale colours to the data", key="w_rescale", on_change=_copy("w_rescale", "rescale"))
-    for notice in s.get("notices", []):
+    for notice in s.pop("notices", []):  # shown once, on the view the link opened
         st.warning(notice)
     state = current_state()
     sync_url(state)
