@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from .config import OFFSETS
 
 MAP_COLORS = "Viridis"
+TOKEN_HOVER_MAX = 160
 DIFF_COLORS = "RdBu_r"
 _HOVER = "<b>L%{customdata[0]}H%{customdata[1]}</b><br>layer %{customdata[0]}, head %{customdata[1]}<br>" \
          "score %{customdata[2]:.4f} ± %{customdata[3]:.4f}<extra></extra>"
@@ -65,7 +66,11 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
 
 
 def diff_figure(diff: np.ndarray, *, title: str = "", ablated: Iterable[tuple[int, int]] = ()) -> go.Figure:
-    """Ablated minus clean, diverging colours centred at 0."""
+    """Ablated minus clean, diverging colours centred at 0 (ablated heads, which have no score, excluded)."""
+    diff = np.asarray(diff, dtype=float).copy()
+    ablated = list(ablated)
+    for l, h in ablated:
+        diff[l, h] = np.nan
     finite = np.abs(diff[np.isfinite(diff)])
     bound = float(max(finite.max() if finite.size else 0.0, 1e-3))
     return map_figure(diff, None, title=title, zmin=-bound, zmax=bound, zmid=None, colorscale=DIFF_COLORS,
@@ -95,8 +100,14 @@ def row_figure(detail, *, title: str = "") -> go.Figure:
 
 def pattern_figure(detail, *, title: str = "") -> go.Figure:
     """Full query x key pattern of one head on one trial (zoom with the mouse)."""
-    fig = go.Figure(go.Heatmap(z=detail.pattern, colorscale="Blues", zmin=0,
-                               hovertemplate="query %{y} → key %{x}<br>attention %{z:.4f}<extra></extra>"))
+    seq = len(detail.tokens)
+    if seq <= TOKEN_HOVER_MAX:  # tokens on hover; for long sequences the grid of labels would be megabytes
+        custom = [[[detail.tokens[q], detail.tokens[k]] for k in range(seq)] for q in range(seq)]
+        hover = "query %{y} %{customdata[0]} → key %{x} %{customdata[1]}<br>attention %{z:.4f}<extra></extra>"
+    else:
+        custom, hover = None, "query %{y} → key %{x}<br>attention %{z:.4f}<extra></extra>"
+    fig = go.Figure(go.Heatmap(z=detail.pattern, colorscale="Blues", zmin=0, customdata=custom,
+                               hovertemplate=hover))
     fig.add_hline(y=detail.mask_index, line=dict(color="#d62728", width=1, dash="dot"))
     fig.update_layout(title=title, height=520, margin=dict(l=50, r=20, t=40, b=40))
     fig.update_xaxes(title="key position")
