@@ -269,9 +269,15 @@ def downloads(result, target: str, fig) -> None:
     st.caption("PNG: use the camera button in the figure's toolbar (top right of the map).")
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _head_detail(config: MapConfig, layer: int, head: int, trial: int):
+    from induction.detail import head_detail
+
+    return head_detail(config, layer, head, trial=trial)
+
+
 def drilldown(state: ViewState, result) -> None:
     """The selected head on one sample trial, its score distribution and offset profile."""
-    from induction.detail import head_detail
     from induction.plots import distribution_figure, offset_figure, pattern_figure, row_figure
 
     layer, head = state.layer, state.head
@@ -281,7 +287,7 @@ def drilldown(state: ViewState, result) -> None:
     st.subheader(f"Head L{layer}H{head}", anchor="drilldown")
     trial = st.number_input("Sample trial", 0, result.trials - 1, 0, key="sample_trial")
     try:
-        detail = head_detail(result.config, layer, head, trial=int(trial))
+        detail = _head_detail(result.config, layer, head, int(trial))
     except InductionError as exc:
         st.error(str(exc))
         return

@@ -186,3 +186,18 @@ def test_a_checkpoint_claiming_an_mlm_head_it_lacks_gets_none(tmp_path):
     cfg["architectures"] = ["BertForMaskedLM"]  # a lie: only the encoder's weights are there
     (path / "config.json").write_text(_json.dumps(cfg))
     assert get_model(str(path)).mlm is None
+
+
+def test_reduced_precision_path_runs_and_stays_close(random_bert):
+    """bfloat16 on the CPU exercises the half-precision path the GPU uses (rows are read in float32)."""
+    base = dict(model=random_bert, trials=6, segment=12, device="cpu")
+    full = compute_map(MapConfig(**base, dtype="float32"), use_cache=False)
+    half = compute_map(MapConfig(**base, dtype="bfloat16"), use_cache=False)
+    assert half.per_trial["prev"].dtype == np.float32
+    diff = np.abs(half.per_trial["prev"] - full.per_trial["prev"]).max()
+    assert 0 < diff < 0.02
+
+
+def test_toy_known_answer_survives_bfloat16():
+    result = compute_map(MapConfig(model="toy", trials=20, device="cpu", dtype="bfloat16"), use_cache=False)
+    assert result.top_heads("prev", 1)[0]["score"] >= 0.5
