@@ -158,6 +158,12 @@ def run(args) -> dict:
     floor(model, batch.slice(0, 1))
     t_cold, result = timed(lambda: compute_map(config, use_cache=False), repeat=args.repeat, name="engine cold")
     rows.append(("engine cold", t_cold))
+    # opt-in reduced precision: bfloat16 on the CPU (float16 on a GPU), same trials, its own agreement check
+    half = dataclasses.replace(config, dtype="float16" if model.device == "cuda" else "bfloat16")
+    compute_map(dataclasses.replace(half, trials=1), use_cache=False)
+    t_half, half_result = timed(lambda: compute_map(half, use_cache=False), repeat=args.repeat,
+                                name=f"engine cold, {half.dtype} (opt-in)")
+    rows.append((f"engine cold, {half.dtype} (opt-in)", t_half))
     compute_map(config)  # fill the cache
     warm = []
     for _ in range(20):
@@ -176,8 +182,12 @@ def run(args) -> dict:
         "peak RSS while the method ran minus the RSS just before it (working memory beyond the loaded models)"
     out["ratios"] = {"straightforward_BertModel/engine": round(t_sf / t_cold, 2),
                      "straightforward_BertForMaskedLM/engine": round(t_sf_mlm / t_cold, 2),
-                     "engine/floor": round(t_cold / t_floor, 3)}
+                     "engine/floor": round(t_cold / t_floor, 3),
+                     f"straightforward_BertModel/engine_{half.dtype}": round(t_sf / t_half, 2),
+                     f"straightforward_BertForMaskedLM/engine_{half.dtype}": round(t_sf_mlm / t_half, 2)}
     out["max_abs_diff_engine_vs_straightforward"] = diff
+    out[f"max_abs_diff_engine_{half.dtype}_vs_straightforward"] = max(
+        float(np.abs(half_result.per_trial[t] - ref[t]).max()) for t in ref)
     out["peak_rss_mb_this_process"] = round(peak_rss_mb(), 1)
     if model.device == "cuda":
         out["cuda_max_memory_allocated_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
@@ -228,7 +238,9 @@ def show(out: dict) -> None:
     print()
     for name, r in out["ratios"].items():
         print(f"{name:40s} {r}")
-    print(f"max |engine - straightforward|          {out['max_abs_diff_engine_vs_straightforward']:.2e}")
+    for key, value in out.items():
+        if key.startswith("max_abs_diff"):
+            print(f"{key:40s} {value:.2e}")
     for key in ("adaptive", "memory_large_50_trials"):
         if key in out:
             print(f"{key}: {json.dumps(out[key])}")

@@ -17,5 +17,7 @@ def test_quick_benchmark_runs_and_the_maps_agree(tmp_path):
     data = json.loads(out.read_text())
     assert data["max_abs_diff_engine_vs_straightforward"] <= 1e-5
     assert set(data["methods"]) == {"straightforward BertModel", "straightforward BertForMaskedLM", "engine cold",
-                                    "engine warm (median of 20)", "floor (batched SDPA forward)"}
+                                    "engine cold, bfloat16 (opt-in)", "engine warm (median of 20)",
+                                    "floor (batched SDPA forward)"}
+    assert data["max_abs_diff_engine_bfloat16_vs_straightforward"] < 0.05
     assert "engine/floor" in data["ratios"]
