@@ -37,4 +37,4 @@ test: $(TEST_STAMP) browser
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 bench: $(TEST_STAMP)
-	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_engine.py --trials 20 --memory --until-sem 0.01
