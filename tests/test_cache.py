@@ -119,3 +119,15 @@ def test_two_processes_compute_a_missing_key_once(tmp_path):
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0]
     assert log.read_text().count("computed") == 1
+
+
+def test_precomputed_tier_is_read_first_and_never_written(tmp_path):
+    image = ResultCache(tmp_path / "precomputed")
+    image.put("map:standard", {"n": 1}, {"x": np.ones(2)})
+    before = sorted(p.name for p in (tmp_path / "precomputed").rglob("*"))
+    served = ResultCache(tmp_path / "runtime", precomputed=tmp_path / "precomputed")
+    meta, arrays = served.get("map:standard")
+    assert meta == {"n": 1} and "map:standard" not in served.store
+    meta, arrays, cached = served.compute_once("map:new", lambda: ({"n": 2}, {"x": np.zeros(1)}))
+    assert cached is False and "map:new" in served.store and "map:new" not in image.store
+    assert sorted(p.name for p in (tmp_path / "precomputed").rglob("*")) == before
