@@ -8,7 +8,8 @@ page and sees the same head selected. Screenshots land in test-artifacts/.
 from __future__ import annotations
 
 import os
-import shutil
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -53,16 +54,20 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
     raise TimeoutError("streamlit did not become healthy")
 
 
+def start_server(port: int, **env) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **env}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+
+
 @pytest.fixture(scope="module")
 def server():
     _need_browser()
     port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = start_server(port)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)
@@ -217,3 +222,48 @@ def test_eight_concurrent_sessions_stay_isolated_and_the_server_stays_up(server)
         assert r.status == 200
     (ARTIFACTS / "load.txt").write_text(f"{SESSIONS} concurrent sessions: map, click, drill-down, ablation "
                                         f"(half), back to the map; {elapsed:.1f} s, no errors\n")
+
+
+def test_killing_the_server_mid_computation_loses_nothing(browser, tmp_path):
+    """A cold computation shows its progress; kill -9 the server during it; restart: the finished map is
+    still served from the cache and the unfinished one left nothing behind."""
+    from induction.cache import ResultCache
+    from induction.config import MapConfig
+    from induction.engine import map_key, resolve_config
+    from induction.models import describe, resolve_device
+
+    cache_dir = tmp_path / "cache"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start_server(port, INDUCTION_CACHE_DIR=str(cache_dir))
+    try:
+        wait_healthy(url, proc)
+        page = browser.new_page()
+        page.goto(f"{url}/?model=toy&trials=8&seed=7", wait_until="domcontentloaded")
+        page.get_by_text("Best head: L1H").wait_for(timeout=90_000)
+        page.goto(f"{url}/?model=toy&trials=100000&seed=7", wait_until="domcontentloaded")
+        page.get_by_text(re.compile(r"toy standard: \d+/100000 trials")).wait_for(timeout=90_000)  # st.progress
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(20)
+        page.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    info = describe("toy")
+    device, dtype = resolve_device()
+    cache = ResultCache(cache_dir)
+    done = map_key(resolve_config(MapConfig(model="toy", trials=8, seed=7), info), info, device, dtype)
+    killed = map_key(resolve_config(MapConfig(model="toy", trials=100000, seed=7), info), info, device, dtype)
+    assert cache.get(done) is not None and cache.get(killed) is None
+    cache.store.close()
+    proc = start_server(port, INDUCTION_CACHE_DIR=str(cache_dir))
+    try:
+        wait_healthy(url, proc)
+        page = browser.new_page()
+        page.goto(f"{url}/?model=toy&trials=8&seed=7", wait_until="domcontentloaded")
+        page.get_by_text("Best head: L1H").wait_for(timeout=90_000)
+        page.get_by_text("cached in").wait_for(timeout=10_000)
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(20)
