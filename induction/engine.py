@@ -24,16 +24,26 @@ from .sequences import TrialBatch, build_trials
 Progress = Callable[[int, int], None]  # (trials done, total)
 
 _MODELS: dict[tuple[str, str, str], LoadedModel] = {}
+_LOAD_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
 _MODELS_LOCK = threading.Lock()
 
 
 def get_model(name: str, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
-    """Load a model once per process and share it (it is never modified by a call)."""
+    """Load a model once per process and share it (it is never modified by a call).
+
+    One lock per model: a session loading BERT-large does not hold up one asking for the toy.
+    """
     device, dtype = resolve_device(device, dtype)
     key = (name, device, dtype)
     with _MODELS_LOCK:
+        if key in _MODELS:
+            return _MODELS[key]
+        lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
+    with lock:
         if key not in _MODELS:
-            _MODELS[key] = load_model(name, device=device, dtype=dtype)
+            model = load_model(name, device=device, dtype=dtype)
+            with _MODELS_LOCK:
+                _MODELS[key] = model
         return _MODELS[key]
 
 

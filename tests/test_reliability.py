@@ -101,3 +101,29 @@ def test_killing_a_run_mid_computation_loses_nothing_and_leaves_nothing_half_wri
     key = map_key(resolve_config(killed, info), info, *resolve_device())
     assert ResultCache(fresh_cache).get(key) is None  # no half-written entry
     assert compute_map(killed).cached is False  # and its lock died with the process: no hang
+
+
+def test_a_slow_model_load_does_not_hold_up_other_models(random_bert, monkeypatch):
+    from induction import engine as eng
+
+    real = eng.load_model
+    slow_started, release, toy_done = threading.Event(), threading.Event(), threading.Event()
+
+    def load(name, **kwargs):
+        if name == "slow-model":
+            slow_started.set()
+            release.wait(60)  # held until the toy has loaded beside it
+            return real(random_bert, **kwargs)
+        return real(name, **kwargs)
+
+    monkeypatch.setattr(eng, "load_model", load)
+    slow = threading.Thread(target=lambda: eng.get_model("slow-model"))
+    slow.start()
+    try:
+        assert slow_started.wait(30)
+        threading.Thread(target=lambda: (eng.get_model("toy"), toy_done.set())).start()
+        assert toy_done.wait(30), "loading the toy waited for another model's load"
+    finally:
+        release.set()
+    slow.join(30)
+    assert eng.get_model("slow-model") is eng.get_model("slow-model")  # loaded once, shared
