@@ -48,9 +48,14 @@ def test_builders_follow_the_spec(case):
     else:
         for c in copies[1:]:
             assert (c == copies[0]).all()
-    # the mask: exactly one [MASK], in the copy the setup names
-    assert (b.input_ids == VOCAB.mask_id).sum(axis=1).tolist() == [1] * trials
+    # the mask: only the masked position differs from the original, in the copy the setup names
+    changed = b.input_ids != b.original_ids
     assert (b.input_ids[t, b.mask_index] == VOCAB.mask_id).all()
+    for i in range(trials):
+        where = np.nonzero(changed[i])[0].tolist()
+        assert where == [b.mask_index[i]] or (where == [] and seq[i, b.mask_index[i]] == VOCAB.mask_id)
+    if protocol == "clean":  # the paper's id range includes 103 itself, as in the study
+        assert (b.input_ids == VOCAB.mask_id).sum(axis=1).tolist() == [1] * trials
     j = b.mask_index - 1 - segment  # index within the masked copy
     low = 1 if setup == "shuffled" else 0
     high = segment - 2 if setup == "shuffled" else segment - 1
