@@ -65,3 +65,16 @@ def test_minilm_real_weights_load_offline_and_agree_with_the_reference(monkeypat
     assert model.mlm is None  # BertModel checkpoint: no MLM head, none invented
     expected = straightforward_scores(load_eager(model.source), make_trials(config, model), "standard")
     np.testing.assert_allclose(result.per_trial["prev"], expected["prev"], atol=1e-5)
+
+
+def test_shipped_weights_are_what_the_script_builds():
+    """The toy in the repo is exactly `python -m induction.toy_circuit`'s output (provenance check)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from induction.toy_circuit import build
+
+    shipped = load_file(str(TOY_PATH / "model.safetensors"))
+    built = build().state_dict()
+    for name, tensor in shipped.items():
+        assert torch.equal(tensor, built[name]), name
