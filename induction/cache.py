@@ -126,12 +126,12 @@ class ResultCache:
                 if blob is not None:
                     return decode(blob)
             except (CorruptEntry, OSError, EOFError) as exc:
-                warnings.warn(f"precomputed entry {key[:24]}... unreadable ({exc}); using the writable cache")
+                warnings.warn(f"precomputed entry {key[:24]}... unreadable ({exc}); using the writable cache", stacklevel=2)
         try:
             blob = self.store.get(key, default=None, retry=True)
             return None if blob is None else decode(blob)
         except (CorruptEntry, OSError, EOFError) as exc:
-            warnings.warn(f"cache entry {key[:24]}... unreadable ({exc}); recomputing")
+            warnings.warn(f"cache entry {key[:24]}... unreadable ({exc}); recomputing", stacklevel=2)
             self.store.delete(key, retry=True)
             return None
 
@@ -141,7 +141,8 @@ class ResultCache:
             return True
         except Exception as exc:  # noqa: BLE001 - a full disk must not lose the computed result
             warnings.warn(CacheWriteWarning(f"the result was computed but could not be stored in the cache at "
-                                            f"{self.directory} ({exc}); cached results are still served"))
+                                            f"{self.directory} ({exc}); cached results are still served"),
+                          stacklevel=2)
             return False
 
     def compute_once(self, key: str, compute: Callable[[], tuple[dict, dict[str, np.ndarray]]]

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import pickle
 import stat
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest

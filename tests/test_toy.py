@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from induction.config import MapConfig
 from induction.engine import compute_map, get_model, make_trials
