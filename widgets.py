@@ -65,6 +65,7 @@ def _copy(widget: str, field: str):
 
 def _on_model_change() -> None:
     choice = st.session_state.w_model
+    st.session_state.custom_model = choice == OTHER  # keep the free-text field open until it is used
     if choice != OTHER:
         st.session_state.model = choice
         _clear_head()
@@ -93,7 +94,7 @@ def sidebar() -> ViewState:
     options = list(limits.allowed_models or KNOWN_MODELS)
     if limits.allowed_models is None:
         options.append(OTHER)
-    s.w_model = s.model if s.model in options else OTHER
+    s.w_model = OTHER if s.get("custom_model") or s.model not in options else s.model
     s.w_setup, s.w_protocol, s.w_target = s.setup, s.protocol, s.target
     s.w_trials, s.w_seed, s.w_rescale = s.trials, s.seed, s.rescale
     s.w_segment_auto = s.segment is None

@@ -171,3 +171,15 @@ def test_icl_page_errors_and_result(tmp_path):
     at.button[0].click().run()
     assert not at.exception and not at.error
     assert float(at.metric[0].value) > 0.5
+
+
+def test_a_free_model_id_or_folder_from_the_sidebar(random_bert):
+    from widgets import OTHER
+
+    at = make_app(trials=4, segment=10).run()
+    at.selectbox(key="w_model").select(OTHER).run()
+    at.text_input(key="w_model_custom").input(random_bert).run()
+    assert not at.exception and not at.error
+    assert at.caption[0].value.startswith(random_bert)
+    assert any("Best head: **L" in m.value for m in at.markdown)
+    assert at.query_params["model"] == random_bert
