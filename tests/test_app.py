@@ -183,3 +183,27 @@ def test_a_free_model_id_or_folder_from_the_sidebar(random_bert):
     assert at.caption[0].value.startswith(random_bert)
     assert any("Best head: **L" in m.value for m in at.markdown)
     assert at.query_params["model"] == random_bert
+
+
+def _figure(chart) -> dict:
+    return json.loads(chart.proto.spec)
+
+
+def test_sidebar_inputs_drive_the_url_and_the_map():
+    at = make_app(trials=4).run()
+    assert _figure(charts(at)[0])["data"][0]["zmax"] == 1.0  # one shared 0..1 scale by default
+    at.checkbox(key="w_rescale").check().run()
+    heat = _figure(charts(at)[0])["data"][0]
+    assert heat["zmax"] < 1.0 and at.query_params["rescale"] == "1"
+    at.number_input(key="w_trials").set_value(6).run()
+    at.number_input(key="w_seed").set_value(3).run()
+    at.selectbox(key="w_protocol").select("paper").run()
+    assert any("the longest segment that fits is 63" in e.value for e in at.error)  # the toy's 128 positions
+    at.checkbox(key="w_segment_auto").uncheck().run()
+    at.number_input(key="w_segment").set_value(20).run()
+    assert not at.exception and not at.error
+    q = at.query_params
+    assert (q["trials"], q["seed"], q["protocol"], q["segment"]) == ("6", "3", "paper", "20")
+    assert "toy · standard setup · paper protocol" in at.caption[0].value
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Scores (CSV)", "Map (JSON)", "Figure (HTML)"]
