@@ -21,7 +21,7 @@ from induction.models import KNOWN_MODELS, OFFLINE
 from induction.viewstate import ViewState, from_query
 
 OTHER = "other (Hugging Face id or folder)…"
-_FIELDS = ("model", "setup", "protocol", "target", "trials", "seed", "segment", "rescale", "ablate")
+_FIELDS = ("model", "setup", "protocol", "target", "trials", "seed", "segment", "rescale", "ablate", "mode")
 
 
 def init_state() -> None:
@@ -42,7 +42,7 @@ def current_state() -> ViewState:
     s = st.session_state
     return ViewState(model=s.model, setup=s.setup, protocol=s.protocol, target=s.target, trials=int(s.trials),
                      seed=int(s.seed), segment=s.segment, layer=s.layer, head=s.head, rescale=bool(s.rescale),
-                     ablate=tuple(s.ablate))
+                     ablate=tuple(s.ablate), mode=s.mode)
 
 
 def sync_url(state: ViewState) -> None:
@@ -215,6 +215,8 @@ def ablation_picker(result, target: str) -> None:
     def top_k() -> None:
         s.ablate = tuple((h["layer"], h["head_index"]) for h in result.top_heads(target, int(s.w_top_k)))
 
+    s.w_mode = s.mode
+    st.radio("Mode", ["zero", "mean"], horizontal=True, key="w_mode", on_change=_copy("w_mode", "mode"))
     a, b, c = st.columns([4, 1, 1])
     a.multiselect("Heads to ablate", names, key="w_ablate", on_change=changed)
     b.number_input("k", 1, len(names), 1, key="w_top_k")

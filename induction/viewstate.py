@@ -15,6 +15,7 @@ from typing import Mapping
 from .config import MAX_TRIALS, PROTOCOLS, SETUP_TARGETS, SETUPS
 
 MAX_TEXT = 200
+ABLATION_MODES = ("zero", "mean")
 MAX_SEGMENT = 2048
 _MODEL_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
@@ -32,6 +33,7 @@ class ViewState:
     head: int | None = None
     rescale: bool = False
     ablate: tuple[tuple[int, int], ...] = ()  # heads to ablate (Ablation page)
+    mode: str = "zero"  # ablation mode: zero or mean
 
     def to_query(self) -> dict[str, str]:
         q = {"model": self.model, "setup": self.setup, "protocol": self.protocol, "target": self.target,
@@ -44,6 +46,8 @@ class ViewState:
             q["rescale"] = "1"
         if self.ablate:
             q["ablate"] = ",".join(f"L{l}H{h}" for l, h in self.ablate)
+        if self.mode != "zero":
+            q["mode"] = self.mode
         return q
 
     def head_selected(self) -> bool:
@@ -127,5 +131,6 @@ def from_query(params: Mapping[str, str], *, allowed_models: tuple[str, ...] | N
         segment=_int(params, "segment", 1, max_segment, notices, default.segment),
         layer=layer, head=head, rescale=params.get("rescale") in ("1", "true"),
         ablate=_heads(params.get("ablate"), notices),
+        mode=_choice(params, "mode", ABLATION_MODES, notices, default.mode),
     )
     return state, notices

@@ -145,6 +145,8 @@ def test_ablation_page_from_a_shared_link_and_by_click():
     assert not at.exception
     assert at.query_params["ablate"] == "L1H0"
     assert at.multiselect(key="w_ablate").value == ["L1H0"]
+    at.radio(key="w_mode").set_value("mean").run()
+    assert not at.exception and at.query_params["mode"] == "mean"
 
 
 def test_ablation_page_top_k_button():

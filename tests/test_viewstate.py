@@ -9,7 +9,7 @@ from induction.viewstate import ViewState, from_query
 
 def test_round_trip_of_a_full_state():
     state = ViewState(model="prajjwal1/bert-small", setup="triple", protocol="paper", target="later", trials=120,
-                      seed=7, segment=90, layer=3, head=5, rescale=True, ablate=((1, 2), (0, 3)))
+                      seed=7, segment=90, layer=3, head=5, rescale=True, ablate=((1, 2), (0, 3)), mode="mean")
     parsed, notices = from_query(state.to_query())
     assert parsed == state and notices == []
 
@@ -35,6 +35,7 @@ def test_defaults_when_empty():
     ({"layer": "3"}, "both layer and head"),
     ({"layer": "x", "head": "1"}, "layer='x'"),
     ({"ablate": "L1H1,bogus"}, "ablate entry 'bogus'"),
+    ({"mode": "half"}, "mode='half'"),
     ({"page": "1", "utm_source": "x"}, "unknown parameter"),
 ])
 def test_malformed_parameters_fall_back_with_a_notice(params, fragment):

@@ -14,8 +14,7 @@ st.caption("Click heads on the clean map to add or remove them (or pick them bel
 clean = widgets.get_map(widgets.map_config(state))
 if clean is None:
     st.stop()
-mode = st.radio("Mode", ["zero", "mean"], horizontal=True, key="ablation_mode")
-widgets.ablation_picker(clean, state.target)
+widgets.ablation_picker(clean, state.target)  # mode and heads, in sync with clicks and the URL
 state = widgets.current_state()
 
 # guard
@@ -27,7 +26,7 @@ if not state.ablate:
     st.stop()
 
 # compute
-result = widgets.get_ablation(widgets.map_config(state), state.ablate, mode)
+result = widgets.get_ablation(widgets.map_config(state), state.ablate, state.mode)
 if result is None:
     st.stop()
 
@@ -51,7 +50,7 @@ st.download_button("Ablation (JSON)", widgets.to_json_text(result.to_json()), "a
 st.subheader("Cumulative sweep")
 k = st.slider("Ablate the top 1..k heads of the clean map", 1, min(12, clean.layers * clean.heads), 3, key="sweep_k")
 if st.button("Run sweep"):
-    rows = widgets.get_sweep(widgets.map_config(state), state.target, k, mode)
+    rows = widgets.get_sweep(widgets.map_config(state), state.target, k, state.mode)
     if rows:
         st.plotly_chart(curve_figure([r["k"] for r in rows], {
             "masked-token loss": ([r["loss"] or 0.0 for r in rows], [0.0] * len(rows)),
