@@ -306,3 +306,5 @@ def drilldown(state: ViewState, result) -> None:
     right.plotly_chart(offset_figure(result.offsets[layer, head], baseline=result.baseline,
                                      title="attention around the previous instance"), width="stretch")
     st.plotly_chart(pattern_figure(detail, title=f"L{layer}H{head} full pattern, trial {trial}"), width="stretch")
+    st.download_button("This trial's tokens and [MASK] row (JSON)", to_json_text(detail.to_json()),
+                       f"L{layer}H{head}_trial{trial}.json", "application/json")

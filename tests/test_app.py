@@ -58,6 +58,7 @@ def test_query_parameters_restore_the_state_and_selected_head():
     assert at.subheader[0].value == "Head L1H1"
     assert at.selectbox(key="sel_layer").value == 1 and at.selectbox(key="sel_head").value == 1
     assert len(charts(at)) == 5  # map, [MASK] row, distribution, offsets, full pattern
+    assert "This trial's tokens and [MASK] row (JSON)" in [b.label for b in at.get("download_button")]
     assert at.query_params["layer"] == "1" and at.query_params["segment"] == "12"
 
 
