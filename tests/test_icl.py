@@ -121,3 +121,25 @@ def test_python_docs_has_documents_of_500_bert_tokens():
     kept, skipped = eligible(get_model("minilm"), load_corpus("python-docs"), 500)
     assert len(kept) >= 25 and all(len(ids) == 500 and ids[0] == 101 for ids in kept)
     assert skipped > 0
+
+
+@pytest.mark.parametrize("variant", ["masked", "all-tokens"])
+def test_loss_variants_match_the_masked_lm_loss_as_the_study_computed_it(variant):
+    """all-tokens: labels are the original ids everywhere (mask included); masked: only the mask is labelled."""
+    import torch
+
+    from induction.engine import get_model
+    from induction.icl import _loss
+
+    model = get_model("toy")
+    ids = np.asarray([101] + list(range(104, 143)), dtype=np.int64)  # [CLS] + 39 words, no final [SEP]
+    pos = 7
+    x = torch.tensor(ids).unsqueeze(0)
+    x[0, pos] = 103
+    labels = torch.tensor(ids).unsqueeze(0)
+    if variant == "masked":
+        labels = torch.full_like(labels, -100)
+        labels[0, pos] = int(ids[pos])
+    with torch.no_grad():
+        expected = float(model.mlm(input_ids=x, labels=labels).loss)
+    assert _loss(model, ids, pos, variant) == pytest.approx(expected, rel=1e-5)
