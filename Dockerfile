@@ -27,7 +27,7 @@ RUN pip install torch==2.13.0 --index-url ${TORCH_INDEX} \
 COPY induction/ induction/
 COPY views/ views/
 COPY .streamlit/ .streamlit/
-COPY app.py widgets.py ./
+COPY app.py widgets.py drilldown.py ./
 
 RUN useradd --create-home --uid 1000 app && mkdir -p /app/cache /app/hf && chown -R app /app
 USER app

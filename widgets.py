@@ -245,21 +245,6 @@ def to_json_text(payload: dict) -> str:
     return json.dumps(payload)
 
 
-def head_pickers(layers: int, heads: int) -> None:
-    """Keyboard-friendly (layer, head) selectboxes that stay in sync with clicks."""
-    s = st.session_state
-    s.sel_layer = s.layer if s.layer is not None and s.layer < layers else None
-    s.sel_head = s.head if s.head is not None and s.head < heads else None
-
-    def changed() -> None:
-        if s.sel_layer is not None and s.sel_head is not None:
-            select_head(s.sel_layer, s.sel_head)
-
-    a, b = st.columns(2)
-    a.selectbox("Layer", list(range(layers)), key="sel_layer", on_change=changed, placeholder="click a cell…")
-    b.selectbox("Head", list(range(heads)), key="sel_head", on_change=changed, placeholder="click a cell…")
-
-
 def downloads(result, target: str, fig) -> None:
     mean, sem = result.stats(target)
     rows = [{"layer": l, "head": h, "score": float(mean[l, h]), "sem": float(sem[l, h])}
@@ -270,41 +255,3 @@ def downloads(result, target: str, fig) -> None:
     c2.download_button("Map (JSON)", to_json_text(result.to_json()), f"{name}.json", "application/json")
     c3.download_button("Figure (HTML)", lambda: fig.to_html(include_plotlyjs="cdn"), f"{name}.html", "text/html")
     st.caption("PNG: use the camera button in the figure's toolbar (top right of the map).")
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _head_detail(config: MapConfig, layer: int, head: int, trial: int):
-    from induction.detail import head_detail
-
-    return head_detail(config, layer, head, trial=trial)
-
-
-def drilldown(state: ViewState, result) -> None:
-    """The selected head on one sample trial, its score distribution and offset profile."""
-    from induction.plots import distribution_figure, offset_figure, pattern_figure, row_figure
-
-    layer, head = state.layer, state.head
-    if layer is None or head is None or layer >= result.layers or head >= result.heads:
-        st.info("Click a cell of the map (or pick a layer and head) to inspect a head.")
-        return
-    st.subheader(f"Head L{layer}H{head}", anchor="drilldown")
-    trial = st.number_input("Sample trial", 0, result.trials - 1, 0, key="sample_trial")
-    try:
-        detail = _head_detail(result.config, layer, head, int(trial))
-    except InductionError as exc:
-        st.error(str(exc))
-        return
-    mean, sem = result.stats(state.target)
-    st.markdown(f"**{state.target}** score **{mean[layer, head]:.4f} ± {sem[layer, head]:.4f}** over "
-                f"{result.trials} trials; uniform baseline {result.baseline:.4f} "
-                f"({mean[layer, head] / result.baseline:.1f}x).")
-    st.plotly_chart(row_figure(detail, title=f"[MASK] attention on trial {trial} (targets in orange)"),
-                    width="stretch", key="row_chart")
-    left, right = st.columns(2)
-    left.plotly_chart(distribution_figure(result.per_trial[state.target][:, layer, head], baseline=result.baseline,
-                                          title=f"{state.target} score across trials"), width="stretch")
-    right.plotly_chart(offset_figure(result.offsets[layer, head], baseline=result.baseline,
-                                     title="attention around the previous instance"), width="stretch")
-    st.plotly_chart(pattern_figure(detail, title=f"L{layer}H{head} full pattern, trial {trial}"), width="stretch")
-    st.download_button("This trial's tokens and [MASK] row (JSON)", to_json_text(detail.to_json()),
-                       f"L{layer}H{head}_trial{trial}.json", "application/json")

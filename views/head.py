@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+import drilldown
 import widgets
 
 # inputs
@@ -14,5 +15,5 @@ if result is None:
     st.stop()
 
 # render
-widgets.head_pickers(result.layers, result.heads)
-widgets.drilldown(widgets.current_state(), result)
+drilldown.head_pickers(result.layers, result.heads)
+drilldown.drilldown(widgets.current_state(), result)

@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+import drilldown
 import widgets
 from induction.plots import map_figure
 
@@ -33,5 +34,5 @@ with right:
     st.markdown(f"Best head: **{best['head']}** {best['score']:.4f} ± {best['sem']:.4f}")
     st.caption(("cached" if result.cached else "computed") + f" in {result.elapsed_s:.2f}s")
 widgets.downloads(result, state.target, fig)
-widgets.head_pickers(result.layers, result.heads)
-widgets.drilldown(widgets.current_state(), result)
+drilldown.head_pickers(result.layers, result.heads)
+drilldown.drilldown(widgets.current_state(), result)
