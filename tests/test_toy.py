@@ -75,5 +75,6 @@ def test_shipped_weights_are_what_the_script_builds():
 
     shipped = load_file(str(TOY_PATH / "model.safetensors"))
     built = build().state_dict()
-    for name, tensor in shipped.items():
-        assert torch.equal(tensor, built[name]), name
+    assert set(shipped) <= set(built)
+    for name, tensor in shipped.items():  # float32 tolerance: another CPU's LAPACK may round differently
+        torch.testing.assert_close(tensor, built[name], rtol=1e-5, atol=1e-5, msg=name)
