@@ -7,6 +7,7 @@ page and sees the same head selected. Screenshots land in test-artifacts/.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -63,18 +64,25 @@ def start_server(port: int, **env) -> subprocess.Popen:
         stderr=subprocess.DEVNULL)
 
 
-@pytest.fixture(scope="module")
-def server():
-    _need_browser()
-    port = _free_port()
-    proc = start_server(port)
+@contextlib.contextmanager
+def running_server(port: int, **env):
+    """A healthy app on 127.0.0.1:port; stopped (or, if already killed, reaped) on exit."""
+    proc = start_server(port, **env)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)
         yield url, proc
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         proc.wait(20)
+
+
+@pytest.fixture(scope="module")
+def server():
+    _need_browser()
+    with running_server(_free_port()) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -234,10 +242,7 @@ def test_killing_the_server_mid_computation_loses_nothing(browser, tmp_path):
 
     cache_dir = tmp_path / "cache"
     port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = start_server(port, INDUCTION_CACHE_DIR=str(cache_dir))
-    try:
-        wait_healthy(url, proc)
+    with running_server(port, INDUCTION_CACHE_DIR=str(cache_dir)) as (url, proc):
         page = browser.new_page()
         page.goto(f"{url}/?model=toy&trials=8&seed=7", wait_until="domcontentloaded")
         page.get_by_text("Best head: L1H").wait_for(timeout=90_000)
@@ -246,9 +251,6 @@ def test_killing_the_server_mid_computation_loses_nothing(browser, tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait(20)
         page.close()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     info = describe("toy")
     device, dtype = resolve_device()
     cache = ResultCache(cache_dir)
@@ -256,14 +258,9 @@ def test_killing_the_server_mid_computation_loses_nothing(browser, tmp_path):
     killed = map_key(resolve_config(MapConfig(model="toy", trials=100000, seed=7), info), info, device, dtype)
     assert cache.get(done) is not None and cache.get(killed) is None
     cache.store.close()
-    proc = start_server(port, INDUCTION_CACHE_DIR=str(cache_dir))
-    try:
-        wait_healthy(url, proc)
+    with running_server(port, INDUCTION_CACHE_DIR=str(cache_dir)) as (url, _):
         page = browser.new_page()
         page.goto(f"{url}/?model=toy&trials=8&seed=7", wait_until="domcontentloaded")
         page.get_by_text("Best head: L1H").wait_for(timeout=90_000)
         page.get_by_text("cached in").wait_for(timeout=10_000)
         page.close()
-    finally:
-        proc.terminate()
-        proc.wait(20)
