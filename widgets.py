@@ -241,6 +241,16 @@ def get_icl(config):
     return run_with_progress(f"ICL {config.model}", icl_score, config)
 
 
+def max_positions(model: str, fallback: int = 512) -> int:
+    """The model's usable positions (read from its config), or `fallback` when it cannot be read."""
+    from induction.models import describe
+
+    try:
+        return describe(model).max_positions
+    except InductionError:
+        return fallback
+
+
 def to_json_text(payload: dict) -> str:
     return json.dumps(payload)
 

@@ -18,8 +18,9 @@ corpus = a.text_input("Corpus", "python-docs", help="python-docs (offline), wiki
 variant = b.selectbox("Variant", VARIANTS, key="icl_variant")
 replace = c.checkbox("Sample documents with replacement", key="icl_replace")
 d, e, f = st.columns(3)
-short = d.number_input("Short context (tokens)", 3, 4096, 50, key="icl_short")
-long = e.number_input("Long context (tokens)", 4, 4096, 500, key="icl_long")
+long_default = min(500, widgets.max_positions(state.model))  # the study's 50/500 where the model fits them
+short = d.number_input("Short context (tokens)", 3, 4096, min(50, long_default // 4), key="icl_short")
+long = e.number_input("Long context (tokens)", 4, 4096, long_default, key="icl_long")
 curve = f.checkbox("ICL curve (masked-token loss vs context length)", key="icl_curve")
 
 # guard
