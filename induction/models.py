@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -173,6 +173,7 @@ class ModelInfo:
     heads: int
     max_positions: int
     default_segment: int | None
+    config: object = field(default=None, repr=False, compare=False)  # the transformers config, read once
 
 
 _INFO: dict[str, ModelInfo] = {}
@@ -193,7 +194,8 @@ def describe(name: str) -> ModelInfo:
     info = ModelInfo(name=name, source=source, local=local,
                      fingerprint=fingerprint or f"rev:{getattr(config, '_commit_hash', None) or 'unknown'}",
                      layers=int(config.num_hidden_layers), heads=int(config.num_attention_heads),
-                     max_positions=max_pos, default_segment=spec.default_segment if spec else None)
+                     max_positions=max_pos, default_segment=spec.default_segment if spec else None,
+                     config=config)
     _INFO[name] = info
     return info
 
@@ -218,8 +220,7 @@ def load_model(name: str, *, device: str = "auto", dtype: str = "auto") -> Loade
 
     register()
     info = describe(name)
-    source = info.source
-    config = _load_config(name, source)
+    source, config = info.source, info.config
     device, dtype = resolve_device(device, dtype)
     kwargs = dict(attn_implementation=IMPLEMENTATION, dtype=getattr(torch, dtype), trust_remote_code=False,
                   **hub_kwargs(source))
