@@ -128,25 +128,41 @@ def ablate(config: MapConfig, heads, *, mode: Mode = "zero", progress: Progress 
         started = time.perf_counter()
         model = get_model(config.model, device=device, dtype=dtype)
         batch = make_trials(config, model)
-        loss_clean = run_trials(model, batch, (), "zero")[1] if model.mlm is not None else None
         rows, loss_ablated = run_trials(model, batch, heads, mode, progress=progress)
         arrays = {f"score_{t}": v.astype(np.float32) for t, v in gather_targets(rows, batch, config.setup).items()}
-        if loss_clean is not None:
-            arrays["loss_clean"], arrays["loss_ablated"] = loss_clean, loss_ablated
+        if loss_ablated is not None:
+            arrays["loss_ablated"] = loss_ablated
         return {"elapsed_s": time.perf_counter() - started}, arrays
 
-    key = make_key("ablation", source=info.source, fingerprint=info.fingerprint, setup=config.setup,
-                   protocol=config.protocol, segment=config.segment, trials=config.trials, seed=config.seed,
-                   dtype=dtype, device=device, heads=sorted(heads), mode=mode)
-    if use_cache:
-        _, arrays, cached = (cache or open_cache()).compute_once(key, compute)
-    else:
-        (_, arrays), cached = compute(), False
+    parts = dict(source=info.source, fingerprint=info.fingerprint, setup=config.setup, protocol=config.protocol,
+                 segment=config.segment, trials=config.trials, seed=config.seed, dtype=dtype, device=device)
+    arrays, cached = _cached(make_key("ablation", heads=sorted(heads), mode=mode, **parts), compute, use_cache, cache)
+    lc = _clean_loss(config, device, dtype, make_key("clean-loss", **parts), use_cache, cache)
     per_trial = {t: arrays[f"score_{t}"] for t in config.targets()}
-    lc, la = arrays.get("loss_clean"), arrays.get("loss_ablated")
+    la = arrays.get("loss_ablated")
     return AblationResult(clean=clean, heads=heads, mode=mode, per_trial=per_trial,
                           loss_clean=None if lc is None else float(lc.mean()),
                           loss_ablated=None if la is None else float(la.mean()), cached=cached)
+
+
+def _cached(key: str, compute, use_cache: bool, cache: ResultCache | None) -> tuple[dict, bool]:
+    if not use_cache:
+        return compute()[1], False
+    _, arrays, cached = (cache or open_cache()).compute_once(key, compute)
+    return arrays, cached
+
+
+def _clean_loss(config: MapConfig, device: str, dtype: str, key: str, use_cache: bool,
+                cache: ResultCache | None) -> np.ndarray | None:
+    """Masked-token loss per trial with nothing ablated: computed once per run, shared by every ablation."""
+
+    def compute() -> tuple[dict, dict]:
+        model = get_model(config.model, device=device, dtype=dtype)
+        loss = run_trials(model, make_trials(config, model), (), "zero")[1] if model.mlm is not None else None
+        return {"has_mlm": loss is not None}, {"loss": np.zeros(0) if loss is None else loss}
+
+    loss = _cached(key, compute, use_cache, cache)[0]["loss"]
+    return loss if loss.size else None
 
 
 def top_heads(result: InductionMap, target: str, k: int) -> Heads:
