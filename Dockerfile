@@ -26,8 +26,9 @@ RUN pip install torch==2.13.0 --index-url ${TORCH_INDEX} \
 
 COPY induction/ induction/
 COPY views/ views/
+COPY dashboard/ dashboard/
 COPY .streamlit/ .streamlit/
-COPY app.py widgets.py drilldown.py ./
+COPY app.py ./
 
 RUN useradd --create-home --uid 1000 app && mkdir -p /app/cache /app/hf && chown -R app /app
 USER app

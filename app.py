@@ -7,6 +7,9 @@ which lives in the URL so a copied link reproduces the view.
 import streamlit as st
 
 from induction import deploy
+from induction.hub import quiet_environment
+
+quiet_environment()  # before any page imports transformers: no per-load progress bars in the server log
 
 st.set_page_config(page_title="Induction heads in BERT", page_icon="🔁", layout="wide")
 if deploy.limits().deployed:
@@ -20,4 +23,4 @@ PAGES = [
     st.Page("views/icl.py", title="In-context learning", url_path="icl"),
     st.Page("views/about.py", title="About / method", url_path="about"),
 ]
-st.navigation(PAGES).run()  # each page starts with widgets.sidebar(): the shared inputs, written once
+st.navigation(PAGES).run()  # each page starts with dashboard.sidebar.sidebar(): the shared inputs, written once

@@ -195,7 +195,7 @@ def run(args) -> dict:
         fixed = compute_map(dataclasses.replace(config, trials=50), use_cache=False)
         t_fixed = fixed.elapsed_s
         adaptive = compute_map_until(dataclasses.replace(config, trials=50), args.until_sem)
-        top = [(h["layer"], h["head_index"]) for h in fixed.top_heads(config.targets()[0], 5)]
+        top = [(h.layer, h.head) for h in fixed.top_heads(config.targets()[0], 5)]
         out["adaptive"] = {"until_sem": args.until_sem, "trials_used": adaptive.trials, "seconds": adaptive.elapsed_s,
                            "fixed_50_seconds": t_fixed,
                            "top_heads_sem_fixed50": [float(fixed.sem(config.targets()[0])[l, h]) for l, h in top],

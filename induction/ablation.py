@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
-from .cache import ResultCache, make_key, open_cache
-from .config import ConfigError, MapConfig, head_name, parse_head
-from .engine import Progress, compute_map, get_model, make_trials, resolve_config
-from .models import LoadedModel, describe, resolve_device
+from .cache import ResultCache, get_or_compute
+from .config import ABLATION_MODES, AblationMode, ConfigError, MapConfig, check_choice, head_name, parse_head
+from .engine import Progress, batch_size, compute_map, for_chunks, make_trials, model_for
+from .models import LoadedModel
+from .runs import Run, ablation_key, clean_loss_key, resolve_run
 from .scoring import InductionMap, gather_targets
 from .sequences import TrialBatch
 
-Mode = Literal["zero", "mean"]
 Heads = tuple[tuple[int, int], ...]
 
 
@@ -34,7 +33,7 @@ Heads = tuple[tuple[int, int], ...]
 class AblationResult:
     clean: InductionMap
     heads: Heads
-    mode: Mode
+    mode: AblationMode
     per_trial: dict[str, np.ndarray]  # target -> [T, L, H] with the heads ablated
     loss_clean: float | None  # masked-token cross-entropy on the RRT trials; None without an MLM head
     loss_ablated: float | None
@@ -66,15 +65,11 @@ class AblationResult:
                 "loss_clean": self.loss_clean, "loss_ablated": self.loss_ablated}
 
 
-def check_heads(heads, layers: int, heads_per_layer: int) -> Heads:
+def check_heads(heads, run: Run) -> Heads:
     """Accept 'L9H9' strings or (layer, head) pairs; refuse heads the model does not have."""
     out = []
     for item in heads:
-        l, h = parse_head(item) if isinstance(item, str) else (int(item[0]), int(item[1]))
-        if not (0 <= l < layers and 0 <= h < heads_per_layer):
-            raise ConfigError(f"the model has layers 0..{layers - 1} and heads 0..{heads_per_layer - 1}; "
-                              f"there is no {head_name(l, h)}")
-        out.append((l, h))
+        out.append(run.check_head(*(parse_head(item) if isinstance(item, str) else (int(item[0]), int(item[1])))))
     if not out:
         raise ConfigError("name at least one head to ablate, for example L1H0")
     return tuple(dict.fromkeys(out))
@@ -87,96 +82,87 @@ def _by_layer(heads: Heads) -> dict[int, tuple[int, ...]]:
     return {l: tuple(hs) for l, hs in out.items()}
 
 
-def run_trials(model: LoadedModel, batch: TrialBatch, heads: Heads, mode: Mode, *,
+def run_trials(model: LoadedModel, batch: TrialBatch, heads: Heads, mode: AblationMode, *,
                progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """One full forward per chunk with `heads` ablated: ([MASK] rows [T, L, H, S], loss per trial [T] or None)."""
+    """Full forwards with `heads` ablated: ([MASK] rows [T, L, H, S], loss per trial [T] or None).
+
+    Mean ablation runs the whole run as one chunk, so the mean is over all its trials.
+    """
     import torch
 
     from .capture import run_ablated
 
-    chunk = batch.trials if mode == "mean" else 16
-    rows_out, losses = [], []
-    for start in range(0, batch.trials, chunk):
-        part = batch.slice(start, start + chunk)
+    net = model.mlm if model.mlm is not None else model.encoder
+
+    def step(part: TrialBatch) -> tuple[np.ndarray, np.ndarray | None]:
         ids = torch.from_numpy(part.input_ids).to(model.device)
         q = torch.from_numpy(part.mask_index).to(model.device)
-        net = model.mlm if model.mlm is not None else model.encoder
         out, rows = run_ablated(net, ablate=_by_layer(heads), mode=mode, query_index=q, input_ids=ids)
-        rows_out.append(rows.float().cpu().numpy())
-        if model.mlm is not None:
-            t = torch.arange(part.trials, device=model.device)
-            logits = out.logits[t, q].float()  # [B, V] at the masked positions
-            target = torch.from_numpy(part.original_ids[np.arange(part.trials), part.mask_index]).to(model.device)
-            losses.append(torch.nn.functional.cross_entropy(logits, target, reduction="none").cpu().numpy())
-        if progress:
-            progress(min(start + chunk, batch.trials), batch.trials)
-    return np.concatenate(rows_out), (np.concatenate(losses) if losses else None)
+        if model.mlm is None:
+            return rows.float().cpu().numpy(), None
+        logits = out.logits[torch.arange(part.trials, device=model.device), q].float()  # [B, V] at the masks
+        target = torch.from_numpy(part.original_ids[np.arange(part.trials), part.mask_index]).to(model.device)
+        loss = torch.nn.functional.cross_entropy(logits, target, reduction="none")  # [B]
+        return rows.float().cpu().numpy(), loss.cpu().numpy()
+
+    chunk = batch.trials if mode == "mean" else batch_size(model, batch.input_ids.shape[1])
+    parts = for_chunks(batch, chunk, step, progress=progress)
+    losses = [loss for _, loss in parts if loss is not None]
+    return np.concatenate([rows for rows, _ in parts]), (np.concatenate(losses) if losses else None)
 
 
-def ablate(config: MapConfig, heads, *, mode: Mode = "zero", progress: Progress | None = None,
+def ablate(config: MapConfig | Run, heads, *, mode: AblationMode = "zero", progress: Progress | None = None,
            use_cache: bool = True, cache: ResultCache | None = None) -> AblationResult:
     """The map of `config` with `heads` ablated, on the same trials as the clean map."""
-    if mode not in ("zero", "mean"):
-        raise ConfigError(f"unknown ablation mode {mode!r}; choose zero or mean")
-    info = describe(config.model)
-    config = resolve_config(config, info)
-    heads = check_heads(heads, info.layers, info.heads)
-    clean = compute_map(config, use_cache=use_cache, cache=cache)
-    device, dtype = resolve_device(config.device, config.dtype)
+    check_choice("ablation mode", mode, ABLATION_MODES)
+    run = resolve_run(config)
+    heads = check_heads(heads, run)
+    clean = compute_map(run, use_cache=use_cache, cache=cache)
 
     def compute() -> tuple[dict, dict]:
         started = time.perf_counter()
-        model = get_model(config.model, device=device, dtype=dtype)
-        batch = make_trials(config, model)
+        model = model_for(run)
+        batch = make_trials(run, model)
         rows, loss_ablated = run_trials(model, batch, heads, mode, progress=progress)
-        arrays = {f"score_{t}": v.astype(np.float32) for t, v in gather_targets(rows, batch, config.setup).items()}
+        arrays = {f"score_{t}": v.astype(np.float32) for t, v in gather_targets(rows, batch, run.config.setup).items()}
         if loss_ablated is not None:
             arrays["loss_ablated"] = loss_ablated
         return {"elapsed_s": time.perf_counter() - started}, arrays
 
-    parts = dict(source=info.source, fingerprint=info.fingerprint, setup=config.setup, protocol=config.protocol,
-                 segment=config.segment, trials=config.trials, seed=config.seed, dtype=dtype, device=device)
-    arrays, cached = _cached(make_key("ablation", heads=sorted(heads), mode=mode, **parts), compute, use_cache, cache)
-    lc = _clean_loss(config, device, dtype, make_key("clean-loss", **parts), use_cache, cache)
-    per_trial = {t: arrays[f"score_{t}"] for t in config.targets()}
+    _, arrays, cached = get_or_compute(ablation_key(run, heads, mode), compute, use_cache=use_cache, cache=cache)
+    lc = clean_loss(run, use_cache=use_cache, cache=cache)
+    per_trial = {t: arrays[f"score_{t}"] for t in run.config.targets()}
     la = arrays.get("loss_ablated")
     return AblationResult(clean=clean, heads=heads, mode=mode, per_trial=per_trial,
                           loss_clean=None if lc is None else float(lc.mean()),
                           loss_ablated=None if la is None else float(la.mean()), cached=cached)
 
 
-def _cached(key: str, compute, use_cache: bool, cache: ResultCache | None) -> tuple[dict, bool]:
-    if not use_cache:
-        return compute()[1], False
-    _, arrays, cached = (cache or open_cache()).compute_once(key, compute)
-    return arrays, cached
-
-
-def _clean_loss(config: MapConfig, device: str, dtype: str, key: str, use_cache: bool,
-                cache: ResultCache | None) -> np.ndarray | None:
-    """Masked-token loss per trial with nothing ablated: computed once per run, shared by every ablation."""
+def clean_loss(run: Run, *, use_cache: bool = True, cache: ResultCache | None = None) -> np.ndarray | None:
+    """Masked-token loss per trial with nothing ablated [T]: computed once per run, shared by every ablation."""
 
     def compute() -> tuple[dict, dict]:
-        model = get_model(config.model, device=device, dtype=dtype)
-        loss = run_trials(model, make_trials(config, model), (), "zero")[1] if model.mlm is not None else None
+        model = model_for(run)
+        loss = run_trials(model, make_trials(run, model), (), "zero")[1] if model.mlm is not None else None
         return {"has_mlm": loss is not None}, {"loss": np.zeros(0) if loss is None else loss}
 
-    loss = _cached(key, compute, use_cache, cache)[0]["loss"]
+    loss = get_or_compute(clean_loss_key(run), compute, use_cache=use_cache, cache=cache)[1]["loss"]
     return loss if loss.size else None
 
 
 def top_heads(result: InductionMap, target: str, k: int) -> Heads:
-    return tuple((h["layer"], h["head_index"]) for h in result.top_heads(target, k))
+    return tuple((h.layer, h.head) for h in result.top_heads(target, k))
 
 
-def sweep(config: MapConfig, target: str, k: int, *, mode: Mode = "zero",
-          progress: Progress | None = None) -> list[dict]:
+def sweep(config: MapConfig | Run, target: str, k: int, *, mode: AblationMode = "zero",
+          progress: Progress | None = None, use_cache: bool = True, cache: ResultCache | None = None) -> list[dict]:
     """Ablate the top 1, 2, ..., k heads of the clean map cumulatively."""
-    clean = compute_map(config)
+    run = resolve_run(config)
+    clean = compute_map(run, use_cache=use_cache, cache=cache)
     order = top_heads(clean, target, k)
     rows = []
     for i in range(1, len(order) + 1):
-        res = ablate(config, order[:i], mode=mode)
+        res = ablate(run, order[:i], mode=mode, use_cache=use_cache, cache=cache)
         remaining = res.ablated(target)
         best = np.nanargmax(remaining)
         l, h = np.unravel_index(best, remaining.shape)

@@ -32,6 +32,9 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "cache"
 DEFAULT_SIZE_LIMIT = 2**30  # 1 GiB, least recently stored evicted first
 
 
+Compute = Callable[[], "tuple[dict, dict[str, np.ndarray]]"]
+
+
 class CorruptEntry(Exception):
     pass
 
@@ -145,8 +148,7 @@ class ResultCache:
                           stacklevel=2)
             return False
 
-    def compute_once(self, key: str, compute: Callable[[], tuple[dict, dict[str, np.ndarray]]]
-                     ) -> tuple[dict, dict[str, np.ndarray], bool]:
+    def compute_once(self, key: str, compute: Compute) -> tuple[dict, dict[str, np.ndarray], bool]:
         """(meta, arrays, cached). Concurrent callers of one key wait for the first."""
         hit = self.get(key)
         if hit is not None:
@@ -158,6 +160,15 @@ class ResultCache:
             meta, arrays = compute()
             self.put(key, meta, arrays)
             return meta, arrays, False
+
+
+def get_or_compute(key: str, compute: Compute, *, use_cache: bool = True, cache: ResultCache | None = None
+                   ) -> tuple[dict, dict[str, np.ndarray], bool]:
+    """The one way results are cached: (meta, arrays, cached). `use_cache=False` neither reads nor writes."""
+    if not use_cache:
+        meta, arrays = compute()
+        return meta, arrays, False
+    return (cache or open_cache()).compute_once(key, compute)
 
 
 _OPEN: dict[str, ResultCache] = {}

@@ -18,13 +18,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from dataclasses import dataclass, field
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 
+from .config import AblationMode
+
 IMPLEMENTATION = "induction"
-AblationMode = Literal["zero", "mean"]
 
 
 class StopForward(Exception):

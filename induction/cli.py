@@ -13,8 +13,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import PROTOCOLS, SETUPS, ConfigError, InductionError, MapConfig
-from .models import KNOWN_MODELS, SIZES, model_status
+from .config import (
+    ABLATION_MODES,
+    DEVICES,
+    DTYPES,
+    ICL_VARIANTS,
+    PAPER_TRIALS,
+    PROTOCOLS,
+    SETUPS,
+    ConfigError,
+    InductionError,
+    MapConfig,
+    head_name,
+)
+from .models import model_status
+from .registry import KNOWN_MODELS
 
 
 def _progress_bar(desc: str):
@@ -55,11 +68,15 @@ def _add_map_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="toy", help="a size (tiny..large), toy, minilm, a hub id or a folder")
     p.add_argument("--setup", choices=SETUPS, default="standard")
     p.add_argument("--protocol", choices=PROTOCOLS, default="clean")
-    p.add_argument("--trials", type=int, default=50)
+    p.add_argument("--trials", type=int, default=PAPER_TRIALS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--segment", type=int, default=None, help="segment length (default: protocol's/model's)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--dtype", choices=("auto", "float32", "float16", "bfloat16"), default="auto")
+    _add_run_args(p)
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--dtype", choices=DTYPES, default="auto")
     p.add_argument("--no-cache", action="store_true", help="compute and do not read or write the cache")
 
 
@@ -69,29 +86,29 @@ def _print_table(result, top: int = 5) -> None:
           f"segment={c.segment}  trials={result.trials}  seed={c.seed}  uniform baseline={result.baseline:.4f}  "
           f"{'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s")
     for target in result.targets:
-        heads = ", ".join(f"{h['head']} {h['score']:.3f}±{h['sem']:.3f}" for h in result.top_heads(target, top))
+        heads = ", ".join(f"{h.name} {h.score:.3f}±{h.sem:.3f}" for h in result.top_heads(target, top))
         print(f"  {target:12s} {heads}")
 
 
 def cmd_map(args: argparse.Namespace) -> int:
-    from .engine import compute_map, compute_map_until, get_model, make_trials
+    from .engine import compute_map, compute_map_until, make_trials, model_for
+    from .runs import resolve_run
     from .scoring import dump_trials
 
-    config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
-                       seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype).validate()
+    run = resolve_run(MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
+                                seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype))
     desc = f"{args.model} {args.setup}"
     if args.until_sem:
-        result = _with_progress(desc, compute_map_until, config, args.until_sem)
+        result = _with_progress(desc, compute_map_until, run, args.until_sem)
         print(f"adaptive: {result.trials} trials reached a standard error below {args.until_sem} "
               f"(cap {args.trials})" if result.trials < args.trials else
               f"adaptive: the cap of {args.trials} trials was reached before the bound {args.until_sem}")
     else:
-        result = _with_progress(desc, compute_map, config, use_cache=not args.no_cache)
+        result = _with_progress(desc, compute_map, run, use_cache=not args.no_cache)
     _print_table(result)
     payload = result.to_json() if args.json else {}
     if args.json and args.dump_trials:
-        model = get_model(args.model, device=args.device, dtype=args.dtype)
-        payload["trials_dump"] = dump_trials(make_trials(result.config, model))
+        payload["trials_dump"] = dump_trials(make_trials(run.with_trials(result.trials), model_for(run)))
     _write_json(args.json, payload)
     return 0
 
@@ -125,10 +142,10 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     from .ablation import ablate
 
     config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
-                       seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype).validate()
+                       seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype)
     heads = [h for h in args.heads.split(",") if h.strip()]
     result = _with_progress(f"ablate {args.heads}", ablate, config, heads, mode=args.mode, use_cache=not args.no_cache)
-    print(f"{args.model} {args.setup}: ablated {', '.join(f'L{l}H{h}' for l, h in result.heads)} ({result.mode})")
+    print(f"{args.model} {args.setup}: ablated {', '.join(head_name(l, h) for l, h in result.heads)} ({result.mode})")
     if result.loss_clean is not None:
         print(f"  masked-token loss on the RRT trials: clean {result.loss_clean:.4f} -> ablated "
               f"{result.loss_ablated:.4f} ({result.loss_ablated - result.loss_clean:+.4f})")
@@ -137,7 +154,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     for target in result.clean.targets:
         diff = result.diff(target)
         order = [i for i in np.argsort(-np.nan_to_num(diff, nan=-np.inf), axis=None)[:3]]
-        rising = ", ".join(f"L{l}H{h} {diff[l, h]:+.3f}" for l, h in (np.unravel_index(i, diff.shape) for i in order))
+        rising = ", ".join(f"{head_name(l, h)} {diff[l, h]:+.3f}"
+                           for l, h in (np.unravel_index(i, diff.shape) for i in order))
         print(f"  {target:12s} largest rises (backup candidates): {rising}")
     _write_json(args.json, result.to_json())
     return 0
@@ -181,28 +199,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("precompute", help="fill the cache for every size and setup that loads here")
     p.add_argument("--models", nargs="+", default=[*KNOWN_MODELS], choices=None)
     p.add_argument("--protocols", nargs="+", default=list(PROTOCOLS), choices=PROTOCOLS)
-    p.add_argument("--trials", type=int, default=50)
+    p.add_argument("--trials", type=int, default=PAPER_TRIALS)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_precompute)
     p = sub.add_parser("ablate", help="recompute a map with heads ablated; report the difference and MLM loss")
     _add_map_args(p)
     p.add_argument("--heads", required=True, help="comma-separated heads, for example L9H9,L8H2")
-    p.add_argument("--mode", choices=("zero", "mean"), default="zero")
+    p.add_argument("--mode", choices=ABLATION_MODES, default="zero")
     p.add_argument("--json", help="write heads, mode, clean, ablated, diff, loss_clean, loss_ablated as JSON")
     p.set_defaults(func=cmd_ablate)
     p = sub.add_parser("icl", help="in-context learning score Loss(short) - Loss(long)")
     p.add_argument("--model", default="base")
     p.add_argument("--corpus", default="python-docs", help="python-docs, wikipedia-simple, a .txt file or a folder")
-    p.add_argument("--variant", choices=("masked", "all-tokens"), default="masked")
-    p.add_argument("--trials", type=int, default=50)
+    p.add_argument("--variant", choices=ICL_VARIANTS, default="masked")
+    p.add_argument("--trials", type=int, default=PAPER_TRIALS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--short", type=int, default=50)
     p.add_argument("--long", type=int, default=500)
     p.add_argument("--replace", action="store_true", help="sample documents with replacement if too few")
     p.add_argument("--curve", action="store_true", help="also the masked-token loss at 25..500 tokens of context")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--dtype", choices=("auto", "float32", "float16", "bfloat16"), default="auto")
-    p.add_argument("--no-cache", action="store_true")
+    _add_run_args(p)
     p.add_argument("--json", help="write the result as JSON")
     p.set_defaults(func=cmd_icl)
     p = sub.add_parser("models", help="list the known models and which work offline")
@@ -211,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .hub import quiet_environment
+
+    quiet_environment()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
@@ -222,4 +241,4 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["main", "SIZES"]
+__all__ = ["main"]

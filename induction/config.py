@@ -1,13 +1,16 @@
-"""Names, the frozen run configuration, and the project's error types.
+"""Names, limits, the frozen run configuration, and the project's error types.
 
-Why one module: every entry point (CLI, dashboard, benchmark) builds a `MapConfig`
-and every check on user input lives in `MapConfig.validate`, so bad input gets
-the same clear message wherever it comes from.
+Why one module: every entry point (CLI, dashboard, benchmark) builds a `MapConfig`,
+and every enum the user can choose (setup, protocol, target, ablation mode, ICL
+variant, device, dtype) is spelled once here as a `Literal` whose `get_args` feeds
+the CLI's choices, the URL parser and the widgets. Bad input gets the same clear
+message wherever it comes from.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -15,9 +18,15 @@ Setup = Literal["standard", "shuffled", "triple"]
 Protocol = Literal["clean", "paper"]
 DType = Literal["auto", "float32", "float16", "bfloat16"]
 Device = Literal["auto", "cpu", "cuda"]
+AblationMode = Literal["zero", "mean"]
+ICLVariant = Literal["masked", "all-tokens"]
 
 SETUPS: tuple[str, ...] = get_args(Setup)
 PROTOCOLS: tuple[str, ...] = get_args(Protocol)
+DTYPES: tuple[str, ...] = get_args(DType)
+DEVICES: tuple[str, ...] = get_args(Device)
+ABLATION_MODES: tuple[str, ...] = get_args(AblationMode)
+ICL_VARIANTS: tuple[str, ...] = get_args(ICLVariant)
 
 # Targets read from the one forward pass of each setup, in display order.
 SETUP_TARGETS: dict[str, tuple[str, ...]] = {
@@ -29,8 +38,15 @@ COPIES: dict[str, int] = {"standard": 2, "shuffled": 2, "triple": 3}
 # The reference study's segment lengths: 3 x 200 + 1 would not fit BERT's 512 positions.
 PAPER_SEGMENT: dict[str, int] = {"standard": 200, "shuffled": 200, "triple": 150}
 PAPER_TRIALS = 50
-MAX_TRIALS = 100_000
 OFFSETS = tuple(range(-5, 6))  # attention profile around the previous instance
+
+# Limits, defined once: the CLI, the URL parser and deployed mode read these.
+MAX_TRIALS = 100_000
+MAX_SEGMENT = 2048
+MAX_LAYERS_OR_HEADS = 1000  # what a URL may name before the model is known
+# A Hugging Face id ("name" or "org/name"); anything else is a known name or a folder.
+MODEL_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+_HEAD = re.compile(r"\s*L(\d{1,4})H(\d{1,4})\s*", flags=re.IGNORECASE)
 
 
 class InductionError(Exception):
@@ -43,6 +59,13 @@ class ConfigError(InductionError, ValueError):
 
 class ModelLoadError(InductionError):
     """A model cannot be loaded or is not a supported encoder."""
+
+
+def check_choice(name: str, value: object, options: tuple[str, ...]) -> str:
+    """`value` if it is one of `options`, else a ConfigError that lists them."""
+    if value not in options:
+        raise ConfigError(f"unknown {name} {value!r}; choose one of {', '.join(options)}")
+    return value  # type: ignore[return-value]
 
 
 def min_segment(setup: str) -> int:
@@ -73,25 +96,21 @@ class MapConfig:
     dtype: DType = "auto"
     device: Device = "auto"
 
-    def validate(self) -> "MapConfig":
+    def validate(self) -> MapConfig:
         """Check everything that can be checked without loading the model."""
         if not isinstance(self.model, str) or not self.model.strip():
             raise ConfigError("model must be a non-empty name, Hugging Face id or folder")
-        if self.setup not in SETUPS:
-            raise ConfigError(f"unknown setup {self.setup!r}; choose one of {', '.join(SETUPS)}")
-        if self.protocol not in PROTOCOLS:
-            raise ConfigError(f"unknown protocol {self.protocol!r}; choose one of {', '.join(PROTOCOLS)}")
-        _check_int("trials", self.trials, 1, MAX_TRIALS)
-        _check_int("seed", self.seed, 0, 2**63 - 1)
+        check_choice("setup", self.setup, SETUPS)
+        check_choice("protocol", self.protocol, PROTOCOLS)
+        check_int("trials", self.trials, 1, MAX_TRIALS)
+        check_int("seed", self.seed, 0, 2**63 - 1)
         if self.segment is not None:
-            _check_int("segment", self.segment, min_segment(self.setup), 100_000)
-        if self.dtype not in get_args(DType):
-            raise ConfigError(f"unknown dtype {self.dtype!r}; choose one of {', '.join(get_args(DType))}")
-        if self.device not in get_args(Device):
-            raise ConfigError(f"unknown device {self.device!r}; choose one of {', '.join(get_args(Device))}")
+            check_int("segment", self.segment, min_segment(self.setup), MAX_SEGMENT)
+        check_choice("dtype", self.dtype, DTYPES)
+        check_choice("device", self.device, DEVICES)
         return self
 
-    def with_segment(self, default_clean: int | None, max_positions: int) -> "MapConfig":
+    def with_segment(self, default_clean: int | None, max_positions: int) -> MapConfig:
         """Fill in the default segment and check it fits the model's positions.
 
         paper: the study's 200/150; clean: the model's own default (the toy's), else
@@ -116,25 +135,25 @@ class MapConfig:
 
 
 def check_target(setup: str, target: str) -> str:
-    if target not in SETUP_TARGETS.get(setup, ()):
-        raise ConfigError(f"unknown target {target!r} for setup {setup!r}; choose one of {', '.join(SETUP_TARGETS.get(setup, ()))}")
+    options = SETUP_TARGETS.get(setup, ())
+    if target not in options:
+        raise ConfigError(f"unknown target {target!r} for setup {setup!r}; choose one of {', '.join(options)}")
     return target
 
 
-def _check_int(name: str, value: object, low: int, high: int) -> None:
+def check_int(name: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
 
 
 def parse_head(text: str) -> tuple[int, int]:
-    """'L9H9' -> (9, 9). Layers and heads are 0-indexed everywhere."""
-    import re
-
-    match = re.fullmatch(r"\s*L(\d+)H(\d+)\s*", text, flags=re.IGNORECASE)
+    """'L9H9' -> (9, 9). Layers and heads are 0-indexed everywhere; the one place heads are parsed."""
+    match = _HEAD.fullmatch(str(text)[:40])
     if not match:
-        raise ConfigError(f"cannot read head {text!r}; write it as L<layer>H<head>, for example L9H9")
+        raise ConfigError(f"cannot read head {str(text)[:20]!r}; write it as L<layer>H<head>, for example L9H9")
     return int(match.group(1)), int(match.group(2))
 
 

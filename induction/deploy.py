@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .config import MAX_TRIALS, ModelLoadError
+from .config import MAX_SEGMENT, MAX_TRIALS, ModelLoadError
+from .registry import KNOWN_MODELS
 
 DEPLOYED_MAX_TRIALS = 200
 DEPLOYED_MAX_SEGMENT = 250
@@ -25,8 +26,7 @@ class Limits:
 
 def limits() -> Limits:
     if os.environ.get("INDUCTION_DEPLOYED", "0").strip().lower() not in ("1", "true", "yes"):
-        return Limits(False, None, MAX_TRIALS, 2048)
-    from .models import KNOWN_MODELS
+        return Limits(False, None, MAX_TRIALS, MAX_SEGMENT)
 
     allowed = os.environ.get("INDUCTION_ALLOWED_MODELS")
     models = tuple(m.strip() for m in allowed.split(",") if m.strip()) if allowed else tuple(KNOWN_MODELS)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import ConfigError, MapConfig
-from .engine import get_model, make_trials, resolve_config
+from .engine import make_trials, model_for
+from .runs import Run, resolve_run
 
 
 @dataclass
@@ -33,20 +34,18 @@ class HeadDetail:
                 "mask_index": self.mask_index, "target_index": self.target_index, "row": self.row.tolist()}
 
 
-def head_detail(config: MapConfig, layer: int, head: int, *, trial: int = 0) -> HeadDetail:
+def head_detail(config: MapConfig | Run, layer: int, head: int, *, trial: int = 0) -> HeadDetail:
     """The attention of head (layer, head) on trial `trial` of the map's run."""
     import torch
 
     from .capture import run_pattern
 
-    config = resolve_config(config)
-    model = get_model(config.model, device=config.device, dtype=config.dtype)
-    if not (0 <= layer < model.layers and 0 <= head < model.heads):
-        raise ConfigError(f"{config.model!r} has layers 0..{model.layers - 1} and heads 0..{model.heads - 1}; "
-                          f"there is no L{layer}H{head}")
-    if not 0 <= trial < config.trials:
-        raise ConfigError(f"trial must be between 0 and {config.trials - 1}")
-    batch = make_trials(config, model, start=trial, count=1)
+    run = resolve_run(config)
+    run.check_head(layer, head)
+    if not 0 <= trial < run.config.trials:
+        raise ConfigError(f"trial must be between 0 and {run.config.trials - 1}")
+    model = model_for(run)
+    batch = make_trials(run, model, start=trial, count=1)
     ids = torch.from_numpy(batch.input_ids).to(model.device)
     pattern = run_pattern(model.encoder, ids, layer)[0, head].cpu().numpy()  # [S, S]
     m = int(batch.mask_index[0])

@@ -1,64 +1,69 @@
 """The orchestrator: MapConfig in, InductionMap out, cached on disk.
 
 One trial = one sequence, one [MASK], one forward pass; every layer, head and
-target comes from that same pass. Trials run in batches; only the [MASK] rows of
-attention are captured (B x L x H x S), the forward stops right after the last
-layer's attention scores, and the MLM vocabulary projection never runs.
+target comes from that same pass. Trials run in batches (`for_chunks`, the one
+batching loop, which ablation reuses); only the [MASK] rows of attention are
+captured (B x L x H x S), the forward stops right after the last layer's attention
+scores, and the MLM vocabulary projection never runs. A config is resolved once
+into a `Run` at the entry point and flows down unchanged.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
-from typing import Callable
+from typing import Callable, TypeVar
 
 import numpy as np
 
-from .cache import ResultCache, make_key, open_cache
+from .cache import ResultCache, get_or_compute, open_cache
 from .config import ConfigError, MapConfig
 from .models import LoadedModel, ModelInfo, describe, load_model, resolve_device
+from .runs import Run, map_key, resolve_run
 from .scoring import InductionMap, gather_targets, mean_sem, nanmean_trials, offset_profile
 from .sequences import TrialBatch, build_trials
 
 Progress = Callable[[int, int], None]  # (trials done, total)
+T = TypeVar("T")
 
-_MODELS: dict[tuple[str, str, str], LoadedModel] = {}
-_LOAD_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
+_MODELS: dict[tuple[str, str, str, str], LoadedModel] = {}
+_LOAD_LOCKS: dict[tuple[str, str, str, str], threading.Lock] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def get_model(name: str, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
-    """Load a model once per process and share it (it is never modified by a call).
+def model_for(run: Run) -> LoadedModel:
+    """The run's model, loaded once per process and shared (a call never modifies it)."""
+    return shared_model(run.info, run.device, run.dtype)
+
+
+def shared_model(info: ModelInfo, device: str, dtype: str) -> LoadedModel:
+    """A described model on a concrete device and dtype, loaded once per process.
 
     One lock per model: a session loading BERT-large does not hold up one asking for the toy.
     """
-    device, dtype = resolve_device(device, dtype)
-    key = (name, device, dtype)
+    key = (info.name, info.fingerprint, device, dtype)
     with _MODELS_LOCK:
         if key in _MODELS:
             return _MODELS[key]
         lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
     with lock:
         if key not in _MODELS:
-            model = load_model(name, device=device, dtype=dtype)
+            model = load_model(info, device=device, dtype=dtype)
             with _MODELS_LOCK:
                 _MODELS[key] = model
         return _MODELS[key]
 
 
-def resolve_config(config: MapConfig, info: ModelInfo | None = None) -> MapConfig:
-    """Validate and fill in the segment for this model (reads the model's config only)."""
-    config.validate()
-    info = info or describe(config.model)
-    return config.with_segment(info.default_segment, info.max_positions)
+def get_model(name: str, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+    """A model by name, for callers outside a run (the CLI's dump, tests, benchmarks)."""
+    return shared_model(describe(name), *resolve_device(device, dtype))
 
 
-def make_trials(config: MapConfig, model: LoadedModel, *, start: int = 0, count: int | None = None) -> TrialBatch:
-    config = resolve_config(config)
-    return build_trials(config.setup, config.protocol, segment=config.segment,
-                        trials=config.trials if count is None else count, seed=config.seed,
-                        vocab=model.vocab, start=start)
+def make_trials(config: MapConfig | Run, model: LoadedModel, *, start: int = 0, count: int | None = None
+                ) -> TrialBatch:
+    c = resolve_run(config).config
+    return build_trials(c.setup, c.protocol, segment=c.segment, trials=c.trials if count is None else count,
+                        seed=c.seed, vocab=model.vocab, start=start)
 
 
 def batch_size(model: LoadedModel, seq_len: int) -> int:
@@ -68,6 +73,17 @@ def batch_size(model: LoadedModel, seq_len: int) -> int:
     return int(max(1, min(64 if model.device == "cuda" else 32, budget // max(per_trial, 1))))
 
 
+def for_chunks(batch: TrialBatch, chunk: int, step: Callable[[TrialBatch], T], *,
+               progress: Progress | None = None) -> list[T]:
+    """`step` on consecutive chunks of `chunk` trials, reporting progress after each."""
+    out = []
+    for start in range(0, batch.trials, chunk):
+        out.append(step(batch.slice(start, start + chunk)))
+        if progress:
+            progress(min(start + chunk, batch.trials), batch.trials)
+    return out
+
+
 def capture(model: LoadedModel, batch: TrialBatch, *, progress: Progress | None = None,
             chunk: int | None = None) -> np.ndarray:
     """[MASK] attention rows of every trial: [T, L, H, S] float32."""
@@ -75,24 +91,13 @@ def capture(model: LoadedModel, batch: TrialBatch, *, progress: Progress | None 
 
     from .capture import run_capture
 
-    seq_len = batch.input_ids.shape[1]
-    chunk = chunk or batch_size(model, seq_len)
-    out = np.empty((batch.trials, model.layers, model.heads, seq_len), dtype=np.float32)
-    for start in range(0, batch.trials, chunk):
-        part = batch.slice(start, start + chunk)
+    def step(part: TrialBatch) -> np.ndarray:
         ids = torch.from_numpy(part.input_ids).to(model.device)
         q = torch.from_numpy(part.mask_index).to(model.device)
-        rows = run_capture(model.encoder, ids, q, n_layers=model.layers)
-        out[start:start + part.trials] = rows.cpu().numpy()
-        if progress:
-            progress(min(start + chunk, batch.trials), batch.trials)
-    return out
+        return run_capture(model.encoder, ids, q, n_layers=model.layers).cpu().numpy()  # [B, L, H, S]
 
-
-def map_key(config: MapConfig, info: ModelInfo, device: str, dtype: str, **extra) -> str:
-    return make_key("map", source=info.source, fingerprint=info.fingerprint, setup=config.setup,
-                    protocol=config.protocol, segment=config.segment, trials=config.trials, seed=config.seed,
-                    dtype=dtype, device=device, **extra)
+    chunk = chunk or batch_size(model, batch.input_ids.shape[1])
+    return np.concatenate(for_chunks(batch, chunk, step, progress=progress)).astype(np.float32, copy=False)
 
 
 def _chunk_arrays(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str, np.ndarray]:
@@ -109,34 +114,30 @@ def _join_chunks(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _map_from_arrays(config: MapConfig, info: ModelInfo, meta: dict, arrays: dict, cached: bool) -> InductionMap:
-    per_trial = {t: arrays[f"score_{t}"] for t in config.targets()}
-    return InductionMap(config=config, model_source=info.source, fingerprint=info.fingerprint,
-                        layers=info.layers, heads=info.heads, seq_len=int(meta["seq_len"]), per_trial=per_trial,
-                        offsets=arrays["offsets"], elapsed_s=float(meta["elapsed_s"]), cached=cached)
+def _map_from_arrays(run: Run, meta: dict, arrays: dict, cached: bool) -> InductionMap:
+    per_trial = {t: arrays[f"score_{t}"] for t in run.config.targets()}
+    return InductionMap(config=run.config, model_source=run.info.source, fingerprint=run.info.fingerprint,
+                        layers=run.info.layers, heads=run.info.heads, seq_len=int(meta["seq_len"]),
+                        per_trial=per_trial, offsets=arrays["offsets"], elapsed_s=float(meta["elapsed_s"]),
+                        cached=cached)
 
 
-def compute_map(config: MapConfig, *, progress: Progress | None = None, use_cache: bool = True,
+def compute_map(config: MapConfig | Run, *, progress: Progress | None = None, use_cache: bool = True,
                 cache: ResultCache | None = None) -> InductionMap:
     """The induction map of one model and setup, from the cache when it is there."""
-    info = describe(config.model)
-    config = resolve_config(config, info)
-    device, dtype = resolve_device(config.device, config.dtype)
+    run = resolve_run(config)
 
     def compute() -> tuple[dict, dict]:
         started = time.perf_counter()
-        model = get_model(config.model, device=device, dtype=dtype)
-        batch = make_trials(config, model)
+        model = model_for(run)
+        batch = make_trials(run, model)
         rows = capture(model, batch, progress=progress)  # [T, L, H, S]
-        arrays = _join_chunks([_chunk_arrays(rows, batch, config.setup)])
+        arrays = _join_chunks([_chunk_arrays(rows, batch, run.config.setup)])
         return {"seq_len": int(rows.shape[-1]), "elapsed_s": time.perf_counter() - started}, arrays
 
-    if not use_cache:
-        meta, arrays = compute()
-        return _map_from_arrays(config, info, meta, arrays, cached=False)
     started = time.perf_counter()
-    meta, arrays, cached = (cache or open_cache()).compute_once(map_key(config, info, device, dtype), compute)
-    result = _map_from_arrays(config, info, meta, arrays, cached=cached)
+    meta, arrays, cached = get_or_compute(map_key(run), compute, use_cache=use_cache, cache=cache)
+    result = _map_from_arrays(run, meta, arrays, cached=cached)
     if cached:
         result.elapsed_s = time.perf_counter() - started
         if progress:
@@ -144,37 +145,37 @@ def compute_map(config: MapConfig, *, progress: Progress | None = None, use_cach
     return result
 
 
-def compute_map_until(config: MapConfig, until_sem: float, *, chunk: int = 10, progress: Progress | None = None,
-                      cache: ResultCache | None = None) -> InductionMap:
+def compute_map_until(config: MapConfig | Run, until_sem: float, *, chunk: int = 10,
+                      progress: Progress | None = None, cache: ResultCache | None = None) -> InductionMap:
     """Adaptive trials: run chunks until every head's standard error (every target) is below `until_sem`,
     or `config.trials` (the cap) is reached. The result equals the fixed-count map of that many trials
     (trial t depends only on the seed and t), so it is cached under that key."""
     if not until_sem > 0:
         raise ConfigError("until_sem must be a positive number")
-    info = describe(config.model)
-    config = resolve_config(config, info)
-    device, dtype = resolve_device(config.device, config.dtype)
+    run = resolve_run(config)
+    cap = run.config.trials
     started = time.perf_counter()
-    model = get_model(config.model, device=device, dtype=dtype)
+    model = model_for(run)
     chunks: list[dict[str, np.ndarray]] = []
     done = 0
-    while done < config.trials:
-        count = min(max(chunk, 2), config.trials - done)
-        batch = make_trials(config, model, start=done, count=count)
+    while done < cap:
+        count = min(max(chunk, 2), cap - done)
+        batch = make_trials(run, model, start=done, count=count)
         rows = capture(model, batch)
-        chunks.append(_chunk_arrays(rows, batch, config.setup))
+        chunks.append(_chunk_arrays(rows, batch, run.config.setup))
         done += count
         if progress:
-            progress(done, config.trials)
+            progress(done, cap)
         worst = max(float(mean_sem(np.concatenate([c[f"score_{t}"] for c in chunks]))[1].max())
-                    for t in config.targets())
+                    for t in run.config.targets())
         if worst < until_sem:
             break
-    final = dataclasses.replace(config, trials=done)
+    final = run.with_trials(done)
     arrays = _join_chunks(chunks)
     meta = {"seq_len": int(rows.shape[-1]), "elapsed_s": time.perf_counter() - started}
-    (cache or open_cache()).put(map_key(final, info, device, dtype), meta, arrays)
-    return _map_from_arrays(final, info, meta, arrays, cached=False)
+    (cache or open_cache()).put(map_key(final), meta, arrays)
+    return _map_from_arrays(final, meta, arrays, cached=False)
 
 
-__all__ = ["compute_map", "compute_map_until", "get_model", "resolve_config", "make_trials", "capture"]
+__all__ = ["compute_map", "compute_map_until", "get_model", "model_for", "shared_model", "resolve_run", "make_trials", "capture",
+           "for_chunks"]

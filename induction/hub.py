@@ -9,10 +9,22 @@ from __future__ import annotations
 
 import os
 
-OFFLINE_MODELS = ("toy", "minilm")
+from .registry import OFFLINE_MODELS
 
 
 _HUB_CHECK: dict[str, tuple[float, bool]] = {}
+
+
+# An application's defaults for transformers' own output (the per-file "Loading weights" bars and the
+# load report that lists an MLM checkpoint's unused head): set by the CLI and the dashboard at start-up,
+# before transformers is imported, and only where the user has not set them. The library itself never
+# changes logging: in a threaded server that would silence every other thread too.
+QUIET_ENVIRONMENT = {"TRANSFORMERS_VERBOSITY": "error", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+
+
+def quiet_environment() -> None:
+    for name, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
 
 
 def hub_reachable(timeout: float = 2.0, ttl: float = 60.0) -> bool:

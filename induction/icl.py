@@ -16,22 +16,22 @@ Variants:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
-from .cache import make_key, open_cache
+from .cache import ResultCache, get_or_compute, make_key
 from .config import ConfigError, InductionError, ModelLoadError
-from .engine import Progress, get_model
-from .models import LoadedModel, describe, resolve_device
+from .config import ICL_VARIANTS, ICLVariant, check_choice
+from .engine import Progress, shared_model
+from .hub import hub_reachable
+from .models import LoadedModel, ModelInfo, describe, resolve_device
 from .scoring import mean_sem
 
-Variant = Literal["masked", "all-tokens"]
-VARIANTS = ("masked", "all-tokens")
 CURVE_LENGTHS = (25, 50, 100, 200, 300, 400, 500)
 
 
@@ -39,7 +39,7 @@ CURVE_LENGTHS = (25, 50, 100, 200, 300, 400, 500)
 class ICLConfig:
     model: str = "base"
     corpus: str = "python-docs"
-    variant: Variant = "masked"
+    variant: ICLVariant = "masked"
     trials: int = 50
     seed: int = 0
     short: int = 50
@@ -72,7 +72,7 @@ class ICLResult:
     def to_json(self) -> dict:
         c = self.config
         out = {"model": c.model, "corpus": c.corpus, "corpus_hash": self.corpus_hash, "variant": c.variant,
-               "trials": c.trials, "seed": c.seed, "short": c.short, "long": c.long, "mean": self.mean,
+               "trials": c.trials, "seed": c.seed, "device": c.device, "dtype": c.dtype, "short": c.short, "long": c.long, "mean": self.mean,
                "sem": self.sem, "per_trial": [float(v) for v in self.per_trial],
                "skipped_documents": self.skipped_documents, "eligible_documents": self.eligible_documents}
         if self.curve:
@@ -87,8 +87,6 @@ def load_corpus(corpus: str) -> list[str]:
 
         return [topics[k] for k in sorted(topics)]
     if corpus == "wikipedia-simple":
-        from .hub import hub_reachable
-
         if not hub_reachable():
             raise InductionError("the wikipedia-simple corpus downloads from the Hugging Face Hub, which is not "
                                  "reachable from here; python-docs works offline, or pass a folder of .txt files")
@@ -146,8 +144,7 @@ def _loss(model: LoadedModel, ids: np.ndarray, pos: int, variant: str) -> float:
 
 
 def check(config: ICLConfig, max_positions: int) -> None:
-    if config.variant not in VARIANTS:
-        raise ConfigError(f"unknown variant {config.variant!r}; choose masked or all-tokens")
+    check_choice("variant", config.variant, ICL_VARIANTS)
     if not (isinstance(config.trials, int) and config.trials >= 1):
         raise ConfigError("trials must be a whole number of at least 1")
     lengths = (config.short, config.long, *config.curve)
@@ -157,16 +154,30 @@ def check(config: ICLConfig, max_positions: int) -> None:
         raise ConfigError(f"a {max(lengths)}-token context does not fit the model's {max_positions} positions")
 
 
-def icl_score(config: ICLConfig, *, progress: Progress | None = None, use_cache: bool = True) -> ICLResult:
+def resolve_icl(config: ICLConfig) -> tuple[ICLConfig, ModelInfo]:
+    """Check the config against the model and make its device and dtype concrete (once per call)."""
     info = describe(config.model)
     check(config, info.max_positions)
+    device, dtype = resolve_device(config.device, config.dtype)
+    return dataclasses.replace(config, device=device, dtype=dtype), info
+
+
+def icl_key(config: ICLConfig, info: ModelInfo, chash: str) -> str:
+    return make_key("icl", fingerprint=info.fingerprint, source=info.source, corpus=config.corpus,
+                    corpus_hash=chash, variant=config.variant, short=config.short, long=config.long,
+                    trials=config.trials, seed=config.seed, replace=config.replace, curve=list(config.curve),
+                    device=config.device, dtype=config.dtype)
+
+
+def icl_score(config: ICLConfig, *, progress: Progress | None = None, use_cache: bool = True,
+              cache: ResultCache | None = None) -> ICLResult:
+    config, info = resolve_icl(config)
     docs = load_corpus(config.corpus)
     chash = corpus_hash(docs)
-    device, dtype = resolve_device(config.device, config.dtype)
 
     def compute() -> tuple[dict, dict]:
         started = time.perf_counter()
-        model = get_model(config.model, device=device, dtype=dtype)
+        model = shared_model(info, config.device, config.dtype)
         if model.mlm is None:
             raise ModelLoadError(f"model {config.model!r} has no trained masked-LM head (its checkpoint is an "
                                  "encoder only), so it cannot predict masked tokens; the ICL score needs one")
@@ -199,14 +210,7 @@ def icl_score(config: ICLConfig, *, progress: Progress | None = None, use_cache:
         arrays.update({f"curve_{n}": np.asarray(v) for n, v in curve.items()})
         return {"skipped": skipped, "eligible": len(kept), "elapsed_s": time.perf_counter() - started}, arrays
 
-    key = make_key("icl", fingerprint=info.fingerprint, source=info.source, corpus=config.corpus,
-                   corpus_hash=chash, variant=config.variant, short=config.short, long=config.long,
-                   trials=config.trials, seed=config.seed, replace=config.replace, curve=list(config.curve),
-                   device=device, dtype=dtype)
-    if use_cache:
-        meta, arrays, cached = open_cache().compute_once(key, compute)
-    else:
-        (meta, arrays), cached = compute(), False
+    meta, arrays, cached = get_or_compute(icl_key(config, info, chash), compute, use_cache=use_cache, cache=cache)
     curve = {}
     for n in config.curve:
         m, s = mean_sem(arrays[f"curve_{n}"])

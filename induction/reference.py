@@ -11,15 +11,8 @@ import torch
 def load_eager(source: str, *, mlm: bool = False):
     from transformers import AutoModel, AutoModelForMaskedLM
 
-    from transformers.utils import logging as hf_logging
-
     cls = AutoModelForMaskedLM if mlm else AutoModel
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # an MLM checkpoint loaded as AutoModel lists the unused head: expected
-    try:
-        return cls.from_pretrained(source, attn_implementation="eager").eval()
-    finally:
-        hf_logging.set_verbosity(verbosity)
+    return cls.from_pretrained(source, attn_implementation="eager").eval()
 
 
 def straightforward_scores(model, batch, setup: str) -> dict[str, np.ndarray]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -49,6 +50,17 @@ def mean_sem(per_trial: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = per_trial.mean(axis=0)
     sem = per_trial.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(mean)
     return mean, sem
+
+
+class HeadScore(NamedTuple):
+    """One head's score for one target: what `top_heads` lists."""
+
+    layer: int
+    head: int
+    name: str  # "L9H9"
+    score: float  # mean over trials
+    sem: float  # standard error of that mean
+    ratio: float  # score / uniform baseline: how many times what even attention would give
 
 
 @dataclass
@@ -93,12 +105,12 @@ class InductionMap:
     def sem(self, target: str) -> np.ndarray:
         return self.stats(target)[1]
 
-    def top_heads(self, target: str, k: int = 5) -> list[dict]:
+    def top_heads(self, target: str, k: int = 5) -> list[HeadScore]:
+        """The k highest-scoring heads, best first (ties in layer-then-head order)."""
         mean, sem = self.stats(target)
         order = np.argsort(-mean, axis=None, kind="stable")[:k]
-        return [{"head": head_name(int(l), int(h)), "layer": int(l), "head_index": int(h),
-                 "score": float(mean[l, h]), "sem": float(sem[l, h]),
-                 "x_baseline": float(mean[l, h] / self.baseline)}
+        return [HeadScore(int(l), int(h), head_name(int(l), int(h)), float(mean[l, h]), float(sem[l, h]),
+                          float(mean[l, h] / self.baseline))
                 for l, h in (np.unravel_index(i, mean.shape) for i in order)]
 
     def to_json(self) -> dict:
@@ -106,7 +118,7 @@ class InductionMap:
         return {
             "model": c.model, "model_source": self.model_source, "fingerprint": self.fingerprint,
             "setup": c.setup, "protocol": c.protocol, "trials": self.trials, "seed": c.seed,
-            "segment": c.segment, "seq_len": self.seq_len, "layers": self.layers, "heads": self.heads,
+            "segment": c.segment, "device": c.device, "dtype": c.dtype, "seq_len": self.seq_len, "layers": self.layers, "heads": self.heads,
             "targets": {t: self.mean(t).round(6).tolist() for t in self.targets},
             "sem": {t: self.sem(t).round(6).tolist() for t in self.targets},
             "baseline": self.baseline, "offsets": list(OFFSETS),

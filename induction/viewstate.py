@@ -12,16 +12,27 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
-from .config import MAX_TRIALS, PROTOCOLS, SETUP_TARGETS, SETUPS
+from .config import (
+    ABLATION_MODES,
+    MAX_LAYERS_OR_HEADS,
+    MAX_SEGMENT,
+    MAX_TRIALS,
+    MODEL_ID,
+    PROTOCOLS,
+    SETUP_TARGETS,
+    SETUPS,
+    ConfigError,
+    head_name,
+    parse_head,
+)
 
 MAX_TEXT = 200
-ABLATION_MODES = ("zero", "mean")
-MAX_SEGMENT = 2048
-_MODEL_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 
 @dataclass(frozen=True)
 class ViewState:
+    """Everything a shared link reproduces. The dashboard derives its session fields from this class."""
+
     model: str = "toy"
     setup: str = "standard"
     protocol: str = "clean"
@@ -45,10 +56,14 @@ class ViewState:
         if self.rescale:
             q["rescale"] = "1"
         if self.ablate:
-            q["ablate"] = ",".join(f"L{l}H{h}" for l, h in self.ablate)
+            q["ablate"] = ",".join(head_name(l, h) for l, h in self.ablate)
         if self.mode != "zero":
             q["mode"] = self.mode
         return q
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
 
     def head_selected(self) -> bool:
         return self.layer is not None and self.head is not None
@@ -87,7 +102,7 @@ def _model(params, notices, allowed: tuple[str, ...] | None, default: str) -> st
     if allowed is not None and text not in allowed:
         notices.append(f"ignored model={text[:40]!r}: this server offers {', '.join(allowed)}")
         return default
-    if len(text) > MAX_TEXT or ".." in text or text.startswith(("/", "~", "\\")) or not _MODEL_ID.fullmatch(text):
+    if len(text) > MAX_TEXT or ".." in text or text.startswith(("/", "~", "\\")) or not MODEL_ID.fullmatch(text):
         notices.append(f"ignored model={text[:40]!r}: not a model name or Hugging Face id")
         return default
     return text
@@ -98,11 +113,15 @@ def _heads(raw: str | None, notices) -> tuple[tuple[int, int], ...]:
         return ()
     out = []
     for part in str(raw)[:MAX_TEXT].split(","):
-        m = re.fullmatch(r"\s*L(\d{1,3})H(\d{1,3})\s*", part, flags=re.IGNORECASE)
-        if not m:
+        try:
+            layer, head = parse_head(part)
+        except ConfigError:
             notices.append(f"ignored ablate entry {part[:20]!r}: write heads as L9H9")
             continue
-        out.append((int(m.group(1)), int(m.group(2))))
+        if layer >= MAX_LAYERS_OR_HEADS or head >= MAX_LAYERS_OR_HEADS:
+            notices.append(f"ignored ablate entry {part[:20]!r}: no model has that many layers or heads")
+            continue
+        out.append((layer, head))
     return tuple(dict.fromkeys(out))
 
 
@@ -111,15 +130,15 @@ def from_query(params: Mapping[str, str], *, allowed_models: tuple[str, ...] | N
                default: ViewState = ViewState()) -> tuple[ViewState, list[str]]:
     """Parse query parameters; anything unknown or malformed falls back with a notice."""
     notices: list[str] = []
-    known = {f.name for f in dataclasses.fields(ViewState)}
+    known = set(ViewState.field_names())
     for name in params:
         if name not in known:
             notices.append(f"ignored unknown parameter {str(name)[:40]!r}")
     setup = _choice(params, "setup", SETUPS, notices, default.setup)
     targets = SETUP_TARGETS[setup]
     target = _choice(params, "target", targets, notices, default.target if default.target in targets else targets[0])
-    layer = _int(params, "layer", 0, 1000, notices, None)
-    head = _int(params, "head", 0, 1000, notices, None)
+    layer = _int(params, "layer", 0, MAX_LAYERS_OR_HEADS, notices, None)
+    head = _int(params, "head", 0, MAX_LAYERS_OR_HEADS, notices, None)
     if (layer is None) != (head is None):
         notices.append("ignored the selected head: both layer and head are needed")
         layer = head = None

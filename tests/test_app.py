@@ -180,7 +180,7 @@ def test_icl_page_errors_and_result(tmp_path):
 
 
 def test_a_free_model_id_or_folder_from_the_sidebar(random_bert):
-    from widgets import OTHER
+    from dashboard.sidebar import OTHER
 
     at = make_app(trials=4, segment=10).run()
     at.selectbox(key="w_model").select(OTHER).run()

@@ -181,7 +181,7 @@ async def _session(browser, url: str, i: int, expected: dict, errors: list) -> N
         best = page.get_by_text(re.compile(r"Best head: L1H\d \d\.\d{4}"))
         await best.wait_for(timeout=120_000)
         text = await best.inner_text()
-        assert text.startswith(f"Best head: {expected['head']} {expected['score']:.4f}"), (text, expected)
+        assert text.startswith(f"Best head: {expected.name} {expected.score:.4f}"), (text, expected)
         if await page.locator('[data-testid="stException"]').count():
             errors.append(f"session {i}: exception on the page")
     except Exception as exc:  # noqa: BLE001 - collected and reported together
@@ -237,8 +237,7 @@ def test_killing_the_server_mid_computation_loses_nothing(browser, tmp_path):
     still served from the cache and the unfinished one left nothing behind."""
     from induction.cache import ResultCache
     from induction.config import MapConfig
-    from induction.engine import map_key, resolve_config
-    from induction.models import describe, resolve_device
+    from induction.runs import map_key, resolve_run
 
     cache_dir = tmp_path / "cache"
     port = _free_port()
@@ -251,11 +250,9 @@ def test_killing_the_server_mid_computation_loses_nothing(browser, tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait(20)
         page.close()
-    info = describe("toy")
-    device, dtype = resolve_device()
     cache = ResultCache(cache_dir)
-    done = map_key(resolve_config(MapConfig(model="toy", trials=8, seed=7), info), info, device, dtype)
-    killed = map_key(resolve_config(MapConfig(model="toy", trials=100000, seed=7), info), info, device, dtype)
+    done = map_key(resolve_run(MapConfig(model="toy", trials=8, seed=7)))
+    killed = map_key(resolve_run(MapConfig(model="toy", trials=100000, seed=7)))
     assert cache.get(done) is not None and cache.get(killed) is None
     cache.store.close()
     with running_server(port, INDUCTION_CACHE_DIR=str(cache_dir)) as (url, _):

@@ -14,13 +14,12 @@ import pytest
 from induction import engine
 from induction.cache import ResultCache, decode, encode, make_key, open_cache
 from induction.config import MapConfig
-from induction.engine import compute_map, map_key, resolve_config
-from induction.models import describe, resolve_device
+from induction.engine import compute_map
+from induction.runs import map_key, resolve_run
 
 
 def _key(config):
-    info = describe(config.model)
-    return map_key(resolve_config(config, info), info, *resolve_device(config.device, config.dtype))
+    return map_key(resolve_run(config))
 
 
 def test_second_call_is_served_without_running_the_model(random_bert, fresh_cache, monkeypatch):

@@ -199,4 +199,4 @@ def test_reduced_precision_path_runs_and_stays_close(random_bert):
 
 def test_toy_known_answer_survives_bfloat16():
     result = compute_map(MapConfig(model="toy", trials=20, device="cpu", dtype="bfloat16"), use_cache=False)
-    assert result.top_heads("prev", 1)[0]["score"] >= 0.5
+    assert result.top_heads("prev", 1)[0].score >= 0.5

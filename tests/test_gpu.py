@@ -27,4 +27,4 @@ def test_half_precision_scores_stay_close_to_float32(random_bert, setup):
 
 def test_toy_known_answer_holds_in_half_precision():
     result = compute_map(MapConfig(model="toy", trials=50, device="cuda", dtype="float16"), use_cache=False)
-    assert result.top_heads("prev", 1)[0]["score"] >= 0.5
+    assert result.top_heads("prev", 1)[0].score >= 0.5

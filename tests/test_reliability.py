@@ -94,30 +94,31 @@ def test_killing_a_run_mid_computation_loses_nothing_and_leaves_nothing_half_wri
     np.testing.assert_array_equal(after.per_trial["prev"], before.per_trial["prev"])
     killed = MapConfig(model=random_bert, trials=400, segment=8, seed=99)
     from induction.cache import ResultCache
-    from induction.engine import map_key, resolve_config
-    from induction.models import describe, resolve_device
+    from induction.runs import map_key, resolve_run
 
-    info = describe(random_bert)
-    key = map_key(resolve_config(killed, info), info, *resolve_device())
+    key = map_key(resolve_run(killed))
     assert ResultCache(fresh_cache).get(key) is None  # no half-written entry
     assert compute_map(killed).cached is False  # and its lock died with the process: no hang
 
 
-def test_a_slow_model_load_does_not_hold_up_other_models(random_bert, monkeypatch):
+def test_a_slow_model_load_does_not_hold_up_other_models(tmp_path, monkeypatch):
     from induction import engine as eng
+
+    from .conftest import save_random_bert
+
+    slow_model = str(save_random_bert(tmp_path / "slow", seed=5))  # not loaded by any other test
 
     real = eng.load_model
     slow_started, release, toy_done = threading.Event(), threading.Event(), threading.Event()
 
-    def load(name, **kwargs):
-        if name == "slow-model":
+    def load(info, **kwargs):
+        if info.name == slow_model:
             slow_started.set()
             release.wait(60)  # held until the toy has loaded beside it
-            return real(random_bert, **kwargs)
-        return real(name, **kwargs)
+        return real(info, **kwargs)
 
     monkeypatch.setattr(eng, "load_model", load)
-    slow = threading.Thread(target=lambda: eng.get_model("slow-model"))
+    slow = threading.Thread(target=lambda: eng.get_model(slow_model))
     slow.start()
     try:
         assert slow_started.wait(30)
@@ -126,4 +127,4 @@ def test_a_slow_model_load_does_not_hold_up_other_models(random_bert, monkeypatc
     finally:
         release.set()
     slow.join(30)
-    assert eng.get_model("slow-model") is eng.get_model("slow-model")  # loaded once, shared
+    assert eng.get_model(slow_model) is eng.get_model(slow_model)  # loaded once, shared

@@ -14,8 +14,8 @@ from induction.reference import load_eager, straightforward_scores
 def test_toy_has_an_induction_head():
     result = compute_map(MapConfig(model="toy", setup="standard", trials=50), use_cache=False)
     best = result.top_heads("prev", 1)[0]
-    assert best["score"] >= 0.5, result.top_heads("prev", 3)
-    assert best["score"] > 10 * result.baseline
+    assert best.score >= 0.5, result.top_heads("prev", 3)
+    assert best.score > 10 * result.baseline
     assert result.mean("prev")[0].max() < 3 * result.baseline  # layer 0 holds the previous/next-token heads
     assert result.offsets[0, 0, 4] < result.offsets[1, 0, 5]  # L1H0 peaks on the previous instance itself
 

@@ -3,30 +3,33 @@
 import pandas as pd
 import streamlit as st
 
-import widgets
+from dashboard import library, maps
+from dashboard import state as view
+from dashboard.downloads import to_json_text
+from dashboard.sidebar import sidebar
 from induction.plots import curve_figure, diff_figure, map_figure
 
 # inputs
-state = widgets.sidebar()
+state = sidebar()
 st.title("Ablation")
 st.caption("Click heads on the clean map to add or remove them (or pick them below). Zero ablation removes a "
            "head's output before the output projection; mean ablation replaces it by its mean over the trials.")
-clean = widgets.get_map(widgets.map_config(state))
+clean = library.get_map(library.map_config(state))
 if clean is None:
     st.stop()
-widgets.ablation_picker(clean, state.target)  # mode and heads, in sync with clicks and the URL
-state = widgets.current_state()
+maps.ablation_picker(clean, state.target)  # mode and heads, in sync with clicks and the URL
+state = view.current_state()
 
 # guard
 if not state.ablate:
     clean_mean, clean_sem = clean.stats(state.target)
-    widgets.clickable_map(map_figure(clean_mean, clean_sem, title="clean"), key="ablate_chart",
-                          on_select=widgets.on_ablate_click)
+    maps.clickable_map(map_figure(clean_mean, clean_sem, title="clean"), key="ablate_chart",
+                          on_select=maps.on_ablate_click)
     st.info("Choose at least one head to ablate.")
     st.stop()
 
 # compute
-result = widgets.get_ablation(widgets.map_config(state), state.ablate, state.mode)
+result = library.get_ablation(library.map_config(state), state.ablate, state.mode)
 if result is None:
     st.stop()
 
@@ -34,8 +37,8 @@ if result is None:
 clean_mean, clean_sem = clean.stats(state.target)
 left, middle, right = st.columns(3)
 with left:
-    widgets.clickable_map(map_figure(clean_mean, clean_sem, title="clean", selected=state.ablate),
-                          key="ablate_chart", on_select=widgets.on_ablate_click)
+    maps.clickable_map(map_figure(clean_mean, clean_sem, title="clean", selected=state.ablate),
+                          key="ablate_chart", on_select=maps.on_ablate_click)
 middle.plotly_chart(map_figure(result.ablated(state.target), None, title="ablated", ablated=state.ablate),
                     width="stretch", key="ablated_chart")
 right.plotly_chart(diff_figure(result.diff(state.target), title="ablated − clean (rises: backup candidates)",
@@ -45,12 +48,12 @@ if result.loss_clean is None:
 else:
     st.metric("Masked-token loss on the RRT trials", f"{result.loss_ablated:.3f}",
               f"{result.loss_ablated - result.loss_clean:+.3f} vs clean {result.loss_clean:.3f}", delta_color="inverse")
-st.download_button("Ablation (JSON)", widgets.to_json_text(result.to_json()), "ablation.json", "application/json")
+st.download_button("Ablation (JSON)", to_json_text(result.to_json()), "ablation.json", "application/json")
 
 st.subheader("Cumulative sweep")
 k = st.slider("Ablate the top 1..k heads of the clean map", 1, min(12, clean.layers * clean.heads), 3, key="sweep_k")
 if st.button("Run sweep"):
-    rows = widgets.get_sweep(widgets.map_config(state), state.target, k, state.mode)
+    rows = library.get_sweep(library.map_config(state), state.target, k, state.mode)
     if rows:
         st.plotly_chart(curve_figure([r["k"] for r in rows], {
             "masked-token loss": ([r["loss"] or 0.0 for r in rows], [0.0] * len(rows)),

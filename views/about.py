@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-import widgets
+from dashboard.sidebar import sidebar
 from induction.config import PAPER_SEGMENT, PAPER_TRIALS, SETUP_TARGETS
 from induction.sequences import PAPER_ID_RANGE
 
-widgets.sidebar()  # keeps the view state (and the URL) when passing through this page
+sidebar()  # keeps the view state (and the URL) when passing through this page
 st.title("About the method")
 st.markdown(f"""
 An **induction head** attends from a token to the place after an earlier occurrence of its context,

@@ -2,18 +2,19 @@
 
 import streamlit as st
 
-import drilldown
-import widgets
+from dashboard import drilldown, library
+from dashboard import state as view
+from dashboard.sidebar import sidebar
 
 # inputs
-state = widgets.sidebar()
+state = sidebar()
 st.title("Head drill-down")
 
 # guard + compute
-result = widgets.get_map(widgets.map_config(state))
+result = library.get_map(library.map_config(state))
 if result is None:
     st.stop()
 
 # render
 drilldown.head_pickers(result.layers, result.heads)
-drilldown.drilldown(widgets.current_state(), result)
+drilldown.drilldown(view.current_state(), result)

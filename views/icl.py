@@ -2,12 +2,16 @@
 
 import streamlit as st
 
-import widgets
-from induction.icl import CURVE_LENGTHS, VARIANTS, ICLConfig
+from dashboard import library
+from dashboard.downloads import to_json_text
+from dashboard.sidebar import sidebar
+from induction import deploy
+from induction.config import ICL_VARIANTS
+from induction.icl import CURVE_LENGTHS, ICLConfig
 from induction.plots import curve_figure, distribution_figure
 
 # inputs
-state = widgets.sidebar()
+state = sidebar()
 st.title("In-context learning")
 st.caption("Positive = the masked LM predicts better with more context. Default variant: **masked** (the "
            "masked token's loss, as the reference study describes); **all-tokens** is what the study's code "
@@ -15,16 +19,16 @@ st.caption("Positive = the masked LM predicts better with more context. Default 
 a, b, c = st.columns(3)
 corpus = a.text_input("Corpus", "python-docs", help="python-docs (offline), wikipedia-simple (needs network and "
                       "the datasets package), or a .txt file / folder of .txt files", key="icl_corpus")
-variant = b.selectbox("Variant", VARIANTS, key="icl_variant")
+variant = b.selectbox("Variant", ICL_VARIANTS, key="icl_variant")
 replace = c.checkbox("Sample documents with replacement", key="icl_replace")
 d, e, f = st.columns(3)
-long_default = min(500, widgets.max_positions(state.model))  # the study's 50/500 where the model fits them
+long_default = min(500, library.max_positions(state.model))  # the study's 50/500 where the model fits them
 short = d.number_input("Short context (tokens)", 3, 4096, min(50, long_default // 4), key="icl_short")
 long = e.number_input("Long context (tokens)", 4, 4096, long_default, key="icl_long")
 curve = f.checkbox("ICL curve (masked-token loss vs context length)", key="icl_curve")
 
 # guard
-if widgets.deploy.limits().deployed and corpus not in ("python-docs", "wikipedia-simple"):
+if deploy.limits().deployed and corpus not in ("python-docs", "wikipedia-simple"):
     st.error("This server only offers the named corpora.")
     st.stop()
 if not st.button("Compute ICL score", type="primary"):
@@ -34,7 +38,7 @@ if not st.button("Compute ICL score", type="primary"):
 config = ICLConfig(model=state.model, corpus=corpus, variant=variant, trials=state.trials, seed=state.seed,
                    short=int(short), long=int(long), replace=replace,
                    curve=tuple(n for n in CURVE_LENGTHS if n <= long) if curve else ())
-result = widgets.get_icl(config)
+result = library.get_icl(config)
 if result is None:
     st.stop()
 
@@ -49,4 +53,4 @@ if result.curve:
     st.plotly_chart(curve_figure(lengths, {"masked-token loss": ([result.curve[n][0] for n in lengths],
                                                                  [result.curve[n][1] for n in lengths])},
                                  x_title="context length (tokens)", y_title="loss"), width="stretch")
-st.download_button("ICL result (JSON)", widgets.to_json_text(result.to_json()), "icl.json", "application/json")
+st.download_button("ICL result (JSON)", to_json_text(result.to_json()), "icl.json", "application/json")

@@ -4,16 +4,17 @@ import math
 
 import streamlit as st
 
-import widgets
-from induction.models import OFFLINE, SIZES
+from dashboard import library
+from dashboard.sidebar import sidebar
+from induction.registry import OFFLINE_MODELS, SIZES
 from induction.plots import map_figure
 from induction.scoring import late_layer_share
 
 # inputs
-state = widgets.sidebar()
+state = sidebar()
 st.title("Model sizes")
 st.caption(f"{state.setup} setup · target **{state.target}** · {state.protocol} protocol · {state.trials} trials")
-extra = st.multiselect("Add offline models", [m for m in OFFLINE], default=[], key="sizes_extra")
+extra = st.multiselect("Add offline models", list(OFFLINE_MODELS), default=[], key="sizes_extra")
 threshold = st.slider("High-scoring threshold", 0.05, 1.0, 0.3, 0.05, key="sizes_threshold")
 models = [*SIZES, *extra]
 
@@ -22,7 +23,7 @@ columns = st.columns(min(len(models), 4))
 for i, name in enumerate(models):
     with columns[i % len(columns)]:
         st.subheader(name)
-        result = widgets.get_map(widgets.map_config(state, model=name), label=name, compact=True)
+        result = library.get_map(library.map_config(state, model=name), label=name, compact=True)
         if result is None:
             continue
         mean, sem = result.stats(state.target)
@@ -31,4 +32,4 @@ for i, name in enumerate(models):
         frac = "–" if math.isnan(share["fraction"]) else f"{share['fraction']:.0%}"
         st.markdown(f"{share['high']} heads ≥ {threshold:.2f}; in the last third (layer ≥ "
                     f"{share['first_late_layer']}): **{frac}**")
-        st.markdown("Top: " + ", ".join(f"{h['head']} {h['score']:.2f}" for h in result.top_heads(state.target, 3)))
+        st.markdown("Top: " + ", ".join(f"{h.name} {h.score:.2f}" for h in result.top_heads(state.target, 3)))

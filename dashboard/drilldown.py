@@ -1,16 +1,18 @@
 """The head drill-down, shared by the map page and its own page: pickers, one trial, four views.
 
-Why separate from widgets.py: it is the one part of the UI that asks the library for
-a single trial's full attention (one extra forward pass), memoized per process.
+Why its own module: it is the one part of the UI that asks the library for a single
+trial's full attention (one extra forward pass), memoized per process.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from induction.config import InductionError, MapConfig
+from induction.config import InductionError, MapConfig, head_name
 from induction.viewstate import ViewState
-from widgets import select_head, to_json_text
+
+from .downloads import to_json_text
+from .state import select_head
 
 
 def head_pickers(layers: int, heads: int) -> None:
@@ -43,7 +45,8 @@ def drilldown(state: ViewState, result) -> None:
     if layer is None or head is None or layer >= result.layers or head >= result.heads:
         st.info("Click a cell of the map (or pick a layer and head) to inspect a head.")
         return
-    st.subheader(f"Head L{layer}H{head}", anchor="drilldown")
+    name = head_name(layer, head)
+    st.subheader(f"Head {name}", anchor="drilldown")
     trial = st.number_input("Sample trial", 0, result.trials - 1, 0, key="sample_trial")
     try:
         detail = _head_detail(result.config, layer, head, int(trial))
@@ -61,6 +64,6 @@ def drilldown(state: ViewState, result) -> None:
                                           title=f"{state.target} score across trials"), width="stretch")
     right.plotly_chart(offset_figure(result.offsets[layer, head], baseline=result.baseline,
                                      title="attention around the previous instance"), width="stretch")
-    st.plotly_chart(pattern_figure(detail, title=f"L{layer}H{head} full pattern, trial {trial}"), width="stretch")
+    st.plotly_chart(pattern_figure(detail, title=f"{name} full pattern, trial {trial}"), width="stretch")
     st.download_button("This trial's tokens and [MASK] row (JSON)", to_json_text(detail.to_json()),
-                       f"L{layer}H{head}_trial{trial}.json", "application/json")
+                       f"{name}_trial{trial}.json", "application/json")

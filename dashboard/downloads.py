@@ -1,0 +1,24 @@
+"""Downloads: the scores as CSV, the map as JSON, the figure as HTML."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+
+def to_json_text(payload: dict) -> str:
+    return json.dumps(payload)
+
+
+def downloads(result, target: str, fig) -> None:
+    mean, sem = result.stats(target)
+    rows = [{"layer": l, "head": h, "score": float(mean[l, h]), "sem": float(sem[l, h])}
+            for l in range(result.layers) for h in range(result.heads)]
+    name = f"induction_{result.config.model.replace('/', '_')}_{result.config.setup}_{target}"
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Scores (CSV)", pd.DataFrame(rows).to_csv(index=False), f"{name}.csv", "text/csv")
+    c2.download_button("Map (JSON)", to_json_text(result.to_json()), f"{name}.json", "application/json")
+    c3.download_button("Figure (HTML)", lambda: fig.to_html(include_plotlyjs="cdn"), f"{name}.html", "text/html")
+    st.caption("PNG: use the camera button in the figure's toolbar (top right of the map).")

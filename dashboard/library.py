@@ -1,0 +1,48 @@
+"""The library calls the pages make, each behind a progress bar (imported lazily: they load torch)."""
+
+from __future__ import annotations
+
+from induction.config import InductionError, MapConfig
+from induction.viewstate import ViewState
+
+from .progress import run_with_progress
+
+
+def map_config(state: ViewState, **changes) -> MapConfig:
+    fields = dict(model=state.model, setup=state.setup, protocol=state.protocol, trials=state.trials,
+                  seed=state.seed, segment=state.segment)
+    return MapConfig(**{**fields, **changes})
+
+
+def get_map(config: MapConfig, label: str | None = None, *, compact: bool = False):
+    from induction.engine import compute_map
+
+    return run_with_progress(label or f"{config.model} {config.setup}", compute_map, config, compact=compact)
+
+
+def get_ablation(config: MapConfig, heads, mode: str):
+    from induction.ablation import ablate
+
+    return run_with_progress(f"ablating {len(heads)} head(s)", ablate, config, heads, mode=mode)
+
+
+def get_sweep(config: MapConfig, target: str, k: int, mode: str):
+    from induction.ablation import sweep
+
+    return run_with_progress("sweep", sweep, config, target, k, mode=mode)
+
+
+def get_icl(config):
+    from induction.icl import icl_score
+
+    return run_with_progress(f"ICL {config.model}", icl_score, config)
+
+
+def max_positions(model: str, fallback: int = 512) -> int:
+    """The model's usable positions (read from its config), or `fallback` when it cannot be read."""
+    from induction.models import describe
+
+    try:
+        return describe(model).max_positions
+    except InductionError:
+        return fallback

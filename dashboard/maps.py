@@ -1,0 +1,64 @@
+"""The clickable map (a click selects a head) and the ablation picker (a click toggles a head)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from induction.config import ABLATION_MODES, head_name, parse_head
+
+from .state import copy_to, select_head
+
+
+def _clicked(chart_key: str) -> tuple[int, int] | None:
+    """(layer, head) of the point a click on `chart_key` selected, if any."""
+    points = (st.session_state.get(chart_key) or {}).get("selection", {}).get("points", [])
+    if points and points[0].get("customdata"):
+        layer, head = points[0]["customdata"][:2]
+        return int(layer), int(head)
+    return None
+
+
+def _on_map_click() -> None:
+    clicked = _clicked("map_chart")
+    if clicked:
+        select_head(*clicked)
+
+
+def clickable_map(fig, key: str = "map_chart", on_select=_on_map_click) -> None:
+    st.plotly_chart(fig, key=key, on_select=on_select, selection_mode="points", width="stretch",
+                    config={"toImageButtonOptions": {"format": "png", "filename": "induction_map", "scale": 2}})
+
+
+def _toggle_ablated(layer: int, head: int) -> None:
+    heads = list(st.session_state.ablate)
+    if (layer, head) in heads:
+        heads.remove((layer, head))
+    else:
+        heads.append((layer, head))
+    st.session_state.ablate = tuple(heads)
+
+
+def on_ablate_click() -> None:
+    clicked = _clicked("ablate_chart")
+    if clicked:
+        _toggle_ablated(*clicked)
+
+
+def ablation_picker(result, target: str) -> None:
+    """A multiselect of heads, in sync with clicks on the clean map; plus 'top k'."""
+    s = st.session_state
+    names = [head_name(l, h) for l in range(result.layers) for h in range(result.heads)]
+    s.w_ablate = [head_name(l, h) for l, h in s.ablate if l < result.layers and h < result.heads]
+
+    def changed() -> None:
+        s.ablate = tuple(parse_head(n) for n in s.w_ablate)
+
+    def top_k() -> None:
+        s.ablate = tuple((h.layer, h.head) for h in result.top_heads(target, int(s.w_top_k)))
+
+    s.w_mode = s.mode
+    st.radio("Mode", ABLATION_MODES, horizontal=True, key="w_mode", on_change=copy_to("mode", "w_mode"))
+    a, b, c = st.columns([4, 1, 1])
+    a.multiselect("Heads to ablate", names, key="w_ablate", on_change=changed)
+    b.number_input("k", 1, len(names), 1, key="w_top_k")
+    c.button("Ablate top k", on_click=top_k)

@@ -1,0 +1,83 @@
+"""The shared sidebar: every input of the view, written once; the URL follows it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from induction import deploy
+from induction.config import PROTOCOLS, SETUP_TARGETS, SETUPS
+from induction.hub import hub_reachable
+from induction.registry import KNOWN_MODELS, OFFLINE_MODELS
+from induction.viewstate import ViewState
+
+from .state import clear_head, copy_to, current_state, init_state, sync_url
+
+OTHER = "other (Hugging Face id or folder)…"
+
+
+def _on_setup_change() -> None:
+    if st.session_state.w_setup != st.session_state.setup:
+        st.session_state.setup = st.session_state.w_setup
+        st.session_state.target = SETUP_TARGETS[st.session_state.setup][0]
+
+
+def _on_model_change() -> None:
+    choice = st.session_state.w_model
+    st.session_state.custom_model = choice == OTHER  # keep the free-text field open until it is used
+    if choice != OTHER:
+        st.session_state.model = choice
+        clear_head()
+
+
+def _on_custom_model() -> None:
+    text = (st.session_state.w_model_custom or "").strip()
+    if text:
+        st.session_state.model = text
+        clear_head()
+
+
+def _on_segment_change() -> None:
+    st.session_state.segment = None if st.session_state.w_segment_auto else int(st.session_state.w_segment)
+
+
+def _model_label(name: str) -> str:
+    return name if name == OTHER or name not in KNOWN_MODELS else f"{name} — {KNOWN_MODELS[name].note}"
+
+
+def sidebar() -> ViewState:
+    """Every input of the view, in the sidebar; returns the current state (the URL follows it)."""
+    init_state()
+    s, limits = st.session_state, deploy.limits()
+    options = list(limits.allowed_models or KNOWN_MODELS)
+    if limits.allowed_models is None:
+        options.append(OTHER)
+    s.w_model = OTHER if s.get("custom_model") or s.model not in options else s.model
+    s.w_setup, s.w_protocol, s.w_target = s.setup, s.protocol, s.target
+    s.w_trials, s.w_seed, s.w_rescale = s.trials, s.seed, s.rescale
+    s.w_segment_auto = s.segment is None
+    s.w_segment = s.segment or 16
+    with st.sidebar:
+        if not hub_reachable():
+            st.info(f"Hugging Face Hub not reachable: the offline models ({', '.join(OFFLINE_MODELS)}) work; "
+                    "others need weights already in the local Hugging Face cache.")
+        st.selectbox("Model", options, key="w_model", on_change=_on_model_change, format_func=_model_label)
+        if s.w_model == OTHER:
+            s.setdefault("w_model_custom", "" if s.model in KNOWN_MODELS else s.model)
+            st.text_input("Hugging Face id or local folder", key="w_model_custom", on_change=_on_custom_model)
+        st.selectbox("Setup", SETUPS, key="w_setup", on_change=_on_setup_change)
+        st.selectbox("Protocol", PROTOCOLS, key="w_protocol", on_change=copy_to("protocol", "w_protocol"),
+                     help="clean: [CLS] + copies + [SEP], ordinary tokens only. paper: the reference study's "
+                          "[SEP] + copies, ids from [100, 20000).")
+        st.selectbox("Target", SETUP_TARGETS[s.setup], key="w_target", on_change=copy_to("target", "w_target"))
+        st.number_input("Trials", 1, limits.max_trials, key="w_trials", on_change=copy_to("trials", "w_trials"))
+        st.number_input("Seed", 0, 2**31 - 1, key="w_seed", on_change=copy_to("seed", "w_seed"))
+        st.checkbox("Default segment length", key="w_segment_auto", on_change=_on_segment_change,
+                    help="paper: 200 (150 for triple); clean: the model's default")
+        if not s.w_segment_auto:
+            st.number_input("Segment length", 1, limits.max_segment, key="w_segment", on_change=_on_segment_change)
+        st.checkbox("Rescale colours to the data", key="w_rescale", on_change=copy_to("rescale", "w_rescale"))
+    for notice in s.pop("notices", []):  # shown once, on the view the link opened
+        st.warning(notice)
+    state = current_state()
+    sync_url(state)
+    return state
