@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11+:
 #   make run    install into .venv and start the dashboard (http://localhost:8501)
-#   make test   install into .venv (plus Debian's chromium for the browser test) and run every test
+#   make test   install into .venv (plus Debian's chromium for the browser test), lint, and run every test
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -32,8 +32,9 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 \
 		|| echo "could not install chromium (needs root and apt): the browser test will be skipped"; }
 
-# pytest exits 5 when it collects no test: that is not a failure of the suite
+# the linter first (configured in pyproject.toml); pytest exits 5 when it collects no test: not a failure
 test: $(TEST_STAMP) browser
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 bench: $(TEST_STAMP)

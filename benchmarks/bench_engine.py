@@ -32,12 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np  # noqa: E402 - after ROOT is put on sys.path
+import torch  # noqa: E402 - after ROOT is put on sys.path
 
-from induction.config import MapConfig  # noqa: E402
-from induction.engine import batch_size, compute_map, compute_map_until, get_model, make_trials  # noqa: E402
-from induction.reference import load_eager, straightforward_scores  # noqa: E402
+from induction.config import MapConfig  # noqa: E402 - after ROOT is put on sys.path
+from induction.engine import batch_size, compute_map, compute_map_until, get_model, make_trials  # noqa: E402 - after ROOT is put on sys.path
+from induction.reference import load_eager, straightforward_scores  # noqa: E402 - after ROOT is put on sys.path
 
 SHAPES = {"tiny": (2, 2, 128), "base": (12, 12, 768), "large": (24, 16, 1024)}
 
@@ -102,7 +102,6 @@ def timed(fn, repeat: int = 1, name: str | None = None) -> tuple[float, object]:
 def floor(model, batch) -> None:
     """The least work: a batched encoder forward with SDPA, nothing captured."""
     from transformers import AutoModel
-
     from transformers.utils import logging as hf_logging
 
     sdpa = floor.models.get(model.source)

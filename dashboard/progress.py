@@ -39,7 +39,7 @@ def run_with_progress(label: str, compute, *args, compact: bool = False, **kwarg
         return result
     except InductionError as exc:
         show_error(str(exc), compact=compact)
-    except Exception as exc:  # noqa: BLE001 - the server stays up and says what failed
+    except Exception as exc:
         st.error(f"{label} failed: {type(exc).__name__}: {str(exc)[:300]}" if not deploy.limits().deployed
                  else f"{label} failed; please try other settings.")
     finally:

@@ -4,10 +4,18 @@ Entry points: `compute_map(MapConfig(...))` returns an `InductionMap`; the CLI i
 `python -m induction`. Importing this package does not import torch.
 """
 
-from .config import ConfigError, InductionError, MapConfig, ModelLoadError, SETUP_TARGETS, SETUPS, PROTOCOLS
+from .config import PROTOCOLS, SETUP_TARGETS, SETUPS, ConfigError, InductionError, MapConfig, ModelLoadError
 
-__all__ = ["MapConfig", "InductionError", "ConfigError", "ModelLoadError", "SETUP_TARGETS", "SETUPS", "PROTOCOLS",
-           "compute_map"]
+__all__ = [
+    "PROTOCOLS",
+    "SETUPS",
+    "SETUP_TARGETS",
+    "ConfigError",
+    "InductionError",
+    "MapConfig",
+    "ModelLoadError",
+    "compute_map",
+]
 
 
 def compute_map(*args, **kwargs):

@@ -18,8 +18,8 @@ import json
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from diskcache import Cache, Disk
@@ -129,7 +129,8 @@ class ResultCache:
                 if blob is not None:
                     return decode(blob)
             except (CorruptEntry, OSError, EOFError) as exc:
-                warnings.warn(f"precomputed entry {key[:24]}... unreadable ({exc}); using the writable cache", stacklevel=2)
+                warnings.warn(f"precomputed entry {key[:24]}... unreadable ({exc}); using the writable cache",
+                              stacklevel=2)
         try:
             blob = self.store.get(key, default=None, retry=True)
             return None if blob is None else decode(blob)
@@ -142,7 +143,7 @@ class ResultCache:
         try:
             self.store.set(key, encode(meta, arrays), retry=True)
             return True
-        except Exception as exc:  # noqa: BLE001 - a full disk must not lose the computed result
+        except Exception as exc:
             warnings.warn(CacheWriteWarning(f"the result was computed but could not be stored in the cache at "
                                             f"{self.directory} ({exc}); cached results are still served"),
                           stacklevel=2)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from dataclasses import dataclass, field
+
 import torch
 import torch.nn.functional as F
 
@@ -115,11 +116,8 @@ def run_capture(encoder, input_ids: torch.Tensor, query_index: torch.Tensor, *, 
     Nothing after the last layer's attention scores runs (no attention output, no feed-forward).
     """
     state = _Capture(query_index=query_index, stop_after=n_layers - 1)
-    with capturing(state), torch.inference_mode():
-        try:
-            encoder(input_ids=input_ids)
-        except StopForward:
-            pass
+    with capturing(state), torch.inference_mode(), contextlib.suppress(StopForward):
+        encoder(input_ids=input_ids)
     if len(state.rows) != n_layers:
         raise RuntimeError(f"captured {len(state.rows)} attention layers, expected {n_layers}")
     return torch.stack(state.rows, dim=1)  # [B, L, H, S]
@@ -128,11 +126,8 @@ def run_capture(encoder, input_ids: torch.Tensor, query_index: torch.Tensor, *, 
 def run_pattern(encoder, input_ids: torch.Tensor, layer: int) -> torch.Tensor:
     """The full attention pattern of one layer: [B, H, S, S] float32."""
     state = _Capture(query_index=None, stop_after=layer, full_layer=layer)
-    with capturing(state), torch.inference_mode():
-        try:
-            encoder(input_ids=input_ids)
-        except StopForward:
-            pass
+    with capturing(state), torch.inference_mode(), contextlib.suppress(StopForward):
+        encoder(input_ids=input_ids)
     if state.pattern is None:
         raise RuntimeError(f"layer {layer} was never reached")
     return state.pattern

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -177,5 +178,14 @@ def compute_map_until(config: MapConfig | Run, until_sem: float, *, chunk: int =
     return _map_from_arrays(final, meta, arrays, cached=False)
 
 
-__all__ = ["compute_map", "compute_map_until", "get_model", "model_for", "shared_model", "resolve_run", "make_trials", "capture",
-           "for_chunks"]
+__all__ = [
+    "capture",
+    "compute_map",
+    "compute_map_until",
+    "for_chunks",
+    "get_model",
+    "make_trials",
+    "model_for",
+    "resolve_run",
+    "shared_model",
+]

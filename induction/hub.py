@@ -11,7 +11,6 @@ import os
 
 from .registry import OFFLINE_MODELS
 
-
 _HUB_CHECK: dict[str, tuple[float, bool]] = {}
 
 
@@ -67,5 +66,5 @@ def in_hf_cache(repo_id: str) -> bool:
         from huggingface_hub import try_to_load_from_cache
 
         return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
-    except Exception:  # noqa: BLE001 - any cache problem means "not available offline"
+    except Exception:
         return False

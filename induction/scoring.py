@@ -28,7 +28,7 @@ def gather_targets(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str,
 def offset_profile(rows: np.ndarray, batch: TrialBatch) -> np.ndarray:
     """Attention at anchor + k for k in OFFSETS: [T, L, H, len(OFFSETS)], NaN where out of range."""
     seq = rows.shape[-1]
-    out = np.full(rows.shape[:3] + (len(OFFSETS),), np.nan, dtype=np.float32)
+    out = np.full((*rows.shape[:3], len(OFFSETS)), np.nan, dtype=np.float32)
     for j, k in enumerate(OFFSETS):
         pos = batch.anchor_index + k
         ok = (pos >= 0) & (pos < seq)
@@ -118,7 +118,8 @@ class InductionMap:
         return {
             "model": c.model, "model_source": self.model_source, "fingerprint": self.fingerprint,
             "setup": c.setup, "protocol": c.protocol, "trials": self.trials, "seed": c.seed,
-            "segment": c.segment, "device": c.device, "dtype": c.dtype, "seq_len": self.seq_len, "layers": self.layers, "heads": self.heads,
+            "segment": c.segment, "device": c.device, "dtype": c.dtype, "seq_len": self.seq_len,
+            "layers": self.layers, "heads": self.heads,
             "targets": {t: self.mean(t).round(6).tolist() for t in self.targets},
             "sem": {t: self.sem(t).round(6).tolist() for t in self.targets},
             "baseline": self.baseline, "offsets": list(OFFSETS),
@@ -140,5 +141,5 @@ def late_layer_share(mean: np.ndarray, threshold: float) -> dict:
     first_late = layers - max(1, layers // 3)  # e.g. 12 layers -> layers 8..11
     high = np.argwhere(np.nan_to_num(mean) >= threshold)
     late = int((high[:, 0] >= first_late).sum()) if len(high) else 0
-    return {"high": int(len(high)), "late": late, "first_late_layer": int(first_late),
+    return {"high": len(high), "late": late, "first_late_layer": int(first_late),
             "fraction": (late / len(high)) if len(high) else float("nan")}

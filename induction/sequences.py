@@ -45,7 +45,7 @@ class TrialBatch:
     def trials(self) -> int:
         return int(self.input_ids.shape[0])
 
-    def slice(self, start: int, stop: int) -> "TrialBatch":
+    def slice(self, start: int, stop: int) -> TrialBatch:
         return TrialBatch(
             self.input_ids[start:stop], self.original_ids[start:stop], self.mask_index[start:stop],
             self.anchor_index[start:stop], {k: v[start:stop] for k, v in self.target_index.items()},
@@ -57,7 +57,8 @@ def _segment_ids(rng: np.random.Generator, protocol: str, segment: int, vocab: V
         high = min(PAPER_ID_RANGE[1], vocab.vocab_size)
         return rng.integers(PAPER_ID_RANGE[0], high, size=segment)
     if segment > len(vocab.clean_ids):
-        raise ConfigError(f"segment {segment} is longer than the {len(vocab.clean_ids)} ordinary tokens of the vocabulary")
+        raise ConfigError(f"segment {segment} is longer than the {len(vocab.clean_ids)} ordinary tokens "
+                          "of the vocabulary")
     return rng.choice(vocab.clean_ids, size=segment, replace=False)  # distinct ids: one earlier instance
 
 
@@ -71,10 +72,8 @@ def _one_trial(setup: str, protocol: str, segment: int, vocab: VocabSpec, rng: n
     ids = np.concatenate([[prefix], body] + ([[vocab.sep_id]] if protocol == "clean" else [])).astype(np.int64)
 
     start = 1 + segment  # the copy holding the mask: second (standard, shuffled) or middle (triple)
-    if setup == "shuffled":
-        j = int(rng.integers(1, segment - 1))  # needs a left and a right neighbour in this copy
-    else:
-        j = int(rng.integers(0, segment))
+    # the shuffled setup needs a left and a right neighbour in this copy
+    j = int(rng.integers(1, segment - 1)) if setup == "shuffled" else int(rng.integers(0, segment))
     mask = start + j
     first = 1  # position of seg[i] in the first copy is 1 + i
     anchor = first + int(order[j])

@@ -111,7 +111,8 @@ def train(out: Path, *, steps: int, seed: int, batch: int = 64, lr: float = 1e-3
         sched.step()
         running = out_.loss.item() if running is None else 0.98 * running + 0.02 * out_.loss.item()
         if step % 250 == 0 or step == steps - 1:
-            print(f"step {step:5d}  loss {running:.3f}  chance {math.log(N_WORDS):.3f}  {time.time() - start:.0f}s", flush=True)
+            print(f"step {step:5d}  loss {running:.3f}  chance {math.log(N_WORDS):.3f}  "
+                  f"{time.time() - start:.0f}s", flush=True)
     out.mkdir(parents=True, exist_ok=True)
     model.config.architectures = ["BertForMaskedLM"]
     model.save_pretrained(out, safe_serialization=True)

@@ -47,7 +47,7 @@ def fresh_cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-from hypothesis import settings as _hyp_settings  # noqa: E402
+from hypothesis import settings as _hyp_settings  # noqa: E402 - after the environment set-up above, on purpose
 
 # Property tests explore new cases locally; in CI they replay a fixed set so a run is reproducible.
 _hyp_settings.register_profile("ci", derandomize=True, deadline=None)

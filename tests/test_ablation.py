@@ -68,7 +68,9 @@ def test_model_is_never_left_ablated_even_when_the_call_raises():
 
 def test_mean_ablation_differs_from_zero(toy_map):
     zero, mean = ablate(CONFIG, [(0, 0)]), ablate(CONFIG, [(0, 0)], mode="mean")
-    assert mean.loss_ablated != zero.loss_ablated and mean.loss_ablated > mean.loss_clean
+    # replacing L0H0 by its mean keeps part of what it writes: the loss rises, but clearly less than zeroing
+    assert mean.loss_clean < mean.loss_ablated
+    assert abs(mean.loss_ablated - zero.loss_ablated) > 0.01
 
 
 def test_bad_heads_are_refused():

@@ -184,7 +184,7 @@ async def _session(browser, url: str, i: int, expected: dict, errors: list) -> N
         assert text.startswith(f"Best head: {expected.name} {expected.score:.4f}"), (text, expected)
         if await page.locator('[data-testid="stException"]').count():
             errors.append(f"session {i}: exception on the page")
-    except Exception as exc:  # noqa: BLE001 - collected and reported together
+    except Exception as exc:
         await page.screenshot(path=str(ARTIFACTS / f"session_{i}.png"), full_page=True)
         errors.append(f"session {i}: {type(exc).__name__}: {exc}")
     finally:

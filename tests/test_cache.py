@@ -102,7 +102,7 @@ def _compute_in_process(directory: str, log: str) -> None:
         time.sleep(1.0)
         return {"n": 1}, {"x": np.ones(3)}
 
-    meta, arrays, cached = cache.compute_once("map:shared-key", compute)
+    meta, arrays, _cached = cache.compute_once("map:shared-key", compute)
     assert meta == {"n": 1} and arrays["x"].sum() == 3
 
 
@@ -123,8 +123,8 @@ def test_precomputed_tier_is_read_first_and_never_written(tmp_path):
     image.put("map:standard", {"n": 1}, {"x": np.ones(2)})
     before = sorted(p.name for p in (tmp_path / "precomputed").rglob("*"))
     served = ResultCache(tmp_path / "runtime", precomputed=tmp_path / "precomputed")
-    meta, arrays = served.get("map:standard")
+    meta, _ = served.get("map:standard")
     assert meta == {"n": 1} and "map:standard" not in served.store
-    meta, arrays, cached = served.compute_once("map:new", lambda: ({"n": 2}, {"x": np.zeros(1)}))
+    meta, _arrays, cached = served.compute_once("map:new", lambda: ({"n": 2}, {"x": np.zeros(1)}))
     assert cached is False and "map:new" in served.store and "map:new" not in image.store
     assert sorted(p.name for p in (tmp_path / "precomputed").rglob("*")) == before

@@ -12,8 +12,14 @@ from induction.reference import load_eager, straightforward_scores
 
 def _save(kind: str, out) -> str:
     import torch
-    from transformers import (DistilBertConfig, DistilBertForMaskedLM, ElectraConfig, ElectraForMaskedLM,
-                              RobertaConfig, RobertaForMaskedLM)
+    from transformers import (
+        DistilBertConfig,
+        DistilBertForMaskedLM,
+        ElectraConfig,
+        ElectraForMaskedLM,
+        RobertaConfig,
+        RobertaForMaskedLM,
+    )
 
     from induction.toy import VOCAB_SIZE, save_tokenizer
 

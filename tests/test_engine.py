@@ -11,11 +11,13 @@ import sys
 import numpy as np
 import pytest
 
-from induction.config import ConfigError, MapConfig, ModelLoadError
+from induction.config import OFFSETS, ConfigError, MapConfig, ModelLoadError, max_segment
 from induction.engine import compute_map, get_model, make_trials
+from induction.reference import load_eager, straightforward_scores
+from induction.scoring import mean_sem
+from induction.toy import MAX_POSITIONS
 
 from .conftest import ROOT
-from induction.reference import load_eager, straightforward_scores
 
 
 @pytest.mark.parametrize("setup", ["standard", "shuffled", "triple"])
@@ -31,18 +33,25 @@ def test_engine_agrees_with_straightforward_reference(random_bert, setup, protoc
     assert result.baseline == pytest.approx(1 / batch.input_ids.shape[1])
 
 
-def test_sem_and_trial_count(random_bert):
+def test_mean_sem_on_a_hand_worked_example():
+    # scores 1, 2, 3, 6: mean 3; squared deviations 4 + 1 + 0 + 9 = 14; sample variance 14 / 3;
+    # standard error sqrt(14 / 3 / 4) = sqrt(7 / 6)
+    mean, sem = mean_sem(np.array([[1.0], [2.0], [3.0], [6.0]]))
+    assert mean[0] == pytest.approx(3.0) and sem[0] == pytest.approx((7 / 6) ** 0.5)
+    assert mean_sem(np.array([[0.4]]))[1][0] == 0.0  # one trial: no spread to estimate
+
+
+def test_trial_count_and_shapes_follow_the_config(random_bert):
     result = compute_map(MapConfig(model=random_bert, trials=7, segment=10), use_cache=False)
-    per = result.per_trial["prev"]
-    assert result.trials == 7 and per.shape == (7, 3, 4)
-    np.testing.assert_allclose(result.sem("prev"), per.std(axis=0, ddof=1) / np.sqrt(7), rtol=1e-6)
+    assert result.trials == 7 and result.per_trial["prev"].shape == (7, result.layers, result.heads)
 
 
 def test_offset_profile_reads_attention_around_the_previous_instance(random_bert):
     result = compute_map(MapConfig(model=random_bert, trials=5, segment=10), use_cache=False)
-    centre = result.offsets[:, :, 5]  # offset 0 is the previous instance itself
+    centre = result.offsets[:, :, OFFSETS.index(0)]  # offset 0 is the previous instance itself
     np.testing.assert_allclose(centre, result.mean("prev"), atol=1e-6)
-    np.testing.assert_allclose(result.offsets[:, :, 4], result.mean("prev_before"), atol=1e-6)
+    np.testing.assert_allclose(result.offsets[:, :, OFFSETS.index(-1)], result.mean("prev_before"), atol=1e-6)
+    np.testing.assert_allclose(result.offsets[:, :, OFFSETS.index(1)], result.mean("prev_after"), atol=1e-6)
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -52,7 +61,8 @@ def test_offset_profile_reads_attention_around_the_previous_instance(random_bert
     ({"trials": -5}, "trials must be between 1"),
     ({"trials": "ten"}, "trials must be a whole number"),
     ({"seed": -1}, "seed must be between"),
-    ({"segment": 100}, "the longest segment that fits is 63"),
+    # random_bert has the toy's 128 positions
+    ({"segment": 100}, f"the longest segment that fits is {max_segment('standard', 'clean', MAX_POSITIONS)}"),
 ])
 def test_bad_input_gets_a_clear_error(random_bert, changes, message):
     config = dataclasses.replace(MapConfig(model=random_bert, trials=2, segment=8), **changes)
@@ -177,8 +187,9 @@ def test_cli_models_lists_what_works_offline(monkeypatch):
 
 def test_a_checkpoint_claiming_an_mlm_head_it_lacks_gets_none(tmp_path):
     """Weights without the head must not come back with a freshly initialised one."""
-    from .conftest import save_random_bert
     import json as _json
+
+    from .conftest import save_random_bert
 
     path = save_random_bert(tmp_path / "headless", mlm=False)
     cfg = _json.loads((path / "config.json").read_text())

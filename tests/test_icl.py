@@ -132,7 +132,7 @@ def test_loss_variants_match_the_masked_lm_loss_as_the_study_computed_it(variant
     from induction.icl import _loss
 
     model = get_model("toy")
-    ids = np.asarray([101] + list(range(104, 143)), dtype=np.int64)  # [CLS] + 39 words, no final [SEP]
+    ids = np.asarray([101, *list(range(104, 143))], dtype=np.int64)  # [CLS] + 39 words, no final [SEP]
     pos = 7
     x = torch.tensor(ids).unsqueeze(0)
     x[0, pos] = 103

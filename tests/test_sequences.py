@@ -44,7 +44,7 @@ def test_builders_follow_the_spec(case):
         assert ((body >= PAPER_ID_RANGE[0]) & (body < PAPER_ID_RANGE[1])).all()
     copies = _copies(b, segment, n)
     if setup == "shuffled":
-        assert all(sorted(a) == sorted(c) for a, c in zip(copies[0], copies[1]))
+        assert all(sorted(a) == sorted(c) for a, c in zip(copies[0], copies[1], strict=True))
     else:
         for c in copies[1:]:
             assert (c == copies[0]).all()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from induction.config import MapConfig
+from induction.config import OFFSETS, MapConfig
 from induction.engine import compute_map, get_model, make_trials
-from induction.models import TOY_PATH, describe
-
+from induction.models import describe
 from induction.reference import load_eager, straightforward_scores
+from induction.registry import TOY_PATH
+from induction.toy import FIRST_WORD, N_WORDS
 
 
 def test_toy_has_an_induction_head():
@@ -17,7 +18,9 @@ def test_toy_has_an_induction_head():
     assert best.score >= 0.5, result.top_heads("prev", 3)
     assert best.score > 10 * result.baseline
     assert result.mean("prev")[0].max() < 3 * result.baseline  # layer 0 holds the previous/next-token heads
-    assert result.offsets[0, 0, 4] < result.offsets[1, 0, 5]  # L1H0 peaks on the previous instance itself
+    at = {k: OFFSETS.index(k) for k in (-1, 0, 1)}
+    profile = result.offsets[1, 0]  # L1H0 around the previous instance
+    assert profile[at[0]] > profile[at[-1]] and profile[at[0]] > profile[at[1]]  # it peaks on the instance itself
 
 
 def test_toy_circuit_reads_left_and_right_context_in_the_shuffled_setup():
@@ -50,8 +53,8 @@ def test_toy_clean_protocol_samples_only_its_ordinary_tokens():
     model = get_model("toy")
     batch = make_trials(MapConfig(model="toy", trials=20), model)
     body = batch.original_ids[:, 1:-1]
-    assert body.min() >= 104  # no [PAD], [unusedN], [UNK], [CLS], [SEP], [MASK]
-    assert set(model.vocab.clean_ids.tolist()) == set(range(104, 104 + 256))
+    assert body.min() >= FIRST_WORD  # no [PAD], [unusedN], [UNK], [CLS], [SEP], [MASK]
+    assert set(model.vocab.clean_ids.tolist()) == set(range(FIRST_WORD, FIRST_WORD + N_WORDS))
 
 
 def test_minilm_real_weights_load_offline_and_agree_with_the_reference(monkeypatch):

@@ -18,7 +18,7 @@ for setup in SETUPS:
     result = library.get_map(library.map_config(state, setup=setup), label=f"{state.model} {setup}")
     if result is None:
         continue
-    for column, target in zip(st.columns(len(SETUP_TARGETS[setup])), SETUP_TARGETS[setup]):
+    for column, target in zip(st.columns(len(SETUP_TARGETS[setup])), SETUP_TARGETS[setup], strict=True):
         mean, sem = result.stats(target)
         with column:
             st.markdown(f"**{target}** · best {result.top_heads(target, 1)[0].name} {mean.max():.2f}")

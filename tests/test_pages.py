@@ -1,0 +1,140 @@
+"""Page layout, every page alone, on a stubbed library: what each page shows, independent of the numbers.
+
+The stub returns small synthetic results (real result classes, made-up scores with a planted best head)
+so these tests check layout and wiring only; the numbers are tested on the real toy in test_app.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import drilldown, library
+from induction.ablation import AblationResult
+from induction.config import OFFSETS, MapConfig
+from induction.detail import HeadDetail
+from induction.icl import ICLResult
+from induction.registry import SIZES
+from induction.scoring import InductionMap
+
+from .conftest import ROOT
+
+SHAPE = (3, 4)  # every stubbed model: 3 layers x 4 heads
+BEST = (2, 1)  # the planted best head
+SEQ = 33
+
+
+def fake_map(config: MapConfig, *args, **kwargs) -> InductionMap:
+    rng = np.random.default_rng(0)
+    trials = config.trials
+    per_trial = {}
+    for target in config.targets():
+        scores = rng.uniform(0.0, 0.1, size=(trials, *SHAPE)).astype(np.float32)
+        scores[:, BEST[0], BEST[1]] = 0.9
+        per_trial[target] = scores
+    return InductionMap(config=config.with_segment(16, 128), model_source="stub", fingerprint="stub",
+                        layers=SHAPE[0], heads=SHAPE[1], seq_len=SEQ, per_trial=per_trial,
+                        offsets=np.full((*SHAPE, len(OFFSETS)), 0.05, dtype=np.float32))
+
+
+def fake_detail(config, layer, head, trial):
+    tokens = [f"t{i}" for i in range(SEQ)]
+    pattern = np.full((SEQ, SEQ), 1.0 / SEQ)
+    return HeadDetail(layer=layer, head=head, trial=trial, tokens=tokens, original_tokens=tokens, mask_index=20,
+                      anchor_index=4, target_index={"prev": 4, "prev_before": 3, "prev_after": 5},
+                      row=pattern[20].copy(), pattern=pattern)
+
+
+def fake_ablation(config, heads, mode):
+    clean = fake_map(config)
+    return AblationResult(clean=clean, heads=tuple(heads), mode=mode,
+                          per_trial={t: v * 0.5 for t, v in clean.per_trial.items()}, loss_clean=0.1,
+                          loss_ablated=2.5)
+
+
+def fake_icl(config):
+    return ICLResult(config=config, corpus_hash="stub", per_trial=np.linspace(0.0, 1.0, config.trials),
+                     skipped_documents=1, eligible_documents=20)
+
+
+@pytest.fixture()
+def stubbed(monkeypatch):
+    """The dashboard's library calls answered by the stubs above; a call that reaches a model fails."""
+    monkeypatch.setattr(library, "get_map", fake_map)
+    monkeypatch.setattr(library, "get_ablation", fake_ablation)
+    monkeypatch.setattr(library, "get_icl", fake_icl)
+    monkeypatch.setattr(library, "get_sweep", lambda *a: [])
+    monkeypatch.setattr(library, "max_positions", lambda model, fallback=512: 512)
+    monkeypatch.setattr(drilldown, "_head_detail", fake_detail)
+
+
+def open_page(page: str, **params) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    for key, value in {"trials": 4, **params}.items():
+        at.query_params[key] = str(value)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def charts(at) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def test_map_page(stubbed):
+    at = open_page("views/map.py")
+    assert at.title[0].value == "Induction map" and charts(at) == 1
+    assert any(f"Best head: **L{BEST[0]}H{BEST[1]}**" in m.value for m in at.markdown)
+    assert [b.label for b in at.get("download_button")] == ["Scores (CSV)", "Map (JSON)", "Figure (HTML)"]
+    assert any("Click a cell" in i.value for i in at.info)
+
+
+def test_map_page_with_a_head_selected_shows_the_drilldown(stubbed):
+    at = open_page("views/map.py", layer=BEST[0], head=BEST[1])
+    assert at.subheader[0].value == f"Head L{BEST[0]}H{BEST[1]}"
+    assert charts(at) == 5  # map, [MASK] row, distribution, offsets, full pattern
+
+
+def test_head_page(stubbed):
+    at = open_page("views/head.py", layer=0, head=1)
+    assert at.title[0].value == "Head drill-down" and charts(at) == 4
+    assert at.selectbox(key="sel_layer").value == 0 and at.selectbox(key="sel_head").value == 1
+
+
+def test_sizes_page(stubbed):
+    at = open_page("views/sizes.py")
+    assert at.title[0].value == "Model sizes"
+    assert sorted(s.value for s in at.subheader) == sorted(SIZES) and charts(at) == len(SIZES)  # 4 columns
+
+
+def test_setups_page(stubbed):
+    at = open_page("views/setups.py")
+    assert [s.value for s in at.subheader] == ["standard", "shuffled", "triple"]
+    assert charts(at) == 3 + 3 + 2  # one panel per target
+
+
+def test_ablation_page(stubbed):
+    at = open_page("views/ablation.py", ablate="L0H0")
+    assert at.title[0].value == "Ablation" and charts(at) == 3  # clean, ablated, difference
+    assert at.metric[0].value == "2.500"
+
+
+def test_ablation_page_without_heads_asks_for_one(stubbed):
+    at = open_page("views/ablation.py")
+    assert charts(at) == 1 and any("Choose at least one head" in i.value for i in at.info)
+
+
+def test_icl_page(stubbed):
+    at = open_page("views/icl.py")
+    assert at.title[0].value == "In-context learning" and not at.metric
+    at.button[0].click().run()
+    assert not at.exception and at.metric[0].value == "0.5000"  # mean of linspace(0, 1)
+    assert charts(at) == 1
+
+
+def test_about_page(stubbed):
+    at = open_page("views/about.py")
+    assert at.title[0].value == "About the method" and "uniform baseline" in at.markdown[0].value
+    assert charts(at) == 0
