@@ -38,9 +38,13 @@ class _Capture:
     full_layer: int | None = None  # keep the full [B, H, S, S] pattern of this layer
     ablate: dict[int, tuple[int, ...]] = field(default_factory=dict)  # layer -> heads
     mode: AblationMode = "zero"
-    layer: int = 0
+    layer: int = 0  # the layer the next attention call belongs to (a suffix run starts above 0)
     rows: list[torch.Tensor] = field(default_factory=list)  # per layer [B, H, S]
     pattern: torch.Tensor | None = None
+    means: dict[int, torch.Tensor] | None = None  # mean mode: layer -> [H, S, D] replacements given up front
+    row_layer: int | None = None  # per-row ablation: in this layer, row b loses head row_heads[b] (-1: none)
+    row_heads: torch.Tensor | None = None  # [B]
+    sums: dict[int, torch.Tensor] | None = None  # when a dict: layer -> sum over rows of head outputs [H, S, D]
 
 
 _ACTIVE: contextvars.ContextVar[_Capture | None] = contextvars.ContextVar("induction_capture", default=None)
@@ -84,12 +88,32 @@ def induction_attention(module, query, key, value, attention_mask, scaling=None,
     if state.stop_after is not None and layer >= state.stop_after:
         raise StopForward
     out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scaling)
-    heads = state.ablate.get(layer)
-    if heads:
-        out = out.clone()  # [B, H, S, D]
-        idx = list(heads)
-        out[:, idx] = 0.0 if state.mode == "zero" else out[:, idx].mean(dim=0, keepdim=True).expand_as(out[:, idx])
+    out = _ablated(state, layer, out)  # [B, H, S, D]
+    if state.sums is not None:
+        state.sums[layer] = state.sums.get(layer, 0) + out.float().sum(dim=0)
     return out.transpose(1, 2).contiguous(), None
+
+
+def _ablated(state: _Capture, layer: int, out: torch.Tensor) -> torch.Tensor:
+    """`out` [B, H, S, D] with this layer's ablated heads replaced (a copy; the input is never changed)."""
+    heads = state.ablate.get(layer)
+    rowwise = state.row_layer == layer and state.row_heads is not None
+    if not heads and not rowwise:
+        return out
+    out = out.clone()
+    if heads:
+        idx = list(heads)
+        if state.mode == "zero":
+            out[:, idx] = 0.0
+        elif state.means is not None:
+            out[:, idx] = state.means[layer][idx].to(out.dtype)
+        else:
+            out[:, idx] = out[:, idx].mean(dim=0, keepdim=True).expand_as(out[:, idx])
+    if rowwise:
+        rows = torch.nonzero(state.row_heads >= 0).squeeze(1)
+        picked = state.row_heads[rows]
+        out[rows, picked] = 0.0 if state.mode == "zero" else state.means[layer][picked].to(out.dtype)
+    return out
 
 
 def register() -> None:
@@ -134,10 +158,41 @@ def run_pattern(encoder, input_ids: torch.Tensor, layer: int) -> torch.Tensor:
 
 
 def run_ablated(model, *, ablate: dict[int, tuple[int, ...]], mode: AblationMode = "zero",
-                query_index: torch.Tensor | None = None, **inputs):
-    """One full forward of `model` with heads ablated; returns (outputs, rows [B, L, H, S] or None)."""
-    state = _Capture(query_index=query_index, stop_after=None, ablate=dict(ablate), mode=mode)
+                query_index: torch.Tensor | None = None, means: dict[int, torch.Tensor] | None = None,
+                row_layer: int | None = None, row_heads: torch.Tensor | None = None, **inputs):
+    """One full forward of `model` with heads ablated (in every row, and per row in `row_layer`);
+    returns (outputs, rows [B, L, H, S] or None)."""
+    state = _Capture(query_index=query_index, stop_after=None, ablate=dict(ablate), mode=mode, means=means,
+                     row_layer=row_layer, row_heads=row_heads)
     with capturing(state), torch.inference_mode():
         out = model(**inputs)
     rows = torch.stack(state.rows, dim=1) if state.rows else None
     return out, rows
+
+
+def run_suffix(layers, hidden: torch.Tensor, start: int, *, row_heads: torch.Tensor,
+               ablate: dict[int, tuple[int, ...]], mode: AblationMode = "zero",
+               means: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
+    """Layers `start..` of an encoder from the hidden states entering layer `start` [B, S, D], with head
+    `row_heads[b]` of layer `start` ablated in row b (and `ablate` in every row). Returns [B, S, D].
+
+    Layers below `start` are not run: their output is `hidden`. No padding, so no attention mask.
+    """
+    state = _Capture(query_index=None, stop_after=None, ablate=dict(ablate), mode=mode, layer=start, means=means,
+                     row_layer=start, row_heads=row_heads)
+    with capturing(state), torch.inference_mode():
+        for module in layers[start:]:
+            hidden = module(hidden)
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+    return hidden
+
+
+def run_hidden(encoder, input_ids: torch.Tensor, *, ablate: dict[int, tuple[int, ...]], mode: AblationMode = "zero",
+               means: dict[int, torch.Tensor] | None = None, collect_means: bool = False):
+    """One forward of `encoder` with heads ablated: (hidden states entering each layer and the last,
+    L+1 x [B, S, D]; per-layer sums over rows of every head's output [H, S, D] when `collect_means`)."""
+    state = _Capture(query_index=None, stop_after=None, ablate=dict(ablate), mode=mode, means=means,
+                     sums={} if collect_means else None)
+    with capturing(state), torch.inference_mode():
+        out = encoder(input_ids=input_ids, output_hidden_states=True)
+    return out.hidden_states, state.sums

@@ -1,4 +1,4 @@
-"""Command line: `python -m induction {map,precompute,models}`.
+"""Command line: `python -m induction {map,precompute,ablate,effects,icl,models}`.
 
 Why a CLI: the engine is a library first; the dashboard is one client, the shell
 another. Errors meant for users print one line and exit 2, never a traceback.
@@ -30,14 +30,14 @@ from .models import model_status
 from .registry import KNOWN_MODELS
 
 
-def _progress_bar(desc: str):
+def _progress_bar(desc: str, unit: str = "trial"):
     from tqdm import tqdm
 
     bar = None
 
     def update(done: int, total: int) -> None:
         nonlocal bar
-        bar = bar or tqdm(total=total, desc=desc, unit="trial", file=sys.stderr, leave=False)
+        bar = bar or tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
         bar.total = total
         bar.n = done
         bar.refresh()
@@ -49,9 +49,9 @@ def _progress_bar(desc: str):
     return close, update
 
 
-def _with_progress(desc: str, compute, *args, **kwargs):
+def _with_progress(desc: str, compute, *args, unit: str = "trial", **kwargs):
     """Call `compute(..., progress=...)` behind a progress bar that is always closed."""
-    close_bar, update = _progress_bar(desc)
+    close_bar, update = _progress_bar(desc, unit)
     try:
         return compute(*args, progress=update, **kwargs)
     finally:
@@ -130,7 +130,22 @@ def _precompute_model(name: str, args: argparse.Namespace) -> bool:
                 return False
             print(f"{name:8s} {setup:9s} {protocol:6s} {'cached' if result.cached else 'computed'} "
                   f"{result.elapsed_s:.1f}s")
+    if args.effects:
+        _precompute_effects(name, args)
     return True
+
+
+def _precompute_effects(name: str, args: argparse.Namespace) -> None:
+    """Per-head effects of the standard setup (clean protocol), for the Effects page in deployed mode."""
+    from .effects import effects
+
+    config = MapConfig(model=name, setup="standard", protocol="clean", trials=args.trials, seed=args.seed)
+    try:
+        result = _with_progress(f"{name} effects", effects, config, unit="step")
+    except InductionError as exc:  # no MLM head, say: the maps are still there
+        print(f"{name:8s} effects   skipped: {str(exc)[:160]}")
+        return
+    print(f"{name:8s} effects   clean  {'cached' if result.cached else 'computed'} {result.elapsed_s:.1f}s")
 
 
 def cmd_precompute(args: argparse.Namespace) -> int:
@@ -157,6 +172,27 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         rising = ", ".join(f"{head_name(l, h)} {diff[l, h]:+.3f}"
                            for l, h in (np.unravel_index(i, diff.shape) for i in order))
         print(f"  {target:12s} largest rises (backup candidates): {rising}")
+    _write_json(args.json, result.to_json())
+    return 0
+
+
+def cmd_effects(args: argparse.Namespace) -> int:
+    from .effects import effects
+
+    config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
+                       seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype)
+    result = _with_progress(f"effects {args.model}", effects, config, mode=args.mode, pairs_with=args.pairs_with,
+                            until_sem=args.until_sem, use_cache=not args.no_cache, unit="step")
+    pair = f" with {head_name(*result.pairs_with)} ablated" if result.pairs_with else ""
+    print(f"{args.model} {args.setup}: per-head effect on the masked-token loss ({result.mode} ablation{pair}), "
+          f"{result.trials} trials, {'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s "
+          f"({result.path} path)")
+    print(f"  loss: clean {result.loss_clean.mean():.4f}" +
+          (f", with {head_name(*result.pairs_with)} ablated {result.loss_base.mean():.4f}" if pair else ""))
+    effect, sem = result.effect, result.effect_sem
+    order = np.argsort(-effect, axis=None, kind="stable")[:5]
+    print("  largest effects: " + ", ".join(f"{head_name(l, h)} {effect[l, h]:+.4f}±{sem[l, h]:.4f}"
+                                            for l, h in (np.unravel_index(i, effect.shape) for i in order)))
     _write_json(args.json, result.to_json())
     return 0
 
@@ -199,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("precompute", help="fill the cache for every size and setup that loads here")
     p.add_argument("--models", nargs="+", default=[*KNOWN_MODELS], choices=None)
     p.add_argument("--protocols", nargs="+", default=list(PROTOCOLS), choices=PROTOCOLS)
+    p.add_argument("--no-effects", dest="effects", action="store_false",
+                   help="skip the per-head effects (standard setup, clean protocol) of models with an MLM head")
     p.add_argument("--trials", type=int, default=PAPER_TRIALS)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_precompute)
@@ -208,6 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=ABLATION_MODES, default="zero")
     p.add_argument("--json", help="write heads, mode, clean, ablated, diff, loss_clean, loss_ablated as JSON")
     p.set_defaults(func=cmd_ablate)
+    p = sub.add_parser("effects", help="every head's causal effect: masked-token loss with it ablated minus clean")
+    _add_map_args(p)
+    p.add_argument("--mode", choices=ABLATION_MODES, default="zero")
+    p.add_argument("--pairs-with", default=None, help="a head (LxHy) ablated in every run: effects on top of it")
+    p.add_argument("--until-sem", type=float, default=None,
+                   help="adaptive: chunks of trials until every effect's standard error is below this (--trials caps)")
+    p.add_argument("--json", help="write model, setup, trials, seed, mode, layers, heads, loss_clean, effect, "
+                                  "effect_sem, elapsed_s, cached as JSON")
+    p.set_defaults(func=cmd_effects)
     p = sub.add_parser("icl", help="in-context learning score Loss(short) - Loss(long)")
     p.add_argument("--model", default="base")
     p.add_argument("--corpus", default="python-docs", help="python-docs, wikipedia-simple, a .txt file or a folder")

@@ -75,3 +75,8 @@ def ablation_key(run: Run, heads: tuple[tuple[int, int], ...], mode: str) -> str
 
 def clean_loss_key(run: Run) -> str:
     return make_key("clean-loss", **_run_parts(run))
+
+
+def effects_key(run: Run, mode: str, pairs_with: tuple[int, int] | None) -> str:
+    return make_key("effects", mode=mode, pairs_with=None if pairs_with is None else head_name(*pairs_with),
+                    **_run_parts(run))
