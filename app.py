@@ -20,6 +20,7 @@ PAGES = [
     st.Page("views/sizes.py", title="Model sizes", url_path="sizes"),
     st.Page("views/setups.py", title="Setups", url_path="setups"),
     st.Page("views/ablation.py", title="Ablation", url_path="ablation"),
+    st.Page("views/effects.py", title="Effects", url_path="effects"),
     st.Page("views/icl.py", title="In-context learning", url_path="icl"),
     st.Page("views/about.py", title="About / method", url_path="about"),
 ]

@@ -32,6 +32,22 @@ def get_sweep(config: MapConfig, target: str, k: int, mode: str):
     return run_with_progress("sweep", sweep, config, target, k, mode=mode)
 
 
+def get_effects(config: MapConfig, mode: str, pair):
+    from induction.effects import effects
+
+    return run_with_progress("per-head effects", effects, config, mode=mode, pairs_with=pair)
+
+
+def cached_effects(config: MapConfig, mode: str, pair):
+    """The effects of this view if they are in the cache (or the precomputed tier), else None; never computes."""
+    from induction.effects import cached_effects as peek
+
+    try:
+        return peek(config, mode=mode, pairs_with=pair)
+    except InductionError:
+        return None
+
+
 def get_icl(config):
     from induction.icl import icl_score
 

@@ -9,7 +9,7 @@ from induction.config import ABLATION_MODES, head_name, parse_head
 from .state import copy_to, select_head
 
 
-def _clicked(chart_key: str) -> tuple[int, int] | None:
+def clicked(chart_key: str) -> tuple[int, int] | None:
     """(layer, head) of the point a click on `chart_key` selected, if any."""
     points = (st.session_state.get(chart_key) or {}).get("selection", {}).get("points", [])
     if points and points[0].get("customdata"):
@@ -19,9 +19,9 @@ def _clicked(chart_key: str) -> tuple[int, int] | None:
 
 
 def _on_map_click() -> None:
-    clicked = _clicked("map_chart")
-    if clicked:
-        select_head(*clicked)
+    head = clicked("map_chart")
+    if head:
+        select_head(*head)
 
 
 def clickable_map(fig, key: str = "map_chart", on_select=_on_map_click) -> None:
@@ -39,9 +39,9 @@ def _toggle_ablated(layer: int, head: int) -> None:
 
 
 def on_ablate_click() -> None:
-    clicked = _clicked("ablate_chart")
-    if clicked:
-        _toggle_ablated(*clicked)
+    head = clicked("ablate_chart")
+    if head:
+        _toggle_ablated(*head)
 
 
 def ablation_picker(result, target: str) -> None:

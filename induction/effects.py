@@ -161,6 +161,17 @@ def effects(config: MapConfig | Run, *, mode: AblationMode = "zero", pairs_with=
     return _result(run, mode, pair, meta, arrays, cached, time.perf_counter() - started, use_cache, cache)
 
 
+def cached_effects(config: MapConfig | Run, *, mode: AblationMode = "zero", pairs_with=None,
+                   cache: ResultCache | None = None) -> EffectsResult | None:
+    """The effects if they are cached (the writable cache or the precomputed tier); None, never a computation."""
+    run = resolve_run(config)
+    pair = None if pairs_with is None else run.check_head(*pairs_with)
+    hit = (cache or open_cache()).get(effects_key(run, mode, pair))
+    if hit is None:
+        return None
+    return _result(run, mode, pair, *hit, True, 0.0, True, cache)
+
+
 def _effects_until(run: Run, mode, pair, until_sem: float, chunk: int, progress, use_cache, cache) -> EffectsResult:
     if not until_sem > 0:
         raise ConfigError("until_sem must be a positive number")

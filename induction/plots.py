@@ -20,7 +20,7 @@ MAP_COLORS = "Viridis"
 TOKEN_HOVER_MAX = 160
 DIFF_COLORS = "RdBu_r"
 _HOVER = "<b>L%{customdata[0]}H%{customdata[1]}</b><br>layer %{customdata[0]}, head %{customdata[1]}<br>" \
-         "score %{customdata[2]:.4f} ± %{customdata[3]:.4f}<extra></extra>"
+         "VALUE %{customdata[2]:.4f} ± %{customdata[3]:.4f}<extra></extra>"
 
 
 def _height(layers: int) -> int:
@@ -30,7 +30,7 @@ def _height(layers: int) -> int:
 def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = "", zmin: float | None = 0.0,
                zmax: float | None = 1.0, colorscale: str = MAP_COLORS, zmid: float | None = None,
                selected: Iterable[tuple[int, int]] = (), ablated: Iterable[tuple[int, int]] = (),
-               colorbar_title: str = "score") -> go.Figure:
+               colorbar_title: str = "score", value_name: str = "score") -> go.Figure:
     """Layers (y, 0 at top) x heads (x) heatmap with clickable cells."""
     layers, heads = mean.shape
     z = np.asarray(mean, dtype=float).copy()
@@ -47,7 +47,8 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
                              colorscale=colorscale, hoverinfo="skip", xgap=1, ygap=1,
                              colorbar=dict(title=colorbar_title)))
     fig.add_trace(go.Scatter(
-        x=hh.ravel().tolist(), y=ll.ravel().tolist(), mode="markers", customdata=custom, hovertemplate=_HOVER,
+        x=hh.ravel().tolist(), y=ll.ravel().tolist(), mode="markers", customdata=custom,
+        hovertemplate=_HOVER.replace("VALUE", value_name),
         marker=dict(symbol="square", size=marker, opacity=0, color="black"), showlegend=False, name="heads",
         selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
     ))
@@ -75,6 +76,42 @@ def diff_figure(diff: np.ndarray, *, title: str = "", ablated: Iterable[tuple[in
     bound = float(max(finite.max() if finite.size else 0.0, 1e-3))
     return map_figure(diff, None, title=title, zmin=-bound, zmax=bound, zmid=None, colorscale=DIFF_COLORS,
                       ablated=ablated, colorbar_title="Δ score")
+
+
+def effect_figure(effect: np.ndarray, sem: np.ndarray, *, title: str = "") -> go.Figure:
+    """Per-head effect on the loss, diverging colours centred at 0 (clickable like the map)."""
+    bound = float(max(np.nanmax(np.abs(effect)), 1e-3))
+    return map_figure(effect, sem, title=title, zmin=-bound, zmax=bound, colorscale=DIFF_COLORS,
+                      colorbar_title="Δ loss", value_name="effect")
+
+
+def attention_vs_effect(score: np.ndarray, effect: np.ndarray, sem: np.ndarray, *, baseline: float,
+                        used: float, title: str = "") -> go.Figure:
+    """One labelled point per head: attention score (x) against effect on the loss (y), with the lines that
+    split heads that attend (x >= 3 x baseline) from those that do not, and used heads (y >= `used`)."""
+    layers, heads = score.shape
+    ll, hh = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
+    names = [f"L{l}H{h}" for l, h in zip(ll.ravel(), hh.ravel(), strict=True)]
+    custom = np.stack([ll.ravel(), hh.ravel(), score.ravel(), effect.ravel(), sem.ravel()], axis=1).tolist()
+    fig = go.Figure(go.Scatter(
+        x=score.ravel().tolist(), y=effect.ravel().tolist(), mode="markers+text", text=names,
+        textposition="top center", customdata=custom, marker=dict(size=10, color="#1f77b4"),
+        error_y=dict(type="data", array=sem.ravel().tolist(), visible=True, thickness=1),
+        hovertemplate="<b>L%{customdata[0]}H%{customdata[1]}</b><br>attention %{customdata[2]:.4f}<br>"
+                      "effect %{customdata[3]:+.4f} ± %{customdata[4]:.4f}<extra></extra>", showlegend=False))
+    attends = 3 * baseline
+    fig.add_vline(x=attends, line=dict(color="#555", dash="dash"), annotation_text="3x uniform",
+                  annotation_position="top right")
+    fig.add_hline(y=used, line=dict(color="#555", dash="dot"), annotation_text="used",
+                  annotation_position="top left")
+    xmax = max(float(score.max()), attends) * 1.05
+    fig.add_annotation(x=xmax, y=min(float(effect.min()), 0.0), text="attends, not used", showarrow=False,
+                       xanchor="right", yanchor="bottom", font=dict(color="#a33"))
+    fig.update_layout(title=title, height=420, margin=dict(l=50, r=20, t=40, b=40), clickmode="event+select",
+                      dragmode=False)
+    fig.update_xaxes(title="attention score (induction map)")
+    fig.update_yaxes(title="effect on the masked-token loss (nats)")
+    return fig
 
 
 def row_figure(detail, *, title: str = "") -> go.Figure:

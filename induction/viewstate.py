@@ -45,6 +45,7 @@ class ViewState:
     rescale: bool = False
     ablate: tuple[tuple[int, int], ...] = ()  # heads to ablate (Ablation page)
     mode: str = "zero"  # ablation mode: zero or mean
+    pair: tuple[int, int] | None = None  # Effects page: a head ablated first (the backup question)
 
     def to_query(self) -> dict[str, str]:
         q = {"model": self.model, "setup": self.setup, "protocol": self.protocol, "target": self.target,
@@ -59,6 +60,8 @@ class ViewState:
             q["ablate"] = ",".join(head_name(l, h) for l, h in self.ablate)
         if self.mode != "zero":
             q["mode"] = self.mode
+        if self.pair is not None:
+            q["pair"] = head_name(*self.pair)
         return q
 
     @classmethod
@@ -125,6 +128,14 @@ def _heads(raw: str | None, notices) -> tuple[tuple[int, int], ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _pair(raw: str | None, notices) -> tuple[int, int] | None:
+    heads = _heads(raw, notices)
+    if len(heads) > 1:
+        notices.append("ignored pair: name one head, for example pair=L1H0")
+        return None
+    return heads[0] if heads else None
+
+
 def from_query(params: Mapping[str, str], *, allowed_models: tuple[str, ...] | None = None,
                max_trials: int = MAX_TRIALS, max_segment: int = MAX_SEGMENT,
                default: ViewState = ViewState()) -> tuple[ViewState, list[str]]:
@@ -151,5 +162,6 @@ def from_query(params: Mapping[str, str], *, allowed_models: tuple[str, ...] | N
         layer=layer, head=head, rescale=params.get("rescale") in ("1", "true"),
         ablate=_heads(params.get("ablate"), notices),
         mode=_choice(params, "mode", ABLATION_MODES, notices, default.mode),
+        pair=_pair(params.get("pair"), notices),
     )
     return state, notices

@@ -143,6 +143,18 @@ def test_ablation_page_from_a_shared_link_and_by_click():
     assert not at.exception and at.query_params["mode"] == "mean"
 
 
+def test_effects_page_on_the_toy_and_a_click_opens_the_head():
+    at = make_app(trials=8).run()
+    at.switch_page("views/effects.py").run()
+    at.button[0].click().run()
+    assert not at.exception and len(charts(at)) == 3
+    scatter = charts(at)[2]
+    click_chart(at, scatter, 1, 0)  # the scatter's points carry (layer, head) like the map's cells
+    assert not at.exception
+    assert at.title[0].value == "Head drill-down" and at.subheader[0].value == "Head L1H0"
+    assert at.query_params["layer"] == "1" and at.query_params["head"] == "0"
+
+
 def test_ablation_page_top_k_button():
     at = make_app(trials=8).run()
     at.switch_page("views/ablation.py").run()

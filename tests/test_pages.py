@@ -14,6 +14,7 @@ from dashboard import drilldown, library
 from induction.ablation import AblationResult
 from induction.config import OFFSETS, MapConfig
 from induction.detail import HeadDetail
+from induction.effects import EffectsResult
 from induction.icl import ICLResult
 from induction.registry import SIZES
 from induction.scoring import InductionMap
@@ -53,6 +54,15 @@ def fake_ablation(config, heads, mode):
                           loss_ablated=2.5)
 
 
+def fake_effects(config, mode, pair):
+    clean = fake_map(config)
+    loss = np.zeros((config.trials, *SHAPE))
+    loss[:, BEST[0], BEST[1]] = 2.0
+    return EffectsResult(config=clean.config, mode=mode, pairs_with=pair, layers=SHAPE[0], heads=SHAPE[1],
+                         loss_clean=np.zeros(config.trials), loss_base=np.zeros(config.trials), loss_ablated=loss,
+                         path="suffix")
+
+
 def fake_icl(config):
     return ICLResult(config=config, corpus_hash="stub", per_trial=np.linspace(0.0, 1.0, config.trials),
                      skipped_documents=1, eligible_documents=20)
@@ -64,6 +74,8 @@ def stubbed(monkeypatch):
     monkeypatch.setattr(library, "get_map", fake_map)
     monkeypatch.setattr(library, "get_ablation", fake_ablation)
     monkeypatch.setattr(library, "get_icl", fake_icl)
+    monkeypatch.setattr(library, "get_effects", fake_effects)
+    monkeypatch.setattr(library, "cached_effects", lambda *a: None)
     monkeypatch.setattr(library, "get_sweep", lambda *a: [])
     monkeypatch.setattr(library, "max_positions", lambda model, fallback=512: 512)
     monkeypatch.setattr(drilldown, "_head_detail", fake_detail)
@@ -132,6 +144,14 @@ def test_icl_page(stubbed):
     at.button[0].click().run()
     assert not at.exception and at.metric[0].value == "0.5000"  # mean of linspace(0, 1)
     assert charts(at) == 1
+
+
+def test_effects_page_computes_on_a_click_and_shows_three_figures(stubbed):
+    at = open_page("views/effects.py", pair="L0H1")
+    assert at.title[0].value == "Effects" and charts(at) == 0 and at.selectbox(key="w_pair").value == "L0H1"
+    at.button[0].click().run()
+    assert not at.exception and charts(at) == 3  # attention map, effect map, attention against effect
+    assert "with L0H1 ablated" in at.caption[-1].value and at.query_params["pair"] == "L0H1"
 
 
 def test_about_page(stubbed):

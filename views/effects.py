@@ -1,0 +1,56 @@
+"""Effects: is the head used? Each head's effect on the masked-token loss beside its attention score."""
+
+import streamlit as st
+
+from dashboard import library
+from dashboard.downloads import to_json_text
+from dashboard.effects import NO_PAIR, effect_click, on_pair_change, open_clicked_head
+from dashboard.maps import clickable_map
+from dashboard.sidebar import sidebar
+from dashboard.state import copy_to
+from induction.config import ABLATION_MODES, head_name
+from induction.plots import attention_vs_effect, effect_figure, map_figure
+
+# inputs
+state = sidebar()
+open_clicked_head()  # a click on the scatter or the effect map opens that head's drill-down
+st.title("Effects")
+st.caption("Attention is not use. A head's **effect** is the masked-token loss on the same RRT trials with that head "
+           "alone ablated, minus the loss without it (nats; positive = the model relies on the head).")
+clean = library.get_map(library.map_config(state))
+if clean is None:
+    st.stop()
+names = [NO_PAIR] + [head_name(l, h) for l in range(clean.layers) for h in range(clean.heads)]
+pair_head = state.pair if state.pair and head_name(*state.pair) in names else None
+a, b = st.columns(2)
+st.session_state.w_effect_mode, st.session_state.w_pair = state.mode, head_name(*pair_head) if pair_head else NO_PAIR
+a.radio("Ablation", ABLATION_MODES, horizontal=True, key="w_effect_mode", on_change=copy_to("mode", "w_effect_mode"))
+b.selectbox("Ablate first (backup heads)", names, key="w_pair", on_change=on_pair_change)
+
+# guard + compute: shown from the cache when it is there; computing is one click
+config = library.map_config(state)
+result = library.cached_effects(config, state.mode, pair_head)
+if result is None and st.button("Compute effects", type="primary"):
+    result = library.get_effects(config, state.mode, pair_head)
+if result is None:
+    st.info(f"The effects of all {clean.layers * clean.heads} heads cost about "
+            f"{clean.heads * (clean.layers + 1) / 2:.0f}x the forward passes of the map; cached once computed.")
+    st.stop()
+
+# render
+score = clean.mean(state.target)
+used = 0.1 * max(float(result.effect.max()), 1e-6)
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(map_figure(score, clean.sem(state.target), title=f"attention: {state.target}"), width="stretch",
+                    key="effect_attention")
+with right:
+    clickable_map(effect_figure(result.effect, result.effect_sem, title="effect on the loss"), key="effect_map",
+                  on_select=effect_click("effect_map"))
+st.plotly_chart(attention_vs_effect(score, result.effect, result.effect_sem, baseline=clean.baseline, used=used,
+                                    title="attention against effect"), key="effect_scatter", on_select=effect_click(
+                                        "effect_scatter"), selection_mode="points", width="stretch")
+base = f"; with {head_name(*result.pairs_with)} ablated {result.loss_base.mean():.4f}" if result.pairs_with else ""
+st.caption(f"clean loss {result.loss_clean.mean():.4f}{base} · {result.trials} trials · {result.mode} ablation · "
+           f"{result.path} path · {'cached' if result.cached else 'computed'} in {result.elapsed_s:.1f}s")
+st.download_button("Effects (JSON)", to_json_text(result.to_json()), "effects.json", "application/json")
