@@ -1,67 +1,18 @@
-"""Command line: `python -m induction {map,precompute,ablate,effects,icl,models}`.
+"""Command line: `python -m induction {map,precompute,ablate,effects,reproduce,icl,models}`.
 
-Why a CLI: the engine is a library first; the dashboard is one client, the shell
-another. Errors meant for users print one line and exit 2, never a traceback.
+Why a CLI: the engine is a library first; the dashboard is one client, the shell another. This module
+is the parser (choices come from `config`, spelled once); `commands.py` runs each command. Errors meant
+for users print one line and exit 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
-import numpy as np
-
-from .config import (
-    ABLATION_MODES,
-    DEVICES,
-    DTYPES,
-    ICL_VARIANTS,
-    PAPER_TRIALS,
-    PROTOCOLS,
-    SETUPS,
-    ConfigError,
-    InductionError,
-    MapConfig,
-    head_name,
-)
-from .models import model_status
+from . import commands
+from .config import ABLATION_MODES, DEVICES, DTYPES, ICL_VARIANTS, PAPER_TRIALS, PROTOCOLS, SETUPS, InductionError
 from .registry import KNOWN_MODELS
-
-
-def _progress_bar(desc: str, unit: str = "trial"):
-    from tqdm import tqdm
-
-    bar = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        bar = bar or tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    def close() -> None:
-        if bar is not None:
-            bar.close()
-
-    return close, update
-
-
-def _with_progress(desc: str, compute, *args, unit: str = "trial", **kwargs):
-    """Call `compute(..., progress=...)` behind a progress bar that is always closed."""
-    close_bar, update = _progress_bar(desc, unit)
-    try:
-        return compute(*args, progress=update, **kwargs)
-    finally:
-        close_bar()
-
-
-def _write_json(path: str | None, payload: dict) -> None:
-    if path:
-        Path(path).write_text(json.dumps(payload))
-        print(f"wrote {path}")
 
 
 def _add_map_args(p: argparse.ArgumentParser) -> None:
@@ -80,147 +31,6 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="compute and do not read or write the cache")
 
 
-def _print_table(result, top: int = 5) -> None:
-    c = result.config
-    print(f"{c.model} [{result.layers} layers x {result.heads} heads]  setup={c.setup}  protocol={c.protocol}  "
-          f"segment={c.segment}  trials={result.trials}  seed={c.seed}  uniform baseline={result.baseline:.4f}  "
-          f"{'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s")
-    for target in result.targets:
-        heads = ", ".join(f"{h.name} {h.score:.3f}±{h.sem:.3f}" for h in result.top_heads(target, top))
-        print(f"  {target:12s} {heads}")
-
-
-def cmd_map(args: argparse.Namespace) -> int:
-    from .engine import compute_map, compute_map_until, make_trials, model_for
-    from .runs import resolve_run
-    from .scoring import dump_trials
-
-    run = resolve_run(MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
-                                seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype))
-    desc = f"{args.model} {args.setup}"
-    if args.until_sem:
-        result = _with_progress(desc, compute_map_until, run, args.until_sem)
-        print(f"adaptive: {result.trials} trials reached a standard error below {args.until_sem} "
-              f"(cap {args.trials})" if result.trials < args.trials else
-              f"adaptive: the cap of {args.trials} trials was reached before the bound {args.until_sem}")
-    else:
-        result = _with_progress(desc, compute_map, run, use_cache=not args.no_cache)
-    _print_table(result)
-    payload = result.to_json() if args.json else {}
-    if args.json and args.dump_trials:
-        payload["trials_dump"] = dump_trials(make_trials(run.with_trials(result.trials), model_for(run)))
-    _write_json(args.json, payload)
-    return 0
-
-
-def _precompute_model(name: str, args: argparse.Namespace) -> bool:
-    """Every setup and protocol of one model; stop at the first failure (a model that cannot load)."""
-    from .engine import compute_map
-
-    for setup in SETUPS:
-        for protocol in args.protocols:
-            config = MapConfig(model=name, setup=setup, protocol=protocol, trials=args.trials, seed=args.seed)
-            try:
-                result = _with_progress(f"{name} {setup} {protocol}", compute_map, config)
-            except ConfigError as exc:  # this setup/protocol does not fit the model: the others may
-                print(f"{name:8s} {setup:9s} {protocol:6s} skipped: {str(exc)[:160]}")
-                continue
-            except InductionError as exc:
-                print(f"{name:8s} skipped: {str(exc)[:200]}")
-                return False
-            print(f"{name:8s} {setup:9s} {protocol:6s} {'cached' if result.cached else 'computed'} "
-                  f"{result.elapsed_s:.1f}s")
-    if args.effects:
-        _precompute_effects(name, args)
-    return True
-
-
-def _precompute_effects(name: str, args: argparse.Namespace) -> None:
-    """Per-head effects of the standard setup (clean protocol), for the Effects page in deployed mode."""
-    from .effects import effects
-
-    config = MapConfig(model=name, setup="standard", protocol="clean", trials=args.trials, seed=args.seed)
-    try:
-        result = _with_progress(f"{name} effects", effects, config, unit="step")
-    except InductionError as exc:  # no MLM head, say: the maps are still there
-        print(f"{name:8s} effects   skipped: {str(exc)[:160]}")
-        return
-    print(f"{name:8s} effects   clean  {'cached' if result.cached else 'computed'} {result.elapsed_s:.1f}s")
-
-
-def cmd_precompute(args: argparse.Namespace) -> int:
-    done = [_precompute_model(name, args) for name in args.models]
-    return 0 if any(done) else 1
-
-
-def cmd_ablate(args: argparse.Namespace) -> int:
-    from .ablation import ablate
-
-    config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
-                       seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype)
-    heads = [h for h in args.heads.split(",") if h.strip()]
-    result = _with_progress(f"ablate {args.heads}", ablate, config, heads, mode=args.mode, use_cache=not args.no_cache)
-    print(f"{args.model} {args.setup}: ablated {', '.join(head_name(l, h) for l, h in result.heads)} ({result.mode})")
-    if result.loss_clean is not None:
-        print(f"  masked-token loss on the RRT trials: clean {result.loss_clean:.4f} -> ablated "
-              f"{result.loss_ablated:.4f} ({result.loss_ablated - result.loss_clean:+.4f})")
-    else:
-        print("  masked-token loss: n/a (the model has no MLM head)")
-    for target in result.clean.targets:
-        diff = result.diff(target)
-        order = [i for i in np.argsort(-np.nan_to_num(diff, nan=-np.inf), axis=None)[:3]]
-        rising = ", ".join(f"{head_name(l, h)} {diff[l, h]:+.3f}"
-                           for l, h in (np.unravel_index(i, diff.shape) for i in order))
-        print(f"  {target:12s} largest rises (backup candidates): {rising}")
-    _write_json(args.json, result.to_json())
-    return 0
-
-
-def cmd_effects(args: argparse.Namespace) -> int:
-    from .effects import effects
-
-    config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
-                       seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype)
-    result = _with_progress(f"effects {args.model}", effects, config, mode=args.mode, pairs_with=args.pairs_with,
-                            until_sem=args.until_sem, use_cache=not args.no_cache, unit="step")
-    pair = f" with {head_name(*result.pairs_with)} ablated" if result.pairs_with else ""
-    print(f"{args.model} {args.setup}: per-head effect on the masked-token loss ({result.mode} ablation{pair}), "
-          f"{result.trials} trials, {'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s "
-          f"({result.path} path)")
-    print(f"  loss: clean {result.loss_clean.mean():.4f}" +
-          (f", with {head_name(*result.pairs_with)} ablated {result.loss_base.mean():.4f}" if pair else ""))
-    effect, sem = result.effect, result.effect_sem
-    order = np.argsort(-effect, axis=None, kind="stable")[:5]
-    print("  largest effects: " + ", ".join(f"{head_name(l, h)} {effect[l, h]:+.4f}±{sem[l, h]:.4f}"
-                                            for l, h in (np.unravel_index(i, effect.shape) for i in order)))
-    _write_json(args.json, result.to_json())
-    return 0
-
-
-def cmd_icl(args: argparse.Namespace) -> int:
-    from .icl import CURVE_LENGTHS, ICLConfig, icl_score
-
-    curve = tuple(n for n in CURVE_LENGTHS if n <= args.long) if args.curve else ()
-    config = ICLConfig(model=args.model, corpus=args.corpus, variant=args.variant, trials=args.trials,
-                       seed=args.seed, short=args.short, long=args.long, replace=args.replace, curve=curve,
-                       device=args.device, dtype=args.dtype)
-    result = _with_progress(f"icl {args.model}", icl_score, config, use_cache=not args.no_cache)
-    print(f"{args.model} on {args.corpus} ({args.variant}): Loss({args.short}) - Loss({args.long}) = "
-          f"{result.mean:.4f} ± {result.sem:.4f} over {args.trials} trials "
-          f"({result.skipped_documents} documents shorter than needed skipped)")
-    for n, (m, s) in result.curve.items():
-        print(f"  context {n:4d}: masked-token loss {m:.4f} ± {s:.4f}")
-    _write_json(args.json, result.to_json())
-    return 0
-
-
-def cmd_models(args: argparse.Namespace) -> int:
-    for row in model_status():
-        print(f"{row['name']:8s} {row['layers']:>2d}x{row['heads']:<2d} "
-              f"{'offline' if row['offline'] else 'needs network':14s} {row['note']}  [{row['source']}]")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m induction", description="Induction heads in BERT-family models.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -231,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until-sem", type=float, default=None,
                    help="adaptive: run trials in chunks until every head's standard error is below this "
                         "(--trials is then the cap)")
-    p.set_defaults(func=cmd_map)
+    p.set_defaults(func=commands.cmd_map)
     p = sub.add_parser("precompute", help="fill the cache for every size and setup that loads here")
     p.add_argument("--models", nargs="+", default=[*KNOWN_MODELS], choices=None)
     p.add_argument("--protocols", nargs="+", default=list(PROTOCOLS), choices=PROTOCOLS)
@@ -239,13 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the per-head effects (standard setup, clean protocol) of models with an MLM head")
     p.add_argument("--trials", type=int, default=PAPER_TRIALS)
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_precompute)
+    p.set_defaults(func=commands.cmd_precompute)
     p = sub.add_parser("ablate", help="recompute a map with heads ablated; report the difference and MLM loss")
     _add_map_args(p)
     p.add_argument("--heads", required=True, help="comma-separated heads, for example L9H9,L8H2")
     p.add_argument("--mode", choices=ABLATION_MODES, default="zero")
     p.add_argument("--json", help="write heads, mode, clean, ablated, diff, loss_clean, loss_ablated as JSON")
-    p.set_defaults(func=cmd_ablate)
+    p.set_defaults(func=commands.cmd_ablate)
     p = sub.add_parser("effects", help="every head's causal effect: masked-token loss with it ablated minus clean")
     _add_map_args(p)
     p.add_argument("--mode", choices=ABLATION_MODES, default="zero")
@@ -254,7 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="adaptive: chunks of trials until every effect's standard error is below this (--trials caps)")
     p.add_argument("--json", help="write model, setup, trials, seed, mode, layers, heads, loss_clean, effect, "
                                   "effect_sem, elapsed_s, cached as JSON")
-    p.set_defaults(func=cmd_effects)
+    p.set_defaults(func=commands.cmd_effects)
+    p = sub.add_parser("reproduce", help="run every experiment of the study and compare with what it reported")
+    p.add_argument("--models", default="tiny,small,medium,base,large",
+                   help="sizes to run, comma-separated; size=folder stands in another model for a size")
+    p.add_argument("--trials", type=int, default=PAPER_TRIALS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--icl-corpus", default="wikipedia-simple",
+                   help="the ICL corpus (the study's: wikipedia-simple; python-docs works offline, not comparable)")
+    p.add_argument("--icl-trials", type=int, default=PAPER_TRIALS)
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--json", help="write {'rows': [...]} (one row per reported number) as JSON")
+    p.set_defaults(func=commands.cmd_reproduce)
     p = sub.add_parser("icl", help="in-context learning score Loss(short) - Loss(long)")
     p.add_argument("--model", default="base")
     p.add_argument("--corpus", default="python-docs", help="python-docs, wikipedia-simple, a .txt file or a folder")
@@ -267,9 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--curve", action="store_true", help="also the masked-token loss at 25..500 tokens of context")
     _add_run_args(p)
     p.add_argument("--json", help="write the result as JSON")
-    p.set_defaults(func=cmd_icl)
+    p.set_defaults(func=commands.cmd_icl)
     p = sub.add_parser("models", help="list the known models and which work offline")
-    p.set_defaults(func=cmd_models)
+    p.set_defaults(func=commands.cmd_models)
     return parser
 
 

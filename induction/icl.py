@@ -32,6 +32,12 @@ from .models import LoadedModel, ModelInfo, describe, resolve_device
 from .scoring import mean_sem
 
 CURVE_LENGTHS = (25, 50, 100, 200, 300, 400, 500)
+# Simple English Wikipedia: the study's script dataset (`wikipedia`, 20220301.simple) is no longer published;
+# this is the nearest snapshot on the Hub. Documents are sampled, seeded, from the whole split.
+WIKIPEDIA = ("wikimedia/wikipedia", "20231101.simple")
+WIKIPEDIA_DOCUMENTS = 5000
+SIGN = ("Loss(short) - Loss(long): positive when more context helps, as the study reports it; Olsson et al. "
+        "report loss(token 500) - loss(token 50), the opposite sign")
 
 
 @dataclass(frozen=True)
@@ -73,14 +79,21 @@ class ICLResult:
         out = {"model": c.model, "corpus": c.corpus, "corpus_hash": self.corpus_hash, "variant": c.variant,
                "trials": c.trials, "seed": c.seed, "device": c.device, "dtype": c.dtype,
                "short": c.short, "long": c.long, "mean": self.mean,
-               "sem": self.sem, "per_trial": [float(v) for v in self.per_trial],
+               "sem": self.sem, "sign": SIGN, "per_trial": [float(v) for v in self.per_trial],
                "skipped_documents": self.skipped_documents, "eligible_documents": self.eligible_documents}
         if self.curve:
             out["curve"] = {str(k): {"mean": m, "sem": s} for k, (m, s) in self.curve.items()}
         return out
 
 
-def load_corpus(corpus: str) -> list[str]:
+def sample_documents(dataset, seed: int, count: int = WIKIPEDIA_DOCUMENTS) -> list[str]:
+    """`count` documents drawn without replacement, seeded, from the whole split (in split order)."""
+    rng = np.random.default_rng(seed)
+    picks = np.sort(rng.choice(len(dataset), size=min(count, len(dataset)), replace=False))
+    return [dataset[int(i)]["text"] for i in picks]
+
+
+def load_corpus(corpus: str, seed: int = 0) -> list[str]:
     """Documents of a named corpus, a .txt file or a folder of .txt files."""
     if corpus == "python-docs":
         from pydoc_data.topics import topics
@@ -96,8 +109,7 @@ def load_corpus(corpus: str) -> list[str]:
             raise InductionError("the wikipedia-simple corpus needs `pip install datasets`; "
                                  "python-docs works offline") from exc
         try:
-            rows = load_dataset("wikimedia/wikipedia", "20231101.simple", split="train", streaming=True)
-            return [r["text"] for _, r in zip(range(5000), rows, strict=False)]
+            return sample_documents(load_dataset(*WIKIPEDIA, split="train"), seed)
         except Exception as exc:
             raise InductionError(f"could not load Simple English Wikipedia ({exc}); python-docs works offline") from exc
     path = Path(corpus)
@@ -119,12 +131,13 @@ def corpus_hash(docs: list[str]) -> str:
 
 
 def eligible(model: LoadedModel, docs: list[str], length: int) -> tuple[list[np.ndarray], int]:
-    """Token ids (first `length`, [CLS] included) of every document that reaches `length` tokens."""
+    """[CLS] + the first `length - 1` word pieces of every document that has them, as the study built its
+    contexts (no closing [SEP]; a shorter context is a prefix of a longer one)."""
     kept, skipped = [], 0
     for doc in docs:
-        ids = model.tokenizer(doc, add_special_tokens=True, truncation=True, max_length=length)["input_ids"]
-        if len(ids) >= length:
-            kept.append(np.asarray(ids[:length], dtype=np.int64))
+        pieces = model.tokenizer(doc, add_special_tokens=False, truncation=True, max_length=length - 1)["input_ids"]
+        if len(pieces) >= length - 1:
+            kept.append(np.asarray([model.vocab.cls_id, *pieces[:length - 1]], dtype=np.int64))
         else:
             skipped += 1
     return kept, skipped
@@ -158,7 +171,7 @@ def resolve_icl(config: ICLConfig) -> tuple[ICLConfig, ModelInfo]:
     """Check the config against the model and make its device and dtype concrete (once per call)."""
     info = describe(config.model)
     check(config, info.max_positions)
-    device, dtype = resolve_device(config.device, config.dtype)
+    device, dtype = resolve_device(config.device, config.dtype, half_on_cuda=False)  # losses in float32
     return dataclasses.replace(config, device=device, dtype=dtype), info
 
 
@@ -172,7 +185,7 @@ def icl_key(config: ICLConfig, info: ModelInfo, chash: str) -> str:
 def icl_score(config: ICLConfig, *, progress: Progress | None = None, use_cache: bool = True,
               cache: ResultCache | None = None) -> ICLResult:
     config, info = resolve_icl(config)
-    docs = load_corpus(config.corpus)
+    docs = load_corpus(config.corpus, config.seed)
     chash = corpus_hash(docs)
 
     def compute() -> tuple[dict, dict]:

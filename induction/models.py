@@ -186,15 +186,20 @@ def describe(name: str) -> ModelInfo:
     return info
 
 
-def resolve_device(device: str = "auto", dtype: str = "auto") -> tuple[str, str]:
+def default_dtype(device: str, *, half_on_cuda: bool = True) -> str:
+    """What dtype "auto" means: float16 on CUDA for speed, except where the numbers must be the study's
+    (the paper protocol, the ICL score): float32 on every device."""
+    return "float16" if device == "cuda" and half_on_cuda else "float32"
+
+
+def resolve_device(device: str = "auto", dtype: str = "auto", *, half_on_cuda: bool = True) -> tuple[str, str]:
     """'auto' -> the concrete device and dtype this machine runs (called once per run)."""
     import torch
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     if device == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError("device 'cuda' was asked for but no CUDA GPU is available")
-    dtype = ("float16" if device == "cuda" else "float32") if dtype == "auto" else dtype
-    return device, dtype
+    return device, default_dtype(device, half_on_cuda=half_on_cuda) if dtype == "auto" else dtype
 
 
 def load_model(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:

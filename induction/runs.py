@@ -53,7 +53,7 @@ def resolve_run(config: MapConfig | Run) -> Run:
     config.validate()
     info = describe(config.model)
     config = config.with_segment(info.default_segment, info.max_positions)
-    device, dtype = resolve_device(config.device, config.dtype)
+    device, dtype = resolve_device(config.device, config.dtype, half_on_cuda=config.protocol != "paper")
     return Run(config=dataclasses.replace(config, device=device, dtype=dtype), info=info)
 
 

@@ -55,6 +55,9 @@ class TrialBatch:
 def _segment_ids(rng: np.random.Generator, protocol: str, segment: int, vocab: VocabSpec) -> np.ndarray:
     if protocol == "paper":
         high = min(PAPER_ID_RANGE[1], vocab.vocab_size)
+        if high <= PAPER_ID_RANGE[0]:
+            raise ConfigError(f"the paper protocol draws ids from [{PAPER_ID_RANGE[0]}, {PAPER_ID_RANGE[1]}) but the "
+                              f"model's vocabulary has only {vocab.vocab_size} ids: use the clean protocol")
         return rng.integers(PAPER_ID_RANGE[0], high, size=segment)
     if segment > len(vocab.clean_ids):
         raise ConfigError(f"segment {segment} is longer than the {len(vocab.clean_ids)} ordinary tokens "

@@ -21,3 +21,12 @@ def test_quick_benchmark_runs_and_the_maps_agree(tmp_path):
                                     "floor (batched SDPA forward)"}
     assert data["max_abs_diff_engine_bfloat16_vs_straightforward"] < 0.05
     assert "engine/floor" in data["ratios"]
+
+
+def test_quick_effects_benchmark_runs_and_both_ways_agree(tmp_path):
+    out = tmp_path / "effects.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_effects.py"), "--quick", "--out",
+                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert data["max_abs_diff"] <= 1e-5 and data["path"] == "suffix"

@@ -162,10 +162,15 @@ def test_cli_precompute_fills_what_fits_and_skips_what_cannot_load(fresh_cache, 
                           cwd=ROOT, capture_output=True, text=True, timeout=300, env=os.environ.copy())
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert sum("computed" in l for l in lines if l.startswith("toy")) == 3  # clean: three setups
+    maps = [l for l in lines if l.startswith("toy") and "effects" not in l]
+    assert sum("computed" in l for l in maps) == 3  # clean: three setups
+    assert any(l.startswith("toy") and "effects" in l and "computed" in l for l in lines)
     assert sum("too long for 'toy'" in l for l in lines) == 3  # paper's 200-token segments do not fit
     assert any(l.startswith("tiny") and "could not load model 'tiny'" in l for l in lines)
     assert compute_map(MapConfig(model="toy", setup="triple", trials=4)).cached is True
+    from induction.effects import cached_effects
+
+    assert cached_effects(MapConfig(model="toy", trials=4)) is not None  # the Effects page reads it as it is
 
 
 def test_runs_are_exactly_reproducible(random_bert):
