@@ -35,6 +35,9 @@ USER app
 
 # Weights land in the image's Hugging Face cache; every standard map lands in a read-only precomputed tier
 RUN INDUCTION_CACHE_DIR=/app/precomputed python -m induction precompute --models toy minilm ${PRECOMPUTE_MODELS}
+# The "Reproduce the study" page: its maps are already there; this adds the ICL rows (when the Hub is reachable)
+RUN sizes=$(for m in ${PRECOMPUTE_MODELS}; do case $m in tiny|small|medium|base|large) printf '%s,' "$m";; esac; done); \
+    if [ -n "$sizes" ]; then INDUCTION_CACHE_DIR=/app/precomputed python -m induction reproduce --models "${sizes%,}"; fi
 
 # Public-demo limits: allow-listed models, capped trials and segments, no stack traces in the page;
 # new results go to /app/cache (mount a volume), size-limited with eviction

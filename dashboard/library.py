@@ -62,3 +62,10 @@ def max_positions(model: str, fallback: int = 512) -> int:
         return describe(model).max_positions
     except InductionError:
         return fallback
+
+
+def get_reproduction(sizes: list[str], trials: int, seed: int, icl_corpus: str):
+    from induction.reproduce import reproduce
+
+    return run_with_progress("reproducing the study", reproduce, {s: s for s in sizes}, trials=trials, seed=seed,
+                             icl_corpus=icl_corpus, icl_trials=trials)

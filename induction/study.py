@@ -104,3 +104,32 @@ def format_table(rows: list[dict]) -> str:
         lines.append(f"{r['experiment']:10s} {r['model']:7s} {r['target']:12s} {rep:16s} {mea:16s} "
                      f"{r['status']:8s} {r['reason']}")
     return "\n".join(lines)
+
+
+def first_occurrence_targets(original_ids, mask_index) -> tuple[int, int]:
+    """The study's shuffled-setup targets, found by search: the position after the first occurrence of the
+    masked token's left neighbour, and the position before the first occurrence of its right neighbour."""
+    ids = list(original_ids)
+    left, right = int(original_ids[mask_index - 1]), int(original_ids[mask_index + 1])
+    return ids.index(left) + 1, ids.index(right) - 1
+
+
+def shuffled_search_disagreement(trials: int = 20_000, seed: int = 0) -> dict[str, float]:
+    """Shares of paper-protocol shuffled trials where the study's first-occurrence search finds another target
+    than this project's construction (ids drawn with replacement repeat within a segment now and then):
+    per target, and for either."""
+    import numpy as np
+
+    from .config import PAPER_SEGMENT
+    from .sequences import VocabSpec, build_trials
+
+    vocab = VocabSpec(cls_id=101, sep_id=102, mask_id=103, vocab_size=30522, clean_ids=np.arange(1000, 30522))
+    batch = build_trials("shuffled", "paper", segment=PAPER_SEGMENT["shuffled"], trials=trials, seed=seed,
+                         vocab=vocab)
+    differ = np.zeros((trials, 2), dtype=bool)
+    for t in range(trials):
+        found = first_occurrence_targets(batch.original_ids[t], int(batch.mask_index[t]))
+        built = (int(batch.target_index["left_match"][t]), int(batch.target_index["right_match"][t]))
+        differ[t] = np.not_equal(found, built)
+    return {"left_match": float(differ[:, 0].mean()), "right_match": float(differ[:, 1].mean()),
+            "either": float(differ.any(axis=1).mean())}

@@ -154,6 +154,27 @@ def test_effects_page_computes_on_a_click_and_shows_three_figures(stubbed):
     assert "with L0H1 ablated" in at.caption[-1].value and at.query_params["pair"] == "L0H1"
 
 
+def test_reproduce_page_runs_on_a_click_and_keeps_its_table(stubbed, monkeypatch):
+    from induction.reproduce import Reproduction
+    from induction.study import REPORTED, row
+
+    calls = []
+
+    def fake(sizes, trials, seed, corpus):
+        calls.append(sizes)
+        return Reproduction(rows=[row(r, "not run", "offline") for r in REPORTED])
+
+    monkeypatch.setattr(library, "get_reproduction", fake)
+    at = open_page("views/reproduce.py")
+    assert at.title[0].value == "Reproduce the study" and not at.dataframe
+    at.button[0].click().run()
+    assert not at.exception and len(at.dataframe[0].value) == len(REPORTED)
+    at.checkbox(key="w_rescale").check().run()  # an unrelated rerun keeps the table
+    assert len(at.dataframe) == 1 and len(calls) == 1
+    at.number_input(key="w_seed").set_value(5).run()  # a changed input clears it
+    assert not at.dataframe
+
+
 def test_about_page(stubbed):
     at = open_page("views/about.py")
     assert at.title[0].value == "About the method" and "uniform baseline" in at.markdown[0].value

@@ -164,3 +164,15 @@ def test_icl_json_says_which_sign_it_uses(tmp_path):
     corpus = write_docs(tmp_path / "docs", repeats=True)
     result = icl_score(ICLConfig(model="toy", corpus=corpus, trials=3, short=25, long=100), use_cache=False)
     assert "Loss(short) - Loss(long)" in result.to_json()["sign"] and "opposite sign" in result.to_json()["sign"]
+
+
+def test_the_studys_first_occurrence_search_differs_only_where_an_id_repeats():
+    from induction.study import first_occurrence_targets, shuffled_search_disagreement
+
+    # [SEP] a b c | c a b: masking the middle "a" of the shuffled copy; its neighbours c and b occur once
+    ids = [102, 7, 8, 9, 9, 7, 8]
+    assert first_occurrence_targets(ids, 5) == (4, 1)  # after the first 9 (position 3) is 4; before 8 is 1
+    ids_dup = [102, 9, 8, 9, 9, 7, 8]  # an earlier duplicate of the left neighbour: the search stops there
+    assert first_occurrence_targets(ids_dup, 5)[0] == 2
+    rates = shuffled_search_disagreement(trials=2000, seed=0)
+    assert 0.0 < rates["left_match"] < 0.02 and 0.0 < rates["either"] < 0.04
