@@ -7,15 +7,15 @@ from dashboard.downloads import to_json_text
 from dashboard.sidebar import sidebar
 from induction import deploy
 from induction.config import ICL_VARIANTS
-from induction.icl import CURVE_LENGTHS, ICLConfig
+from induction.icl import CURVE_LENGTHS, SIGN, ICLConfig
 from induction.plots import curve_figure, distribution_figure
 
 # inputs
 state = sidebar()
 st.title("In-context learning")
-st.caption("Positive = the masked LM predicts better with more context. Default variant: **masked** (the "
-           "masked token's loss, as the reference study describes); **all-tokens** is what the study's code "
-           "computed (mean loss over every position), which gave 0.2555 for bert-base-uncased.")
+st.caption(f"{SIGN}. Default variant: **masked** (the masked token's loss, as the reference study describes); "
+           "**all-tokens** is what the study's code computed (mean loss over every position), which gave 0.2555 "
+           "for bert-base-uncased.")
 a, b, c = st.columns(3)
 corpus = a.text_input("Corpus", "python-docs", help="python-docs (offline), wikipedia-simple (needs network and "
                       "the datasets package), or a .txt file / folder of .txt files", key="icl_corpus")
