@@ -82,6 +82,11 @@ def _by_layer(heads: Heads) -> dict[int, tuple[int, ...]]:
     return {l: tuple(hs) for l, hs in out.items()}
 
 
+def require_ablation(model: LoadedModel, heads) -> None:
+    if heads and model.ablation_note:
+        raise ConfigError(f"model {model.name!r} cannot have heads ablated: {model.ablation_note}")
+
+
 def run_trials(model: LoadedModel, batch: TrialBatch, heads: Heads, mode: AblationMode, *,
                progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Full forwards with `heads` ablated: ([MASK] rows [T, L, H, S], loss per trial [T] or None).
@@ -92,12 +97,14 @@ def run_trials(model: LoadedModel, batch: TrialBatch, heads: Heads, mode: Ablati
 
     from .capture import run_ablated
 
+    require_ablation(model, heads)
     net = model.mlm if model.mlm is not None else model.encoder
 
     def step(part: TrialBatch) -> tuple[np.ndarray, np.ndarray | None]:
         ids = torch.from_numpy(part.input_ids).to(model.device)
         q = torch.from_numpy(part.mask_index).to(model.device)
-        out, rows = run_ablated(net, ablate=_by_layer(heads), mode=mode, query_index=q, input_ids=ids)
+        out, rows = run_ablated(net, ablate=_by_layer(heads), mode=mode, query_index=q, input_ids=ids,
+                                attentions=model.capture_path == "fallback")
         if model.mlm is None:
             return rows.float().cpu().numpy(), None
         logits = out.logits[torch.arange(part.trials, device=model.device), q].float()  # [B, V] at the masks

@@ -88,10 +88,21 @@ def induction_attention(module, query, key, value, attention_mask, scaling=None,
     if state.stop_after is not None and layer >= state.stop_after:
         raise StopForward
     out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scaling)
-    out = _ablated(state, layer, out)  # [B, H, S, D]
+    out = edit_heads(state, layer, out)  # [B, H, S, D]
+    return out.transpose(1, 2).contiguous(), None
+
+
+def edit_heads(state: _Capture, layer: int, out: torch.Tensor) -> torch.Tensor:
+    """One layer's per-head outputs [B, H, S, D] after this call's ablations (and summed, when asked).
+    Shared by both capture paths: the attention function here and the fallback's output-projection hook."""
+    out = _ablated(state, layer, out)
     if state.sums is not None:
         state.sums[layer] = state.sums.get(layer, 0) + out.float().sum(dim=0)
-    return out.transpose(1, 2).contiguous(), None
+    return out
+
+
+def active() -> _Capture | None:
+    return _ACTIVE.get()
 
 
 def _ablated(state: _Capture, layer: int, out: torch.Tensor) -> torch.Tensor:
@@ -159,15 +170,27 @@ def run_pattern(encoder, input_ids: torch.Tensor, layer: int) -> torch.Tensor:
 
 def run_ablated(model, *, ablate: dict[int, tuple[int, ...]], mode: AblationMode = "zero",
                 query_index: torch.Tensor | None = None, means: dict[int, torch.Tensor] | None = None,
-                row_layer: int | None = None, row_heads: torch.Tensor | None = None, **inputs):
+                row_layer: int | None = None, row_heads: torch.Tensor | None = None, attentions: bool = False,
+                **inputs):
     """One full forward of `model` with heads ablated (in every row, and per row in `row_layer`);
-    returns (outputs, rows [B, L, H, S] or None)."""
-    state = _Capture(query_index=query_index, stop_after=None, ablate=dict(ablate), mode=mode, means=means,
-                     row_layer=row_layer, row_heads=row_heads)
+    returns (outputs, rows [B, L, H, S] or None). `attentions`: read the rows from the model's own
+    attention weights (the fallback path) instead of the attention function."""
+    state = _Capture(query_index=None if attentions else query_index, stop_after=None, ablate=dict(ablate),
+                     mode=mode, means=means, row_layer=row_layer, row_heads=row_heads)
     with capturing(state), torch.inference_mode():
-        out = model(**inputs)
+        out = model(**inputs, output_attentions=True) if attentions else model(**inputs)
+    if attentions and query_index is not None:
+        return out, rows_from_attentions(out.attentions, query_index)
     rows = torch.stack(state.rows, dim=1) if state.rows else None
     return out, rows
+
+
+def rows_from_attentions(attentions, query_index: torch.Tensor) -> torch.Tensor:
+    """The query rows of a model's own attention weights (L x [B, H, S, S]): [B, L, H, S] float32."""
+    if not attentions or any(a is None or a.dim() != 4 for a in attentions):
+        raise RuntimeError("the model returned no attention weights over key positions")
+    batch = torch.arange(query_index.shape[0], device=query_index.device)
+    return torch.stack([a[batch, :, query_index].float() for a in attentions], dim=1)
 
 
 def run_suffix(layers, hidden: torch.Tensor, start: int, *, row_heads: torch.Tensor,

@@ -39,6 +39,7 @@ def head_detail(config: MapConfig | Run, layer: int, head: int, *, trial: int = 
     import torch
 
     from .capture import run_pattern
+    from .fallback import run_pattern as run_fallback_pattern
 
     run = resolve_run(config)
     run.check_head(layer, head)
@@ -47,7 +48,8 @@ def head_detail(config: MapConfig | Run, layer: int, head: int, *, trial: int = 
     model = model_for(run)
     batch = make_trials(run, model, start=trial, count=1)
     ids = torch.from_numpy(batch.input_ids).to(model.device)
-    pattern = run_pattern(model.encoder, ids, layer)[0, head].cpu().numpy()  # [S, S]
+    read = run_fallback_pattern if model.capture_path == "fallback" else run_pattern
+    pattern = read(model.encoder, ids, layer)[0, head].cpu().numpy()  # [S, S]
     m = int(batch.mask_index[0])
     tok = model.tokenizer.convert_ids_to_tokens
     return HeadDetail(layer=layer, head=head, trial=trial, tokens=tok(batch.input_ids[0].tolist()),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ablation import clean_loss, run_trials
+from .ablation import clean_loss, require_ablation, run_trials
 from .cache import ResultCache, get_or_compute, open_cache
 from .config import ABLATION_MODES, AblationMode, ConfigError, MapConfig, check_choice, head_name, parse_head
 from .engine import Progress, batch_size, make_trials, model_for
@@ -121,6 +121,7 @@ def head_losses(model: LoadedModel, batch: TrialBatch, mode: AblationMode, pair:
 
 def _model_with_head(run: Run) -> LoadedModel:
     model = model_for(run)
+    require_ablation(model, [(0, 0)])
     if model.mlm is None:
         raise ConfigError(f"model {run.model!r} has no trained masked-LM head (its checkpoint is an encoder "
                           "only), so ablating a head cannot change a masked-token loss; effects need one")

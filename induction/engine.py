@@ -71,6 +71,8 @@ def batch_size(model: LoadedModel, seq_len: int) -> int:
     """Trials per forward pass: bounded memory (about 64 MB of activations per layer on CPU)."""
     budget = (2**31 if model.device == "cuda" else 2**26) // 4
     per_trial = seq_len * max(model.heads * seq_len // 8, model.encoder.config.hidden_size * 4)
+    if model.capture_path == "fallback":  # every layer's full [H, S, S] weights are returned at once
+        per_trial += model.layers * model.heads * seq_len * seq_len
     return int(max(1, min(64 if model.device == "cuda" else 32, budget // max(per_trial, 1))))
 
 
@@ -91,10 +93,13 @@ def capture(model: LoadedModel, batch: TrialBatch, *, progress: Progress | None 
     import torch
 
     from .capture import run_capture
+    from .fallback import run_rows
 
     def step(part: TrialBatch) -> np.ndarray:
         ids = torch.from_numpy(part.input_ids).to(model.device)
         q = torch.from_numpy(part.mask_index).to(model.device)
+        if model.capture_path == "fallback":
+            return run_rows(model.encoder, ids, q).cpu().numpy()  # [B, L, H, S]
         return run_capture(model.encoder, ids, q, n_layers=model.layers).cpu().numpy()  # [B, L, H, S]
 
     chunk = chunk or batch_size(model, batch.input_ids.shape[1])

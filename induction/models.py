@@ -20,6 +20,7 @@ import numpy as np
 
 from .config import MODEL_ID, ModelLoadError
 from .deploy import check_model
+from .fallback import attention_heads, bigbird_full_positions, capture_path, install_ablation, load_overrides, refusal
 from .hub import hub_kwargs, in_hf_cache, offline_hint
 from .registry import KNOWN_MODELS, TOY_PATH
 from .sequences import VocabSpec
@@ -43,6 +44,8 @@ class LoadedModel:
     default_segment: int | None
     device: str
     dtype: str
+    capture_path: str = "interface"  # or "fallback": attention weights read from output_attentions
+    ablation_note: str | None = None  # why heads of this model cannot be ablated, if they cannot
 
 
 def resolve(name: str) -> tuple[str, bool]:
@@ -130,11 +133,16 @@ def _check_encoder(name: str, config) -> None:
             config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
         raise ModelLoadError(f"model {name!r} (type {config.model_type!r}) is not a BERT-family encoder; "
                              "use an encoder such as BERT, RoBERTa, DistilBERT or ELECTRA")
+    if getattr(config, "sub_configs", None):
+        raise ModelLoadError(f"model {name!r} (type {config.model_type!r}) is a multimodal model, not a text encoder")
+    reason = refusal(config)
+    if reason:
+        raise ModelLoadError(f"model {name!r} ({config.model_type}) cannot be captured: {reason}")
 
 
 def _has_mlm_head(config) -> bool:
     archs = getattr(config, "architectures", None) or []
-    return any(a.endswith(("ForMaskedLM", "ForPreTraining")) for a in archs)
+    return any(a.endswith(("ForMaskedLM", "ForPreTraining", "WithLMHeadModel")) for a in archs)
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,7 @@ class ModelInfo:
     heads: int
     max_positions: int
     default_segment: int | None
+    capture_path: str = "interface"  # "fallback" for families whose attention bypasses the interface
     config: object = field(default=None, repr=False, compare=False)  # the transformers config, read once
 
 
@@ -174,14 +183,16 @@ def describe(name: str) -> ModelInfo:
     config = _load_config(name, source)
     _check_encoder(name, config)
     max_pos = int(config.max_position_embeddings)
+    if config.model_type == "big_bird":  # longer inputs switch to block-sparse attention: not captured
+        max_pos = min(max_pos, bigbird_full_positions(config))
     if config.model_type in _ROBERTA_LIKE:
         max_pos -= int(config.pad_token_id or 0) + 1  # positions start after the padding index
     spec = KNOWN_MODELS.get(name)
     info = ModelInfo(name=name, source=source, local=local,
                      fingerprint=fingerprint or f"rev:{getattr(config, '_commit_hash', None) or 'unknown'}",
-                     layers=int(config.num_hidden_layers), heads=int(config.num_attention_heads),
+                     layers=int(config.num_hidden_layers), heads=attention_heads(config),
                      max_positions=max_pos, default_segment=spec.default_segment if spec else None,
-                     config=config)
+                     capture_path=capture_path(config), config=config)
     _INFO[memo] = info
     return info
 
@@ -211,8 +222,9 @@ def load_model(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:
 
     register()
     source, config = info.source, info.config
-    kwargs = dict(attn_implementation=IMPLEMENTATION, dtype=getattr(torch, dtype), trust_remote_code=False,
-                  **hub_kwargs(source))
+    fallback = info.capture_path == "fallback"  # eager: the weights come from output_attentions
+    kwargs = dict(attn_implementation="eager" if fallback else IMPLEMENTATION, dtype=getattr(torch, dtype),
+                  trust_remote_code=False, **load_overrides(config), **hub_kwargs(source))
     try:
         mlm = None
         if _has_mlm_head(config):
@@ -226,10 +238,12 @@ def load_model(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:
     for m in (encoder, mlm):
         if m is not None:
             m.to(device).eval()
+    note = install_ablation(encoder, info.heads) if fallback else None
     return LoadedModel(
         name=info.name, source=source, fingerprint=info.fingerprint, encoder=encoder, mlm=mlm, tokenizer=tokenizer,
         vocab=vocab_spec(tokenizer, config), layers=info.layers, heads=info.heads,
         max_positions=info.max_positions, default_segment=info.default_segment, device=device, dtype=dtype,
+        capture_path=info.capture_path, ablation_note=note,
     )
 
 

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 
 
-def load_eager(source: str, *, mlm: bool = False):
+def load_eager(source: str, *, mlm: bool = False, **overrides):
     from transformers import AutoModel, AutoModelForMaskedLM
 
     cls = AutoModelForMaskedLM if mlm else AutoModel
-    return cls.from_pretrained(source, attn_implementation="eager").eval()
+    return cls.from_pretrained(source, attn_implementation="eager", **overrides).eval()
 
 
 def straightforward_scores(model, batch, setup: str) -> dict[str, np.ndarray]:

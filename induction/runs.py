@@ -61,8 +61,9 @@ def resolve_run(config: MapConfig | Run) -> Run:
 # every field that changes the numbers; the field names are those of the cache written so far.
 def _run_parts(run: Run) -> dict:
     c = run.config
+    path = {"capture": "fallback"} if run.info.capture_path == "fallback" else {}  # interface keys as before
     return dict(source=run.info.source, fingerprint=run.info.fingerprint, setup=c.setup, protocol=c.protocol,
-                segment=c.segment, trials=c.trials, seed=c.seed, dtype=c.dtype, device=c.device)
+                segment=c.segment, trials=c.trials, seed=c.seed, dtype=c.dtype, device=c.device, **path)
 
 
 def map_key(run: Run) -> str:
