@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .config import AblationMode
+from .config import AblationMode, ModelLoadError
 
 IMPLEMENTATION = "induction"
 
@@ -188,7 +188,8 @@ def run_ablated(model, *, ablate: dict[int, tuple[int, ...]], mode: AblationMode
 def rows_from_attentions(attentions, query_index: torch.Tensor) -> torch.Tensor:
     """The query rows of a model's own attention weights (L x [B, H, S, S]): [B, L, H, S] float32."""
     if not attentions or any(a is None or a.dim() != 4 for a in attentions):
-        raise RuntimeError("the model returned no attention weights over key positions")
+        raise ModelLoadError("the model returned no attention weights over key positions, so its attention "
+                             "cannot be read")
     batch = torch.arange(query_index.shape[0], device=query_index.device)
     return torch.stack([a[batch, :, query_index].float() for a in attentions], dim=1)
 

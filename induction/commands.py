@@ -206,6 +206,6 @@ def cmd_icl(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     for row in model_status():
-        print(f"{row['name']:8s} {row['layers']:>2d}x{row['heads']:<2d} "
+        print(f"{row['name']:18s} {row['layers']:>2d}x{row['heads']:<2d} "
               f"{'offline' if row['offline'] else 'needs network':14s} {row['note']}  [{row['source']}]")
     return 0

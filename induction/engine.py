@@ -125,7 +125,7 @@ def _map_from_arrays(run: Run, meta: dict, arrays: dict, cached: bool) -> Induct
     return InductionMap(config=run.config, model_source=run.info.source, fingerprint=run.info.fingerprint,
                         layers=run.info.layers, heads=run.info.heads, seq_len=int(meta["seq_len"]),
                         per_trial=per_trial, offsets=arrays["offsets"], elapsed_s=float(meta["elapsed_s"]),
-                        cached=cached)
+                        cached=cached, capture_path=run.info.capture_path)
 
 
 def compute_map(config: MapConfig | Run, *, progress: Progress | None = None, use_cache: bool = True,

@@ -37,6 +37,18 @@ KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
     ModelSpec("medium", "prajjwal1/bert-medium", 8, 8, "BERT-Medium"),
     ModelSpec("base", "bert-base-uncased", 12, 12, "BERT-base (the reference study's model)"),
     ModelSpec("large", "bert-large-uncased", 24, 16, "BERT-large"),
+    ModelSpec("roberta-base", "FacebookAI/roberta-base", 12, 12, "RoBERTa base"),
+    ModelSpec("roberta-large", "FacebookAI/roberta-large", 24, 16, "RoBERTa large"),
+    ModelSpec("distilbert", "distilbert/distilbert-base-uncased", 6, 12, "DistilBERT base (uncased)"),
+    ModelSpec("albert-base", "albert/albert-base-v2", 12, 12, "ALBERT base v2 (one layer's weights shared by all)"),
+    ModelSpec("electra-generator", "google/electra-base-generator", 12, 4,
+              "ELECTRA base generator: the generator has the MLM head (the discriminator has none)"),
+    ModelSpec("deberta-v3-base", "microsoft/deberta-v3-base", 12, 12,
+              "DeBERTa-v3 base (fallback capture; its release has no trained MLM head: maps only)"),
+    ModelSpec("modernbert-base", "answerdotai/ModernBERT-base", 22, 12, "ModernBERT base"),
+    ModelSpec("xlm-roberta-base", "FacebookAI/xlm-roberta-base", 12, 12, "XLM-RoBERTa base (multilingual)"),
+    ModelSpec("mbert", "google-bert/bert-base-multilingual-cased", 12, 12, "multilingual BERT (cased)"),
+    ModelSpec("mpnet-base", "microsoft/mpnet-base", 12, 12, "MPNet base (fallback capture)"),
 )}
 SIZES: tuple[str, ...] = ("tiny", "small", "medium", "base", "large")
 OFFLINE_MODELS: tuple[str, ...] = tuple(name for name, spec in KNOWN_MODELS.items() if spec.offline)

@@ -77,6 +77,7 @@ class InductionMap:
     offsets: np.ndarray  # [L, H, len(OFFSETS)] mean attention around the previous instance
     elapsed_s: float = 0.0
     cached: bool = False
+    capture_path: str = "interface"  # or "fallback" (weights read from output_attentions)
     _stats: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -124,7 +125,7 @@ class InductionMap:
             "sem": {t: self.sem(t).round(6).tolist() for t in self.targets},
             "baseline": self.baseline, "offsets": list(OFFSETS),
             "offset_profile": np.round(self.offsets, 6).tolist(),
-            "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached,
+            "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached, "capture_path": self.capture_path,
         }
 
 

@@ -185,7 +185,13 @@ def test_cli_models_lists_what_works_offline(monkeypatch):
                           timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 0
     rows = {line.split()[0]: line for line in proc.stdout.splitlines()}
-    assert set(rows) == {"toy", "minilm", "tiny", "small", "medium", "base", "large"}
+    from induction.registry import KNOWN_MODELS
+
+    assert set(rows) == set(KNOWN_MODELS)
+    assert {"toy", "minilm", "tiny", "small", "medium", "base", "large", "roberta-base", "deberta-v3-base",
+            "mpnet-base", "modernbert-base", "xlm-roberta-base", "mbert", "distilbert", "albert-base",
+            "electra-generator", "roberta-large"} <= set(rows)  # the encoders researchers reach for
+    assert "needs network" in rows["mpnet-base"] and "microsoft/mpnet-base" in rows["mpnet-base"]
     assert " offline " in rows["toy"] and " offline " in rows["minilm"]
     assert "24x16" in rows["large"] and "bert-large-uncased" in rows["large"]
 

@@ -34,7 +34,8 @@ with right:
     st.dataframe(top.rename(columns={"name": "head", "ratio": "× uniform"}).round(4), hide_index=True, width="stretch")
     best = result.top_heads(state.target, 1)[0]
     st.markdown(f"Best head: **{best.name}** {best.score:.4f} ± {best.sem:.4f}")
-    st.caption(("cached" if result.cached else "computed") + f" in {result.elapsed_s:.2f}s")
+    st.caption(("cached" if result.cached else "computed") + f" in {result.elapsed_s:.2f}s · "
+               f"{result.capture_path} capture path")
 downloads(result, state.target, fig)
 drilldown.head_pickers(result.layers, result.heads)
 drilldown.drilldown(view.current_state(), result)
