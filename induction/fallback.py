@@ -42,6 +42,23 @@ def bigbird_full_positions(config) -> int:
     return (5 + 2 * int(config.num_random_blocks)) * int(config.block_size)
 
 
+def position_offset(config) -> int:
+    """Positions a family reserves before the first token's: RoBERTa-style embeddings number positions from
+    padding index + 1. Read from the embedding module the config builds (on the meta device: no memory,
+    no weights), not from a list of family names."""
+    import torch
+    from transformers import AutoModel
+
+    try:
+        with torch.device("meta"):
+            model = AutoModel.from_config(config)
+    except Exception:
+        return 0
+    positions = getattr(getattr(model, "embeddings", None), "position_embeddings", None)
+    padding = getattr(positions, "padding_idx", None)
+    return 0 if padding is None else int(padding) + 1
+
+
 def load_overrides(config) -> dict:
     """Config changes a family needs at load time to be captured as it computes."""
     return dict(BIGBIRD_FULL) if config.model_type == "big_bird" else {}

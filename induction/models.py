@@ -20,12 +20,19 @@ import numpy as np
 
 from .config import MODEL_ID, ModelLoadError
 from .deploy import check_model
-from .fallback import attention_heads, bigbird_full_positions, capture_path, install_ablation, load_overrides, refusal
+from .fallback import (
+    attention_heads,
+    bigbird_full_positions,
+    capture_path,
+    install_ablation,
+    load_overrides,
+    position_offset,
+    refusal,
+)
 from .hub import hub_kwargs, in_hf_cache, offline_hint
 from .registry import KNOWN_MODELS, TOY_PATH
 from .sequences import VocabSpec
 
-_ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "longformer", "xlm-roberta-xl"}
 _UNUSED = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")
 
 
@@ -185,8 +192,7 @@ def describe(name: str) -> ModelInfo:
     max_pos = int(config.max_position_embeddings)
     if config.model_type == "big_bird":  # longer inputs switch to block-sparse attention: not captured
         max_pos = min(max_pos, bigbird_full_positions(config))
-    if config.model_type in _ROBERTA_LIKE:
-        max_pos -= int(config.pad_token_id or 0) + 1  # positions start after the padding index
+    max_pos -= position_offset(config)  # RoBERTa-style: positions start after the padding index
     spec = KNOWN_MODELS.get(name)
     info = ModelInfo(name=name, source=source, local=local,
                      fingerprint=fingerprint or f"rev:{getattr(config, '_commit_hash', None) or 'unknown'}",

@@ -47,6 +47,19 @@ def test_family_agrees_with_the_eager_reference_or_is_refused(family, folders):
         for target, ref in expected.items():
             np.testing.assert_allclose(result.per_trial[target], ref, atol=1e-5, rtol=0, err_msg=f"{family} {target}")
     assert result.mean("earlier").std() > 1e-3  # wide weights: attention far from uniform
+    longest = torch.full((1, info.max_positions), 104)  # the positions describe() promises all work
+    with torch.no_grad():
+        reference(input_ids=longest)
+
+
+def test_roberta_style_positions_start_after_the_padding_index(folders):
+    from transformers import AutoConfig
+
+    for family in ("roberta", "xlm-roberta", "camembert", "data2vec-text"):
+        config = AutoConfig.from_pretrained(folders(family))
+        assert describe(folders(family)).max_positions == config.max_position_embeddings - config.pad_token_id - 1
+    bert = AutoConfig.from_pretrained(folders("bert"))
+    assert describe(folders("bert")).max_positions == bert.max_position_embeddings  # BERT reserves nothing
 
 
 def _zero_head_by_hand(path: str, batch, layer: int, head: int):
@@ -115,3 +128,16 @@ def test_the_cache_key_names_the_capture_path(folders):
     interface = resolve_run(MapConfig(model=folders("bert"), trials=2, segment=8))
     assert fallback.info.capture_path == "fallback" and _run_parts(fallback)["capture"] == "fallback"
     assert interface.info.capture_path == "interface" and "capture" not in _run_parts(interface)  # keys as before
+
+
+def test_the_drilldown_reads_the_full_pattern_through_the_fallback_path(folders):
+    from induction.detail import head_detail
+
+    path = folders("roformer")
+    config = MapConfig(model=path, trials=2, segment=8, seed=4)
+    detail = head_detail(config, 1, 2, trial=1)
+    batch = make_trials(config, get_model(path))
+    with torch.no_grad():
+        weights = load_eager(path)(input_ids=torch.from_numpy(batch.input_ids[1:2]), output_attentions=True)
+    np.testing.assert_allclose(detail.pattern, weights.attentions[1][0, 2].numpy(), atol=1e-6)
+    np.testing.assert_allclose(detail.row, detail.pattern[detail.mask_index])
