@@ -1,4 +1,4 @@
-"""Command line: `python -m induction {map,precompute,ablate,effects,reproduce,icl,models}`.
+"""Command line: `python -m induction {map,precompute,ablate,effects,reproduce,text,icl,models}`.
 
 Why a CLI: the engine is a library first; the dashboard is one client, the shell another. This module
 is the parser (choices come from `config`, spelled once); `commands.py` runs each command. Errors meant
@@ -13,6 +13,7 @@ import sys
 from . import commands
 from .config import ABLATION_MODES, DEVICES, DTYPES, ICL_VARIANTS, PAPER_TRIALS, PROTOCOLS, SETUPS, InductionError
 from .registry import KNOWN_MODELS
+from .text import DEFAULT_MIN_DISTANCE
 
 
 def _add_map_args(p: argparse.ArgumentParser) -> None:
@@ -77,6 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--json", help="write {'rows': [...]} (one row per reported number) as JSON")
     p.set_defaults(func=commands.cmd_reproduce)
+    p = sub.add_parser("text", help="the induction map of natural text: each repeated token masked in turn")
+    p.add_argument("--model", default="toy", help="a known model, a hub id or a folder")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="the text itself")
+    source.add_argument("--file", help="a UTF-8 text file (at most 1 MB)")
+    source.add_argument("--corpus", help="an offline corpus: python-docs or a folder of .txt files")
+    p.add_argument("--document", help="with --corpus: the document's name (default: drawn with --seed)")
+    p.add_argument("--min-distance", type=int, default=DEFAULT_MIN_DISTANCE,
+                   help="an earlier occurrence counts when at least this many tokens back (default 4)")
+    p.add_argument("--max-occurrences", type=int, default=200, help="more are sampled down with --seed")
+    p.add_argument("--seed", type=int, default=0)
+    _add_run_args(p)
+    p.add_argument("--json", help="write layers, heads, occurrences, targets, sem, baseline, per_occurrence")
+    p.add_argument("--dump-trials", action="store_true", help="with --json: every occurrence's ids and indices")
+    p.set_defaults(func=commands.cmd_text)
     p = sub.add_parser("icl", help="in-context learning score Loss(short) - Loss(long)")
     p.add_argument("--model", default="base")
     p.add_argument("--corpus", default="python-docs", help="python-docs, wikipedia-simple, a .txt file or a folder")

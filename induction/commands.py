@@ -186,6 +186,27 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def cmd_text(args: argparse.Namespace) -> int:
+    from .text import TEXT_TARGETS, TextConfig, prepare
+    from .textmap import dump_text_trials, text_map
+
+    config = TextConfig(model=args.model, text=args.text, file=args.file, corpus=args.corpus, document=args.document,
+                        min_distance=args.min_distance, max_occurrences=args.max_occurrences, seed=args.seed,
+                        device=args.device, dtype=args.dtype)
+    result = _with_progress(f"text {args.model}", text_map, config, use_cache=not args.no_cache, unit="occurrence")
+    print(f"{args.model} on {result.source}: {result.trials} occurrences (a token at least {config.min_distance} "
+          f"tokens after an earlier one), uniform baseline {result.baseline:.4f}, "
+          f"{'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s")
+    for target in TEXT_TARGETS:
+        heads = ", ".join(f"{h.name} {h.score:.3f}±{h.sem:.3f}" for h in result.top_heads(target, 5))
+        print(f"  {target:13s} {heads}")
+    payload = result.to_json() if args.json else {}
+    if args.json and args.dump_trials:
+        payload["trials_dump"] = dump_text_trials(prepare(config)[1])
+    _write_json(args.json, payload)
+    return 0
+
+
 def cmd_icl(args: argparse.Namespace) -> int:
     from .icl import CURVE_LENGTHS, SIGN, ICLConfig, icl_score
 

@@ -63,6 +63,13 @@ class HeadScore(NamedTuple):
     ratio: float  # score / uniform baseline: how many times what even attention would give
 
 
+def rank_heads(mean: np.ndarray, sem: np.ndarray, baseline: float, k: int) -> list[HeadScore]:
+    """The k highest means of a layers x heads map as HeadScores, best first (ties in layer-then-head order)."""
+    order = np.argsort(-mean, axis=None, kind="stable")[:k]
+    return [HeadScore(int(l), int(h), head_name(int(l), int(h)), float(mean[l, h]), float(sem[l, h]),
+                      float(mean[l, h] / baseline)) for l, h in (np.unravel_index(i, mean.shape) for i in order)]
+
+
 @dataclass
 class InductionMap:
     """One model's induction scores for one setup: every target, every head."""
@@ -108,11 +115,7 @@ class InductionMap:
 
     def top_heads(self, target: str, k: int = 5) -> list[HeadScore]:
         """The k highest-scoring heads, best first (ties in layer-then-head order)."""
-        mean, sem = self.stats(target)
-        order = np.argsort(-mean, axis=None, kind="stable")[:k]
-        return [HeadScore(int(l), int(h), head_name(int(l), int(h)), float(mean[l, h]), float(sem[l, h]),
-                          float(mean[l, h] / self.baseline))
-                for l, h in (np.unravel_index(i, mean.shape) for i in order)]
+        return rank_heads(*self.stats(target), self.baseline, k)
 
     def to_json(self) -> dict:
         c = self.config
