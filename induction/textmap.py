@@ -142,3 +142,15 @@ def text_detail(config: TextConfig, occurrence: int, layer: int, head: int):
                       anchor_index=int(one.anchor_index[0]),
                       target_index={k: int(v[0]) for k, v in one.target_index.items()}, row=pattern[m].copy(),
                       pattern=pattern)
+
+
+def window_tokens(config: TextConfig) -> list[list[str]]:
+    """The tokens of each window as the model sees them ([CLS] and [SEP] included), for display."""
+    from .engine import shared_model
+    from .text import windows_of
+
+    info, device, dtype = resolve_text(config)
+    model = shared_model(info, device, dtype)
+    vocab = model.vocab
+    windows, _ = windows_of(model, read_text(config)[0])
+    return [model.tokenizer.convert_ids_to_tokens([vocab.cls_id, *w, vocab.sep_id]) for w in windows]

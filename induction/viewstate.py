@@ -27,6 +27,7 @@ from .config import (
 )
 
 MAX_TEXT = 200
+MAX_LINK_TEXT = 300  # a longer pasted text stays out of the URL: a shared link then carries the settings only
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class ViewState:
     ablate: tuple[tuple[int, int], ...] = ()  # heads to ablate (Ablation page)
     mode: str = "zero"  # ablation mode: zero or mean
     pair: tuple[int, int] | None = None  # Effects page: a head ablated first (the backup question)
+    text: str = ""  # Your text page: a pasted text, only when it is at most MAX_LINK_TEXT characters
+    doc: str = ""  # Your text page: a python-docs document instead of pasted text
 
     def to_query(self) -> dict[str, str]:
         q = {"model": self.model, "setup": self.setup, "protocol": self.protocol, "target": self.target,
@@ -62,6 +65,10 @@ class ViewState:
             q["mode"] = self.mode
         if self.pair is not None:
             q["pair"] = head_name(*self.pair)
+        if self.doc:
+            q["doc"] = self.doc
+        elif self.text and len(self.text) <= MAX_LINK_TEXT:
+            q["text"] = self.text
         return q
 
     @classmethod
@@ -128,6 +135,24 @@ def _heads(raw: str | None, notices) -> tuple[tuple[int, int], ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _link_text(raw: str | None, notices) -> str:
+    if raw is None:
+        return ""
+    if len(str(raw)) > MAX_LINK_TEXT:
+        notices.append(f"ignored text: a link carries at most {MAX_LINK_TEXT} characters of text")
+        return ""
+    return str(raw)
+
+
+def _doc(raw: str | None, notices) -> str:
+    if raw is None:
+        return ""
+    if not re.fullmatch(r"[\w.-]{1,60}", str(raw)):
+        notices.append(f"ignored doc={str(raw)[:40]!r}: not a document name")
+        return ""
+    return str(raw)
+
+
 def _pair(raw: str | None, notices) -> tuple[int, int] | None:
     heads = _heads(raw, notices)
     if len(heads) > 1:
@@ -163,5 +188,6 @@ def from_query(params: Mapping[str, str], *, allowed_models: tuple[str, ...] | N
         ablate=_heads(params.get("ablate"), notices),
         mode=_choice(params, "mode", ABLATION_MODES, notices, default.mode),
         pair=_pair(params.get("pair"), notices),
+        text=_link_text(params.get("text"), notices), doc=_doc(params.get("doc"), notices),
     )
     return state, notices

@@ -155,6 +155,18 @@ def test_effects_page_on_the_toy_and_a_click_opens_the_head():
     assert at.query_params["layer"] == "1" and at.query_params["head"] == "0"
 
 
+def test_text_page_on_the_toy_from_a_link_and_a_click():
+    words = [f"t{i:03d}" for i in range(100, 120)]
+    at = make_app(text=" ".join(words + words)).run()
+    at.switch_page("views/text.py").run()
+    assert not at.exception and not at.error and len(charts(at)) == 1
+    click_chart(at, charts(at)[0], 1, 1)
+    assert not at.exception and len(charts(at)) == 2
+    assert any(m.value.startswith("**L1H1**") and "of 20 occurrences" in m.value for m in at.markdown)
+    at.text_area(key="user_text").input("t001 " * 70).run()  # over 300 characters: out of the link
+    assert "text" not in at.query_params and any("not this text" in c.value for c in at.caption)
+
+
 def test_ablation_page_top_k_button():
     at = make_app(trials=8).run()
     at.switch_page("views/ablation.py").run()

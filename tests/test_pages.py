@@ -175,6 +175,32 @@ def test_reproduce_page_runs_on_a_click_and_keeps_its_table(stubbed, monkeypatch
     assert not at.dataframe
 
 
+def test_text_page_with_a_python_docs_document(stubbed, monkeypatch):
+    from dashboard import text as text_page
+    from induction.text import TEXT_TARGETS
+    from induction.textmap import TextMap
+
+    occurrences = [{"token": "for", "window": 0, "position": 9 + k, "earlier": 2 + k, "continuation": False}
+                   for k in range(5)]
+
+    def fake_text_map(config):
+        scores = np.full((5, *SHAPE), 0.05, dtype=np.float32)
+        scores[:, BEST[0], BEST[1]] = 0.8
+        return TextMap(config=config, source="python-docs: for", text_hash="x", layers=SHAPE[0], heads=SHAPE[1],
+                       per_trial={t: scores for t in TEXT_TARGETS}, seq_lens=np.full(5, SEQ), occurrences=occurrences)
+
+    monkeypatch.setattr(text_page, "get_text_map", fake_text_map)
+    monkeypatch.setattr(text_page, "tokens", lambda config: [[f"t{i}" for i in range(SEQ)]])
+    monkeypatch.setattr(text_page, "occurrence_detail", lambda *a: fake_detail(None, 1, 1, 0))
+    at = open_page("views/text.py", doc="for")
+    assert at.title[0].value == "Your text" and at.selectbox(key="w_doc").value == "for" and charts(at) == 1
+    assert any("Click a head" in i.value for i in at.info)
+    at = open_page("views/text.py", doc="for", layer=BEST[0], head=BEST[1])
+    assert charts(at) == 2  # the map and the selected head's attention from the masked occurrence
+    assert any("5 of 5 occurrences" in m.value for m in at.markdown)
+    assert at.query_params["doc"] == "for"
+
+
 def test_about_page(stubbed):
     at = open_page("views/about.py")
     assert at.title[0].value == "About the method" and "uniform baseline" in at.markdown[0].value

@@ -61,3 +61,13 @@ def test_allow_list_and_caps():
                                 max_trials=200)
     assert state.model == "toy" and state.trials == 50
     assert any("this server offers toy, base" in n for n in notices)
+
+
+def test_text_and_document_in_a_link():
+    from induction.viewstate import MAX_LINK_TEXT
+
+    state, notices = from_query({"text": "t001 t002 t001", "doc": "for"})
+    assert (state.text, state.doc, notices) == ("t001 t002 t001", "for", [])
+    assert state.to_query()["doc"] == "for" and "text" not in state.to_query()  # the document wins
+    state, notices = from_query({"text": "x" * (MAX_LINK_TEXT + 1), "doc": "../etc"})
+    assert state.text == "" and state.doc == "" and len(notices) == 2

@@ -1,0 +1,75 @@
+"""Your text: the same heads on natural text; each repeated token masked in turn."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import text as page
+from dashboard.maps import clickable_map
+from dashboard.sidebar import sidebar
+from induction import deploy
+from induction.config import head_name
+from induction.plots import map_figure, row_figure
+from induction.text import DEFAULT_MIN_DISTANCE, TEXT_TARGETS, TextConfig, corpus_documents
+from induction.viewstate import MAX_LINK_TEXT
+
+# inputs
+state = sidebar()
+st.title("Your text")
+st.caption("Every token that already appeared at least *min distance* tokens earlier (in the same window of the "
+           "model's positions) is masked alone; a head's score is its attention to the earlier occurrence "
+           "(`earlier`), the token after it (`earlier_next`, what an induction head reads) or before it.")
+topics = list(corpus_documents("python-docs"))
+st.session_state.w_text_source = page.DOCUMENT if state.doc else page.PASTE
+source = st.radio("Text", [page.PASTE, page.DOCUMENT], horizontal=True, key="w_text_source",
+                  on_change=page.on_source_change, args=(topics[0],))
+if source == page.PASTE:
+    st.session_state.setdefault("user_text", state.text)
+    limit = page.DEPLOYED_MAX_CHARS if deploy.limits().deployed else None
+    text = st.text_area("Your text", key="user_text", height=140, max_chars=limit, on_change=page.on_text_change)
+    config_source = dict(text=text)
+else:
+    st.session_state.w_doc = state.doc if state.doc in topics else topics[0]
+    doc = st.selectbox("Document", topics, key="w_doc", on_change=page.on_doc_change)
+    config_source = dict(corpus="python-docs", document=doc)
+a, b = st.columns(2)
+distance = a.number_input("Min distance", 2, 1000, DEFAULT_MIN_DISTANCE, key="text_distance")
+target = b.radio("Target", TEXT_TARGETS, horizontal=True, key="text_target")
+if source == page.PASTE and len(config_source["text"]) > MAX_LINK_TEXT:
+    st.caption(f"A shared link carries the model and settings, not this text (over {MAX_LINK_TEXT} characters).")
+
+# guard + compute
+if source == page.PASTE and not config_source["text"].strip():
+    st.info("Paste a text in which some tokens repeat, or pick a python-docs document.")
+    st.stop()
+config = TextConfig(model=state.model, min_distance=int(distance), seed=state.seed,
+                    max_occurrences=min(200, deploy.limits().max_trials), **config_source)
+result = page.get_text_map(config)
+if result is None:
+    st.stop()
+
+# render
+names = [f"#{k}: '{o['token']}' at {o['position']} (earlier {o['earlier']})" for k, o in enumerate(result.occurrences)]
+pick = st.selectbox("Mask this occurrence", range(len(names)), format_func=names.__getitem__, key="text_occurrence")
+st.html(page.chips(page.tokens(config), result.occurrences, pick))
+mean, sem = result.stats(target)
+left, right = st.columns([3, 2])
+with left:
+    selected = [(state.layer, state.head)] if state.head_selected() else []
+    clickable_map(map_figure(mean, sem, zmin=float(mean.min()), zmax=float(mean.max()), selected=selected,
+                             title=f"{target}: {result.trials} occurrences, baseline {result.baseline:.4f}"))
+with right:
+    st.dataframe(pd.DataFrame(result.top_heads(target, 8))[["name", "score", "sem", "ratio"]].round(4),
+                 hide_index=True)
+    st.caption(f"{result.source} · {'cached' if result.cached else 'computed'} in {result.elapsed_s:.1f}s")
+if not state.head_selected() or state.layer >= result.layers or state.head >= result.heads:
+    st.info("Click a head on the map to see its attention on the masked occurrence and the occurrences it gets.")
+    st.stop()
+name = head_name(state.layer, state.head)
+detail = page.occurrence_detail(config, pick, state.layer, state.head)
+if detail is not None:
+    st.plotly_chart(row_figure(detail, title=f"{name} from occurrence #{pick} (targets in orange)"), width="stretch")
+scores = result.per_trial[target][:, state.layer, state.head]
+table = pd.DataFrame(result.occurrences).assign(score=scores.round(4), right=scores >= 0.5)
+st.markdown(f"**{name}**: {int((scores >= 0.5).sum())} of {len(scores)} occurrences get at least half its "
+            f"attention on `{target}`")
+st.dataframe(table.sort_values("score", ascending=False), hide_index=True, width="stretch")
