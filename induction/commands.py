@@ -207,6 +207,26 @@ def cmd_text(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .config import check_choice
+    from .sweep import expand_models, sweep, tasks_for
+
+    setups = [check_choice("setup", s.strip(), SETUPS) for s in args.setups.split(",") if s.strip()]
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    tasks = tasks_for(expand_models(args.models), setups, seeds, protocol=args.protocol, trials=args.trials)
+    where = f"ray {args.ray}" if args.ray else "in this process"
+    result = _with_progress(f"sweep ({where})", sweep, tasks, ray=args.ray,
+                            use_cache=not args.no_cache, unit="task")
+    for run in result["runs"]:
+        what = f"{run['top_head']} {run['top_score']:.3f}" if run["status"] == "ok" else f"failed: {run['error'][:160]}"
+        took = "cached" if run["cached"] else f"{run['elapsed_s']:.1f}s"
+        print(f"{run['model'][:40]:40s} {run['setup']:9s} seed {run['seed']:<3d} {took:>7s}  {what}")
+    failed = sum(r["status"] == "failed" for r in result["runs"])
+    print(f"{len(result['runs']) - failed} of {len(result['runs'])} tasks ok ({result['executor']} executor)")
+    _write_json(args.json, result)
+    return 1 if failed else 0
+
+
 def cmd_icl(args: argparse.Namespace) -> int:
     from .icl import CURVE_LENGTHS, SIGN, ICLConfig, icl_score
 

@@ -128,6 +128,20 @@ def _map_from_arrays(run: Run, meta: dict, arrays: dict, cached: bool) -> Induct
                         cached=cached, capture_path=run.info.capture_path)
 
 
+def map_payload(result: InductionMap) -> tuple[dict, dict[str, np.ndarray]]:
+    """(meta, arrays) as the cache stores a map: the inverse of `_map_from_arrays` (a sweep's worker ships these)."""
+    arrays = {f"score_{t}": result.per_trial[t] for t in result.targets}
+    arrays["offsets"] = result.offsets
+    return {"seq_len": result.seq_len, "elapsed_s": result.elapsed_s}, arrays
+
+
+def cached_map(config: MapConfig | Run, cache: ResultCache | None = None) -> InductionMap | None:
+    """The map if it is in the cache (or the precomputed tier); None, never a computation."""
+    run = resolve_run(config)
+    hit = (cache or open_cache()).get(map_key(run))
+    return None if hit is None else _map_from_arrays(run, *hit, cached=True)
+
+
 def compute_map(config: MapConfig | Run, *, progress: Progress | None = None, use_cache: bool = True,
                 cache: ResultCache | None = None) -> InductionMap:
     """The induction map of one model and setup, from the cache when it is there."""
@@ -184,12 +198,14 @@ def compute_map_until(config: MapConfig | Run, until_sem: float, *, chunk: int =
 
 
 __all__ = [
+    "cached_map",
     "capture",
     "compute_map",
     "compute_map_until",
     "for_chunks",
     "get_model",
     "make_trials",
+    "map_payload",
     "model_for",
     "resolve_run",
     "shared_model",
