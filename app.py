@@ -22,6 +22,7 @@ PAGES = [
     st.Page("views/ablation.py", title="Ablation", url_path="ablation"),
     st.Page("views/effects.py", title="Effects", url_path="effects"),
     st.Page("views/text.py", title="Your text", url_path="text"),
+    st.Page("views/dynamics.py", title="Training dynamics", url_path="dynamics"),
     st.Page("views/icl.py", title="In-context learning", url_path="icl"),
     st.Page("views/reproduce.py", title="Reproduce the study", url_path="reproduce"),
     st.Page("views/about.py", title="About / method", url_path="about"),

@@ -95,11 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.cmd_text)
     p = sub.add_parser("sweep", help="maps of many models, setups and seeds, here or on a Ray cluster")
     p.add_argument("--models", required=True,
-                   help="comma-separated models; multiberts:seeds=0-4:steps=all expands to checkpoints")
+                   help="comma-separated models; multiberts:seeds=0-4:steps=all expands to checkpoints; a folder "
+                        "of step_N checkpoint folders stands for all of them")
     p.add_argument("--setups", default="standard", help="comma-separated setups")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--protocol", choices=PROTOCOLS, default="clean")
     p.add_argument("--trials", type=int, default=PAPER_TRIALS)
+    p.add_argument("--segment", type=int, default=None, help="segment length (default: protocol's/model's)")
     p.add_argument("--ray", default=None, help="'local' starts a Ray cluster here for the run; an address joins one")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--json", help="write {'executor': ..., 'runs': [...]} as JSON")

@@ -209,11 +209,14 @@ def cmd_text(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .config import check_choice
-    from .sweep import expand_models, sweep, tasks_for
+    from .sweep import sweep, tasks_for
 
     setups = [check_choice("setup", s.strip(), SETUPS) for s in args.setups.split(",") if s.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    tasks = tasks_for(expand_models(args.models), setups, seeds, protocol=args.protocol, trials=args.trials)
+    from .dynamics import series_models
+
+    tasks = tasks_for(series_models(args.models), setups, seeds, protocol=args.protocol, trials=args.trials,
+                      segment=args.segment)
     where = f"ray {args.ray}" if args.ray else "in this process"
     result = _with_progress(f"sweep ({where})", sweep, tasks, ray=args.ray,
                             use_cache=not args.no_cache, unit="task")

@@ -186,3 +186,26 @@ def curve_figure(x: Sequence[float], series: dict[str, tuple[Sequence[float], Se
     fig.update_yaxes(title=y_title)
     return fig
 
+
+
+def dynamics_figure(rows: list[dict], appears: dict[int, int | None], *, head_name: str | None,
+                    title: str = "") -> go.Figure:
+    """Score against training step, one line per training seed: the best head (solid) and the chosen head
+    (dotted); a dashed line marks the step at which each seed's induction heads appear."""
+    fig = go.Figure()
+    for seed in sorted({r["seed"] for r in rows}):
+        mine = [r for r in rows if r["seed"] == seed]
+        steps = [r["step"] for r in mine]
+        fig.add_trace(go.Scatter(x=steps, y=[r["best"] for r in mine], mode="lines+markers", name=f"seed {seed}: best",
+                                 customdata=[r["best_head"] for r in mine],
+                                 hovertemplate="step %{x}<br>best head %{customdata} %{y:.4f}<extra></extra>"))
+        if head_name and any(r["head"] is not None for r in mine):
+            fig.add_trace(go.Scatter(x=steps, y=[r["head"] for r in mine], mode="lines+markers", line=dict(dash="dot"),
+                                     name=f"seed {seed}: {head_name}"))
+        if appears.get(seed) is not None:
+            fig.add_vline(x=appears[seed], line=dict(color="#888", dash="dash"),
+                          annotation_text=f"seed {seed}: heads appear", annotation_position="top left")
+    fig.update_layout(title=title, height=380, margin=dict(l=50, r=20, t=40, b=40))
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title="induction score", rangemode="tozero")
+    return fig

@@ -28,10 +28,11 @@ class Task:
     seed: int
     protocol: str = "clean"
     trials: int = PAPER_TRIALS
+    segment: int | None = None
 
     def config(self, device: str = "auto") -> MapConfig:
         return MapConfig(model=self.model, setup=self.setup, protocol=self.protocol, trials=self.trials,
-                         seed=self.seed, device=device)
+                         seed=self.seed, segment=self.segment, device=device)
 
 
 def _numbers(text: str, default) -> list[int]:
@@ -100,8 +101,9 @@ def _failed(task: Task, error: str, started: float) -> dict:
             "elapsed_s": round(time.perf_counter() - started, 3)}
 
 
-def tasks_for(models: list[str], setups: list[str], seeds: list[int], *, protocol: str, trials: int) -> list[Task]:
-    return [Task(m, s, seed, protocol, trials) for m in models for s in setups for seed in seeds]
+def tasks_for(models: list[str], setups: list[str], seeds: list[int], *, protocol: str, trials: int,
+              segment: int | None = None) -> list[Task]:
+    return [Task(m, s, seed, protocol, trials, segment) for m in models for s in setups for seed in seeds]
 
 
 def sweep(tasks: list[Task], *, ray: str | None = None, use_cache: bool = True, progress=None) -> dict:

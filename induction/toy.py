@@ -92,7 +92,17 @@ def save_tokenizer(out: Path) -> None:
     BertTokenizerFast(vocab=vocab, do_lower_case=True).save_pretrained(out)
 
 
-def train(out: Path, *, steps: int, seed: int, batch: int = 64, lr: float = 1e-3) -> None:
+def save(model, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    model.config.architectures = ["BertForMaskedLM"]
+    model.save_pretrained(out, safe_serialization=True)
+    save_tokenizer(out)
+
+
+def train(out: Path, *, steps: int, seed: int, batch: int = 64, lr: float = 1e-3,
+          checkpoints: Path | None = None, every: int = 250) -> None:
+    """Train; with `checkpoints`, also save the model at step 0, every `every` steps and at the end
+    (as checkpoints/seed_S/step_NNNNNN folders: the Training dynamics page's offline known answer)."""
     rng = np.random.default_rng(seed)
     model = build_model(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
@@ -102,6 +112,8 @@ def train(out: Path, *, steps: int, seed: int, batch: int = 64, lr: float = 1e-3
     )
     start, running = time.time(), None
     for step in range(steps):
+        if checkpoints is not None and step % every == 0:
+            save(model, checkpoints / f"seed_{seed}" / f"step_{step:06d}")
         ids, labels = random_batch(rng, batch)
         out_ = model(input_ids=torch.from_numpy(ids), labels=torch.from_numpy(labels))
         opt.zero_grad()
@@ -113,10 +125,9 @@ def train(out: Path, *, steps: int, seed: int, batch: int = 64, lr: float = 1e-3
         if step % 250 == 0 or step == steps - 1:
             print(f"step {step:5d}  loss {running:.3f}  chance {math.log(N_WORDS):.3f}  "
                   f"{time.time() - start:.0f}s", flush=True)
-    out.mkdir(parents=True, exist_ok=True)
-    model.config.architectures = ["BertForMaskedLM"]
-    model.save_pretrained(out, safe_serialization=True)
-    save_tokenizer(out)
+    save(model, out)
+    if checkpoints is not None:
+        save(model, checkpoints / f"seed_{seed}" / f"step_{steps:06d}")
     print(f"saved to {out}")
 
 
@@ -126,10 +137,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--checkpoints", type=Path, default=None, help="also save checkpoints into this folder")
+    parser.add_argument("--every", type=int, default=250, help="steps between checkpoints")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    train(args.out, steps=args.steps, seed=args.seed)
+    train(args.out, steps=args.steps, seed=args.seed, checkpoints=args.checkpoints, every=args.every)
 
 
 if __name__ == "__main__":

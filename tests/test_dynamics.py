@@ -1,0 +1,60 @@
+"""Training dynamics: checkpoint folders become a series, scores are read from the cache a sweep filled,
+the appearance step is where the best head first reaches half its highest score, and the page shows it."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from induction.config import MapConfig
+from induction.dynamics import appearance_step, dynamics, series_models
+from induction.sweep import sweep, tasks_for
+
+from .conftest import ROOT, save_random_bert
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    """Three tiny checkpoints of one 'training run' (random weights, different at each step)."""
+    root = tmp_path_factory.mktemp("run")
+    for i, step in enumerate((0, 100, 200)):
+        save_random_bert(root / "seed_3" / f"step_{step:06d}", seed=10 + i, layers=2, heads=2, hidden=16)
+    return root
+
+
+def test_a_folder_of_checkpoints_is_a_series_in_step_order(run_folder, tmp_path):
+    models = series_models(str(run_folder))
+    assert [m.rsplit("/", 1)[-1] for m in models] == ["step_000000", "step_000100", "step_000200"]
+    with pytest.raises(Exception, match="no checkpoint folders"):
+        series_models(str(tmp_path))
+
+
+def test_appearance_is_the_first_step_at_half_the_highest_score():
+    assert appearance_step([(0, 0.02), (100, 0.05), (200, 0.31), (300, 0.6), (400, 0.58)]) == 200
+    assert appearance_step([(0, 0.0), (10, 0.0)]) is None and appearance_step([]) is None
+
+
+def test_dynamics_reads_what_a_sweep_wrote_and_nothing_else(run_folder, fresh_cache):
+    models = series_models(str(run_folder))
+    template = MapConfig(trials=3, segment=6, seed=0)
+    assert dynamics(models, template, "prev")["missing"] == models  # nothing computed on the way
+    sweep(tasks_for(models[:2], ["standard"], [0], protocol="clean", trials=3, segment=6))
+    result = dynamics(models, template, "prev", head=(1, 1))
+    assert [r["step"] for r in result["rows"]] == [0, 100] and result["missing"] == models[2:]
+    assert all(r["seed"] == 3 and r["head"] is not None and r["best"] >= r["head"] for r in result["rows"])
+    assert result["appears"][3] in (0, 100)
+
+
+def test_the_page_plots_the_series(run_folder, fresh_cache):
+    models = series_models(str(run_folder))
+    sweep(tasks_for(models, ["standard"], [0], protocol="clean", trials=3, segment=6))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    for key, value in {"trials": "3", "segment": "6", "layer": "0", "head": "1"}.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("views/dynamics.py").run()
+    assert any("None of the" in i.value for i in at.info)  # the MultiBERTs default is not cached here
+    at.text_input(key="dyn_series").input(str(run_folder)).run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
+    assert len(at.dataframe[0].value) == 3
+    assert any("Induction heads appear" in m.value and "seed 3: step" in m.value for m in at.markdown)
