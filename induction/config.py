@@ -44,8 +44,8 @@ OFFSETS = tuple(range(-5, 6))  # attention profile around the previous instance
 MAX_TRIALS = 100_000
 MAX_SEGMENT = 2048
 MAX_LAYERS_OR_HEADS = 1000  # what a URL may name before the model is known
-# A Hugging Face id ("name" or "org/name"); anything else is a known name or a folder.
-MODEL_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+# A Hugging Face id ("name" or "org/name", optionally "@revision"); anything else is a known name or a folder.
+MODEL_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?(@[\w.-]+)?")
 _HEAD = re.compile(r"\s*L(\d{1,4})H(\d{1,4})\s*", flags=re.IGNORECASE)
 
 

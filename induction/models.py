@@ -124,11 +124,18 @@ def _pick(value, fallback: int) -> int:
     return fallback if value is None else int(value)
 
 
+def hub_source(source: str) -> tuple[str, dict]:
+    """'org/name@revision' -> ('org/name', {'revision': 'revision'}): what from_pretrained takes."""
+    repo, _, revision = source.partition("@")
+    return (repo, {"revision": revision}) if revision and not os.path.isdir(source) else (source, {})
+
+
 def _load_config(name: str, source: str):
     from transformers import AutoConfig
 
+    repo, revision = hub_source(source)
     try:
-        return AutoConfig.from_pretrained(source, trust_remote_code=False, **hub_kwargs(source))
+        return AutoConfig.from_pretrained(repo, trust_remote_code=False, **revision, **hub_kwargs(repo))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(offline_hint(name, source, str(exc).splitlines()[0])) from exc
 
@@ -231,6 +238,8 @@ def load_model(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:
     fallback = info.capture_path == "fallback"  # eager: the weights come from output_attentions
     kwargs = dict(attn_implementation="eager" if fallback else IMPLEMENTATION, dtype=getattr(torch, dtype),
                   trust_remote_code=False, **load_overrides(config), **hub_kwargs(source))
+    source, revision = hub_source(source)
+    kwargs.update(revision)
     try:
         mlm = None
         if _has_mlm_head(config):
@@ -238,7 +247,7 @@ def load_model(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:
             if loading.get("missing_keys"):  # a head that would be freshly initialised is no head
                 mlm = None
         encoder = mlm.base_model if mlm is not None else AutoModel.from_pretrained(source, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False, **hub_kwargs(source))
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False, **revision, **hub_kwargs(source))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(offline_hint(info.name, source, str(exc).splitlines()[0])) from exc
     for m in (encoder, mlm):
@@ -246,7 +255,7 @@ def load_model(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:
             m.to(device).eval()
     note = install_ablation(encoder, info.heads) if fallback else None
     return LoadedModel(
-        name=info.name, source=source, fingerprint=info.fingerprint, encoder=encoder, mlm=mlm, tokenizer=tokenizer,
+        name=info.name, source=info.source, fingerprint=info.fingerprint, encoder=encoder, mlm=mlm, tokenizer=tokenizer,
         vocab=vocab_spec(tokenizer, config), layers=info.layers, heads=info.heads,
         max_positions=info.max_positions, default_segment=info.default_segment, device=device, dtype=dtype,
         capture_path=info.capture_path, ablation_note=note,

@@ -70,3 +70,20 @@ def test_checkpoint_series_expand_and_name_their_steps():
     assert checkpoint_step("toy") is None
     with pytest.raises(Exception, match="cannot read"):
         expand_models("multiberts:seeds=zero")
+
+
+def test_a_revision_is_part_of_the_model_and_its_cache_key(random_bert):
+    import dataclasses
+
+    from induction.models import describe, hub_source, resolve
+    from induction.runs import map_key, resolve_run
+    from induction.viewstate import from_query
+
+    assert resolve("google/multiberts-seed_0@v1") == ("google/multiberts-seed_0@v1", False)
+    assert hub_source("google/multiberts-seed_0@v1") == ("google/multiberts-seed_0", {"revision": "v1"})
+    assert hub_source(random_bert) == (random_bert, {})
+    run = resolve_run(MapConfig(model=random_bert, trials=2, segment=6))
+    other = dataclasses.replace(run, info=dataclasses.replace(describe(random_bert), source="org/m@v2"))
+    first = dataclasses.replace(run, info=dataclasses.replace(describe(random_bert), source="org/m@v1"))
+    assert map_key(first) != map_key(other)
+    assert from_query({"model": "org/m@v1"})[0].model == "org/m@v1"  # a link may carry a revision
