@@ -12,6 +12,11 @@ def to_json_text(payload: dict) -> str:
     return json.dumps(payload)
 
 
+def figure_html(fig) -> str:
+    """A self-contained page: plotly.js inlined (about 4.6 MB), so the figure opens offline."""
+    return fig.to_html(include_plotlyjs=True, full_html=True)
+
+
 def downloads(result, target: str, fig) -> None:
     mean, sem = result.stats(target)
     rows = [{"layer": l, "head": h, "score": float(mean[l, h]), "sem": float(sem[l, h])}
@@ -20,5 +25,5 @@ def downloads(result, target: str, fig) -> None:
     c1, c2, c3 = st.columns(3)
     c1.download_button("Scores (CSV)", pd.DataFrame(rows).to_csv(index=False), f"{name}.csv", "text/csv")
     c2.download_button("Map (JSON)", to_json_text(result.to_json()), f"{name}.json", "application/json")
-    c3.download_button("Figure (HTML)", lambda: fig.to_html(include_plotlyjs="cdn"), f"{name}.html", "text/html")
+    c3.download_button("Figure (HTML)", lambda: figure_html(fig), f"{name}.html", "text/html")
     st.caption("PNG: use the camera button in the figure's toolbar (top right of the map).")

@@ -16,10 +16,16 @@ from .state import select_head
 
 
 def head_pickers(layers: int, heads: int) -> None:
-    """Keyboard-friendly (layer, head) selectboxes that stay in sync with clicks."""
+    """Keyboard-friendly (layer, head) selectboxes that stay in sync with clicks. A layer picked before a head
+    stays picked (the selection is complete, and in the URL, once both are)."""
     s = st.session_state
-    s.sel_layer = s.layer if s.layer is not None and s.layer < layers else None
-    s.sel_head = s.head if s.head is not None and s.head < heads else None
+    if s.layer is not None and s.head is not None and s.layer < layers and s.head < heads:
+        s.sel_layer, s.sel_head = s.layer, s.head
+    else:  # keep a half-made choice, but nothing the model does not have
+        if s.get("sel_layer") is None or s.sel_layer >= layers:
+            s.sel_layer = None
+        if s.get("sel_head") is None or s.sel_head >= heads:
+            s.sel_head = None
 
     def changed() -> None:
         if s.sel_layer is not None and s.sel_head is not None:
@@ -37,13 +43,14 @@ def _head_detail(config: MapConfig, layer: int, head: int, trial: int):
     return head_detail(config, layer, head, trial=trial)
 
 
-def drilldown(state: ViewState, result) -> None:
+def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or pick a layer and head) to inspect "
+              "a head.") -> None:
     """The selected head on one sample trial, its score distribution and offset profile."""
     from induction.plots import distribution_figure, offset_figure, pattern_figure, row_figure
 
     layer, head = state.layer, state.head
     if layer is None or head is None or layer >= result.layers or head >= result.heads:
-        st.info("Click a cell of the map (or pick a layer and head) to inspect a head.")
+        st.info(hint)
         return
     name = head_name(layer, head)
     st.subheader(f"Head {name}", anchor="drilldown")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
@@ -231,3 +232,23 @@ def test_sidebar_inputs_drive_the_url_and_the_map():
     assert "toy · standard setup · paper protocol" in at.caption[0].value
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Scores (CSV)", "Map (JSON)", "Figure (HTML)"]
+
+
+def test_head_page_pickers_select_a_head_from_a_blank_state():
+    """Layer first, then head: the layer stays picked, and the pair opens the head (mouse or keyboard alike)."""
+    at = make_app(trials=4).run()
+    at.switch_page("views/head.py").run()
+    assert any("Pick a layer and a head above" in i.value for i in at.info)
+    at.selectbox(key="sel_layer").select(1).run()
+    assert at.selectbox(key="sel_layer").value == 1 and not at.query_params.get("layer")
+    at.selectbox(key="sel_head").select(0).run()
+    assert not at.exception and at.subheader[0].value == "Head L1H0"
+    assert at.query_params["layer"] == "1" and at.query_params["head"] == "0"
+
+
+def test_the_figure_download_works_offline():
+    from dashboard.downloads import figure_html
+    from induction.plots import map_figure
+
+    page = figure_html(map_figure(np.zeros((2, 2))))
+    assert '<script src="http' not in page and len(page) > 1_000_000  # plotly.js inlined, nothing fetched

@@ -17,4 +17,4 @@ if result is None:
 
 # render
 drilldown.head_pickers(result.layers, result.heads)
-drilldown.drilldown(view.current_state(), result)
+drilldown.drilldown(view.current_state(), result, hint="Pick a layer and a head above to inspect a head.")
