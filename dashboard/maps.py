@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import streamlit as st
 
-from induction.config import ABLATION_MODES, head_name, parse_head
+from induction.config import ABLATION_MODES, SIGNAL_RATIO, head_name, parse_head
 
 from .state import copy_to, select_head
+
+
+def colour_range(mean, baseline: float, rescale: bool) -> tuple[float, float, bool]:
+    """(zmin, zmax, null): the fixed 0..1 scale, or the data's range when asked for or when no head reaches
+    SIGNAL_RATIO x the uniform baseline (a null result would be a flat block on 0..1)."""
+    null = float(mean.max()) < SIGNAL_RATIO * baseline
+    if rescale or null:
+        low, high = float(min(mean.min(), baseline)), float(mean.max())
+        return low, max(high, low + 1e-9), null
+    return 0.0, 1.0, null
+
+
+def null_notice(best, baseline: float, target: str) -> None:
+    st.info(f"No induction head for `{target}`: the best head, {best.name}, scores {best.score:.4f}, "
+            f"{best.ratio:.1f}x the uniform baseline {baseline:.4f} (a head needs {SIGNAL_RATIO:g}x to count). "
+            "The colours are rescaled to the data; the colour bar marks the baseline.")
 
 
 def clicked(chart_key: str) -> tuple[int, int] | None:

@@ -52,6 +52,12 @@ class AblationResult:
         """Ablated minus clean; rising heads are backup candidates."""
         return self.ablated(target) - self.clean.mean(target)
 
+    def diff_sem(self, target: str) -> np.ndarray:
+        """Standard error of each head's change over the paired trials (same trials with and without)."""
+        from .scoring import mean_sem
+
+        return np.nan_to_num(mean_sem(self.per_trial[target] - self.clean.per_trial[target])[1])
+
     def to_json(self) -> dict:
         def grid(a: np.ndarray) -> list:
             return [[None if not np.isfinite(v) else round(float(v), 6) for v in row] for row in a]

@@ -39,6 +39,7 @@ COPIES: dict[str, int] = {"standard": 2, "shuffled": 2, "triple": 3}
 PAPER_SEGMENT: dict[str, int] = {"standard": 200, "shuffled": 200, "triple": 150}
 PAPER_TRIALS = 50
 OFFSETS = tuple(range(-5, 6))  # attention profile around the previous instance
+SIGNAL_RATIO = 3.0  # a head under 3x the uniform baseline is no induction head (the toy's fresh weights stay under)
 
 # Limits, defined once: the CLI, the URL parser and deployed mode read these.
 MAX_TRIALS = 100_000

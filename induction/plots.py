@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .config import OFFSETS
+from .config import OFFSETS, SIGNAL_RATIO
 
 MAP_COLORS = "Viridis"
 TOKEN_HOVER_MAX = 160
@@ -30,8 +30,10 @@ def _height(layers: int) -> int:
 def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = "", zmin: float | None = 0.0,
                zmax: float | None = 1.0, colorscale: str = MAP_COLORS, zmid: float | None = None,
                selected: Iterable[tuple[int, int]] = (), ablated: Iterable[tuple[int, int]] = (),
-               colorbar_title: str = "score", value_name: str = "score") -> go.Figure:
-    """Layers (y, 0 at top) x heads (x) heatmap with clickable cells."""
+               colorbar_title: str = "score", value_name: str = "score", baseline: float | None = None,
+               values: bool | None = None) -> go.Figure:
+    """Layers (y, 0 at top) x heads (x) heatmap with clickable cells; `baseline` is marked on the colour bar,
+    and small maps (or `values=True`) show each cell's value."""
     layers, heads = mean.shape
     z = np.asarray(mean, dtype=float).copy()
     sem = np.zeros_like(z) if sem is None else np.asarray(sem, dtype=float)
@@ -43,9 +45,14 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
     height = _height(layers)
     marker = max(6, min(40, int((height - 110) / max(layers, 1) * 0.9)))
     fig = go.Figure()
+    colorbar = dict(title=colorbar_title)
+    if baseline is not None and zmin is not None and zmax is not None and zmin <= baseline <= zmax:
+        ticks = [float(v) for v in np.linspace(zmin, zmax, 5)]
+        colorbar.update(tickvals=[*ticks, baseline], ticktext=[f"{v:.3g}" for v in ticks] + ["— uniform"])
+    show_values = layers * heads <= 64 if values is None else values
     fig.add_trace(go.Heatmap(z=z, x=list(range(heads)), y=list(range(layers)), zmin=zmin, zmax=zmax, zmid=zmid,
-                             colorscale=colorscale, hoverinfo="skip", xgap=1, ygap=1,
-                             colorbar=dict(title=colorbar_title)))
+                             colorscale=colorscale, hoverinfo="skip", xgap=1, ygap=1, colorbar=colorbar,
+                             texttemplate="%{z:.2f}" if show_values else None))
     fig.add_trace(go.Scatter(
         x=hh.ravel().tolist(), y=ll.ravel().tolist(), mode="markers", customdata=custom,
         hovertemplate=_HOVER.replace("VALUE", value_name),
@@ -66,16 +73,18 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
     return fig
 
 
-def diff_figure(diff: np.ndarray, *, title: str = "", ablated: Iterable[tuple[int, int]] = ()) -> go.Figure:
-    """Ablated minus clean, diverging colours centred at 0 (ablated heads, which have no score, excluded)."""
+def diff_figure(diff: np.ndarray, sem: np.ndarray | None = None, *, title: str = "",
+                ablated: Iterable[tuple[int, int]] = ()) -> go.Figure:
+    """Ablated minus clean, diverging colours centred at 0 (ablated heads, which have no score, excluded);
+    `sem`: the standard error of each head's change, shown on hover."""
     diff = np.asarray(diff, dtype=float).copy()
     ablated = list(ablated)
     for l, h in ablated:
         diff[l, h] = np.nan
     finite = np.abs(diff[np.isfinite(diff)])
     bound = float(max(finite.max() if finite.size else 0.0, 1e-3))
-    return map_figure(diff, None, title=title, zmin=-bound, zmax=bound, zmid=None, colorscale=DIFF_COLORS,
-                      ablated=ablated, colorbar_title="Δ score")
+    return map_figure(diff, sem, title=title, zmin=-bound, zmax=bound, zmid=None, colorscale=DIFF_COLORS,
+                      ablated=ablated, colorbar_title="Δ score", value_name="change")
 
 
 def effect_figure(effect: np.ndarray, sem: np.ndarray, *, title: str = "") -> go.Figure:
@@ -99,8 +108,8 @@ def attention_vs_effect(score: np.ndarray, effect: np.ndarray, sem: np.ndarray, 
         error_y=dict(type="data", array=sem.ravel().tolist(), visible=True, thickness=1),
         hovertemplate="<b>L%{customdata[0]}H%{customdata[1]}</b><br>attention %{customdata[2]:.4f}<br>"
                       "effect %{customdata[3]:+.4f} ± %{customdata[4]:.4f}<extra></extra>", showlegend=False))
-    attends = 3 * baseline
-    fig.add_vline(x=attends, line=dict(color="#555", dash="dash"), annotation_text="3x uniform",
+    attends = SIGNAL_RATIO * baseline
+    fig.add_vline(x=attends, line=dict(color="#555", dash="dash"), annotation_text=f"{SIGNAL_RATIO:g}x uniform",
                   annotation_position="top right")
     fig.add_hline(y=used, line=dict(color="#555", dash="dot"), annotation_text="used",
                   annotation_position="top left")

@@ -21,10 +21,13 @@ maps.ablation_picker(clean, state.target)  # mode and heads, in sync with clicks
 state = view.current_state()
 
 # guard
+clean_mean, clean_sem = clean.stats(state.target)
+zmin, zmax, null = maps.colour_range(clean_mean, clean.baseline, state.rescale)  # one scale for clean and ablated
+if null:
+    maps.null_notice(clean.top_heads(state.target, 1)[0], clean.baseline, state.target)
 if not state.ablate:
-    clean_mean, clean_sem = clean.stats(state.target)
-    maps.clickable_map(map_figure(clean_mean, clean_sem, title="clean"), key="ablate_chart",
-                          on_select=maps.on_ablate_click)
+    maps.clickable_map(map_figure(clean_mean, clean_sem, title="clean", zmin=zmin, zmax=zmax,
+                                  baseline=clean.baseline), key="ablate_chart", on_select=maps.on_ablate_click)
     st.info("Choose at least one head to ablate.")
     st.stop()
 
@@ -34,15 +37,16 @@ if result is None:
     st.stop()
 
 # render
-clean_mean, clean_sem = clean.stats(state.target)
 left, middle, right = st.columns(3)
 with left:
-    maps.clickable_map(map_figure(clean_mean, clean_sem, title="clean", selected=state.ablate),
-                          key="ablate_chart", on_select=maps.on_ablate_click)
-middle.plotly_chart(map_figure(result.ablated(state.target), None, title="ablated", ablated=state.ablate),
-                    width="stretch", key="ablated_chart")
-right.plotly_chart(diff_figure(result.diff(state.target), title="ablated − clean (rises: backup candidates)",
-                               ablated=state.ablate), width="stretch", key="diff_chart")
+    maps.clickable_map(map_figure(clean_mean, clean_sem, title="clean", selected=state.ablate, zmin=zmin, zmax=zmax,
+                                  baseline=clean.baseline), key="ablate_chart", on_select=maps.on_ablate_click)
+middle.plotly_chart(map_figure(result.ablated(state.target), None, title="ablated", ablated=state.ablate, zmin=zmin,
+                               zmax=zmax, baseline=clean.baseline), width="stretch", key="ablated_chart")
+right.plotly_chart(diff_figure(result.diff(state.target), result.diff_sem(state.target), ablated=state.ablate,
+                               title="ablated − clean (rises: backup candidates)"), width="stretch", key="diff_chart")
+st.caption("Grey cells with a cross: ablated heads (no score). Red outline: the heads chosen on the clean map. "
+           "Hover a cell of the difference for its change ± its standard error over the paired trials.")
 if result.loss_clean is None:
     st.markdown("Masked-token loss: not available (this model has no trained MLM head).")
 else:

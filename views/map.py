@@ -22,9 +22,12 @@ if result is None:
 
 # render
 mean, sem = result.stats(state.target)
-zmin, zmax = (float(mean.min()), float(mean.max())) if state.rescale else (0.0, 1.0)
+zmin, zmax, null = maps.colour_range(mean, result.baseline, state.rescale)
+best = result.top_heads(state.target, 1)[0]
+if null:
+    maps.null_notice(best, result.baseline, state.target)
 selected = [(state.layer, state.head)] if state.head_selected() else []
-fig = map_figure(mean, sem, zmin=zmin, zmax=zmax, selected=selected)
+fig = map_figure(mean, sem, zmin=zmin, zmax=zmax, selected=selected, baseline=result.baseline)
 left, right = st.columns([3, 1])
 with left:
     maps.clickable_map(fig)
@@ -32,7 +35,6 @@ with right:
     st.markdown(f"**Top heads** ({result.trials} trials, baseline {result.baseline:.4f})")
     top = pd.DataFrame(result.top_heads(state.target, 10))[["name", "score", "sem", "ratio"]]
     st.dataframe(top.rename(columns={"name": "head", "ratio": "× uniform"}).round(4), hide_index=True, width="stretch")
-    best = result.top_heads(state.target, 1)[0]
     st.markdown(f"Best head: **{best.name}** {best.score:.4f} ± {best.sem:.4f}")
     st.caption(("cached" if result.cached else "computed") + f" in {result.elapsed_s:.2f}s · "
                f"{result.capture_path} capture path")
