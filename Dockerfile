@@ -28,7 +28,7 @@ COPY induction/ induction/
 COPY views/ views/
 COPY dashboard/ dashboard/
 COPY .streamlit/ .streamlit/
-COPY app.py ./
+COPY app.py serve.py ./
 
 RUN useradd --create-home --uid 1000 app && mkdir -p /app/cache /app/hf && chown -R app /app
 USER app
@@ -47,4 +47,4 @@ ENV INDUCTION_DEPLOYED=1 HF_HUB_OFFLINE=1 STREAMLIT_CLIENT_SHOW_ERROR_DETAILS=fa
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
   CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://localhost:8501/_stcore/health').status != 200)"
-ENTRYPOINT ["streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0"]
+ENTRYPOINT ["streamlit", "run", "serve.py", "--server.port=8501", "--server.address=0.0.0.0"]

@@ -25,7 +25,7 @@ $(TEST_STAMP): requirements-dev.txt requirements-ray.txt $(RUN_STAMP)
 	touch $@
 
 run: $(RUN_STAMP)
-	$(BIN)/streamlit run app.py --server.address=$${ADDRESS:-127.0.0.1}  # ADDRESS=0.0.0.0 to serve the network
+	$(BIN)/streamlit run serve.py --server.address=$${ADDRESS:-127.0.0.1}  # ADDRESS=0.0.0.0 to serve the network
 
 # Debian's chromium for the real-browser test (Playwright's own browser download cannot work offline)
 browser:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from induction.config import InductionError, MapConfig
 from induction.viewstate import ViewState
 
@@ -69,3 +71,11 @@ def get_reproduction(sizes: list[str], trials: int, seed: int, icl_corpus: str):
 
     return run_with_progress("reproducing the study", reproduce, {s: s for s in sizes}, trials=trials, seed=seed,
                              icl_corpus=icl_corpus, icl_trials=trials)
+
+
+def warm_up(model: str = "toy") -> None:
+    """Import the library and load the default model (and its default map) once, at server start."""
+    from induction.engine import compute_map
+
+    with contextlib.suppress(InductionError):  # a server whose default model cannot load still starts
+        compute_map(MapConfig(model=model))

@@ -24,7 +24,7 @@ def show_error(text: str, *, compact: bool = False) -> None:
 
 def run_with_progress(label: str, compute, *args, compact: bool = False, **kwargs):
     """Call `compute(..., progress=cb)` with an st.progress bar; errors show as messages. None on error."""
-    bar = st.progress(0.0, text=f"{label}: starting…")
+    bar = st.progress(0.0, text=f"{label}: loading the model (the first time in this server)…")
 
     def progress(done: int, total: int) -> None:
         bar.progress(min(1.0, done / max(total, 1)), text=f"{label}: {done}/{total} trials")

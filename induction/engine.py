@@ -151,6 +151,8 @@ def compute_map(config: MapConfig | Run, *, progress: Progress | None = None, us
         started = time.perf_counter()
         model = model_for(run)
         batch = make_trials(run, model)
+        if progress:
+            progress(0, batch.trials)  # the model is loaded: the trials start
         rows = capture(model, batch, progress=progress)  # [T, L, H, S]
         arrays = _join_chunks([_chunk_arrays(rows, batch, run.config.setup)])
         return {"seq_len": int(rows.shape[-1]), "elapsed_s": time.perf_counter() - started}, arrays

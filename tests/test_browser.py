@@ -1,8 +1,8 @@
 """Real-browser end-to-end test: Debian's chromium driven by Playwright clicks a head cell.
 
-Starts `streamlit run app.py` on 127.0.0.1, waits for /_stcore/health, loads the toy map,
-hovers and clicks a cell, checks the drill-down and the URL, then opens that URL in a fresh
-page and sees the same head selected. Screenshots land in test-artifacts/.
+Starts `streamlit run serve.py` (app.py, the default model loaded first) on 127.0.0.1, waits for
+/_stcore/health, loads the toy map, hovers and clicks a cell, checks the drill-down and the URL, then
+opens that URL in a fresh page and sees the same head selected. Screenshots land in test-artifacts/.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
 
 def start_server(port: int, **env) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **env}, stdout=subprocess.DEVNULL,
@@ -261,3 +261,59 @@ def test_killing_the_server_mid_computation_loses_nothing(browser, tmp_path):
         page.get_by_text("Best head: L1H").wait_for(timeout=90_000)
         page.get_by_text("cached in").wait_for(timeout=10_000)
         page.close()
+
+
+def test_a_fresh_server_has_the_default_model_loaded_before_the_first_visitor(browser, tmp_path):
+    """Item 9: serve.py loads the toy and computes its default map at start, so the first visit is served warm."""
+    port = _free_port()
+    with running_server(port, INDUCTION_CACHE_DIR=str(tmp_path / "cache")) as (url, _):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        started = time.time()
+        page.goto(f"{url}/?model=toy", wait_until="domcontentloaded")
+        page.get_by_text("Best head: L1H").wait_for(timeout=90_000)
+        first = time.time() - started
+        assert page.get_by_text(re.compile(r"^cached in")).count() == 1  # computed at server start, not now
+        print(f"fresh server, first visit: toy map shown in {first:.2f}s")
+
+
+def test_head_page_pickers_from_a_blank_state(server, browser):
+    """Item 1: on the Head drill-down page, choose a layer, then a head, with the mouse."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/head?model=toy&trials=8", wait_until="domcontentloaded")
+    page.get_by_text("Pick a layer and a head above").wait_for(timeout=90_000)
+    for label, option in (("Layer", "1"), ("Head", "0")):
+        page.get_by_label(label, exact=True).first.click()
+        page.get_by_role("option", name=option, exact=True).click()
+        page.wait_for_timeout(500)
+    page.get_by_role("heading", name="Head L1H0").wait_for(timeout=60_000)
+    assert "layer=1" in page.url and "head=0" in page.url
+
+
+def test_a_null_result_says_so_and_is_rescaled(server, browser):
+    """Item 2: minilm has no induction head: a notice names the baseline, the colour bar marks it."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/?model=minilm&trials=4&segment=20", wait_until="domcontentloaded")
+    page.get_by_text(re.compile(r"No induction head for `?prev`?: the best head")).wait_for(timeout=90_000)
+    page.get_by_text("— uniform").first.wait_for(timeout=30_000)  # the baseline on the colour bar
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "null_result.png"), full_page=True)
+
+
+def test_the_downloaded_figure_renders_with_no_network(server, browser, tmp_path):
+    """Item 5: the Figure (HTML) download is self-contained: it draws with every request off the page blocked."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/?model=toy&trials=8", wait_until="domcontentloaded")
+    button = page.get_by_role("button", name="Figure (HTML)")
+    button.wait_for(timeout=90_000)
+    with page.expect_download(timeout=60_000) as download:
+        button.click()
+    path = tmp_path / "figure.html"
+    download.value.save_as(path)
+    offline = browser.new_page()
+    offline.route("**/*", lambda route: route.abort() if not route.request.url.startswith("file:") else
+                  route.continue_())
+    offline.goto(path.as_uri())
+    offline.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)

@@ -64,14 +64,14 @@ def test_dockerfile_copies_files_that_exist():
 
 def test_dockerfile_runs_the_readme_app_with_a_health_check():
     text = _dockerfile()
-    readme = (ROOT / "README.md").read_text()
     entry = re.search(r'ENTRYPOINT \[(.*)\]', text).group(1)
-    assert '"streamlit", "run", "app.py"' in entry and "--server.address=0.0.0.0" in entry
-    assert "streamlit run app.py" in (ROOT / "Makefile").read_text() or "streamlit run app.py" in readme
+    assert '"streamlit", "run", "serve.py"' in entry and "--server.address=0.0.0.0" in entry
+    assert "streamlit run serve.py" in (ROOT / "Makefile").read_text()  # serve.py loads the default model first
     assert "/_stcore/health" in re.search(r"HEALTHCHECK.*\n.*", text).group(0)
     assert "EXPOSE 8501" in text and re.search(r"^USER (?!root)\w+", text, re.M)
     assert "torch==2.13.0" in text and "requirements.txt" in text
     assert "ARG PRECOMPUTE_MODELS" in text and "python -m induction precompute" in text
+    readme = (ROOT / "README.md").read_text()
     assert "docker build" in readme and "docker run" in readme
 
 
