@@ -56,6 +56,16 @@ def get_icl(config):
     return run_with_progress(f"ICL {config.model}", icl_score, config)
 
 
+def mlm_note(model: str) -> str | None:
+    """Why this model cannot give a loss (no trained MLM head), from its config; None if it can or cannot be read."""
+    from induction.models import mlm_head_note
+
+    try:
+        return mlm_head_note(model)
+    except InductionError:
+        return None
+
+
 def max_positions(model: str, fallback: int = 512) -> int:
     """The model's usable positions (read from its config), or `fallback` when it cannot be read."""
     from induction.models import describe

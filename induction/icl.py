@@ -36,6 +36,7 @@ CURVE_LENGTHS = (25, 50, 100, 200, 300, 400, 500)
 # this is the nearest snapshot on the Hub. Documents are sampled, seeded, from the whole split.
 WIKIPEDIA = ("wikimedia/wikipedia", "20231101.simple")
 WIKIPEDIA_DOCUMENTS = 5000
+MAX_UNKNOWN_SHARE = 0.5  # a corpus the tokenizer mostly cannot read is refused
 SIGN = ("Loss(short) - Loss(long): positive when more context helps, as the study reports it; Olsson et al. "
         "report loss(token 500) - loss(token 50), the opposite sign")
 
@@ -133,13 +134,19 @@ def corpus_hash(docs: list[str]) -> str:
 def eligible(model: LoadedModel, docs: list[str], length: int) -> tuple[list[np.ndarray], int]:
     """[CLS] + the first `length - 1` word pieces of every document that has them, as the study built its
     contexts (no closing [SEP]; a shorter context is a prefix of a longer one)."""
-    kept, skipped = [], 0
+    kept, skipped, pieces_seen, unknown = [], 0, 0, 0
+    unk = model.tokenizer.unk_token_id
     for doc in docs:
         pieces = model.tokenizer(doc, add_special_tokens=False, truncation=True, max_length=length - 1)["input_ids"]
+        pieces_seen += len(pieces)
+        unknown += sum(p == unk for p in pieces) if unk is not None else 0
         if len(pieces) >= length - 1:
             kept.append(np.asarray([model.vocab.cls_id, *pieces[:length - 1]], dtype=np.int64))
         else:
             skipped += 1
+    if pieces_seen and unknown / pieces_seen > MAX_UNKNOWN_SHARE:
+        raise ConfigError(f"{unknown / pieces_seen:.0%} of the corpus's tokens are unknown to {model.name!r}'s "
+                          "tokenizer: it cannot read this corpus, and a score on [UNK] tokens means nothing")
     return kept, skipped
 
 

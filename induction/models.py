@@ -154,6 +154,16 @@ def _check_encoder(name: str, config) -> None:
         raise ModelLoadError(f"model {name!r} ({config.model_type}) cannot be captured: {reason}")
 
 
+def mlm_head_note(name: str) -> str | None:
+    """Why `name` cannot give a masked-token loss (no trained MLM head in its checkpoint), read from its config
+    before any weights load; None when its checkpoint says it has one."""
+    info = describe(name)
+    if _has_mlm_head(info.config):
+        return None
+    return (f"model {name!r} has no trained masked-LM head (its checkpoint is an encoder only), so it cannot "
+            "predict masked tokens; losses (ICL, ablation loss, effects) need one")
+
+
 def _has_mlm_head(config) -> bool:
     archs = getattr(config, "architectures", None) or []
     return any(a.endswith(("ForMaskedLM", "ForPreTraining", "WithLMHeadModel")) for a in archs)

@@ -161,13 +161,14 @@ def pattern_figure(detail, *, title: str = "") -> go.Figure:
     return fig
 
 
-def distribution_figure(values: np.ndarray, *, baseline: float, title: str = "") -> go.Figure:
-    """The head's score across trials, with the uniform baseline."""
+def distribution_figure(values: np.ndarray, *, baseline: float, title: str = "",
+                        x_title: str = "score (attention to target)", line_label: str = "uniform") -> go.Figure:
+    """Values across trials (a head's score, by default) with a reference line (the uniform baseline)."""
     fig = go.Figure(go.Histogram(x=np.asarray(values).tolist(), nbinsx=30, marker_color="#1f77b4",
-                                 hovertemplate="score %{x}<br>%{y} trials<extra></extra>"))
-    fig.add_vline(x=baseline, line=dict(color="#555", dash="dash"), annotation_text="uniform")
+                                 hovertemplate="%{x}<br>%{y} trials<extra></extra>"))
+    fig.add_vline(x=baseline, line=dict(color="#555", dash="dash"), annotation_text=line_label)
     fig.update_layout(title=title, height=280, margin=dict(l=50, r=20, t=40, b=40))
-    fig.update_xaxes(title="score (attention to target)")
+    fig.update_xaxes(title=x_title)
     fig.update_yaxes(title="trials")
     return fig
 
@@ -184,14 +185,14 @@ def offset_figure(profile: np.ndarray, *, baseline: float, title: str = "") -> g
 
 
 def curve_figure(x: Sequence[float], series: dict[str, tuple[Sequence[float], Sequence[float]]], *,
-                 x_title: str, y_title: str, title: str = "") -> go.Figure:
+                 x_title: str, y_title: str, title: str = "", x_dtick: float | None = None) -> go.Figure:
     """Lines with error bars: name -> (values, errors)."""
     fig = go.Figure()
     for name, (y, err) in series.items():
         fig.add_trace(go.Scatter(x=list(x), y=list(y), name=name, mode="lines+markers",
                                  error_y=dict(type="data", array=list(err), visible=True)))
     fig.update_layout(title=title, height=320, margin=dict(l=50, r=20, t=40, b=40))
-    fig.update_xaxes(title=x_title)
+    fig.update_xaxes(title=x_title, dtick=x_dtick)
     fig.update_yaxes(title=y_title)
     return fig
 

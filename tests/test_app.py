@@ -168,6 +168,13 @@ def test_text_page_on_the_toy_from_a_link_and_a_click():
     assert "text" not in at.query_params and any("not this text" in c.value for c in at.caption)
 
 
+def test_icl_page_refuses_a_model_without_an_mlm_head_before_any_button():
+    at = make_app(model="minilm", trials=4).run()
+    at.switch_page("views/icl.py").run()
+    assert not at.exception and not at.button  # nothing to press: it is said up front
+    assert any("no trained masked-LM head" in e.value for e in at.error)
+
+
 def test_ablation_page_top_k_button():
     at = make_app(trials=8).run()
     at.switch_page("views/ablation.py").run()

@@ -143,3 +143,10 @@ def test_loss_variants_match_the_masked_lm_loss_as_the_study_computed_it(variant
     with torch.no_grad():
         expected = float(model.mlm(input_ids=x, labels=labels).loss)
     assert _loss(model, ids, pos, variant) == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_corpus_the_tokenizer_cannot_read_is_refused():
+    from induction.icl import ICLConfig, icl_score
+
+    with pytest.raises(ConfigError, match="unknown to 'toy''s tokenizer: it cannot read this corpus"):
+        icl_score(ICLConfig(model="toy", corpus="python-docs", trials=2, short=20, long=100), use_cache=False)

@@ -144,6 +144,10 @@ def test_icl_page(stubbed):
     at.button[0].click().run()
     assert not at.exception and at.metric[0].value == "0.5000"  # mean of linspace(0, 1)
     assert charts(at) == 1
+    at.checkbox(key="w_rescale").check().run()  # an unrelated rerun keeps the result
+    assert at.metric and at.metric[0].value == "0.5000"
+    at.number_input(key="icl_short").set_value(20).run()  # a changed input clears it
+    assert not at.metric
 
 
 def test_effects_page_computes_on_a_click_and_shows_three_figures(stubbed):

@@ -56,11 +56,14 @@ st.download_button("Ablation (JSON)", to_json_text(result.to_json()), "ablation.
 
 st.subheader("Cumulative sweep")
 k = st.slider("Ablate the top 1..k heads of the clean map", 1, min(12, clean.layers * clean.heads), 3, key="sweep_k")
+sweep_inputs = (library.map_config(state), state.target, k, state.mode)
 if st.button("Run sweep"):
-    rows = library.get_sweep(library.map_config(state), state.target, k, state.mode)
-    if rows:
-        st.plotly_chart(curve_figure([r["k"] for r in rows], {
-            "masked-token loss": ([r["loss"] or 0.0 for r in rows], [0.0] * len(rows)),
-            "best remaining score": ([r["best_remaining_score"] for r in rows], [0.0] * len(rows))},
-            x_title="heads ablated (top k)", y_title="value"), width="stretch")
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.session_state.ablation_sweep = (sweep_inputs, library.get_sweep(*sweep_inputs))
+kept = st.session_state.get("ablation_sweep")
+rows = kept[1] if kept and kept[0] == sweep_inputs else None  # kept until an input changes
+if rows:
+    st.plotly_chart(curve_figure([r["k"] for r in rows], {
+        "masked-token loss": ([r["loss"] or 0.0 for r in rows], [0.0] * len(rows)),
+        "best remaining score": ([r["best_remaining_score"] for r in rows], [0.0] * len(rows))},
+        x_title="heads ablated (top k)", y_title="value", x_dtick=1), width="stretch")
+    st.dataframe(pd.DataFrame(rows).round(4), hide_index=True, width="stretch")

@@ -27,27 +27,34 @@ short = d.number_input("Short context (tokens)", 3, 4096, min(50, long_default /
 long = e.number_input("Long context (tokens)", 4, 4096, long_default, key="icl_long")
 curve = f.checkbox("ICL curve (masked-token loss vs context length)", key="icl_curve")
 
-# guard
+# guard: said before anything runs
+note = library.mlm_note(state.model)
+if note:
+    st.error(note)
+    st.stop()
 if deploy.limits().deployed and corpus not in ("python-docs", "wikipedia-simple"):
     st.error("This server only offers the named corpora.")
     st.stop()
-if not st.button("Compute ICL score", type="primary"):
-    st.stop()
 
-# compute
+# compute: the result stays until an input changes
 config = ICLConfig(model=state.model, corpus=corpus, variant=variant, trials=state.trials, seed=state.seed,
                    short=int(short), long=int(long), replace=replace,
                    curve=tuple(n for n in CURVE_LENGTHS if n <= long) if curve else ())
-result = library.get_icl(config)
-if result is None:
+if st.button("Compute ICL score", type="primary"):
+    st.session_state.icl_result = (config, library.get_icl(config))
+kept = st.session_state.get("icl_result")
+if not kept or kept[0] != config or kept[1] is None:
     st.stop()
+result = kept[1]
 
 # render
 st.metric(f"Loss({short}) − Loss({long}), {variant}", f"{result.mean:.4f}", f"± {result.sem:.4f} (s.e.)",
           delta_color="off")
 st.caption(f"{len(result.per_trial)} trials · {result.eligible_documents} eligible documents · "
            f"{result.skipped_documents} shorter documents skipped · corpus hash {result.corpus_hash}")
-st.plotly_chart(distribution_figure(result.per_trial, baseline=0.0, title="per-trial score"), width="stretch")
+st.plotly_chart(distribution_figure(result.per_trial, baseline=0.0, title="per-trial score",
+                                    x_title=f"Loss({short}) − Loss({long}) of one trial (nats)",
+                                    line_label="no help from context"), width="stretch")
 if result.curve:
     lengths = list(result.curve)
     st.plotly_chart(curve_figure(lengths, {"masked-token loss": ([result.curve[n][0] for n in lengths],
