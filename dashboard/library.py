@@ -56,6 +56,20 @@ def get_icl(config):
     return run_with_progress(f"ICL {config.model}", icl_score, config)
 
 
+def loadable(models) -> tuple[list[str], dict[str, str]]:
+    """(the models whose config can be read here, {model: why not} for the others): no weights load."""
+    from induction.models import describe
+
+    ok, why = [], {}
+    for name in models:
+        try:
+            describe(name)
+            ok.append(name)
+        except InductionError as exc:
+            why[name] = str(exc)
+    return ok, why
+
+
 def mlm_note(model: str) -> str | None:
     """Why this model cannot give a loss (no trained MLM head), from its config; None if it can or cannot be read."""
     from induction.models import mlm_head_note

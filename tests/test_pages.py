@@ -78,6 +78,8 @@ def stubbed(monkeypatch):
     monkeypatch.setattr(library, "cached_effects", lambda *a: None)
     monkeypatch.setattr(library, "get_sweep", lambda *a: [])
     monkeypatch.setattr(library, "max_positions", lambda model, fallback=512: 512)
+    monkeypatch.setattr(library, "loadable", lambda models: (list(models), {}))
+    monkeypatch.setattr(library, "mlm_note", lambda model: None)
     monkeypatch.setattr(drilldown, "_head_detail", fake_detail)
 
 

@@ -14,9 +14,15 @@ from induction.scoring import late_layer_share
 state = sidebar()
 st.title("Model sizes")
 st.caption(f"{state.setup} setup · target **{state.target}** · {state.protocol} protocol · {state.trials} trials")
-extra = st.multiselect("Add offline models", list(OFFLINE_MODELS), default=[], key="sizes_extra")
+sizes, missing = library.loadable(SIZES)
+if missing:  # said once, not in five red panels
+    reason = next(iter(missing.values())).split(": ", 1)[-1]
+    st.info(f"{', '.join(missing)} cannot load here ({reason.split('. ')[0]}). The offline models are shown "
+            "beside the sizes that can.")
+extra = st.multiselect("Add offline models", list(OFFLINE_MODELS), default=list(OFFLINE_MODELS) if missing else [],
+                       key="sizes_extra")
 threshold = st.slider("High-scoring threshold", 0.05, 1.0, 0.3, 0.05, key="sizes_threshold")
-models = [*SIZES, *extra]
+models = [*sizes, *extra]
 
 # guard + compute + render: each model in its own panel, one colour scale, a failure stays in its panel
 columns = st.columns(min(len(models), 4))
