@@ -154,10 +154,11 @@ def pattern_figure(detail, *, title: str = "") -> go.Figure:
         custom, hover = None, "query %{y} → key %{x}<br>attention %{z:.4f}<extra></extra>"
     fig = go.Figure(go.Heatmap(z=detail.pattern, colorscale="Blues", zmin=0, customdata=custom,
                                hovertemplate=hover))
-    fig.add_hline(y=detail.mask_index, line=dict(color="#d62728", width=1, dash="dot"))
-    fig.update_layout(title=title, height=520, margin=dict(l=50, r=20, t=40, b=40))
-    fig.update_xaxes(title="key position")
-    fig.update_yaxes(title="query position", autorange="reversed", scaleanchor="x")
+    fig.add_hline(y=detail.mask_index, line=dict(color="#d62728", width=1, dash="dot"),
+                  annotation_text="[MASK] query row", annotation_position="top right")
+    fig.update_layout(title=title, height=560, margin=dict(l=50, r=20, t=40, b=40))
+    fig.update_xaxes(title="key position", range=[-0.5, seq - 0.5], constrain="domain")
+    fig.update_yaxes(title="query position", range=[seq - 0.5, -0.5], constrain="domain")
     return fig
 
 
@@ -177,7 +178,8 @@ def offset_figure(profile: np.ndarray, *, baseline: float, title: str = "") -> g
     """Mean attention at previous-instance + k, k in -5..+5."""
     fig = go.Figure(go.Bar(x=list(OFFSETS), y=np.nan_to_num(profile).tolist(), marker_color="#2ca02c",
                            hovertemplate="offset %{x:+d}<br>attention %{y:.4f}<extra></extra>"))
-    fig.add_hline(y=baseline, line=dict(color="#555", dash="dash"))
+    fig.add_hline(y=baseline, line=dict(color="#555", dash="dash"), annotation_text="uniform",
+                  annotation_position="top right")
     fig.update_layout(title=title, height=280, margin=dict(l=50, r=20, t=40, b=40))
     fig.update_xaxes(title="offset from the previous instance", dtick=1)
     fig.update_yaxes(title="attention", rangemode="tozero")

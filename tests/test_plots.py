@@ -27,3 +27,25 @@ def test_ablated_heads_are_blank_and_the_difference_is_centred():
     z = np.array(fig.data[0].z, dtype=float)
     assert np.isnan(z[0, 1]) and fig.data[0].zmin == -fig.data[0].zmax == -0.2
     assert fig.data[2].name == "ablated"
+
+
+def test_the_full_pattern_fills_its_axes_and_its_lines_are_labelled():
+    from induction.detail import HeadDetail
+    from induction.plots import offset_figure, pattern_figure
+
+    seq = 40
+    detail = HeadDetail(layer=0, head=0, trial=0, tokens=["t"] * seq, original_tokens=["t"] * seq, mask_index=30,
+                        anchor_index=9, target_index={"prev": 9}, row=np.full(seq, 1 / seq),
+                        pattern=np.full((seq, seq), 1 / seq))
+    fig = pattern_figure(detail)
+    assert fig.layout.xaxis.range == (-0.5, seq - 0.5) and fig.layout.yaxis.range == (seq - 0.5, -0.5)
+    assert fig.layout.yaxis.scaleanchor is None  # not squeezed into half the width
+    assert [a.text for a in fig.layout.annotations] == ["[MASK] query row"]
+    assert [a.text for a in offset_figure(np.zeros(11), baseline=0.1).layout.annotations] == ["uniform"]
+
+
+def test_small_maps_print_their_values_and_mark_the_baseline():
+    fig = map_figure(np.full((2, 2), 0.02), zmin=0.0, zmax=0.05, baseline=0.025)
+    assert fig.data[0].texttemplate == "%{z:.2f}"
+    assert "— uniform" in fig.data[0].colorbar.ticktext and 0.025 in fig.data[0].colorbar.tickvals
+    assert map_figure(np.zeros((24, 16))).data[0].texttemplate is None  # BERT-large: too many cells for text

@@ -31,6 +31,8 @@ fig = map_figure(mean, sem, zmin=zmin, zmax=zmax, selected=selected, baseline=re
 left, right = st.columns([3, 1])
 with left:
     maps.clickable_map(fig)
+    st.caption("Red outline: the selected head. Hover a cell for its score ± standard error; small maps print "
+               "each score in its cell. The colour bar marks the uniform baseline on rescaled maps.")
 with right:
     st.markdown(f"**Top heads** ({result.trials} trials, baseline {result.baseline:.4f})")
     top = pd.DataFrame(result.top_heads(state.target, 10))[["name", "score", "sem", "ratio"]]
