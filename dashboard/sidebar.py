@@ -44,6 +44,13 @@ def _model_label(name: str) -> str:
     return name if name == OTHER or name not in KNOWN_MODELS else f"{name} — {KNOWN_MODELS[name].note}"
 
 
+def title(text: str) -> None:
+    """The page's title, then any notices about the link that opened it (shown once, under the title)."""
+    st.title(text)
+    for notice in st.session_state.pop("notices", []):
+        st.warning(notice)
+
+
 def sidebar() -> ViewState:
     """Every input of the view, in the sidebar; returns the current state (the URL follows it)."""
     init_state()
@@ -76,8 +83,6 @@ def sidebar() -> ViewState:
         if not s.w_segment_auto:
             st.number_input("Segment length", 1, limits.max_segment, key="w_segment", on_change=_on_segment_change)
         st.checkbox("Rescale colours to the data", key="w_rescale", on_change=copy_to("rescale", "w_rescale"))
-    for notice in s.pop("notices", []):  # shown once, on the view the link opened
-        st.warning(notice)
     state = current_state()
     sync_url(state)
     return state

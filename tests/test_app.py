@@ -258,3 +258,13 @@ def test_the_figure_download_works_offline():
 
     page = figure_html(map_figure(np.zeros((2, 2))))
     assert '<script src="http' not in page and len(page) > 1_000_000  # plotly.js inlined, nothing fetched
+
+
+def test_a_head_the_model_lacks_is_dropped_with_a_notice_under_the_title():
+    at = make_app(trials=4, layer=5, head=0, seed="x").run()
+    assert not at.exception
+    assert at.main[0].value == "Induction map"  # the title first, the link's notices under it
+    warnings = [w.value for w in at.warning]
+    assert any("ignored seed='x'" in w for w in warnings)
+    assert any("ignored the selected head L5H0: 'toy' has layers 0..1 and heads 0..1" in w for w in warnings)
+    assert not at.query_params.get("layer") and any("Click a cell" in i.value for i in at.info)

@@ -6,12 +6,12 @@ import streamlit as st
 from dashboard import library, maps
 from dashboard import state as view
 from dashboard.downloads import to_json_text
-from dashboard.sidebar import sidebar
+from dashboard.sidebar import sidebar, title
 from induction.plots import curve_figure, diff_figure, map_figure
 
 # inputs
 state = sidebar()
-st.title("Ablation")
+title("Ablation")
 st.caption("Click heads on the clean map to add or remove them (or pick them below). Zero ablation removes a "
            "head's output before the output projection; mean ablation replaces it by its mean over the trials.")
 clean = library.get_map(library.map_config(state))

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from dashboard.sidebar import sidebar
+from dashboard.sidebar import sidebar, title
 from induction.config import PAPER_SEGMENT, PAPER_TRIALS, SETUP_TARGETS
 from induction.sequences import PAPER_ID_RANGE
 
 sidebar()  # keeps the view state (and the URL) when passing through this page
-st.title("About the method")
+title("About the method")
 st.markdown(f"""
 An **induction head** attends from a token to the place after an earlier occurrence of its context,
 and copies. In a bidirectional masked LM we test this behaviourally with **repeated random tokens (RRT)**:

@@ -3,14 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard.sidebar import sidebar
+from dashboard.sidebar import sidebar, title
 from induction.config import InductionError, MapConfig, head_name
 from induction.dynamics import dynamics, series_models
 from induction.plots import dynamics_figure
 
 # inputs
 state = sidebar()
-st.title("Training dynamics")
+title("Training dynamics")
 st.caption("One line per training seed: the best head's score (and the selected head's) at each checkpoint, for "
            f"the sidebar's setup ({state.setup}), target **{state.target}**, protocol, trials and seed. Read from "
            "the cache: fill it with `python -m induction sweep` (optionally on a Ray cluster).")

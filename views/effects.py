@@ -6,7 +6,7 @@ from dashboard import library
 from dashboard.downloads import to_json_text
 from dashboard.effects import NO_PAIR, effect_click, on_pair_change, open_clicked_head
 from dashboard.maps import clickable_map
-from dashboard.sidebar import sidebar
+from dashboard.sidebar import sidebar, title
 from dashboard.state import copy_to
 from induction.config import ABLATION_MODES, head_name
 from induction.plots import attention_vs_effect, effect_figure, map_figure
@@ -14,7 +14,7 @@ from induction.plots import attention_vs_effect, effect_figure, map_figure
 # inputs
 state = sidebar()
 open_clicked_head()  # a click on the scatter or the effect map opens that head's drill-down
-st.title("Effects")
+title("Effects")
 st.caption("Attention is not use. A head's **effect** is the masked-token loss on the same RRT trials with that head "
            "alone ablated, minus the loss without it (nats; positive = the model relies on the head).")
 clean = library.get_map(library.map_config(state))

@@ -4,11 +4,11 @@ import streamlit as st
 
 from dashboard import drilldown, library
 from dashboard import state as view
-from dashboard.sidebar import sidebar
+from dashboard.sidebar import sidebar, title
 
 # inputs
 state = sidebar()
-st.title("Head drill-down")
+title("Head drill-down")
 
 # guard + compute
 result = library.get_map(library.map_config(state))
@@ -16,5 +16,6 @@ if result is None:
     st.stop()
 
 # render
+drilldown.check_selected(result)
 drilldown.head_pickers(result.layers, result.heads)
 drilldown.drilldown(view.current_state(), result, hint="Pick a layer and a head above to inspect a head.")

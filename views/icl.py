@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import library
 from dashboard.downloads import to_json_text
-from dashboard.sidebar import sidebar
+from dashboard.sidebar import sidebar, title
 from induction import deploy
 from induction.config import ICL_VARIANTS
 from induction.icl import CURVE_LENGTHS, SIGN, ICLConfig
@@ -12,7 +12,7 @@ from induction.plots import curve_figure, distribution_figure
 
 # inputs
 state = sidebar()
-st.title("In-context learning")
+title("In-context learning")
 st.caption(f"{SIGN}. Default variant: **masked** (the masked token's loss, as the reference study describes); "
            "**all-tokens** is what the study's code computed (mean loss over every position), which gave 0.2555 "
            "for bert-base-uncased.")

@@ -6,12 +6,12 @@ import streamlit as st
 from dashboard import drilldown, library, maps
 from dashboard import state as view
 from dashboard.downloads import downloads
-from dashboard.sidebar import sidebar
+from dashboard.sidebar import sidebar, title
 from induction.plots import map_figure
 
 # inputs
 state = sidebar()
-st.title("Induction map")
+title("Induction map")
 st.caption(f"{state.model} · {state.setup} setup · {state.protocol} protocol · target **{state.target}** · "
            f"{state.trials} trials · seed {state.seed}")
 
@@ -21,6 +21,8 @@ if result is None:
     st.stop()
 
 # render
+drilldown.check_selected(result)
+state = view.current_state()
 mean, sem = result.stats(state.target)
 zmin, zmax, null = maps.colour_range(mean, result.baseline, state.rescale)
 best = result.top_heads(state.target, 1)[0]

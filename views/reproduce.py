@@ -5,14 +5,14 @@ import streamlit as st
 
 from dashboard import library
 from dashboard.downloads import to_json_text
-from dashboard.sidebar import sidebar
+from dashboard.sidebar import sidebar, title
 from induction.study import SCORE_TOLERANCE, SIZES_ORDER
 
 STATUS = {"match": "✅ match", "differs": "❌ differs", "not run": "⏸ not run"}
 
 # inputs
 state = sidebar()
-st.title("Reproduce the study")
+title("Reproduce the study")
 st.caption("The paper protocol (`[SEP]` + copies, ids from [100, 20000), segment 200/150) on BERT Tiny..Large, "
            f"{state.trials} trials, seed {state.seed}; a reported head matches when it is among the measured top 5 "
            f"and its score is within ±{SCORE_TOLERANCE}. The ICL rows use the study's all-tokens variant.")

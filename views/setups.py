@@ -3,13 +3,13 @@
 import streamlit as st
 
 from dashboard import library
-from dashboard.sidebar import sidebar
+from dashboard.sidebar import sidebar, title
 from induction.config import SETUP_TARGETS, SETUPS
 from induction.plots import map_figure
 
 # inputs
 state = sidebar()
-st.title("Setups")
+title("Setups")
 st.caption(f"{state.model} · {state.protocol} protocol · {state.trials} trials · one colour scale (0..1)")
 
 # guard + compute + render

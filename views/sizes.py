@@ -5,14 +5,14 @@ import math
 import streamlit as st
 
 from dashboard import library
-from dashboard.sidebar import sidebar
+from dashboard.sidebar import sidebar, title
 from induction.plots import map_figure
 from induction.registry import OFFLINE_MODELS, SIZES
 from induction.scoring import late_layer_share
 
 # inputs
 state = sidebar()
-st.title("Model sizes")
+title("Model sizes")
 st.caption(f"{state.setup} setup · target **{state.target}** · {state.protocol} protocol · {state.trials} trials")
 sizes, missing = library.loadable(SIZES)
 if missing:  # said once, not in five red panels

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import text as page
 from dashboard.maps import clickable_map
-from dashboard.sidebar import sidebar
+from dashboard.sidebar import sidebar, title
 from induction import deploy
 from induction.config import head_name
 from induction.plots import map_figure, row_figure
@@ -14,7 +14,7 @@ from induction.viewstate import MAX_LINK_TEXT
 
 # inputs
 state = sidebar()
-st.title("Your text")
+title("Your text")
 st.caption("Every token that already appeared at least *min distance* tokens earlier (in the same window of the "
            "model's positions) is masked alone; a head's score is its attention to the earlier occurrence "
            "(`earlier`), the token after it (`earlier_next`, what an induction head reads) or before it.")
