@@ -85,4 +85,6 @@ def sidebar() -> ViewState:
         st.checkbox("Rescale colours to the data", key="w_rescale", on_change=copy_to("rescale", "w_rescale"))
     state = current_state()
     sync_url(state)
+    if state.local_model():
+        st.sidebar.caption("A link to this view does not carry the local folder: whoever opens it picks the model.")
     return state

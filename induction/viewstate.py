@@ -8,6 +8,7 @@ the parsing free of Streamlit makes every rule a plain unit test.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,9 +51,15 @@ class ViewState:
     text: str = ""  # Your text page: a pasted text, only when it is at most MAX_LINK_TEXT characters
     doc: str = ""  # Your text page: a python-docs document instead of pasted text
 
+    def local_model(self) -> bool:
+        """A folder on this machine: never written into a link (it would name a local path)."""
+        return os.path.isdir(self.model) or not MODEL_ID.fullmatch(self.model)
+
     def to_query(self) -> dict[str, str]:
-        q = {"model": self.model, "setup": self.setup, "protocol": self.protocol, "target": self.target,
+        q = {"setup": self.setup, "protocol": self.protocol, "target": self.target,
              "trials": str(self.trials), "seed": str(self.seed)}
+        if not self.local_model():
+            q = {"model": self.model, **q}
         if self.segment is not None:
             q["segment"] = str(self.segment)
         if self.layer is not None and self.head is not None:

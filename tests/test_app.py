@@ -212,7 +212,12 @@ def test_a_free_model_id_or_folder_from_the_sidebar(random_bert):
     assert not at.exception and not at.error
     assert at.caption[0].value.startswith(random_bert)
     assert any("Best head: **L" in m.value for m in at.markdown)
-    assert at.query_params["model"] == random_bert
+    assert not at.query_params.get("model")  # a link never names a local folder
+    assert any("does not carry the local folder" in c.value for c in at.sidebar.caption)
+    from dashboard.downloads import public
+
+    exported = public({"model": random_bert, "model_source": random_bert, "setup": "standard"})
+    assert random_bert not in str(exported) and exported["setup"] == "standard"
 
 
 def _figure(chart) -> dict:
