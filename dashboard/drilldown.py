@@ -12,7 +12,7 @@ from induction.config import InductionError, MapConfig, head_name
 from induction.viewstate import ViewState
 
 from .downloads import to_json_text
-from .state import current_state, select_head, sync_url
+from .state import copy_to, current_state, select_head, sync_url
 
 
 def check_selected(result) -> None:
@@ -64,7 +64,9 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
         return
     name = head_name(layer, head)
     st.subheader(f"Head {name}", anchor="drilldown")
-    trial = st.number_input("Sample trial", 0, result.trials - 1, 0, key="sample_trial")
+    st.session_state.sample_trial = min(state.trial, result.trials - 1)
+    trial = st.number_input("Sample trial", 0, result.trials - 1, key="sample_trial",
+                            on_change=copy_to("trial", "sample_trial"))
     try:
         detail = _head_detail(result.config, layer, head, int(trial))
     except InductionError as exc:

@@ -71,6 +71,9 @@ def sidebar() -> ViewState:
         if s.w_model == OTHER:
             s.setdefault("w_model_custom", "" if s.model in KNOWN_MODELS else s.model)
             st.text_input("Hugging Face id or local folder", key="w_model_custom", on_change=_on_custom_model)
+            if not (s.w_model_custom or "").strip():  # nothing of the previous model stays on screen
+                st.info("Type a Hugging Face id (org/name) or the path of a model folder, then press Enter.")
+                st.stop()
         st.selectbox("Setup", SETUPS, key="w_setup", on_change=_on_setup_change)
         st.selectbox("Protocol", PROTOCOLS, key="w_protocol", on_change=copy_to("protocol", "w_protocol"),
                      help="clean: [CLS] + copies + [SEP], ordinary tokens only. paper: the reference study's "

@@ -50,6 +50,7 @@ class ViewState:
     pair: tuple[int, int] | None = None  # Effects page: a head ablated first (the backup question)
     text: str = ""  # Your text page: a pasted text, only when it is at most MAX_LINK_TEXT characters
     doc: str = ""  # Your text page: a python-docs document instead of pasted text
+    trial: int = 0  # the drill-down's sample trial
 
     def local_model(self) -> bool:
         """A folder on this machine: never written into a link (it would name a local path)."""
@@ -72,6 +73,8 @@ class ViewState:
             q["mode"] = self.mode
         if self.pair is not None:
             q["pair"] = head_name(*self.pair)
+        if self.trial:
+            q["trial"] = str(self.trial)
         if self.doc:
             q["doc"] = self.doc
         elif self.text and len(self.text) <= MAX_LINK_TEXT:
@@ -196,5 +199,6 @@ def from_query(params: Mapping[str, str], *, allowed_models: tuple[str, ...] | N
         mode=_choice(params, "mode", ABLATION_MODES, notices, default.mode),
         pair=_pair(params.get("pair"), notices),
         text=_link_text(params.get("text"), notices), doc=_doc(params.get("doc"), notices),
+        trial=_int(params, "trial", 0, max_trials - 1, notices, 0),
     )
     return state, notices

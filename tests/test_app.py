@@ -273,3 +273,22 @@ def test_a_head_the_model_lacks_is_dropped_with_a_notice_under_the_title():
     assert any("ignored seed='x'" in w for w in warnings)
     assert any("ignored the selected head L5H0: 'toy' has layers 0..1 and heads 0..1" in w for w in warnings)
     assert not at.query_params.get("layer") and any("Click a cell" in i.value for i in at.info)
+
+
+def test_the_sample_trial_is_in_the_link():
+    at = make_app(trials=6, layer=1, head=0, trial=3).run()
+    assert at.number_input(key="sample_trial").value == 3 and any("trial 3" in str(c.proto) for c in charts(at))
+    at.number_input(key="sample_trial").set_value(4).run()
+    assert at.query_params["trial"] == "4"
+
+
+def test_choosing_other_clears_the_previous_model_until_one_is_typed(monkeypatch, tmp_path):
+    from dashboard.sidebar import OTHER
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    at = make_app(model="tiny", trials=2).run()
+    assert any("could not load model" in e.value for e in at.error)
+    at.selectbox(key="w_model").select(OTHER).run()
+    assert not at.exception and not at.error and not charts(at)
+    assert any("Type a Hugging Face id" in i.value for i in at.sidebar.info)
