@@ -30,12 +30,32 @@ def public(payload: dict) -> dict:
 
 
 def downloads(result, target: str, fig) -> None:
-    mean, sem = result.stats(target)
-    rows = [{"layer": l, "head": h, "score": float(mean[l, h]), "sem": float(sem[l, h])}
-            for l in range(result.layers) for h in range(result.heads)]
+    """Scores (every target, with the run's metadata), the map as JSON, and the figure in four formats."""
+    from induction.export import scores_csv
+
     name = f"induction_{Path(result.config.model).name}_{result.config.setup}_{target}"
-    c1, c2, c3 = st.columns(3)
-    c1.download_button("Scores (CSV)", pd.DataFrame(rows).to_csv(index=False), f"{name}.csv", "text/csv")
-    c2.download_button("Map (JSON)", to_json_text(public(result.to_json())), f"{name}.json", "application/json")
-    c3.download_button("Figure (HTML)", lambda: figure_html(fig), f"{name}.html", "text/html")
-    st.caption("PNG: use the camera button in the figure's toolbar (top right of the map).")
+    columns = st.columns(6)
+    columns[0].download_button("Scores (CSV)", public_csv(scores_csv(result)), f"{name}.csv", "text/csv")
+    columns[1].download_button("Map (JSON)", to_json_text(public(result.to_json())), f"{name}.json",
+                               "application/json")
+    columns[2].download_button("Figure (HTML)", lambda: figure_html(fig), f"{name}.html", "text/html")
+    from induction.export import browser_available, figure_bytes
+
+    if not browser_available():
+        st.caption("SVG, PDF and PNG need a Chrome or Chromium on the server (apt-get install chromium); the "
+                   "camera button of the figure's toolbar still saves a PNG.")
+        return
+    for column, fmt, mime in zip(columns[3:], ("svg", "pdf", "png"), ("image/svg+xml", "application/pdf",
+                                                                         "image/png"), strict=True):
+        column.download_button(f"Figure ({fmt.upper()})", lambda f=fmt: figure_bytes(fig, f), f"{name}.{fmt}", mime)
+
+
+def public_csv(text: str) -> str:
+    """The CSV without this machine's paths (its model columns as `public` writes them)."""
+    import io
+
+    table = pd.read_csv(io.StringIO(text))
+    for column in ("model", "model_source"):
+        if column in table:
+            table[column] = [public({column: v})[column] for v in table[column]]
+    return table.to_csv(index=False)

@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_map_args(p)
     p.add_argument("--json", help="write the map as JSON to this path")
     p.add_argument("--dump-trials", action="store_true", help="with --json: include every trial's ids and indices")
+    p.add_argument("--figure", help="write the map as a figure: .svg, .pdf, .png (need Chromium) or .html")
+    p.add_argument("--target", default=None, help="the target the figure shows (default: the setup's first)")
     p.add_argument("--until-sem", type=float, default=None,
                    help="adaptive: run trials in chunks until every head's standard error is below this "
                         "(--trials is then the cap)")
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="adaptive: chunks of trials until every effect's standard error is below this (--trials caps)")
     p.add_argument("--json", help="write model, setup, trials, seed, mode, layers, heads, loss_clean, effect, "
                                   "effect_sem, elapsed_s, cached as JSON")
+    p.add_argument("--figure", help="write the effect map as a figure: .svg, .pdf, .png or .html")
     p.set_defaults(func=commands.cmd_effects)
     p = sub.add_parser("reproduce", help="run every experiment of the study and compare with what it reported")
     p.add_argument("--models", default="tiny,small,medium,base,large",

@@ -68,6 +68,12 @@ def cmd_map(args: argparse.Namespace) -> int:
 
     run = resolve_run(MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
                                 seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype))
+    if args.figure:  # a bad path or target is said before the computation, not after
+        from .config import check_target
+        from .export import figure_format
+
+        figure_format(args.figure)
+        check_target(args.setup, args.target or run.config.targets()[0])
     desc = f"{args.model} {args.setup}"
     if args.until_sem:
         result = _with_progress(desc, compute_map_until, run, args.until_sem)
@@ -77,6 +83,14 @@ def cmd_map(args: argparse.Namespace) -> int:
     else:
         result = _with_progress(desc, compute_map, run, use_cache=not args.no_cache)
     _print_table(result)
+    if args.figure:
+        from .export import write_figure
+        from .plots import map_figure
+
+        target = args.target or result.targets[0]
+        mean, sem = result.stats(target)
+        title = f"{args.model} · {args.setup} · {target} · {result.trials} trials"
+        print(f"wrote {write_figure(map_figure(mean, sem, title=title, baseline=result.baseline), args.figure)}")
     payload = result.to_json() if args.json else {}
     if args.json and args.dump_trials:
         payload["trials_dump"] = dump_trials(make_trials(run.with_trials(result.trials), model_for(run)))
@@ -152,6 +166,10 @@ def cmd_effects(args: argparse.Namespace) -> int:
 
     config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
                        seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype)
+    if args.figure:
+        from .export import figure_format
+
+        figure_format(args.figure)
     result = _with_progress(f"effects {args.model}", effects, config, mode=args.mode, pairs_with=args.pairs_with,
                             until_sem=args.until_sem, use_cache=not args.no_cache, unit="step")
     pair = f" with {head_name(*result.pairs_with)} ablated" if result.pairs_with else ""
@@ -164,6 +182,12 @@ def cmd_effects(args: argparse.Namespace) -> int:
     order = np.argsort(-effect, axis=None, kind="stable")[:5]
     print("  largest effects: " + ", ".join(f"{head_name(l, h)} {effect[l, h]:+.4f}±{sem[l, h]:.4f}"
                                             for l, h in (np.unravel_index(i, effect.shape) for i in order)))
+    if args.figure:
+        from .export import write_figure
+        from .plots import effect_figure
+
+        title = f"{args.model} · effect of each head on the masked-token loss"
+        print(f"wrote {write_figure(effect_figure(result.effect, result.effect_sem, title=title), args.figure)}")
     _write_json(args.json, result.to_json())
     return 0
 

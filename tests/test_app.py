@@ -12,9 +12,13 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
 from induction.config import max_segment
+from induction.export import browser_available
 from induction.toy import MAX_POSITIONS
 
 from .conftest import ROOT
+
+# with a Chromium on the machine, the map offers SVG, PDF and PNG too
+FIGURES = ["Figure (SVG)", "Figure (PDF)", "Figure (PNG)"] if browser_available() else []
 
 APP = str(ROOT / "app.py")
 TOY_MOST = max_segment("standard", "clean", MAX_POSITIONS)  # the longest clean segment the toy's positions fit
@@ -242,7 +246,7 @@ def test_sidebar_inputs_drive_the_url_and_the_map():
     assert (q["trials"], q["seed"], q["protocol"], q["segment"]) == ("6", "3", "paper", "20")
     assert "toy · standard setup · paper protocol" in at.caption[0].value
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Scores (CSV)", "Map (JSON)", "Figure (HTML)"]
+    assert labels == ["Scores (CSV)", "Map (JSON)", "Figure (HTML)", *FIGURES]
 
 
 def test_head_page_pickers_select_a_head_from_a_blank_state():

@@ -15,11 +15,15 @@ from induction.ablation import AblationResult
 from induction.config import OFFSETS, MapConfig
 from induction.detail import HeadDetail
 from induction.effects import EffectsResult
+from induction.export import browser_available
 from induction.icl import ICLResult
 from induction.registry import SIZES
 from induction.scoring import InductionMap
 
 from .conftest import ROOT
+
+# with a Chromium on the machine, the map offers SVG, PDF and PNG too
+FIGURES = ["Figure (SVG)", "Figure (PDF)", "Figure (PNG)"] if browser_available() else []
 
 SHAPE = (3, 4)  # every stubbed model: 3 layers x 4 heads
 BEST = (2, 1)  # the planted best head
@@ -101,7 +105,7 @@ def test_map_page(stubbed):
     at = open_page("views/map.py")
     assert at.title[0].value == "Induction map" and charts(at) == 1
     assert any(f"Best head: **L{BEST[0]}H{BEST[1]}**" in m.value for m in at.markdown)
-    assert [b.label for b in at.get("download_button")] == ["Scores (CSV)", "Map (JSON)", "Figure (HTML)"]
+    assert [b.label for b in at.get("download_button")] == ["Scores (CSV)", "Map (JSON)", "Figure (HTML)", *FIGURES]
     assert any("Click a cell" in i.value for i in at.info)
 
 
