@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from induction.config import InductionError, MapConfig, head_name
+from induction.config import InductionError, MapConfig, head_name, parse_head
 from induction.viewstate import ViewState
 
 from .downloads import to_json_text
@@ -78,10 +78,15 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
                 f"({mean[layer, head] / result.baseline:.1f}x).")
     st.plotly_chart(row_figure(detail, title=f"[MASK] attention on trial {trial} (targets in orange)"),
                     width="stretch", key="row_chart")
+    others = [head_name(l, h) for l in range(result.layers) for h in range(result.heads) if (l, h) != (layer, head)]
+    compare = st.multiselect("Compare with", others, key="compare_heads", max_selections=5,
+                             help="overlay other heads' score distributions and offset profiles")
+    heads = [(layer, head), *(parse_head(n) for n in compare)]
     left, right = st.columns(2)
-    left.plotly_chart(distribution_figure(result.per_trial[state.target][:, layer, head], baseline=result.baseline,
-                                          title=f"{state.target} score across trials"), width="stretch")
-    right.plotly_chart(offset_figure(result.offsets[layer, head], baseline=result.baseline,
+    left.plotly_chart(distribution_figure({head_name(*x): result.per_trial[state.target][:, x[0], x[1]] for x in heads},
+                                          baseline=result.baseline, title=f"{state.target} score across trials"),
+                      width="stretch")
+    right.plotly_chart(offset_figure({head_name(*x): result.offsets[x] for x in heads}, baseline=result.baseline,
                                      title="attention around the previous instance"), width="stretch")
     st.plotly_chart(pattern_figure(detail, title=f"{name} full pattern, trial {trial}"), width="stretch")
     st.download_button("This trial's tokens and [MASK] row (JSON)", to_json_text(detail.to_json()),

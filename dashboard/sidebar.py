@@ -88,6 +88,17 @@ def sidebar() -> ViewState:
         st.checkbox("Rescale colours to the data", key="w_rescale", on_change=copy_to("rescale", "w_rescale"))
     state = current_state()
     sync_url(state)
-    if state.local_model():
-        st.sidebar.caption("A link to this view does not carry the local folder: whoever opens it picks the model.")
+    with st.sidebar:
+        st.caption("Link to this view (copy with the button on its right):")
+        st.code(share_link(state), language=None, wrap_lines=True)
+        if state.local_model():
+            st.caption("A link to this view does not carry the local folder: whoever opens it picks the model.")
     return state
+
+
+def share_link(state: ViewState) -> str:
+    """This page's address with the view in its query: what a colleague opens to see the same view."""
+    from urllib.parse import urlencode
+
+    base = (st.context.url or "").split("?")[0]
+    return f"{base}?{urlencode(state.to_query())}"

@@ -162,11 +162,16 @@ def pattern_figure(detail, *, title: str = "") -> go.Figure:
     return fig
 
 
-def distribution_figure(values: np.ndarray, *, baseline: float, title: str = "",
+def distribution_figure(values, *, baseline: float, title: str = "",
                         x_title: str = "score (attention to target)", line_label: str = "uniform") -> go.Figure:
-    """Values across trials (a head's score, by default) with a reference line (the uniform baseline)."""
-    fig = go.Figure(go.Histogram(x=np.asarray(values).tolist(), nbinsx=30, marker_color="#1f77b4",
-                                 hovertemplate="%{x}<br>%{y} trials<extra></extra>"))
+    """Values across trials (a head's score, by default) with a reference line (the uniform baseline).
+    `values`: one array, or name -> array to overlay several heads."""
+    series = values if isinstance(values, dict) else {"": values}
+    fig = go.Figure()
+    for name, v in series.items():
+        fig.add_trace(go.Histogram(x=np.asarray(v).tolist(), nbinsx=30, name=name, opacity=0.6 if name else 1.0,
+                                   hovertemplate=f"{name} %{{x}}<br>%{{y}} trials<extra></extra>"))
+    fig.update_layout(barmode="overlay", showlegend=len(series) > 1)
     fig.add_vline(x=baseline, line=dict(color="#555", dash="dash"), annotation_text=line_label)
     fig.update_layout(title=title, height=280, margin=dict(l=50, r=20, t=40, b=40))
     fig.update_xaxes(title=x_title)
@@ -174,10 +179,14 @@ def distribution_figure(values: np.ndarray, *, baseline: float, title: str = "",
     return fig
 
 
-def offset_figure(profile: np.ndarray, *, baseline: float, title: str = "") -> go.Figure:
-    """Mean attention at previous-instance + k, k in -5..+5."""
-    fig = go.Figure(go.Bar(x=list(OFFSETS), y=np.nan_to_num(profile).tolist(), marker_color="#2ca02c",
-                           hovertemplate="offset %{x:+d}<br>attention %{y:.4f}<extra></extra>"))
+def offset_figure(profile, *, baseline: float, title: str = "") -> go.Figure:
+    """Mean attention at previous-instance + k, k in -5..+5; `profile`: one array, or name -> array."""
+    series = profile if isinstance(profile, dict) else {"": profile}
+    fig = go.Figure()
+    for name, p in series.items():
+        fig.add_trace(go.Bar(x=list(OFFSETS), y=np.nan_to_num(p).tolist(), name=name,
+                             hovertemplate=f"{name} offset %{{x:+d}}<br>attention %{{y:.4f}}<extra></extra>"))
+    fig.update_layout(barmode="group", showlegend=len(series) > 1)
     fig.add_hline(y=baseline, line=dict(color="#555", dash="dash"), annotation_text="uniform",
                   annotation_position="top right")
     fig.update_layout(title=title, height=280, margin=dict(l=50, r=20, t=40, b=40))

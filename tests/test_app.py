@@ -296,3 +296,15 @@ def test_choosing_other_clears_the_previous_model_until_one_is_typed(monkeypatch
     at.selectbox(key="w_model").select(OTHER).run()
     assert not at.exception and not at.error and not charts(at)
     assert any("Type a Hugging Face id" in i.value for i in at.sidebar.info)
+
+
+def test_the_sidebar_offers_the_link_to_copy_and_heads_can_be_compared():
+    at = make_app(trials=5, layer=1, head=0).run()
+    link = at.sidebar.code[0].value
+    assert "model=toy" in link and "layer=1" in link and "head=0" in link and "trials=5" in link
+    at.multiselect(key="compare_heads").select("L1H1").select("L0H0").run()
+    assert not at.exception
+    import json as _json
+
+    traces = [_json.loads(c.proto.spec)["data"] for c in charts(at)]
+    assert sorted(len(t) for t in traces if t and t[0].get("type") == "histogram") == [3]  # three heads overlaid
