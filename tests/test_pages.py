@@ -161,7 +161,7 @@ def test_effects_page_computes_on_a_click_and_shows_three_figures(stubbed):
     assert at.title[0].value == "Effects" and charts(at) == 0 and at.selectbox(key="w_pair").value == "L0H1"
     at.button[0].click().run()
     assert not at.exception and charts(at) == 3  # attention map, effect map, attention against effect
-    assert "with L0H1 ablated" in at.caption[-1].value and at.query_params["pair"] == "L0H1"
+    assert "with L0H1 ablated" in at.main.caption[-1].value and at.query_params["pair"] == "L0H1"
 
 
 def test_reproduce_page_runs_on_a_click_and_keeps_its_table(stubbed, monkeypatch):
