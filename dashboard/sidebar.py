@@ -64,7 +64,7 @@ def sidebar() -> ViewState:
     s.w_segment_auto = s.segment is None
     s.w_segment = s.segment or 16
     with st.sidebar:
-        if not hub_reachable():
+        if not limits.deployed and not hub_reachable():  # a deployed image offers what it holds
             st.info(f"Hugging Face Hub not reachable: the offline models ({', '.join(OFFLINE_MODELS)}) work; "
                     "others need weights already in the local Hugging Face cache.")
         st.selectbox("Model", options, key="w_model", on_change=_on_model_change, format_func=_model_label)

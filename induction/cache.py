@@ -16,14 +16,16 @@ import hashlib
 import io
 import json
 import os
+import sqlite3
 import threading
 import warnings
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 from diskcache import Cache, Disk
-from diskcache.core import MODE_PICKLE
+from diskcache.core import MODE_BINARY, MODE_PICKLE, MODE_RAW
 from filelock import FileLock
 
 ENGINE_VERSION = "1"
@@ -103,6 +105,43 @@ def size_limit() -> int:
     return int(float(os.environ.get("INDUCTION_CACHE_SIZE_MB", DEFAULT_SIZE_LIMIT / 2**20)) * 2**20)
 
 
+class ReadOnlyTier:
+    """A diskcache directory read without writing anything: sqlite opened read-only (mode=ro), so the tier
+    can belong to another user (a deployed image's root-owned precomputed maps). Only raw bytes values, never
+    pickles, are returned, as SafeDisk stores them."""
+
+    def __init__(self, directory: Path | str):
+        self.directory = Path(directory)
+        self._db = self.directory / "cache.db"
+
+    def get(self, key: str) -> bytes | None:
+        if not self._db.exists():
+            return None
+        with closing(sqlite3.connect(f"{self._db.as_uri()}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1", (key,)).fetchone()
+        if row is None:
+            return None
+        mode, filename, value = row
+        if mode == MODE_RAW:
+            return bytes(value)
+        if mode == MODE_BINARY and filename:
+            return (self.directory / filename).read_bytes()
+        raise CorruptEntry("not a bytes entry")
+
+
+def seal(directory: Path | str) -> None:
+    """Make a filled cache directory a read-only tier: no write-ahead log (a reader without write access could
+    not open one), no locks, readable by every user and writable by none but its owner."""
+    path = Path(directory)
+    with closing(sqlite3.connect(path / "cache.db")) as db:
+        db.execute("PRAGMA journal_mode=DELETE")
+    for lock in (path / "locks").glob("*"):
+        lock.unlink()
+    (path / "locks").rmdir() if (path / "locks").is_dir() else None
+    for p in [path, *path.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+
+
 class ResultCache:
     """Typed get/put of (meta, arrays) plus compute-once.
 
@@ -112,8 +151,7 @@ class ResultCache:
 
     def __init__(self, directory: Path | str | None = None, *, size_limit: int = DEFAULT_SIZE_LIMIT,
                  precomputed: Path | str | None = None):
-        self.precomputed = Cache(str(precomputed), disk=SafeDisk) if precomputed and Path(precomputed).is_dir() \
-            else None
+        self.precomputed = ReadOnlyTier(precomputed) if precomputed and Path(precomputed).is_dir() else None
         self.directory = Path(directory) if directory else cache_dir()
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.directory, 0o700)
@@ -125,10 +163,10 @@ class ResultCache:
     def get(self, key: str) -> tuple[dict, dict[str, np.ndarray]] | None:
         if self.precomputed is not None:
             try:
-                blob = self.precomputed.get(key, default=None, retry=True)
+                blob = self.precomputed.get(key)
                 if blob is not None:
                     return decode(blob)
-            except (CorruptEntry, OSError, EOFError) as exc:
+            except (CorruptEntry, OSError, EOFError, sqlite3.Error) as exc:
                 warnings.warn(f"precomputed entry {key[:24]}... unreadable ({exc}); using the writable cache",
                               stacklevel=2)
         try:

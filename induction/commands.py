@@ -134,8 +134,12 @@ def _precompute_effects(name: str, args: argparse.Namespace) -> None:
 
 
 def cmd_precompute(args: argparse.Namespace) -> int:
+    """Non-zero when any model asked for could not load (an image build must not pass without it)."""
     done = [_precompute_model(name, args) for name in args.models]
-    return 0 if any(done) else 1
+    failed = [name for name, ok in zip(args.models, done, strict=True) if not ok]
+    if failed:
+        print(f"error: could not precompute {', '.join(failed)} (see above)", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
@@ -233,7 +237,8 @@ def cmd_text(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .config import check_choice
-    from .sweep import sweep, tasks_for
+    from .sweep import sweep
+    from .tasks import tasks_for
 
     setups = [check_choice("setup", s.strip(), SETUPS) for s in args.setups.split(",") if s.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]

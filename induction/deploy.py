@@ -29,7 +29,7 @@ def limits() -> Limits:
         return Limits(False, None, MAX_TRIALS, MAX_SEGMENT)
 
     allowed = os.environ.get("INDUCTION_ALLOWED_MODELS")
-    models = tuple(m.strip() for m in allowed.split(",") if m.strip()) if allowed else tuple(KNOWN_MODELS)
+    models = tuple(m for m in allowed.replace(",", " ").split()) if allowed else tuple(KNOWN_MODELS)
     return Limits(True, models, int(os.environ.get("INDUCTION_MAX_TRIALS", DEPLOYED_MAX_TRIALS)),
                   int(os.environ.get("INDUCTION_MAX_SEGMENT", DEPLOYED_MAX_SEGMENT)))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import InductionError, MapConfig
-from .sweep import checkpoint_seed, checkpoint_step, expand_models
+from .tasks import checkpoint_seed, checkpoint_step, expand_models
 
 
 def series_models(spec: str) -> list[str]:

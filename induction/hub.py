@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from .deploy import limits
 from .registry import OFFLINE_MODELS
 
 _HUB_CHECK: dict[str, tuple[float, bool]] = {}
@@ -53,6 +54,8 @@ def hub_kwargs(source: str) -> dict:
 
 
 def offline_hint(name: str, source: str, reason: str) -> str:
+    if limits().deployed:  # a visitor can act on none of the developer advice below
+        return f"this server cannot load model {name!r} right now; the other models on offer work"
     hub = "is not reachable from here" if not hub_reachable() else "may be unreachable"
     return (
         f"could not load model {name!r} ({source}): {reason.rstrip('.')}. The Hugging Face Hub {hub}: "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .config import InductionError
 from .hub import QUIET_ENVIRONMENT
-from .sweep import Task, _failed, _row
+from .tasks import Task, failed_row, task_row
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,12 +29,12 @@ def _compute(task: Task) -> dict:
         run = resolve_run(task.config())
         result = compute_map(run, use_cache=False)
     except InductionError as exc:
-        return _failed(task, str(exc), started)
+        return failed_row(task, str(exc), started)
     except Exception as exc:
-        return _failed(task, f"{type(exc).__name__}: {exc}", started)
+        return failed_row(task, f"{type(exc).__name__}: {exc}", started)
     meta, arrays = map_payload(result)
     best = result.top_heads(result.targets[0], 1)[0]
-    return {**_row(task), "status": "ok", "error": None, "top_head": best.name, "top_score": round(best.score, 6),
+    return {**task_row(task), "status": "ok", "error": None, "top_head": best.name, "top_score": round(best.score, 6),
             "cached": False, "elapsed_s": round(time.perf_counter() - started, 3), "key": map_key(run),
             "meta": meta, "arrays": arrays}
 
@@ -50,7 +50,7 @@ def _already_cached(task: Task, cache) -> dict | None:
     if result is None:
         return None
     best = result.top_heads(result.targets[0], 1)[0]
-    return {**_row(task), "status": "ok", "error": None, "top_head": best.name, "top_score": round(best.score, 6),
+    return {**task_row(task), "status": "ok", "error": None, "top_head": best.name, "top_score": round(best.score, 6),
             "cached": True, "elapsed_s": 0.0}
 
 
@@ -100,7 +100,7 @@ def run_on_ray(tasks: list[Task], address: str, *, use_cache: bool, progress=Non
                 try:
                     out = ray.get(ref)
                 except Exception as exc:
-                    out = _failed(tasks[i], f"the Ray task failed: {type(exc).__name__}: {exc}", time.perf_counter())
+                    out = failed_row(tasks[i], f"the Ray task failed: {type(exc).__name__}: {exc}", time.perf_counter())
                 if out["status"] == "ok" and cache is not None:
                     cache.put(out["key"], out["meta"], out["arrays"])
                 runs[i] = {k: v for k, v in out.items() if k not in ("key", "meta", "arrays")}

@@ -128,3 +128,42 @@ def test_precomputed_tier_is_read_first_and_never_written(tmp_path):
     meta, _arrays, cached = served.compute_once("map:new", lambda: ({"n": 2}, {"x": np.zeros(1)}))
     assert cached is False and "map:new" in served.store and "map:new" not in image.store
     assert sorted(p.name for p in (tmp_path / "precomputed").rglob("*")) == before
+
+
+def test_the_precomputed_tier_is_read_without_write_access(tmp_path):
+    """A deployed image's tier belongs to root: it is opened read-only and never needs to be written."""
+    import sqlite3
+
+    image = ResultCache(tmp_path / "precomputed")
+    image.put("map:small", {"n": 1}, {"x": np.ones(3)})
+    image.put("map:large", {"n": 2}, {"x": np.arange(100_000, dtype=np.float64)})  # stored as a file
+    image.store.close()
+    files = {p: p.read_bytes() for p in (tmp_path / "precomputed").rglob("*") if p.is_file()}
+    served = ResultCache(tmp_path / "runtime", precomputed=tmp_path / "precomputed")
+    assert served.get("map:small")[0] == {"n": 1}
+    assert served.get("map:large")[1]["x"].sum() == sum(range(100_000))
+    assert {p: p.read_bytes() for p in files} == files  # byte for byte unchanged
+    readonly = sqlite3.connect(f"{(tmp_path / 'precomputed' / 'cache.db').as_uri()}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):  # the connection it reads through cannot write
+        readonly.execute("DELETE FROM Cache")
+    readonly.close()
+
+
+def test_a_sealed_tier_has_no_write_ahead_log_and_is_world_readable(tmp_path):
+    import sqlite3
+    import stat
+
+    from induction.cache import seal
+
+    image = ResultCache(tmp_path / "tier")
+    image.put("map:x", {"n": 3}, {"x": np.ones(2)})
+    image.store.close()
+    seal(tmp_path / "tier")
+    with sqlite3.connect(tmp_path / "tier" / "cache.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert not (tmp_path / "tier" / "locks").exists()
+    assert all(p.stat().st_mode & stat.S_IROTH and not p.stat().st_mode & stat.S_IWOTH
+               for p in (tmp_path / "tier").rglob("*"))
+    served = ResultCache(tmp_path / "runtime", precomputed=tmp_path / "tier")
+    assert served.get("map:x")[0] == {"n": 3}
+    assert not list((tmp_path / "tier").glob("cache.db-*"))  # reading left no -wal or -shm beside it

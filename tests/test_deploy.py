@@ -82,3 +82,22 @@ def test_deployed_mode_hides_error_details(deployed):
     assert not at.exception
     assert config.get_option("client.showErrorDetails") in (False, "none")
     config.set_option("client.showErrorDetails", "full")  # leave the process as we found it
+
+
+def test_deployed_mode_offers_exactly_the_listed_models_and_no_developer_advice(monkeypatch):
+    from induction import deploy
+    from induction.hub import offline_hint
+
+    monkeypatch.setenv("INDUCTION_DEPLOYED", "1")
+    monkeypatch.setenv("INDUCTION_ALLOWED_MODELS", "toy minilm tiny")  # the image's own list, space-separated
+    assert deploy.limits().allowed_models == ("toy", "minilm", "tiny")
+    hint = offline_hint("tiny", "prajjwal1/bert-tiny", "no network")
+    assert "HF_HUB_OFFLINE" not in hint and "cannot load model 'tiny'" in hint
+
+
+def test_the_image_holds_what_it_offers_and_its_precomputed_tier_is_root_owned():
+    text = _dockerfile()
+    assert 'INDUCTION_ALLOWED_MODELS="toy minilm ${PRECOMPUTE_MODELS}"' in text
+    precompute = text.index("python -m induction precompute")
+    assert precompute < text.index("USER app")  # computed as root: the runtime user cannot write the tier
+    assert "chown -R app /app/cache /app/hf" in text

@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from induction.config import MapConfig
 from induction.dynamics import appearance_step, dynamics, series_models
-from induction.sweep import sweep, tasks_for
+from induction.sweep import sweep
+from induction.tasks import tasks_for
 
 from .conftest import ROOT, save_random_bert
 

@@ -13,14 +13,8 @@ import pytest
 
 from induction.config import MapConfig
 from induction.engine import compute_map
-from induction.sweep import (
-    MULTIBERTS_STEPS,
-    checkpoint_seed,
-    checkpoint_step,
-    expand_models,
-    sweep,
-    tasks_for,
-)
+from induction.sweep import sweep
+from induction.tasks import MULTIBERTS_STEPS, checkpoint_seed, checkpoint_step, expand_models, tasks_for
 
 from .conftest import ROOT
 
