@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: run test browser bench
+.PHONY: run test browser bench docker-smoke
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -39,3 +39,7 @@ test: $(TEST_STAMP) browser
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_engine.py --trials 20 --memory --until-sem 0.01
+
+# Build the deploy image, run it on 127.0.0.1 and check it (needs root to start a Docker engine; see the script)
+docker-smoke:
+	bash scripts/docker-smoke.sh
