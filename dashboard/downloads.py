@@ -34,7 +34,7 @@ def downloads(result, target: str, fig) -> None:
     from induction.export import scores_csv
 
     name = f"induction_{Path(result.config.model).name}_{result.config.setup}_{target}"
-    columns = st.columns(6)
+    columns = [*st.columns(3), *st.columns(3)]  # two rows of three: no button is cut at 800 pixels
     columns[0].download_button("Scores (CSV)", public_csv(scores_csv(result)), f"{name}.csv", "text/csv")
     columns[1].download_button("Map (JSON)", to_json_text(public(result.to_json())), f"{name}.json",
                                "application/json")

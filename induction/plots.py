@@ -66,10 +66,14 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
     for l, h in selected:
         fig.add_shape(type="rect", x0=h - 0.5, x1=h + 0.5, y0=l - 0.5, y1=l + 0.5,
                       line=dict(color="#ff2d55", width=3))
+    # the toolbar stands upright at the right so it never covers the title; wide maps label every other head
     fig.update_layout(title=title, height=height, margin=dict(l=50, r=20, t=40 if title else 10, b=40),
-                      clickmode="event+select", dragmode=False, plot_bgcolor="#d9d9d9")
-    fig.update_xaxes(title="head", dtick=1, range=[-0.5, heads - 0.5], showgrid=False, zeroline=False)
-    fig.update_yaxes(title="layer", dtick=1, range=[layers - 0.5, -0.5], showgrid=False, zeroline=False)
+                      clickmode="event+select", dragmode=False, plot_bgcolor="#d9d9d9",
+                      modebar=dict(orientation="v"))
+    fig.update_xaxes(title="head", dtick=1 if heads <= 12 else 2, tickangle=0, range=[-0.5, heads - 0.5],
+                     showgrid=False, zeroline=False)
+    fig.update_yaxes(title="layer", dtick=1 if layers <= 24 else 2, range=[layers - 0.5, -0.5], showgrid=False,
+                     zeroline=False)
     return fig
 
 

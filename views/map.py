@@ -30,7 +30,7 @@ if null:
     maps.null_notice(best, result.baseline, state.target)
 selected = [(state.layer, state.head)] if state.head_selected() else []
 fig = map_figure(mean, sem, zmin=zmin, zmax=zmax, selected=selected, baseline=result.baseline)
-left, right = st.columns([3, 1])
+left, right = st.columns([2, 1])
 with left:
     maps.clickable_map(fig)
     st.caption("Red outline: the selected head. Hover a cell for its score ± standard error; small maps print "
@@ -38,7 +38,8 @@ with left:
 with right:
     st.markdown(f"**Top heads** ({result.trials} trials, baseline {result.baseline:.4f})")
     top = pd.DataFrame(result.top_heads(state.target, 10))[["name", "score", "sem", "ratio"]]
-    st.dataframe(top.rename(columns={"name": "head", "ratio": "× uniform"}).round(4), hide_index=True, width="stretch")
+    st.dataframe(top.rename(columns={"name": "head", "ratio": "× unif."}).round(3), hide_index=True,
+                 width="stretch")
     st.markdown(f"Best head: **{best.name}** {best.score:.4f} ± {best.sem:.4f}")
     st.caption(("cached" if result.cached else "computed") + f" in {result.elapsed_s:.2f}s · "
                f"{result.capture_path} capture path")
