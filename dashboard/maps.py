@@ -74,7 +74,7 @@ def ablation_picker(result, target: str) -> None:
 
     s.w_mode = s.mode
     st.radio("Mode", ABLATION_MODES, horizontal=True, key="w_mode", on_change=copy_to("mode", "w_mode"))
-    a, b, c = st.columns([4, 1, 1])
+    a, b, c = st.columns([3, 1, 2])
     a.multiselect("Heads to ablate", names, key="w_ablate", on_change=changed)
     b.number_input("k", 1, len(names), 1, key="w_top_k")
     c.button("Ablate top k", on_click=top_k)

@@ -48,7 +48,8 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
     colorbar = dict(title=colorbar_title)
     if baseline is not None and zmin is not None and zmax is not None and zmin <= baseline <= zmax:
         ticks = [float(v) for v in np.linspace(zmin, zmax, 5)]
-        colorbar.update(tickvals=[*ticks, baseline], ticktext=[f"{v:.3g}" for v in ticks] + ["— uniform"])
+        colorbar.update(tickvals=[*ticks, baseline],
+                        ticktext=[f"{v:.3g}" if abs(v) >= 1e-6 else "0" for v in ticks] + ["— uniform"])
     show_values = layers * heads <= 64 if values is None else values
     fig.add_trace(go.Heatmap(z=z, x=list(range(heads)), y=list(range(layers)), zmin=zmin, zmax=zmax, zmid=zmid,
                              colorscale=colorscale, hoverinfo="skip", xgap=1, ygap=1, colorbar=colorbar,

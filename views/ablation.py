@@ -37,14 +37,17 @@ if result is None:
     st.stop()
 
 # render
-left, middle, right = st.columns(3)
+left, right = st.columns(2)  # two maps a row: legible down to 800 pixels
 with left:
     maps.clickable_map(map_figure(clean_mean, clean_sem, title="clean", selected=state.ablate, zmin=zmin, zmax=zmax,
                                   baseline=clean.baseline), key="ablate_chart", on_select=maps.on_ablate_click)
-middle.plotly_chart(map_figure(result.ablated(state.target), None, title="ablated", ablated=state.ablate, zmin=zmin,
-                               zmax=zmax, baseline=clean.baseline), width="stretch", key="ablated_chart")
-right.plotly_chart(diff_figure(result.diff(state.target), result.diff_sem(state.target), ablated=state.ablate,
-                               title="ablated − clean (rises: backup candidates)"), width="stretch", key="diff_chart")
+right.plotly_chart(map_figure(result.ablated(state.target), None, title="ablated", ablated=state.ablate, zmin=zmin,
+                              zmax=zmax, baseline=clean.baseline), width="stretch", key="ablated_chart")
+left, right = st.columns(2)
+left.plotly_chart(diff_figure(result.diff(state.target), result.diff_sem(state.target), ablated=state.ablate,
+                              title="ablated − clean"), width="stretch", key="diff_chart")
+right.markdown("**Reading the difference.** Heads whose score *rises* once the chosen heads are gone are backup "
+               "candidates (red); heads that fall depended on them (blue).")
 st.caption("Grey cells with a cross: ablated heads (no score). Red outline: the heads chosen on the clean map. "
            "Hover a cell of the difference for its change ± its standard error over the paired trials.")
 if result.loss_clean is None:
