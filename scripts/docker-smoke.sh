@@ -77,7 +77,7 @@ curl -fsS "http://127.0.0.1:$PORT/_stcore/health" >/dev/null || fail "the health
 
 # 5. what a visitor meets
 [ "$(docker_cmd exec "$NAME" id -u)" = 1000 ] || fail "the app does not run as uid 1000"
-docker_cmd exec "$NAME" python - <<'PY' || fail "the deployed-mode checks failed"
+docker_cmd exec -i "$NAME" python - <<'PY' || fail "the deployed-mode checks failed"
 import os
 from induction import deploy
 from induction.config import InductionError, MapConfig
