@@ -70,8 +70,40 @@ def rank_heads(mean: np.ndarray, sem: np.ndarray, baseline: float, k: int) -> li
                       float(mean[l, h] / baseline)) for l, h in (np.unravel_index(i, mean.shape) for i in order)]
 
 
+class PerHeadScores:
+    """Means, standard errors and the ranking of per-trial scores (`per_trial`: target -> [T, L, H]), shared
+    by the RRT map and the natural-text map; each says which targets it has and what uniform attention scores."""
+
+    per_trial: dict[str, np.ndarray]
+    _stats: dict
+
+    def check(self, target: str) -> None:
+        raise NotImplementedError
+
+    @property
+    def baseline(self) -> float:
+        raise NotImplementedError
+
+    def stats(self, target: str) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, sem), each [L, H]."""
+        self.check(target)
+        if target not in self._stats:
+            self._stats[target] = mean_sem(self.per_trial[target])
+        return self._stats[target]
+
+    def mean(self, target: str) -> np.ndarray:
+        return self.stats(target)[0]
+
+    def sem(self, target: str) -> np.ndarray:
+        return self.stats(target)[1]
+
+    def top_heads(self, target: str, k: int = 5) -> list[HeadScore]:
+        """The k highest-scoring heads, best first (ties in layer-then-head order)."""
+        return rank_heads(*self.stats(target), self.baseline, k)
+
+
 @dataclass
-class InductionMap:
+class InductionMap(PerHeadScores):
     """One model's induction scores for one setup: every target, every head."""
 
     config: MapConfig  # resolved: segment filled in
@@ -100,22 +132,8 @@ class InductionMap:
     def targets(self) -> tuple[str, ...]:
         return tuple(self.per_trial)
 
-    def stats(self, target: str) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, sem), each [L, H]."""
+    def check(self, target: str) -> None:
         check_target(self.config.setup, target)
-        if target not in self._stats:
-            self._stats[target] = mean_sem(self.per_trial[target])
-        return self._stats[target]
-
-    def mean(self, target: str) -> np.ndarray:
-        return self.stats(target)[0]
-
-    def sem(self, target: str) -> np.ndarray:
-        return self.stats(target)[1]
-
-    def top_heads(self, target: str, k: int = 5) -> list[HeadScore]:
-        """The k highest-scoring heads, best first (ties in layer-then-head order)."""
-        return rank_heads(*self.stats(target), self.baseline, k)
 
     def to_json(self) -> dict:
         c = self.config

@@ -12,13 +12,13 @@ import numpy as np
 from .cache import ResultCache, get_or_compute, make_key
 from .config import ConfigError
 from .engine import Progress, capture
-from .scoring import HeadScore, mean_sem, rank_heads
+from .scoring import PerHeadScores
 from .sequences import TrialBatch
 from .text import TEXT_TARGETS, TextConfig, prepare, read_text, resolve_text
 
 
 @dataclass
-class TextMap:
+class TextMap(PerHeadScores):
     """Per-head scores on the occurrences of one text."""
 
     config: TextConfig
@@ -43,21 +43,9 @@ class TextMap:
         """Uniform attention averaged over the occurrences' windows."""
         return float(np.mean(1.0 / self.seq_lens))
 
-    def stats(self, target: str) -> tuple[np.ndarray, np.ndarray]:
+    def check(self, target: str) -> None:
         if target not in TEXT_TARGETS:
             raise ConfigError(f"unknown target {target!r} for text; choose one of {', '.join(TEXT_TARGETS)}")
-        if target not in self._stats:
-            self._stats[target] = mean_sem(self.per_trial[target])
-        return self._stats[target]
-
-    def mean(self, target: str) -> np.ndarray:
-        return self.stats(target)[0]
-
-    def sem(self, target: str) -> np.ndarray:
-        return self.stats(target)[1]
-
-    def top_heads(self, target: str, k: int = 5) -> list[HeadScore]:
-        return rank_heads(*self.stats(target), self.baseline, k)
 
     def to_json(self) -> dict:
         return {"model": self.config.model, "source": self.source, "text_hash": self.text_hash,
