@@ -19,7 +19,7 @@ def check_selected(result) -> None:
     """A head the link names that the model does not have is dropped with a notice, not silently."""
     s = st.session_state
     if s.layer is not None and s.head is not None and (s.layer >= result.layers or s.head >= result.heads):
-        st.warning(f"ignored the selected head L{s.layer}H{s.head}: {result.config.model!r} has layers "
+        st.warning(f"ignored the selected head {head_name(s.layer, s.head)}: {result.config.model!r} has layers "
                    f"0..{result.layers - 1} and heads 0..{result.heads - 1}")
         s.layer = s.head = None
         sync_url(current_state())

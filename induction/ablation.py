@@ -65,6 +65,7 @@ class AblationResult:
         targets = self.clean.targets
         return {"model": self.clean.config.model, "setup": self.clean.config.setup, "trials": self.clean.trials,
                 "seed": self.clean.config.seed, "heads": [head_name(l, h) for l, h in self.heads], "mode": self.mode,
+                "device": self.clean.config.device, "dtype": self.clean.config.dtype,
                 "clean": {t: grid(self.clean.mean(t)) for t in targets},
                 "ablated": {t: grid(self.ablated(t)) for t in targets},
                 "diff": {t: grid(self.diff(t)) for t in targets},

@@ -78,6 +78,7 @@ class ICLResult:
     def to_json(self) -> dict:
         c = self.config
         out = {"model": c.model, "corpus": c.corpus, "corpus_hash": self.corpus_hash, "variant": c.variant,
+               "corpus_snapshot": "/".join(WIKIPEDIA) if c.corpus == "wikipedia-simple" else None,
                "trials": c.trials, "seed": c.seed, "device": c.device, "dtype": c.dtype,
                "short": c.short, "long": c.long, "mean": self.mean,
                "sem": self.sem, "sign": SIGN, "per_trial": [float(v) for v in self.per_trial],

@@ -30,6 +30,8 @@ class TextMap(PerHeadScores):
     seq_lens: np.ndarray  # [T] tokens in each occurrence's window ([CLS] and [SEP] included)
     occurrences: list[dict]  # token, window, position, earlier, continuation
     capture_path: str = "interface"
+    device: str = "cpu"
+    dtype: str = "float32"
     elapsed_s: float = 0.0
     cached: bool = False
     _stats: dict = field(default_factory=dict, repr=False)
@@ -50,6 +52,7 @@ class TextMap(PerHeadScores):
     def to_json(self) -> dict:
         return {"model": self.config.model, "source": self.source, "text_hash": self.text_hash,
                 "min_distance": self.config.min_distance, "seed": self.config.seed, "layers": self.layers,
+                "device": self.device, "dtype": self.dtype,
                 "heads": self.heads, "occurrences": self.trials,
                 "targets": {t: self.mean(t).round(6).tolist() for t in TEXT_TARGETS},
                 "sem": {t: self.sem(t).round(6).tolist() for t in TEXT_TARGETS}, "baseline": self.baseline,
@@ -93,7 +96,8 @@ def text_map(config: TextConfig, *, progress: Progress | None = None, use_cache:
     meta, arrays, cached = get_or_compute(key, compute, use_cache=use_cache, cache=cache)
     return TextMap(config=config, source=source, text_hash=text_hash, layers=info.layers, heads=info.heads,
                    per_trial={t: arrays[f"score_{t}"] for t in TEXT_TARGETS}, seq_lens=arrays["seq_lens"],
-                   occurrences=meta["occurrences"], capture_path=info.capture_path, cached=cached,
+                   occurrences=meta["occurrences"], capture_path=info.capture_path, device=device, dtype=dtype,
+                   cached=cached,
                    elapsed_s=time.perf_counter() - started if cached else float(meta["elapsed_s"]))
 
 

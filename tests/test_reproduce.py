@@ -122,6 +122,13 @@ def test_auto_dtype_is_float32_under_the_paper_protocol_on_every_device():
     assert default_dtype("cuda") == "float16" and default_dtype("cpu") == "float32"
     result = compute_map(MapConfig(model="toy", trials=2), use_cache=False)
     assert result.to_json()["dtype"] == "float32"  # every result records its dtype
+    from induction.ablation import ablate
+    from induction.text import TextConfig
+    from induction.textmap import text_map
+
+    assert ablate(MapConfig(model="toy", trials=2), ["L1H0"], use_cache=False).to_json()["dtype"] == "float32"
+    words = " ".join(f"t{i:03d}" for i in range(10))
+    assert text_map(TextConfig(text=f"{words} {words}"), use_cache=False).to_json()["dtype"] == "float32"
 
 
 def test_icl_contexts_are_built_as_the_study_built_them():
