@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import html
-
 import streamlit as st
 
 from induction.config import InductionError
 
 from .progress import run_with_progress, show_error
 
-CHIPS_SHOWN = 600
 DEPLOYED_MAX_CHARS = 5000  # deployed mode: the most text a visitor may paste
 
 
@@ -62,30 +59,8 @@ def tokens(config) -> list[list[str]]:
     return window_tokens(config)
 
 
-def chips(windows: list[list[str]], occurrences: list[dict], selected: int | None) -> str:
-    """The text's tokens as chips: repeated tokens orange, their earlier occurrences light orange, the
-    selected occurrence red. At most CHIPS_SHOWN tokens."""
-    repeat = {(o["window"], o["position"]) for o in occurrences}
-    earlier = {(o["window"], o["earlier"]) for o in occurrences}
-    chosen = occurrences[selected] if selected is not None else None
-    out, shown = [], 0
-    for w, window in enumerate(windows):
-        for i, token in enumerate(window):
-            if shown >= CHIPS_SHOWN:
-                out.append(f"<i>… {sum(map(len, windows)) - shown} more tokens</i>")
-                return _wrap(out)
-            colour = "#eee"
-            if (w, i) in earlier:
-                colour = "#ffd9a8"
-            if (w, i) in repeat:
-                colour = "#ff9f40"
-            if chosen and (w, i) == (chosen["window"], chosen["position"]):
-                colour = "#ff4b4b"
-            out.append(f'<span style="background:{colour};border-radius:4px;padding:1px 4px;margin:1px;'
-                       f'display:inline-block;font-family:monospace">{html.escape(token)}</span>')
-            shown += 1
-    return _wrap(out)
-
-
-def _wrap(parts: list[str]) -> str:
-    return '<div style="line-height:1.9">' + "".join(parts) + "</div>"
+def on_token_click() -> None:
+    """A click on a repeated token masks that occurrence."""
+    points = (st.session_state.get("text_tokens") or {}).get("selection", {}).get("points", [])
+    if points and points[0].get("customdata") and int(points[0]["customdata"][0]) >= 0:
+        st.session_state.text_occurrence = int(points[0]["customdata"][0])

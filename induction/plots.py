@@ -235,3 +235,28 @@ def dynamics_figure(rows: list[dict], appears: dict[int, int | None], *, head_na
     fig.update_xaxes(title="training step")
     fig.update_yaxes(title="induction score", rangemode="tozero")
     return fig
+
+
+def tokens_figure(windows: list[list[str]], occurrences: list[dict], selected: int | None, *,
+                  per_row: int = 16, most: int = 640) -> go.Figure:
+    """The text's tokens as clickable chips (a scatter of squares: Streamlit reports clicks on points):
+    repeated tokens orange (a click masks that occurrence), their earlier occurrences light orange, the
+    masked one red. customdata = [occurrence index or -1, window, position]."""
+    index = {(o["window"], o["position"]): k for k, o in enumerate(occurrences)}
+    earlier = {(o["window"], o["earlier"]) for o in occurrences}
+    chosen = (occurrences[selected]["window"], occurrences[selected]["position"]) if selected is not None else None
+    cells = [(w, i, t) for w, window in enumerate(windows) for i, t in enumerate(window)][:most]
+    colours = ["#ff4b4b" if (w, i) == chosen else "#ff9f40" if (w, i) in index else "#ffd9a8" if (w, i) in earlier
+               else "#ececec" for w, i, _ in cells]
+    fig = go.Figure(go.Scatter(
+        x=[n % per_row for n in range(len(cells))], y=[n // per_row for n in range(len(cells))], mode="markers+text",
+        text=[t for _, _, t in cells], textfont=dict(size=11, family="monospace"),
+        marker=dict(symbol="square", size=34, color=colours, line=dict(width=0)),
+        customdata=[[index.get((w, i), -1), w, i] for w, i, _ in cells], showlegend=False,
+        hovertemplate="window %{customdata[1]}, position %{customdata[2]}: %{text}<extra></extra>"))
+    rows = max(1, -(-len(cells) // per_row))
+    fig.update_layout(height=40 + 30 * rows, margin=dict(l=10, r=10, t=10, b=10), dragmode=False,
+                      clickmode="event+select", plot_bgcolor="white")
+    fig.update_xaxes(visible=False, range=[-0.6, per_row - 0.4])
+    fig.update_yaxes(visible=False, range=[rows - 0.5, -0.5])
+    return fig

@@ -37,10 +37,13 @@ def charts(at):
 
 def click_chart(at: AppTest, chart, layer: int, head: int) -> None:
     """Feed a Plotly selection through AppTest's widget-state path, as the browser would send it."""
+    click_point(at, chart, [layer, head, 0.5, 0.01], x=head, y=layer)
+
+
+def click_point(at: AppTest, chart, customdata: list, x: float = 0, y: float = 0) -> None:
     states = at._tree.get_widget_states()
     ws = WidgetState(id=chart.proto.id)
-    point = {"curve_number": 1, "point_number": 0, "point_index": 0, "x": head, "y": layer,
-             "customdata": [layer, head, 0.5, 0.01]}
+    point = {"curve_number": 1, "point_number": 0, "point_index": 0, "x": x, "y": y, "customdata": customdata}
     ws.string_value = json.dumps({"selection": {"points": [point], "point_indices": [0], "box": [], "lasso": []}})
     states.widgets.append(ws)
     at._run(states)
@@ -163,10 +166,12 @@ def test_text_page_on_the_toy_from_a_link_and_a_click():
     words = [f"t{i:03d}" for i in range(100, 120)]
     at = make_app(text=" ".join(words + words)).run()
     at.switch_page("views/text.py").run()
-    assert not at.exception and not at.error and len(charts(at)) == 1
-    click_chart(at, charts(at)[0], 1, 1)
-    assert not at.exception and len(charts(at)) == 2
+    assert not at.exception and not at.error and len(charts(at)) == 2  # the tokens and the map
+    click_chart(at, charts(at)[1], 1, 1)
+    assert not at.exception and len(charts(at)) == 3
     assert any(m.value.startswith("**L1H1**") and "of 20 occurrences" in m.value for m in at.markdown)
+    click_point(at, charts(at)[0], [7, 0, 28])  # a click on the 8th repeated token masks that occurrence
+    assert not at.exception and at.selectbox(key="text_occurrence").value == 7
     at.text_area(key="user_text").input("t001 " * 70).run()  # over 300 characters: out of the link
     assert "text" not in at.query_params and any("not this text" in c.value for c in at.caption)
 

@@ -203,10 +203,10 @@ def test_text_page_with_a_python_docs_document(stubbed, monkeypatch):
     monkeypatch.setattr(text_page, "tokens", lambda config: [[f"t{i}" for i in range(SEQ)]])
     monkeypatch.setattr(text_page, "occurrence_detail", lambda *a: fake_detail(None, 1, 1, 0))
     at = open_page("views/text.py", doc="for")
-    assert at.title[0].value == "Your text" and at.selectbox(key="w_doc").value == "for" and charts(at) == 1
+    assert at.title[0].value == "Your text" and at.selectbox(key="w_doc").value == "for" and charts(at) == 2
     assert any("Click a head" in i.value for i in at.info)
     at = open_page("views/text.py", doc="for", layer=BEST[0], head=BEST[1])
-    assert charts(at) == 2  # the map and the selected head's attention from the masked occurrence
+    assert charts(at) == 3  # the tokens, the map and the selected head's attention from the masked occurrence
     assert any("5 of 5 occurrences" in m.value for m in at.markdown)
     assert at.query_params["doc"] == "for"
 

@@ -8,7 +8,7 @@ from dashboard.maps import clickable_map
 from dashboard.sidebar import sidebar, title
 from induction import deploy
 from induction.config import head_name
-from induction.plots import map_figure, row_figure
+from induction.plots import map_figure, row_figure, tokens_figure
 from induction.text import DEFAULT_MIN_DISTANCE, TEXT_TARGETS, TextConfig, corpus_documents
 from induction.viewstate import MAX_LINK_TEXT
 
@@ -50,7 +50,9 @@ if result is None:
 # render
 names = [f"#{k}: '{o['token']}' at {o['position']} (earlier {o['earlier']})" for k, o in enumerate(result.occurrences)]
 pick = st.selectbox("Mask this occurrence", range(len(names)), format_func=names.__getitem__, key="text_occurrence")
-st.html(page.chips(page.tokens(config), result.occurrences, pick))
+st.plotly_chart(tokens_figure(page.tokens(config), result.occurrences, pick), key="text_tokens", width="stretch",
+                on_select=page.on_token_click, selection_mode="points")
+st.caption("Click an orange (repeated) token to mask it; light orange: the earlier occurrences.")
 mean, sem = result.stats(target)
 left, right = st.columns([3, 2])
 with left:
