@@ -130,6 +130,7 @@ def ablate(config: MapConfig | Run, heads, *, mode: AblationMode = "zero", progr
     """The map of `config` with `heads` ablated, on the same trials as the clean map."""
     check_choice("ablation mode", mode, ABLATION_MODES)
     run = resolve_run(config)
+    run.one_mask("ablation")
     heads = check_heads(heads, run)
     clean = compute_map(run, use_cache=use_cache, cache=cache)
 

@@ -60,13 +60,14 @@ def _additive_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> t
 
 def _softmax_rows(query, key, mask, scaling, rows: torch.Tensor | None) -> torch.Tensor:
     """Softmax attention of the selected query rows (all rows when `rows` is None), in float32."""
-    batch = torch.arange(query.shape[0], device=query.device)
-    q = query if rows is None else query[batch, :, rows].unsqueeze(2)  # [B, H, Q, D]
+    batch = torch.arange(query.shape[0], device=query.device)[:, None]  # [B, 1]
+    picks = None if rows is None else rows if rows.dim() == 2 else rows[:, None]  # [B, Q]: one or more queries
+    q = query if picks is None else query[batch, :, picks].permute(0, 2, 1, 3)  # [B, H, Q, D]
     scores = torch.matmul(q.float(), key.float().transpose(-1, -2)) * scaling  # [B, H, Q, S]
     if mask is not None:
         m = mask.float()  # [B or 1, 1 or H, S or 1, S]
-        if rows is not None and m.shape[-2] > 1:
-            m = m.expand(query.shape[0], -1, -1, -1)[batch, :, rows].unsqueeze(2)
+        if picks is not None and m.shape[-2] > 1:
+            m = m.expand(query.shape[0], -1, -1, -1)[batch, :, picks].permute(0, 2, 1, 3)
         scores = scores + m
     return torch.softmax(scores, dim=-1)
 
@@ -82,7 +83,7 @@ def induction_attention(module, query, key, value, attention_mask, scaling=None,
     layer = state.layer
     state.layer += 1
     if state.query_index is not None:
-        state.rows.append(_softmax_rows(query, key, mask, scaling, state.query_index)[:, :, 0])  # [B, H, S]
+        state.rows.append(_softmax_rows(query, key, mask, scaling, state.query_index))  # [B, H, Q, S]
     if layer == state.full_layer:
         state.pattern = _softmax_rows(query, key, mask, scaling, None)  # [B, H, S, S]
     if state.stop_after is not None and layer >= state.stop_after:
@@ -155,7 +156,7 @@ def run_capture(encoder, input_ids: torch.Tensor, query_index: torch.Tensor, *, 
         encoder(input_ids=input_ids)
     if len(state.rows) != n_layers:
         raise RuntimeError(f"captured {len(state.rows)} attention layers, expected {n_layers}")
-    return torch.stack(state.rows, dim=1)  # [B, L, H, S]
+    return _stacked(state.rows, query_index)  # [B, L, H, S], or [B, L, H, K, S] for K queries a sequence
 
 
 def run_pattern(encoder, input_ids: torch.Tensor, layer: int) -> torch.Tensor:
@@ -181,17 +182,26 @@ def run_ablated(model, *, ablate: dict[int, tuple[int, ...]], mode: AblationMode
         out = model(**inputs, output_attentions=True) if attentions else model(**inputs)
     if attentions and query_index is not None:
         return out, rows_from_attentions(out.attentions, query_index)
-    rows = torch.stack(state.rows, dim=1) if state.rows else None
+    rows = _stacked(state.rows, query_index) if state.rows else None
     return out, rows
 
 
+def _stacked(rows: list[torch.Tensor], query_index: torch.Tensor) -> torch.Tensor:
+    """Per-layer [B, H, Q, S] rows as [B, L, H, S] for one query a sequence ([B] index), else [B, L, H, Q, S]."""
+    out = torch.stack(rows, dim=1)  # [B, L, H, Q, S]
+    return out[:, :, :, 0] if query_index.dim() == 1 else out
+
+
 def rows_from_attentions(attentions, query_index: torch.Tensor) -> torch.Tensor:
-    """The query rows of a model's own attention weights (L x [B, H, S, S]): [B, L, H, S] float32."""
+    """The query rows of a model's own attention weights (L x [B, H, S, S]): [B, L, H, S] float32
+    ([B, L, H, K, S] for a [B, K] index)."""
     if not attentions or any(a is None or a.dim() != 4 for a in attentions):
         raise ModelLoadError("the model returned no attention weights over key positions, so its attention "
                              "cannot be read")
-    batch = torch.arange(query_index.shape[0], device=query_index.device)
-    return torch.stack([a[batch, :, query_index].float() for a in attentions], dim=1)
+    batch = torch.arange(query_index.shape[0], device=query_index.device)[:, None]
+    picks = query_index if query_index.dim() == 2 else query_index[:, None]
+    rows = [a[batch, :, picks].permute(0, 2, 1, 3).float() for a in attentions]  # L x [B, H, Q, S]
+    return _stacked(rows, query_index)
 
 
 def run_suffix(layers, hidden: torch.Tensor, start: int, *, row_heads: torch.Tensor,

@@ -11,7 +11,17 @@ import argparse
 import sys
 
 from . import commands
-from .config import ABLATION_MODES, DEVICES, DTYPES, ICL_VARIANTS, PAPER_TRIALS, PROTOCOLS, SETUPS, InductionError
+from .config import (
+    ABLATION_MODES,
+    DEVICES,
+    DTYPES,
+    ICL_VARIANTS,
+    MASK_SPANS,
+    PAPER_TRIALS,
+    PROTOCOLS,
+    SETUPS,
+    InductionError,
+)
 from .registry import KNOWN_MODELS
 from .text import DEFAULT_MIN_DISTANCE
 
@@ -40,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the map as JSON to this path")
     p.add_argument("--dump-trials", action="store_true", help="with --json: include every trial's ids and indices")
     p.add_argument("--figure", help="write the map as a figure: .svg, .pdf, .png (need Chromium) or .html")
+    p.add_argument("--masks", type=int, default=1, help="masked tokens per trial, each a query (1 to 8)")
+    p.add_argument("--mask-span", choices=MASK_SPANS, default="scattered",
+                   help="several masks: K neighbouring tokens (contiguous) or K with no two adjacent (scattered)")
     p.add_argument("--target", default=None, help="the target the figure shows (default: the setup's first)")
     p.add_argument("--until-sem", type=float, default=None,
                    help="adaptive: run trials in chunks until every head's standard error is below this "

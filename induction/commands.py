@@ -67,7 +67,8 @@ def cmd_map(args: argparse.Namespace) -> int:
     from .scoring import dump_trials
 
     run = resolve_run(MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
-                                seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype))
+                                seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype,
+                                masks=args.masks, mask_span=args.mask_span))
     if args.figure:  # a bad path or target is said before the computation, not after
         from .config import check_target
         from .export import figure_format

@@ -20,6 +20,7 @@ DType = Literal["auto", "float32", "float16", "bfloat16"]
 Device = Literal["auto", "cpu", "cuda"]
 AblationMode = Literal["zero", "mean"]
 ICLVariant = Literal["masked", "all-tokens"]
+MaskSpan = Literal["scattered", "contiguous"]
 
 SETUPS: tuple[str, ...] = get_args(Setup)
 PROTOCOLS: tuple[str, ...] = get_args(Protocol)
@@ -27,6 +28,8 @@ DTYPES: tuple[str, ...] = get_args(DType)
 DEVICES: tuple[str, ...] = get_args(Device)
 ABLATION_MODES: tuple[str, ...] = get_args(AblationMode)
 ICL_VARIANTS: tuple[str, ...] = get_args(ICLVariant)
+MASK_SPANS: tuple[str, ...] = get_args(MaskSpan)
+MAX_MASKS = 8
 
 # Targets read from the one forward pass of each setup, in display order.
 SETUP_TARGETS: dict[str, tuple[str, ...]] = {
@@ -96,6 +99,8 @@ class MapConfig:
     segment: int | None = None  # None: the protocol's default (paper: 200/150; clean: the model's)
     dtype: DType = "auto"
     device: Device = "auto"
+    masks: int = 1  # masked tokens per trial, each a query (several masks: the study's joint-attention question)
+    mask_span: MaskSpan = "scattered"  # K neighbouring tokens, or K with no two adjacent
 
     def validate(self) -> MapConfig:
         """Check everything that can be checked without loading the model."""
@@ -109,6 +114,8 @@ class MapConfig:
             check_int("segment", self.segment, min_segment(self.setup), MAX_SEGMENT)
         check_choice("dtype", self.dtype, DTYPES)
         check_choice("device", self.device, DEVICES)
+        check_int("masks", self.masks, 1, MAX_MASKS)
+        check_choice("mask span", self.mask_span, MASK_SPANS)
         return self
 
     def with_segment(self, default_clean: int | None, max_positions: int) -> MapConfig:

@@ -50,10 +50,10 @@ def head_detail(config: MapConfig | Run, layer: int, head: int, *, trial: int = 
     ids = torch.from_numpy(batch.input_ids).to(model.device)
     read = run_fallback_pattern if model.capture_path == "fallback" else run_pattern
     pattern = read(model.encoder, ids, layer)[0, head].cpu().numpy()  # [S, S]
-    m = int(batch.mask_index[0])
+    m = int(np.ravel(batch.mask_index[0])[0])  # several masks: the drill-down reads the first
     tok = model.tokenizer.convert_ids_to_tokens
     return HeadDetail(layer=layer, head=head, trial=trial, tokens=tok(batch.input_ids[0].tolist()),
                       original_tokens=tok(batch.original_ids[0].tolist()), mask_index=m,
-                      anchor_index=int(batch.anchor_index[0]),
-                      target_index={k: int(v[0]) for k, v in batch.target_index.items()},
+                      anchor_index=int(np.ravel(batch.anchor_index[0])[0]),
+                      target_index={k: int(np.ravel(v[0])[0]) for k, v in batch.target_index.items()},
                       row=pattern[m].copy(), pattern=pattern)

@@ -145,6 +145,7 @@ def effects(config: MapConfig | Run, *, mode: AblationMode = "zero", pairs_with=
     """
     check_choice("ablation mode", mode, ABLATION_MODES)
     run = resolve_run(config)
+    run.one_mask("the effect of a head")
     pair = None
     if pairs_with is not None:
         pair = run.check_head(*(parse_head(pairs_with) if isinstance(pairs_with, str) else pairs_with))
@@ -166,6 +167,7 @@ def cached_effects(config: MapConfig | Run, *, mode: AblationMode = "zero", pair
                    cache: ResultCache | None = None) -> EffectsResult | None:
     """The effects if they are cached (the writable cache or the precomputed tier); None, never a computation."""
     run = resolve_run(config)
+    run.one_mask("the effect of a head")
     pair = None if pairs_with is None else run.check_head(*pairs_with)
     hit = (cache or open_cache()).get(effects_key(run, mode, pair))
     if hit is None:

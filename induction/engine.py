@@ -21,7 +21,15 @@ from .cache import ResultCache, get_or_compute, open_cache
 from .config import ConfigError, MapConfig
 from .models import LoadedModel, ModelInfo, describe, load_model, resolve_device
 from .runs import Run, map_key, resolve_run
-from .scoring import InductionMap, gather_targets, mean_sem, nanmean_trials, offset_profile
+from .scoring import (
+    InductionMap,
+    cross_attention,
+    gather_targets,
+    mean_sem,
+    nanmean_trials,
+    offset_profile,
+    to_pairs,
+)
 from .sequences import TrialBatch, build_trials
 
 Progress = Callable[[int, int], None]  # (trials done, total)
@@ -64,7 +72,7 @@ def make_trials(config: MapConfig | Run, model: LoadedModel, *, start: int = 0, 
                 ) -> TrialBatch:
     c = resolve_run(config).config
     return build_trials(c.setup, c.protocol, segment=c.segment, trials=c.trials if count is None else count,
-                        seed=c.seed, vocab=model.vocab, start=start)
+                        seed=c.seed, vocab=model.vocab, start=start, masks=c.masks, span=c.mask_span)
 
 
 def batch_size(model: LoadedModel, seq_len: int) -> int:
@@ -107,9 +115,16 @@ def capture(model: LoadedModel, batch: TrialBatch, *, progress: Progress | None 
 
 
 def _chunk_arrays(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str, np.ndarray]:
-    """Per-trial arrays of one chunk: score_<target> [T, L, H] and offsets [T, L, H, len(OFFSETS)]."""
+    """Per-trial arrays of one chunk: score_<target> [T, L, H] and offsets [T, L, H, len(OFFSETS)]; with
+    several masks a row is a (trial, mask) pair, and the standard setup adds cross [T, K, K, L, H]."""
+    cross = None
+    if rows.ndim == 5:  # [T, L, H, K, S]: several masks a trial
+        cross = cross_attention(rows, batch) if setup == "standard" else None
+        rows, batch = to_pairs(rows, batch)
     arrays = {f"score_{t}": v.astype(np.float32) for t, v in gather_targets(rows, batch, setup).items()}
     arrays["offsets"] = offset_profile(rows, batch)
+    if cross is not None:
+        arrays["cross"] = cross.astype(np.float32)
     return arrays
 
 
@@ -125,13 +140,16 @@ def _map_from_arrays(run: Run, meta: dict, arrays: dict, cached: bool) -> Induct
     return InductionMap(config=run.config, model_source=run.info.source, fingerprint=run.info.fingerprint,
                         layers=run.info.layers, heads=run.info.heads, seq_len=int(meta["seq_len"]),
                         per_trial=per_trial, offsets=arrays["offsets"], elapsed_s=float(meta["elapsed_s"]),
-                        cached=cached, capture_path=run.info.capture_path)
+                        cached=cached, capture_path=run.info.capture_path, masks=run.config.masks,
+                        cross_per_trial=arrays.get("cross"))
 
 
 def map_payload(result: InductionMap) -> tuple[dict, dict[str, np.ndarray]]:
     """(meta, arrays) as the cache stores a map: the inverse of `_map_from_arrays` (a sweep's worker ships these)."""
     arrays = {f"score_{t}": result.per_trial[t] for t in result.targets}
     arrays["offsets"] = result.offsets
+    if result.cross_per_trial is not None:
+        arrays["cross"] = result.cross_per_trial
     return {"seq_len": result.seq_len, "elapsed_s": result.elapsed_s}, arrays
 
 

@@ -24,11 +24,12 @@ def straightforward_scores(model, batch, setup: str) -> dict[str, np.ndarray]:
             attentions = model(input_ids=ids, output_attentions=True).attentions  # L x [1, H, S, S]
         if not attentions:
             raise RuntimeError("the model returned no attention weights")
-        m = int(batch.mask_index[i])
-        for name, idx in batch.target_index.items():
-            k = int(idx[i])
-            out.setdefault(name, []).append([[float(layer[0, h, m, k]) for h in range(layer.shape[1])]
-                                             for layer in attentions])
+        masks = np.ravel(batch.mask_index[i])  # several masks: one row per (trial, mask), trial-major
+        for j, m in enumerate(masks):
+            for name, idx in batch.target_index.items():
+                k = int(np.ravel(idx[i])[j])
+                out.setdefault(name, []).append([[float(layer[0, h, int(m), k]) for h in range(layer.shape[1])]
+                                                 for layer in attentions])
     scores = {k: np.asarray(v) for k, v in out.items()}
     if setup == "shuffled":
         scores["sum"] = scores["left_match"] + scores["right_match"]

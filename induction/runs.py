@@ -39,6 +39,11 @@ class Run:
     def with_trials(self, trials: int) -> Run:
         return dataclasses.replace(self, config=dataclasses.replace(self.config, trials=trials))
 
+    def one_mask(self, what: str) -> None:
+        """Ablation and effects score one masked token a trial."""
+        if self.config.masks != 1:
+            raise ConfigError(f"{what} masks one token a trial; leave --masks at 1 (several masks: maps only)")
+
     def check_head(self, layer: int, head: int) -> tuple[int, int]:
         if not (0 <= layer < self.info.layers and 0 <= head < self.info.heads):
             raise ConfigError(f"{self.model!r} has layers 0..{self.info.layers - 1} and heads "
@@ -61,9 +66,11 @@ def resolve_run(config: MapConfig | Run) -> Run:
 # every field that changes the numbers; the field names are those of the cache written so far.
 def _run_parts(run: Run) -> dict:
     c = run.config
-    path = {"capture": "fallback"} if run.info.capture_path == "fallback" else {}  # interface keys as before
+    extra = {"capture": "fallback"} if run.info.capture_path == "fallback" else {}  # interface keys as before
+    if c.masks > 1:  # one mask: the keys as before
+        extra.update(masks=c.masks, mask_span=c.mask_span)
     return dict(source=run.info.source, fingerprint=run.info.fingerprint, setup=c.setup, protocol=c.protocol,
-                segment=c.segment, trials=c.trials, seed=c.seed, dtype=c.dtype, device=c.device, **path)
+                segment=c.segment, trials=c.trials, seed=c.seed, dtype=c.dtype, device=c.device, **extra)
 
 
 def map_key(run: Run) -> str:

@@ -37,6 +37,24 @@ def offset_profile(rows: np.ndarray, batch: TrialBatch) -> np.ndarray:
     return out
 
 
+def to_pairs(rows: np.ndarray, batch: TrialBatch) -> tuple[np.ndarray, TrialBatch]:
+    """Several masks a trial -> one (trial, mask) pair a row, trial-major: rows [T, L, H, K, S] ->
+    [T*K, L, H, S] and a batch whose indices are one a pair (what the one-mask scoring reads)."""
+    t, layers, heads, k, s = rows.shape
+    flat = rows.transpose(0, 3, 1, 2, 4).reshape(t * k, layers, heads, s)
+    pairs = TrialBatch(np.repeat(batch.input_ids, k, axis=0), np.repeat(batch.original_ids, k, axis=0),
+                       batch.mask_index.reshape(-1), batch.anchor_index.reshape(-1),
+                       {name: v.reshape(-1) for name, v in batch.target_index.items()})
+    return flat, pairs
+
+
+def cross_attention(rows: np.ndarray, batch: TrialBatch) -> np.ndarray:
+    """[T, K, K, L, H]: entry [t, i, j] is the attention from mask i to the earlier instance of mask j's token."""
+    t, _, _, k, _ = rows.shape
+    by_mask = rows.transpose(0, 3, 1, 2, 4)  # [T, K, L, H, S]
+    return by_mask[np.arange(t)[:, None, None], np.arange(k)[None, :, None], :, :, batch.anchor_index[:, None, :]]
+
+
 def nanmean_trials(values: np.ndarray) -> np.ndarray:
     """Mean over trials ignoring NaN (offsets that fall outside a sequence); NaN where all are."""
     with warnings.catch_warnings():
@@ -117,11 +135,24 @@ class InductionMap(PerHeadScores):
     elapsed_s: float = 0.0
     cached: bool = False
     capture_path: str = "interface"  # or "fallback" (weights read from output_attentions)
+    masks: int = 1  # per_trial rows are (trial, mask) pairs, trial-major, when several tokens are masked
+    cross_per_trial: np.ndarray | None = None  # [T, K, K, L, H], the standard setup with several masks
     _stats: dict = field(default_factory=dict, repr=False)
 
     @property
     def trials(self) -> int:
-        return int(next(iter(self.per_trial.values())).shape[0])
+        return int(next(iter(self.per_trial.values())).shape[0]) // self.masks
+
+    def by_mask(self, target: str) -> np.ndarray:
+        """[K, L, H]: the mean over trials of each mask's score, masks in position order."""
+        self.check(target)
+        scores = self.per_trial[target]
+        return scores.reshape(self.trials, self.masks, *scores.shape[1:]).mean(axis=0)
+
+    @property
+    def cross(self) -> np.ndarray | None:
+        """[K, K, L, H]: attention from mask i to the earlier instance of mask j's token, mean over trials."""
+        return None if self.cross_per_trial is None else self.cross_per_trial.mean(axis=0)
 
     @property
     def baseline(self) -> float:
@@ -147,13 +178,18 @@ class InductionMap(PerHeadScores):
             "baseline": self.baseline, "offsets": list(OFFSETS),
             "offset_profile": np.round(self.offsets, 6).tolist(),
             "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached, "capture_path": self.capture_path,
+            "masks": self.masks, "mask_span": c.mask_span,
+            **({"targets_by_mask": [{t: self.by_mask(t)[k].round(6).tolist() for t in self.targets}
+                                    for k in range(self.masks)]} if self.masks > 1 else {}),
+            **({"cross": np.round(self.cross, 6).tolist()} if self.cross is not None else {}),
         }
 
 
 def dump_trials(batch: TrialBatch) -> list[dict]:
-    """Per trial: the ids fed to the model, the mask position and each target position."""
-    return [{"input_ids": batch.input_ids[i].tolist(), "mask_index": int(batch.mask_index[i]),
-             "target_index": {k: int(v[i]) for k, v in batch.target_index.items()}}
+    """Per trial: the ids fed to the model, the mask position and each target position (with several masks:
+    lists in mask position order)."""
+    return [{"input_ids": batch.input_ids[i].tolist(), "mask_index": batch.mask_index[i].tolist(),
+             "target_index": {k: v[i].tolist() for k, v in batch.target_index.items()}}
             for i in range(batch.trials)]
 
 

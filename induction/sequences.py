@@ -65,7 +65,33 @@ def _segment_ids(rng: np.random.Generator, protocol: str, segment: int, vocab: V
     return rng.choice(vocab.clean_ids, size=segment, replace=False)  # distinct ids: one earlier instance
 
 
-def _one_trial(setup: str, protocol: str, segment: int, vocab: VocabSpec, rng: np.random.Generator):
+def mask_range(setup: str, segment: int) -> tuple[int, int]:
+    """Positions of the masked copy a mask may take: the shuffled setup needs both neighbours in the copy."""
+    return (1, segment - 2) if setup == "shuffled" else (0, segment - 1)
+
+
+def check_masks(setup: str, segment: int, masks: int, span: str) -> None:
+    """A clear error for K masks that do not fit the masked copy."""
+    low, high = mask_range(setup, segment)
+    room = high - low + 1
+    need = masks if span == "contiguous" else 2 * masks - 1  # scattered masks have no masked neighbour
+    if need > room:
+        raise ConfigError(f"{masks} {span} masks do not fit a segment of {segment} in the {setup} setup: they need "
+                          f"{need} positions of the masked copy and it has {room}; use fewer masks or a longer segment")
+
+
+def _mask_positions(rng: np.random.Generator, setup: str, segment: int, masks: int, span: str) -> list[int]:
+    """K positions in the masked copy, in order: a contiguous run, or scattered with no two adjacent."""
+    low, high = mask_range(setup, segment)
+    if span == "contiguous":
+        first = int(rng.integers(low, high - masks + 2))
+        return list(range(first, first + masks))
+    picks = np.sort(rng.choice(high - low + 1 - (masks - 1), size=masks, replace=False))
+    return [low + int(p) + i for i, p in enumerate(picks)]  # the i-th pick moved i places: never adjacent
+
+
+def _one_trial(setup: str, protocol: str, segment: int, vocab: VocabSpec, rng: np.random.Generator,
+               masks: int = 1, span: str = "scattered"):
     seg = _segment_ids(rng, protocol, segment, vocab)
     order = rng.permutation(segment) if setup == "shuffled" else np.arange(segment)
     # source[c][j] = index into `seg` of copy c, position j
@@ -75,36 +101,44 @@ def _one_trial(setup: str, protocol: str, segment: int, vocab: VocabSpec, rng: n
     ids = np.concatenate([[prefix], body] + ([[vocab.sep_id]] if protocol == "clean" else [])).astype(np.int64)
 
     start = 1 + segment  # the copy holding the mask: second (standard, shuffled) or middle (triple)
-    # the shuffled setup needs a left and a right neighbour in this copy
-    j = int(rng.integers(1, segment - 1)) if setup == "shuffled" else int(rng.integers(0, segment))
-    mask = start + j
-    first = 1  # position of seg[i] in the first copy is 1 + i
-    anchor = first + int(order[j])
-    if setup == "standard":
-        targets = {"prev": anchor, "prev_before": anchor - 1, "prev_after": anchor + 1}
-    elif setup == "shuffled":
-        targets = {"left_match": first + int(order[j - 1]) + 1, "right_match": first + int(order[j + 1]) - 1}
+    if masks == 1:  # one mask: drawn exactly as always, so a run's trials never change
+        low, high = mask_range(setup, segment)
+        positions = [int(rng.integers(low, high + 1))]
     else:
-        targets = {"earlier": anchor, "later": 1 + 2 * segment + j}
-    return ids, mask, anchor, targets
+        positions = _mask_positions(rng, setup, segment, masks, span)
+    first = 1  # position of seg[i] in the first copy is 1 + i
+    per_mask = []
+    for j in positions:
+        anchor = first + int(order[j])
+        if setup == "standard":
+            targets = {"prev": anchor, "prev_before": anchor - 1, "prev_after": anchor + 1}
+        elif setup == "shuffled":
+            targets = {"left_match": first + int(order[j - 1]) + 1, "right_match": first + int(order[j + 1]) - 1}
+        else:
+            targets = {"earlier": anchor, "later": 1 + 2 * segment + j}
+        per_mask.append((start + j, anchor, targets))
+    return ids, per_mask
 
 
 def build_trials(setup: str, protocol: str, *, segment: int, trials: int, seed: int, vocab: VocabSpec,
-                 start: int = 0) -> TrialBatch:
-    """Trials `start .. start+trials-1` of the run with this seed."""
+                 start: int = 0, masks: int = 1, span: str = "scattered") -> TrialBatch:
+    """Trials `start .. start+trials-1` of the run with this seed. With `masks` > 1 every index array gains
+    a mask axis, in position order: mask_index [T, K], anchor_index [T, K], each target [T, K]."""
     if segment < min_segment(setup):
         raise ConfigError(f"segment must be at least {min_segment(setup)} for the {setup} setup")
-    rows, masks, anchors, targets = [], [], [], {}
+    check_masks(setup, segment, masks, span)
+    rows, mask_rows, anchor_rows, targets = [], [], [], {}
     for t in range(start, start + trials):
-        ids, mask, anchor, tgt = _one_trial(setup, protocol, segment, vocab, np.random.default_rng([seed, t]))
+        ids, per_mask = _one_trial(setup, protocol, segment, vocab, np.random.default_rng([seed, t]), masks, span)
         rows.append(ids)
-        masks.append(mask)
-        anchors.append(anchor)
-        for name, pos in tgt.items():
-            targets.setdefault(name, []).append(pos)
+        mask_rows.append([m for m, _, _ in per_mask])
+        anchor_rows.append([a for _, a, _ in per_mask])
+        for name in per_mask[0][2]:
+            targets.setdefault(name, []).append([tgt[name] for _, _, tgt in per_mask])
     original = np.stack(rows)  # [T, S]
-    mask_index = np.asarray(masks, dtype=np.int64)
+    shape = (lambda a: a[:, 0]) if masks == 1 else (lambda a: a)  # one mask: the [T] arrays as always
+    mask_index = shape(np.asarray(mask_rows, dtype=np.int64))
     masked = original.copy()
-    masked[np.arange(trials), mask_index] = vocab.mask_id
-    return TrialBatch(masked, original, mask_index, np.asarray(anchors, dtype=np.int64),
-                      {k: np.asarray(v, dtype=np.int64) for k, v in targets.items()})
+    masked[np.arange(trials)[:, None], np.asarray(mask_rows, dtype=np.int64)] = vocab.mask_id
+    return TrialBatch(masked, original, mask_index, shape(np.asarray(anchor_rows, dtype=np.int64)),
+                      {k: shape(np.asarray(v, dtype=np.int64)) for k, v in targets.items()})
