@@ -50,6 +50,12 @@ def cached_effects(config: MapConfig, mode: str, pair):
         return None
 
 
+def get_mask_curve(config: MapConfig, target: str):
+    from induction.curves import mask_curve
+
+    return run_with_progress("the curve (one map per K and span)", mask_curve, config, target)
+
+
 def get_icl(config):
     from induction.icl import icl_score
 

@@ -237,6 +237,19 @@ def dynamics_figure(rows: list[dict], appears: dict[int, int | None], *, head_na
     return fig
 
 
+def cross_figure(cross: np.ndarray, *, title: str = "") -> go.Figure:
+    """[K, K] attention of one head from mask i (rows) to the earlier instance of mask j's token (columns)."""
+    k = cross.shape[0]
+    labels = [f"mask {i + 1}" for i in range(k)]
+    fig = go.Figure(go.Heatmap(z=cross, x=labels, y=labels, colorscale=MAP_COLORS, zmin=0,
+                               texttemplate="%{z:.2f}", colorbar=dict(title="attention"),
+                               hovertemplate="from %{y} to the earlier instance of %{x}: %{z:.4f}<extra></extra>"))
+    fig.update_layout(title=title, height=140 + 45 * k, margin=dict(l=60, r=20, t=40, b=40))
+    fig.update_xaxes(title="earlier instance of")
+    fig.update_yaxes(title="from", autorange="reversed")
+    return fig
+
+
 def tokens_figure(windows: list[list[str]], occurrences: list[dict], selected: int | None, *,
                   per_row: int = 16, most: int = 640) -> go.Figure:
     """The text's tokens as clickable chips (a scatter of squares: Streamlit reports clicks on points):

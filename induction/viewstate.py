@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 from .config import (
     ABLATION_MODES,
+    MASK_SPANS,
     MAX_LAYERS_OR_HEADS,
+    MAX_MASKS,
     MAX_SEGMENT,
     MAX_TRIALS,
     MODEL_ID,
@@ -51,6 +53,8 @@ class ViewState:
     text: str = ""  # Your text page: a pasted text, only when it is at most MAX_LINK_TEXT characters
     doc: str = ""  # Your text page: a python-docs document instead of pasted text
     trial: int = 0  # the drill-down's sample trial
+    masks: int = 1  # Several masks page: masked tokens per trial
+    span: str = "scattered"  # Several masks page: scattered or contiguous
 
     def local_model(self) -> bool:
         """A folder on this machine: never written into a link (it would name a local path)."""
@@ -75,6 +79,8 @@ class ViewState:
             q["pair"] = head_name(*self.pair)
         if self.trial:
             q["trial"] = str(self.trial)
+        if self.masks != 1:
+            q["masks"], q["span"] = str(self.masks), self.span
         if self.doc:
             q["doc"] = self.doc
         elif self.text and len(self.text) <= MAX_LINK_TEXT:
@@ -200,5 +206,7 @@ def from_query(params: Mapping[str, str], *, allowed_models: tuple[str, ...] | N
         pair=_pair(params.get("pair"), notices),
         text=_link_text(params.get("text"), notices), doc=_doc(params.get("doc"), notices),
         trial=_int(params, "trial", 0, max_trials - 1, notices, 0),
+        masks=_int(params, "masks", 1, MAX_MASKS, notices, 1),
+        span=_choice(params, "span", MASK_SPANS, notices, "scattered"),
     )
     return state, notices

@@ -95,3 +95,28 @@ def test_cli_masks_json_and_dump(tmp_path):
     trial = data["trials_dump"][0]
     assert len(trial["mask_index"]) == 2 and trial["mask_index"][1] == trial["mask_index"][0] + 1
     assert all(len(v) == 2 for v in trial["target_index"].values())
+
+
+def test_the_curve_over_k_and_the_page():
+    from streamlit.testing.v1 import AppTest
+
+    from induction.curves import mask_curve
+
+    from .test_app import click_chart
+
+    curve = mask_curve(MapConfig(model="toy", trials=6), ks=range(1, 4))
+    assert [p["k"] for p in curve["contiguous"]] == [1, 2, 3] and [p["k"] for p in curve["scattered"]] == [1, 2, 3]
+    one = compute_map(MapConfig(model="toy", trials=6)).top_heads("prev", 1)[0]
+    assert curve["scattered"][0]["score"] == pytest.approx(one.score)  # K = 1 is the ordinary map
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in {"masks": "2", "span": "contiguous", "trials": "6"}.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("views/masks.py").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 2  # one map per mask
+    assert at.number_input(key="w_masks").value == 2 and at.radio(key="w_span").value == "contiguous"
+    click_chart(at, at.get("plotly_chart")[0], 1, 0)
+    assert len(at.get("plotly_chart")) == 3  # and the clicked head's cross view
+    at.number_input(key="w_masks").set_value(3).run()
+    assert at.query_params["masks"] == "3" and len(at.get("plotly_chart")) == 4
