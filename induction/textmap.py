@@ -67,12 +67,10 @@ def text_map(config: TextConfig, *, progress: Progress | None = None, use_cache:
     info, device, dtype = resolve_text(config)
     text, source = read_text(config)
     text_hash = hashlib.sha256(text.encode()).hexdigest()[:16]
-    state: dict = {}
 
     def compute() -> tuple[dict, dict]:
         started = time.perf_counter()
         model, batches, occurrences, _, _ = prepare(config)
-        state["occurrences"] = occurrences
         scores: dict[str, list] = {t: [] for t in TEXT_TARGETS}
         lens, done = [], 0
         for batch in batches:
