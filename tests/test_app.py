@@ -313,3 +313,10 @@ def test_the_sidebar_offers_the_link_to_copy_and_heads_can_be_compared():
 
     traces = [_json.loads(c.proto.spec)["data"] for c in charts(at)]
     assert sorted(len(t) for t in traces if t and t[0].get("type") == "histogram") == [3]  # three heads overlaid
+
+
+def test_the_top_heads_list_keeps_every_number_at_any_width():
+    at = make_app(trials=6).run()
+    listing = next(m.value for m in at.markdown if m.value.startswith("- **L"))
+    first = listing.splitlines()[0]
+    assert "±" in first and "x uniform" in first and len(listing.splitlines()) == 4  # the toy's four heads

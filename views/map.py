@@ -1,6 +1,5 @@
 """Induction map: layers x heads for one model, setup and target; click a head to drill down."""
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import drilldown, library, maps
@@ -37,9 +36,9 @@ with left:
                "each score in its cell. The colour bar marks the uniform baseline on rescaled maps.")
 with right:
     st.markdown(f"**Top heads** ({result.trials} trials, baseline {result.baseline:.4f})")
-    top = pd.DataFrame(result.top_heads(state.target, 10))[["name", "score", "sem", "ratio"]]
-    st.dataframe(top.rename(columns={"name": "head", "ratio": "× unif."}).round(3), hide_index=True,
-                 width="stretch")
+    # a list, not a table: at 800 pixels a narrow table hides columns, a list only wraps
+    st.markdown("\n".join(f"- **{h.name}** {h.score:.3f} ± {h.sem:.3f} · {h.ratio:.1f}x uniform"
+                           for h in result.top_heads(state.target, 10)))
     st.markdown(f"Best head: **{best.name}** {best.score:.4f} ± {best.sem:.4f}")
     st.caption(("cached" if result.cached else "computed") + f" in {result.elapsed_s:.2f}s · "
                f"{result.capture_path} capture path")
