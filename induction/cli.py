@@ -16,10 +16,12 @@ from .config import (
     DEVICES,
     DTYPES,
     ICL_VARIANTS,
+    MASK_PIECES,
     MASK_SPANS,
     PAPER_TRIALS,
     PROTOCOLS,
     SETUPS,
+    UNITS,
     InductionError,
 )
 from .registry import KNOWN_MODELS
@@ -51,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dump-trials", action="store_true", help="with --json: include every trial's ids and indices")
     p.add_argument("--figure", help="write the map as a figure: .svg, .pdf, .png (need Chromium) or .html")
     p.add_argument("--masks", type=int, default=1, help="masked tokens per trial, each a query (1 to 8)")
+    p.add_argument("--unit", choices=UNITS, default="token",
+                   help="word: segments of whole words (the segment in word pieces), word-level targets")
+    p.add_argument("--mask-piece", choices=MASK_PIECES, default="all", help="word unit: which pieces are masked")
     p.add_argument("--mask-span", choices=MASK_SPANS, default="scattered",
                    help="several masks: K neighbouring tokens (contiguous) or K with no two adjacent (scattered)")
     p.add_argument("--target", default=None, help="the target the figure shows (default: the setup's first)")

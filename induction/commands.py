@@ -68,7 +68,8 @@ def cmd_map(args: argparse.Namespace) -> int:
 
     run = resolve_run(MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
                                 seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype,
-                                masks=args.masks, mask_span=args.mask_span))
+                                masks=args.masks, mask_span=args.mask_span, unit=args.unit,
+                                mask_piece=args.mask_piece))
     if args.figure:  # a bad path or target is said before the computation, not after
         from .config import check_target
         from .export import figure_format
@@ -94,7 +95,13 @@ def cmd_map(args: argparse.Namespace) -> int:
         print(f"wrote {write_figure(map_figure(mean, sem, title=title, baseline=result.baseline), args.figure)}")
     payload = result.to_json() if args.json else {}
     if args.json and args.dump_trials:
-        payload["trials_dump"] = dump_trials(make_trials(run.with_trials(result.trials), model_for(run)))
+        batch = make_trials(run.with_trials(result.trials), model_for(run))
+        if hasattr(batch, "sets"):  # the word unit: each word's piece span too
+            from .words import dump_word_trials
+
+            payload["trials_dump"] = dump_word_trials(batch)
+        else:
+            payload["trials_dump"] = dump_trials(batch)
     _write_json(args.json, payload)
     return 0
 

@@ -21,6 +21,8 @@ Device = Literal["auto", "cpu", "cuda"]
 AblationMode = Literal["zero", "mean"]
 ICLVariant = Literal["masked", "all-tokens"]
 MaskSpan = Literal["scattered", "contiguous"]
+Unit = Literal["token", "word"]
+MaskPiece = Literal["all", "first", "last"]
 
 SETUPS: tuple[str, ...] = get_args(Setup)
 PROTOCOLS: tuple[str, ...] = get_args(Protocol)
@@ -29,6 +31,9 @@ DEVICES: tuple[str, ...] = get_args(Device)
 ABLATION_MODES: tuple[str, ...] = get_args(AblationMode)
 ICL_VARIANTS: tuple[str, ...] = get_args(ICLVariant)
 MASK_SPANS: tuple[str, ...] = get_args(MaskSpan)
+UNITS: tuple[str, ...] = get_args(Unit)
+MASK_PIECES: tuple[str, ...] = get_args(MaskPiece)
+WORD_TARGETS = ("prev_piece", "prev_word", "word_before", "word_after")
 MAX_MASKS = 8
 
 # Targets read from the one forward pass of each setup, in display order.
@@ -101,6 +106,8 @@ class MapConfig:
     device: Device = "auto"
     masks: int = 1  # masked tokens per trial, each a query (several masks: the study's joint-attention question)
     mask_span: MaskSpan = "scattered"  # K neighbouring tokens, or K with no two adjacent
+    unit: Unit = "token"  # word: segments of whole words, the segment counted in word pieces
+    mask_piece: MaskPiece = "all"  # word unit: mask every piece of the chosen word, or its first or last
 
     def validate(self) -> MapConfig:
         """Check everything that can be checked without loading the model."""
@@ -116,6 +123,11 @@ class MapConfig:
         check_choice("device", self.device, DEVICES)
         check_int("masks", self.masks, 1, MAX_MASKS)
         check_choice("mask span", self.mask_span, MASK_SPANS)
+        check_choice("unit", self.unit, UNITS)
+        check_choice("mask piece", self.mask_piece, MASK_PIECES)
+        if self.unit == "word" and (self.setup != "standard" or self.masks != 1):
+            raise ConfigError("the word unit has the standard setup's targets and masks one word a trial "
+                              "(--mask-piece chooses its pieces): use --setup standard and --masks 1")
         return self
 
     def with_segment(self, default_clean: int | None, max_positions: int) -> MapConfig:
@@ -139,7 +151,7 @@ class MapConfig:
         return dataclasses.replace(self, segment=segment)
 
     def targets(self) -> tuple[str, ...]:
-        return SETUP_TARGETS[self.setup]
+        return WORD_TARGETS if self.unit == "word" else SETUP_TARGETS[self.setup]
 
 
 def check_target(setup: str, target: str) -> str:

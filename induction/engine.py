@@ -71,8 +71,14 @@ def get_model(name: str, *, device: str = "auto", dtype: str = "auto") -> Loaded
 def make_trials(config: MapConfig | Run, model: LoadedModel, *, start: int = 0, count: int | None = None
                 ) -> TrialBatch:
     c = resolve_run(config).config
-    return build_trials(c.setup, c.protocol, segment=c.segment, trials=c.trials if count is None else count,
-                        seed=c.seed, vocab=model.vocab, start=start, masks=c.masks, span=c.mask_span)
+    count = c.trials if count is None else count
+    if c.unit == "word":
+        from .words import build_word_trials, word_pool
+
+        return build_word_trials(c.protocol, segment=c.segment, trials=count, seed=c.seed, vocab=model.vocab,
+                                 pool=word_pool(model), mask_piece=c.mask_piece, start=start)
+    return build_trials(c.setup, c.protocol, segment=c.segment, trials=count, seed=c.seed, vocab=model.vocab,
+                        start=start, masks=c.masks, span=c.mask_span)
 
 
 def batch_size(model: LoadedModel, seq_len: int) -> int:
@@ -117,6 +123,10 @@ def capture(model: LoadedModel, batch: TrialBatch, *, progress: Progress | None 
 def _chunk_arrays(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str, np.ndarray]:
     """Per-trial arrays of one chunk: score_<target> [T, L, H] and offsets [T, L, H, len(OFFSETS)]; with
     several masks a row is a (trial, mask) pair, and the standard setup adds cross [T, K, K, L, H]."""
+    if hasattr(batch, "sets"):  # the word unit: targets are sets of positions
+        from .words import word_arrays
+
+        return word_arrays(rows, batch)
     cross = None
     if rows.ndim == 5:  # [T, L, H, K, S]: several masks a trial
         cross = cross_attention(rows, batch) if setup == "standard" else None
@@ -141,7 +151,9 @@ def _map_from_arrays(run: Run, meta: dict, arrays: dict, cached: bool) -> Induct
                         layers=run.info.layers, heads=run.info.heads, seq_len=int(meta["seq_len"]),
                         per_trial=per_trial, offsets=arrays["offsets"], elapsed_s=float(meta["elapsed_s"]),
                         cached=cached, capture_path=run.info.capture_path, masks=run.config.masks,
-                        cross_per_trial=arrays.get("cross"))
+                        cross_per_trial=arrays.get("cross"),
+                        word_split={"first": arrays["split_first"], "rest": arrays["split_rest"]}
+                        if "split_first" in arrays else None)
 
 
 def map_payload(result: InductionMap) -> tuple[dict, dict[str, np.ndarray]]:
@@ -150,6 +162,8 @@ def map_payload(result: InductionMap) -> tuple[dict, dict[str, np.ndarray]]:
     arrays["offsets"] = result.offsets
     if result.cross_per_trial is not None:
         arrays["cross"] = result.cross_per_trial
+    if result.word_split is not None:
+        arrays["split_first"], arrays["split_rest"] = result.word_split["first"], result.word_split["rest"]
     return {"seq_len": result.seq_len, "elapsed_s": result.elapsed_s}, arrays
 
 

@@ -69,6 +69,8 @@ def _run_parts(run: Run) -> dict:
     extra = {"capture": "fallback"} if run.info.capture_path == "fallback" else {}  # interface keys as before
     if c.masks > 1:  # one mask: the keys as before
         extra.update(masks=c.masks, mask_span=c.mask_span)
+    if c.unit == "word":
+        extra.update(unit=c.unit, mask_piece=c.mask_piece)
     return dict(source=run.info.source, fingerprint=run.info.fingerprint, setup=c.setup, protocol=c.protocol,
                 segment=c.segment, trials=c.trials, seed=c.seed, dtype=c.dtype, device=c.device, **extra)
 

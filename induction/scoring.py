@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .config import OFFSETS, SETUP_TARGETS, MapConfig, check_target, head_name
+from .config import OFFSETS, SETUP_TARGETS, ConfigError, MapConfig, check_target, head_name
 from .sequences import TrialBatch
 
 
@@ -137,10 +137,13 @@ class InductionMap(PerHeadScores):
     capture_path: str = "interface"  # or "fallback" (weights read from output_attentions)
     masks: int = 1  # per_trial rows are (trial, mask) pairs, trial-major, when several tokens are masked
     cross_per_trial: np.ndarray | None = None  # [T, K, K, L, H], the standard setup with several masks
+    word_split: dict[str, np.ndarray] | None = None  # word unit: "first", "rest" [N, L, H], prev_word split
     _stats: dict = field(default_factory=dict, repr=False)
 
     @property
     def trials(self) -> int:
+        if self.config.unit == "word":  # a row per masked piece: the trials are the run's
+            return int(self.config.trials)
         return int(next(iter(self.per_trial.values())).shape[0]) // self.masks
 
     def by_mask(self, target: str) -> np.ndarray:
@@ -164,6 +167,11 @@ class InductionMap(PerHeadScores):
         return tuple(self.per_trial)
 
     def check(self, target: str) -> None:
+        if self.config.unit == "word":
+            if target not in self.config.targets():
+                raise ConfigError(f"unknown target {target!r} for the word unit; choose one of "
+                                  f"{', '.join(self.config.targets())}")
+            return
         check_target(self.config.setup, target)
 
     def to_json(self) -> dict:
@@ -182,6 +190,9 @@ class InductionMap(PerHeadScores):
             **({"targets_by_mask": [{t: self.by_mask(t)[k].round(6).tolist() for t in self.targets}
                                     for k in range(self.masks)]} if self.masks > 1 else {}),
             **({"cross": np.round(self.cross, 6).tolist()} if self.cross is not None else {}),
+            **({"unit": c.unit, "mask_piece": c.mask_piece, "pieces": int(self.per_trial[self.targets[0]].shape[0]),
+                "split": {k: np.round(v.mean(axis=0), 6).tolist() for k, v in self.word_split.items()}}
+               if self.word_split is not None else {}),
         }
 
 
