@@ -88,6 +88,12 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
                       width="stretch")
     right.plotly_chart(offset_figure({head_name(*x): result.offsets[x] for x in heads}, baseline=result.baseline,
                                      title="attention around the previous instance"), width="stretch")
+    if result.word_split is not None:  # the study's question: the earlier word's first piece or the rest?
+        st.plotly_chart(distribution_figure({"first piece": result.word_split["first"][:, layer, head],
+                                             "continuation pieces": result.word_split["rest"][:, layer, head]},
+                                            baseline=result.baseline, x_title="attention to the earlier word's pieces",
+                                            title=f"{name}: how attention to the earlier word splits"),
+                        width="stretch", key="word_split")
     st.plotly_chart(pattern_figure(detail, title=f"{name} full pattern, trial {trial}"), width="stretch")
     st.download_button("This trial's tokens and [MASK] row (JSON)", to_json_text(detail.to_json()),
                        f"{name}_trial{trial}.json", "application/json")

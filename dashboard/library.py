@@ -12,7 +12,7 @@ from .progress import run_with_progress
 
 def map_config(state: ViewState, **changes) -> MapConfig:
     fields = dict(model=state.model, setup=state.setup, protocol=state.protocol, trials=state.trials,
-                  seed=state.seed, segment=state.segment)
+                  seed=state.seed, segment=state.segment, unit=state.unit, mask_piece=state.piece)
     return MapConfig(**{**fields, **changes})
 
 

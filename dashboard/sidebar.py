@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from induction import deploy
-from induction.config import PROTOCOLS, SETUP_TARGETS, SETUPS
+from induction.config import MASK_PIECES, PROTOCOLS, SETUP_TARGETS, SETUPS, UNITS, WORD_TARGETS
 from induction.hub import hub_reachable
 from induction.registry import KNOWN_MODELS, OFFLINE_MODELS
 from induction.viewstate import ViewState
@@ -15,10 +15,22 @@ from .state import clear_head, copy_to, current_state, init_state, sync_url
 OTHER = "other (Hugging Face id or folder)…"
 
 
+def _targets(setup: str, unit: str) -> tuple[str, ...]:
+    return WORD_TARGETS if unit == "word" else SETUP_TARGETS[setup]
+
+
 def _on_setup_change() -> None:
     if st.session_state.w_setup != st.session_state.setup:
         st.session_state.setup = st.session_state.w_setup
-        st.session_state.target = SETUP_TARGETS[st.session_state.setup][0]
+        st.session_state.target = _targets(st.session_state.setup, st.session_state.unit)[0]
+
+
+def _on_unit_change() -> None:
+    s = st.session_state
+    s.unit = s.w_unit
+    if s.unit == "word":
+        s.setup = "standard"  # the word unit has the standard setup's targets
+    s.target = _targets(s.setup, s.unit)[0]
 
 
 def _on_model_change() -> None:
@@ -60,6 +72,7 @@ def sidebar() -> ViewState:
         options.append(OTHER)
     s.w_model = OTHER if s.get("custom_model") or s.model not in options else s.model
     s.w_setup, s.w_protocol, s.w_target = s.setup, s.protocol, s.target
+    s.w_unit, s.w_piece = s.unit, s.piece
     s.w_trials, s.w_seed, s.w_rescale = s.trials, s.seed, s.rescale
     s.w_segment_auto = s.segment is None
     s.w_segment = s.segment or 16
@@ -78,7 +91,12 @@ def sidebar() -> ViewState:
         st.selectbox("Protocol", PROTOCOLS, key="w_protocol", on_change=copy_to("protocol", "w_protocol"),
                      help="clean: [CLS] + copies + [SEP], ordinary tokens only. paper: the reference study's "
                           "[SEP] + copies, ids from [100, 20000).")
-        st.selectbox("Target", SETUP_TARGETS[s.setup], key="w_target", on_change=copy_to("target", "w_target"))
+        st.selectbox("Target", _targets(s.setup, s.unit), key="w_target", on_change=copy_to("target", "w_target"))
+        st.radio("Unit", UNITS, horizontal=True, key="w_unit", on_change=_on_unit_change,
+                 help="word: segments of whole words of the model's tokenizer (from python-docs), word-level targets")
+        if s.unit == "word":
+            st.radio("Mask pieces", MASK_PIECES, horizontal=True, key="w_piece", on_change=copy_to("piece", "w_piece"),
+                     help="which pieces of the chosen word are masked: all (each a query), the first or the last")
         st.number_input("Trials", 1, limits.max_trials, key="w_trials", on_change=copy_to("trials", "w_trials"))
         st.number_input("Seed", 0, 2**31 - 1, key="w_seed", on_change=copy_to("seed", "w_seed"))
         st.checkbox("Default segment length", key="w_segment_auto", on_change=_on_segment_change,

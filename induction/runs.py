@@ -41,8 +41,9 @@ class Run:
 
     def one_mask(self, what: str) -> None:
         """Ablation and effects score one masked token a trial."""
-        if self.config.masks != 1:
-            raise ConfigError(f"{what} masks one token a trial; leave --masks at 1 (several masks: maps only)")
+        if self.config.masks != 1 or self.config.unit != "token":
+            raise ConfigError(f"{what} masks one token a trial; leave --masks at 1 and the unit at token "
+                              "(several masks and words: maps only)")
 
     def check_head(self, layer: int, head: int) -> tuple[int, int]:
         if not (0 <= layer < self.info.layers and 0 <= head < self.info.heads):

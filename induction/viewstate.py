@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from .config import (
     ABLATION_MODES,
+    MASK_PIECES,
     MASK_SPANS,
     MAX_LAYERS_OR_HEADS,
     MAX_MASKS,
@@ -24,6 +25,8 @@ from .config import (
     PROTOCOLS,
     SETUP_TARGETS,
     SETUPS,
+    UNITS,
+    WORD_TARGETS,
     ConfigError,
     head_name,
     parse_head,
@@ -55,6 +58,8 @@ class ViewState:
     trial: int = 0  # the drill-down's sample trial
     masks: int = 1  # Several masks page: masked tokens per trial
     span: str = "scattered"  # Several masks page: scattered or contiguous
+    unit: str = "token"  # map pages: token, or word (segments of whole words)
+    piece: str = "all"  # word unit: which pieces of the chosen word are masked
 
     def local_model(self) -> bool:
         """A folder on this machine: never written into a link (it would name a local path)."""
@@ -81,6 +86,8 @@ class ViewState:
             q["trial"] = str(self.trial)
         if self.masks != 1:
             q["masks"], q["span"] = str(self.masks), self.span
+        if self.unit != "token":
+            q["unit"], q["piece"] = self.unit, self.piece
         if self.doc:
             q["doc"] = self.doc
         elif self.text and len(self.text) <= MAX_LINK_TEXT:
@@ -187,7 +194,8 @@ def from_query(params: Mapping[str, str], *, allowed_models: tuple[str, ...] | N
         if name not in known:
             notices.append(f"ignored unknown parameter {str(name)[:40]!r}")
     setup = _choice(params, "setup", SETUPS, notices, default.setup)
-    targets = SETUP_TARGETS[setup]
+    unit = _choice(params, "unit", UNITS, notices, default.unit)
+    targets = WORD_TARGETS if unit == "word" else SETUP_TARGETS[setup]
     target = _choice(params, "target", targets, notices, default.target if default.target in targets else targets[0])
     layer = _int(params, "layer", 0, MAX_LAYERS_OR_HEADS, notices, None)
     head = _int(params, "head", 0, MAX_LAYERS_OR_HEADS, notices, None)
@@ -206,7 +214,8 @@ def from_query(params: Mapping[str, str], *, allowed_models: tuple[str, ...] | N
         pair=_pair(params.get("pair"), notices),
         text=_link_text(params.get("text"), notices), doc=_doc(params.get("doc"), notices),
         trial=_int(params, "trial", 0, max_trials - 1, notices, 0),
-        masks=_int(params, "masks", 1, MAX_MASKS, notices, 1),
+        masks=_int(params, "masks", 1, MAX_MASKS, notices, 1), unit=unit,
+        piece=_choice(params, "piece", MASK_PIECES, notices, default.piece),
         span=_choice(params, "span", MASK_SPANS, notices, "scattered"),
     )
     return state, notices

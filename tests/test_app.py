@@ -320,3 +320,16 @@ def test_the_top_heads_list_keeps_every_number_at_any_width():
     listing = next(m.value for m in at.markdown if m.value.startswith("- **L"))
     first = listing.splitlines()[0]
     assert "±" in first and "x uniform" in first and len(listing.splitlines()) == 4  # the toy's four heads
+
+
+def test_words_from_the_sidebar_and_the_word_split_view():
+    at = make_app(model="minilm", trials=3, segment=20, layer=0, head=1).run()
+    at.radio(key="w_unit").set_value("word").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="w_target").value == "prev_piece"
+    assert at.query_params["unit"] == "word" and at.query_params["piece"] == "all"
+    assert any("how attention to the earlier word splits" in c.proto.spec for c in charts(at))
+    at.radio(key="w_piece").set_value("first").run()
+    assert not at.exception and at.query_params["piece"] == "first"
+    fresh = make_app(model="minilm", trials=3, segment=20, unit="word", piece="last", target="word_after").run()
+    assert not fresh.exception and not fresh.warning and fresh.selectbox(key="w_target").value == "word_after"
