@@ -79,6 +79,8 @@ def test_bad_word_settings_get_clear_errors(standard_vocab_bert):
         compute_map(MapConfig(model=standard_vocab_bert, unit="word", setup="shuffled", trials=2), use_cache=False)
     with pytest.raises(ConfigError, match="use --setup standard and --masks 1"):
         compute_map(MapConfig(model=standard_vocab_bert, unit="word", masks=2, trials=2), use_cache=False)
+    with pytest.raises(ConfigError, match="unknown unit 'sentence'"):
+        compute_map(MapConfig(model=standard_vocab_bert, unit="sentence", trials=2), use_cache=False)
     with pytest.raises(ConfigError, match="unknown mask piece"):
         compute_map(MapConfig(model=standard_vocab_bert, unit="word", mask_piece="middle", trials=2), use_cache=False)
 
