@@ -26,7 +26,7 @@ from .cache import ResultCache, get_or_compute, open_cache
 from .config import ABLATION_MODES, AblationMode, ConfigError, MapConfig, check_choice, head_name, parse_head
 from .engine import Progress, batch_size, make_trials, model_for
 from .models import LoadedModel
-from .runs import Run, effects_key, resolve_run
+from .runs import Run, clean_loss_key, effects_key, resolve_run
 from .scoring import mean_sem
 from .sequences import TrialBatch
 from .suffix import MaskedLoss
@@ -184,24 +184,30 @@ def _effects_until(run: Run, mode, pair, until_sem: float, chunk: int, progress,
     started = time.perf_counter()
     model = _model_with_head(run)
     parts: list[dict] = []
+    clean: list[np.ndarray] = []  # the clean loss of each chunk, computed once with it
     done, cap = 0, run.config.trials
     while done < cap:
         count = min(max(chunk, 2), cap - done)
-        meta, arrays = _chunk_losses(model, make_trials(run, model, start=done, count=count), mode, pair)
+        batch = make_trials(run, model, start=done, count=count)
+        meta, arrays = _chunk_losses(model, batch, mode, pair)
         parts.append(arrays)
+        if not pair:
+            clean.append(run_trials(model, batch, (), "zero")[1])
         done += count
         if progress:
             progress(done, cap)
         losses = np.concatenate([p["loss_ablated"] for p in parts])  # [done, L, H]
-        base = np.concatenate([p["base"] for p in parts]) if pair else \
-            clean_loss(run.with_trials(done), use_cache=use_cache, cache=cache)
+        base = np.concatenate([p["base"] for p in parts] if pair else clean)
         if float(mean_sem(losses - base[:, None, None])[1].max()) < until_sem:
             break
     final = run.with_trials(done)
     arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     meta = {**meta, "elapsed_s": time.perf_counter() - started}
     if use_cache:
-        (cache or open_cache()).put(effects_key(final, mode, pair), meta, arrays)
+        store = cache or open_cache()
+        store.put(effects_key(final, mode, pair), meta, arrays)
+        if clean:  # the final run's clean loss, as clean_loss would store it
+            store.put(clean_loss_key(final), {"has_mlm": True}, {"loss": np.concatenate(clean)})
     return _result(final, mode, pair, meta, arrays, False, meta["elapsed_s"], use_cache, cache)
 
 
