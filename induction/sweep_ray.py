@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .config import InductionError
 from .hub import QUIET_ENVIRONMENT
-from .tasks import Task, failed_row, task_row
+from .tasks import Task, failed_row, ok_row
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,9 +33,7 @@ def _compute(task: Task) -> dict:
     except Exception as exc:
         return failed_row(task, f"{type(exc).__name__}: {exc}", started)
     meta, arrays = map_payload(result)
-    best = result.top_heads(result.targets[0], 1)[0]
-    return {**task_row(task), "status": "ok", "error": None, "top_head": best.name, "top_score": round(best.score, 6),
-            "cached": False, "elapsed_s": round(time.perf_counter() - started, 3), "key": map_key(run),
+    return {**ok_row(task, result, cached=False, elapsed_s=time.perf_counter() - started), "key": map_key(run),
             "meta": meta, "arrays": arrays}
 
 
@@ -49,9 +47,7 @@ def _already_cached(task: Task, cache) -> dict | None:
         return None  # the worker will say why
     if result is None:
         return None
-    best = result.top_heads(result.targets[0], 1)[0]
-    return {**task_row(task), "status": "ok", "error": None, "top_head": best.name, "top_score": round(best.score, 6),
-            "cached": True, "elapsed_s": 0.0}
+    return ok_row(task, result, cached=True, elapsed_s=0.0)
 
 
 def _start(address: str):

@@ -83,9 +83,14 @@ def run_task(task: Task, *, use_cache: bool) -> dict:
         return failed_row(task, str(exc), started)
     except Exception as exc:
         return failed_row(task, f"{type(exc).__name__}: {exc}", started)
+    return ok_row(task, result, cached=result.cached, elapsed_s=time.perf_counter() - started)
+
+
+def ok_row(task: Task, result, *, cached: bool, elapsed_s: float) -> dict:
+    """A finished task's row: its map's best head on the setup's first target."""
     best = result.top_heads(result.targets[0], 1)[0]
     return {**task_row(task), "status": "ok", "error": None, "top_head": best.name, "top_score": round(best.score, 6),
-            "cached": result.cached, "elapsed_s": round(time.perf_counter() - started, 3)}
+            "cached": cached, "elapsed_s": round(elapsed_s, 3)}
 
 
 def task_row(task: Task) -> dict:
