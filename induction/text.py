@@ -163,10 +163,12 @@ def resolve_text(config: TextConfig):
     return info, device, dtype
 
 
-def prepare(config: TextConfig) -> tuple[LoadedModel, list[TrialBatch], list[dict], str, str]:
-    """Read, check and tokenise the text; build its trials: (model, batches, occurrences, source, text)."""
+def prepare(config: TextConfig, read: tuple[str, str] | None = None
+            ) -> tuple[LoadedModel, list[TrialBatch], list[dict], str, str]:
+    """Read (unless `read` already holds (text, source)), check and tokenise the text; build its trials:
+    (model, batches, occurrences, source, text)."""
     info, device, dtype = resolve_text(config)
-    text, source = read_text(config)
+    text, source = read or read_text(config)
     model = shared_model(info, device, dtype)
     windows, unknown = windows_of(model, text)
     if unknown > MAX_UNKNOWN_SHARE:

@@ -70,7 +70,7 @@ def text_map(config: TextConfig, *, progress: Progress | None = None, use_cache:
 
     def compute() -> tuple[dict, dict]:
         started = time.perf_counter()
-        model, batches, occurrences, _, _ = prepare(config)
+        model, batches, occurrences, _, _ = prepare(config, read=(text, source))  # read once, above
         scores: dict[str, list] = {t: [] for t in TEXT_TARGETS}
         lens, done = [], 0
         for batch in batches:
