@@ -23,7 +23,7 @@ from .config import ABLATION_MODES, AblationMode, ConfigError, MapConfig, check_
 from .engine import Progress, batch_size, compute_map, for_chunks, make_trials, model_for
 from .models import LoadedModel
 from .runs import Run, ablation_key, clean_loss_key, resolve_run
-from .scoring import InductionMap, gather_targets
+from .scoring import InductionMap, gather_targets, mean_sem
 from .sequences import TrialBatch
 
 Heads = tuple[tuple[int, int], ...]
@@ -54,8 +54,6 @@ class AblationResult:
 
     def diff_sem(self, target: str) -> np.ndarray:
         """Standard error of each head's change over the paired trials (same trials with and without)."""
-        from .scoring import mean_sem
-
         return np.nan_to_num(mean_sem(self.per_trial[target] - self.clean.per_trial[target])[1])
 
     def to_json(self) -> dict:

@@ -9,6 +9,7 @@ that seed's highest score over the series.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from .config import InductionError, MapConfig
@@ -45,7 +46,7 @@ def dynamics(models: list[str], template: MapConfig, target: str, head: tuple[in
     for model in models:
         step = checkpoint_step(model)
         try:
-            result = cached_map(MapConfig(**{**template.__dict__, "model": model}))
+            result = cached_map(dataclasses.replace(template, model=model))
         except InductionError:
             result = None
         if step is None or result is None:
