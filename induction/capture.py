@@ -58,6 +58,21 @@ def _additive_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> t
     )
 
 
+def _causal(module, query, key, attention_mask, kwargs) -> bool:
+    """Whether this call is causal with no mask given, as transformers' SDPA function decides it: the mask
+    function may skip building a causal mask and leave it to the kernel's `is_causal`."""
+    flag = kwargs.get("is_causal")
+    flag = getattr(module, "is_causal", True) if flag is None else flag
+    return bool(flag) and attention_mask is None and query.shape[2] > 1
+
+
+def _causal_mask(query, key) -> torch.Tensor:
+    """Additive causal mask [1, 1, Q, K] (queries aligned to the last keys)."""
+    q, k = query.shape[2], key.shape[2]
+    allowed = torch.ones(q, k, dtype=torch.bool, device=query.device).tril(diagonal=k - q)
+    return _additive_mask(allowed[None, None], query.dtype)
+
+
 def _softmax_rows(query, key, mask, scaling, rows: torch.Tensor | None) -> torch.Tensor:
     """Softmax attention of the selected query rows (all rows when `rows` is None), in float32."""
     batch = torch.arange(query.shape[0], device=query.device)[:, None]  # [B, 1]
@@ -76,10 +91,15 @@ def induction_attention(module, query, key, value, attention_mask, scaling=None,
     """query/key/value: [B, H, S, D]. Returns ([B, S, H, D], None) like transformers' functions."""
     scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
     mask = _additive_mask(attention_mask, query.dtype)
+    causal = _causal(module, query, key, attention_mask, kwargs)
+    key, value = _repeat_kv(key, query.shape[1]), _repeat_kv(value, query.shape[1])  # grouped-query attention
     state = _ACTIVE.get()
     if state is None:
-        out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scaling)
+        out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scaling,
+                                             is_causal=causal)
         return out.transpose(1, 2).contiguous(), None
+    if causal:  # the rows need the mask the kernel would have applied
+        mask, causal = _causal_mask(query, key), False
     layer = state.layer
     state.layer += 1
     if state.query_index is not None:
@@ -91,6 +111,11 @@ def induction_attention(module, query, key, value, attention_mask, scaling=None,
     out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scaling)
     out = edit_heads(state, layer, out)  # [B, H, S, D]
     return out.transpose(1, 2).contiguous(), None
+
+
+def _repeat_kv(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """[B, KV, S, D] key or value heads shared by groups of query heads -> [B, H, S, D]."""
+    return x if x.shape[1] == heads else x.repeat_interleave(heads // x.shape[1], dim=1)
 
 
 def edit_heads(state: _Capture, layer: int, out: torch.Tensor) -> torch.Tensor:

@@ -101,7 +101,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 
             payload["trials_dump"] = dump_word_trials(batch)
         else:
-            payload["trials_dump"] = dump_trials(batch)
+            payload["trials_dump"] = dump_trials(batch, args.setup)
     _write_json(args.json, payload)
     return 0
 

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-Setup = Literal["standard", "shuffled", "triple"]
+Setup = Literal["standard", "shuffled", "triple", "repeat"]
+ModelKind = Literal["encoder", "causal"]
 Protocol = Literal["clean", "paper"]
 DType = Literal["auto", "float32", "float16", "bfloat16"]
 Device = Literal["auto", "cpu", "cuda"]
@@ -33,6 +34,7 @@ ICL_VARIANTS: tuple[str, ...] = get_args(ICLVariant)
 MASK_SPANS: tuple[str, ...] = get_args(MaskSpan)
 UNITS: tuple[str, ...] = get_args(Unit)
 MASK_PIECES: tuple[str, ...] = get_args(MaskPiece)
+MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
 WORD_TARGETS = ("prev_piece", "prev_word", "word_before", "word_after")
 MAX_MASKS = 8
 
@@ -41,8 +43,12 @@ SETUP_TARGETS: dict[str, tuple[str, ...]] = {
     "standard": ("prev", "prev_before", "prev_after"),
     "shuffled": ("left_match", "right_match", "sum"),
     "triple": ("earlier", "later"),
+    # no mask: every token of the second copy is a query (the Induction Mosaic's score is `induction`)
+    "repeat": ("induction", "duplicate", "previous_token"),
 }
-COPIES: dict[str, int] = {"standard": 2, "shuffled": 2, "triple": 3}
+COPIES: dict[str, int] = {"standard": 2, "shuffled": 2, "triple": 3, "repeat": 2}
+CAUSAL_SETUPS = ("repeat",)  # a causal model has no [MASK] and sees only earlier tokens
+REPEAT_SEGMENT = 50  # the repeat setup's default segment (it is not the study's: no paper length)
 # The reference study's segment lengths: 3 x 200 + 1 would not fit BERT's 512 positions.
 PAPER_SEGMENT: dict[str, int] = {"standard": 200, "shuffled": 200, "triple": 150}
 PAPER_TRIALS = 50
@@ -125,6 +131,9 @@ class MapConfig:
         check_choice("mask span", self.mask_span, MASK_SPANS)
         check_choice("unit", self.unit, UNITS)
         check_choice("mask piece", self.mask_piece, MASK_PIECES)
+        if self.setup == "repeat" and (self.protocol != "clean" or self.masks != 1 or self.unit != "token"):
+            raise ConfigError("the repeat setup masks nothing (every token of the second copy is a query) and draws "
+                              "distinct ids: use it with --protocol clean, --masks 1 and --unit token")
         if self.unit == "word" and (self.setup != "standard" or self.masks != 1):
             raise ConfigError("the word unit has the standard setup's targets and masks one word a trial "
                               "(--mask-piece chooses its pieces): use --setup standard and --masks 1")
@@ -141,7 +150,7 @@ class MapConfig:
         if segment is None and self.protocol == "paper":
             segment = PAPER_SEGMENT[self.setup]
         elif segment is None:
-            segment = min(default_clean or PAPER_SEGMENT[self.setup], most)
+            segment = min(default_clean or PAPER_SEGMENT.get(self.setup, REPEAT_SEGMENT), most)
         if segment > most:
             raise ConfigError(
                 f"segment {segment} is too long for {self.model!r}: {self.setup} with the {self.protocol} protocol "

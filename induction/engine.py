@@ -81,10 +81,12 @@ def make_trials(config: MapConfig | Run, model: LoadedModel, *, start: int = 0, 
                         start=start, masks=c.masks, span=c.mask_span)
 
 
-def batch_size(model: LoadedModel, seq_len: int) -> int:
-    """Trials per forward pass: bounded memory (about 64 MB of activations per layer on CPU)."""
+def batch_size(model: LoadedModel, seq_len: int, queries: int = 1) -> int:
+    """Trials per forward pass: bounded memory (about 64 MB of activations per layer on CPU); `queries`
+    rows of attention a trial are kept for every layer."""
     budget = (2**31 if model.device == "cuda" else 2**26) // 4
     per_trial = seq_len * max(model.heads * seq_len // 8, model.encoder.config.hidden_size * 4)
+    per_trial += model.layers * model.heads * queries * seq_len if queries > 1 else 0
     if model.capture_path == "fallback":  # every layer's full [H, S, S] weights are returned at once
         per_trial += model.layers * model.heads * seq_len * seq_len
     return int(max(1, min(64 if model.device == "cuda" else 32, budget // max(per_trial, 1))))
@@ -127,6 +129,9 @@ def _chunk_arrays(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str, 
         from .words import word_arrays
 
         return word_arrays(rows, batch)
+    if setup == "repeat":  # [T, L, H, Q, S]: every token of the second copy a query, each trial their mean
+        return {**{f"score_{t}": v.astype(np.float32) for t, v in gather_targets(rows, batch, setup).items()},
+                "offsets": offset_profile(rows, batch)}
     cross = None
     if rows.ndim == 5:  # [T, L, H, K, S]: several masks a trial
         cross = cross_attention(rows, batch) if setup == "standard" else None
@@ -136,6 +141,21 @@ def _chunk_arrays(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str, 
     if cross is not None:
         arrays["cross"] = cross.astype(np.float32)
     return arrays
+
+
+def capture_arrays(model: LoadedModel, batch: TrialBatch, setup: str, *, progress: Progress | None = None
+                   ) -> list[dict[str, np.ndarray]]:
+    """Per-trial arrays of every chunk, each chunk's attention rows scored and dropped before the next is
+    captured (the repeat setup's rows, Q queries a trial, would not fit at once)."""
+    def step(part: TrialBatch) -> dict[str, np.ndarray]:
+        return _chunk_arrays(capture(model, part, chunk=part.trials), part, setup)
+
+    return for_chunks(batch, batch_size(model, batch.input_ids.shape[1], queries=_queries(batch)), step,
+                      progress=progress)
+
+
+def _queries(batch: TrialBatch) -> int:
+    return int(batch.mask_index.shape[1]) if batch.mask_index.ndim == 2 else 1
 
 
 def _join_chunks(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -150,6 +170,7 @@ def _map_from_arrays(run: Run, meta: dict, arrays: dict, cached: bool) -> Induct
     return InductionMap(config=run.config, model_source=run.info.source, fingerprint=run.info.fingerprint,
                         layers=run.info.layers, heads=run.info.heads, seq_len=int(meta["seq_len"]),
                         per_trial=per_trial, offsets=arrays["offsets"], elapsed_s=float(meta["elapsed_s"]),
+                        kind=run.info.kind,
                         cached=cached, capture_path=run.info.capture_path, masks=run.config.masks,
                         cross_per_trial=arrays.get("cross"),
                         word_split={"first": arrays["split_first"], "rest": arrays["split_rest"]}
@@ -185,9 +206,8 @@ def compute_map(config: MapConfig | Run, *, progress: Progress | None = None, us
         batch = make_trials(run, model)
         if progress:
             progress(0, batch.trials)  # the model is loaded: the trials start
-        rows = capture(model, batch, progress=progress)  # [T, L, H, S]
-        arrays = _join_chunks([_chunk_arrays(rows, batch, run.config.setup)])
-        return {"seq_len": int(rows.shape[-1]), "elapsed_s": time.perf_counter() - started}, arrays
+        arrays = _join_chunks(capture_arrays(model, batch, run.config.setup, progress=progress))
+        return {"seq_len": int(batch.input_ids.shape[1]), "elapsed_s": time.perf_counter() - started}, arrays
 
     started = time.perf_counter()
     meta, arrays, cached = get_or_compute(map_key(run), compute, use_cache=use_cache, cache=cache)
@@ -215,8 +235,7 @@ def compute_map_until(config: MapConfig | Run, until_sem: float, *, chunk: int =
     while done < cap:
         count = min(max(chunk, 2), cap - done)
         batch = make_trials(run, model, start=done, count=count)
-        rows = capture(model, batch)
-        chunks.append(_chunk_arrays(rows, batch, run.config.setup))
+        chunks.extend(capture_arrays(model, batch, run.config.setup))
         done += count
         if progress:
             progress(done, cap)
@@ -226,7 +245,7 @@ def compute_map_until(config: MapConfig | Run, until_sem: float, *, chunk: int =
             break
     final = run.with_trials(done)
     arrays = _join_chunks(chunks)
-    meta = {"seq_len": int(rows.shape[-1]), "elapsed_s": time.perf_counter() - started}
+    meta = {"seq_len": int(batch.input_ids.shape[1]), "elapsed_s": time.perf_counter() - started}
     (cache or open_cache()).put(map_key(final), meta, arrays)
     return _map_from_arrays(final, meta, arrays, cached=False)
 

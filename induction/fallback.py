@@ -64,17 +64,11 @@ def load_overrides(config) -> dict:
     return dict(BIGBIRD_FULL) if config.model_type == "big_bird" else {}
 
 
-def masked_lm_class(model_type: str):
-    import transformers
-    from transformers.models.auto import modeling_auto
-
-    name = modeling_auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES.get(model_type)
-    return getattr(transformers, name, None) if name else None
-
-
-def capture_path(config) -> str:
+def capture_path(config, kind: str = "encoder") -> str:
     """'interface' where the family's attention calls the registered function, else 'fallback'."""
-    cls = masked_lm_class(config.model_type)
+    from .kinds import lm_class
+
+    cls = lm_class(config, kind)
     return "interface" if cls is not None and getattr(cls, "_supports_attention_backend", False) else "fallback"
 
 

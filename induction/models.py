@@ -30,6 +30,7 @@ from .fallback import (
     refusal,
 )
 from .hub import hub_kwargs, in_hf_cache, offline_hint
+from .kinds import model_kind
 from .registry import KNOWN_MODELS, TOY_PATH
 from .sequences import VocabSpec
 
@@ -52,6 +53,7 @@ class LoadedModel:
     device: str
     dtype: str
     capture_path: str = "interface"  # or "fallback": attention weights read from output_attentions
+    kind: str = "encoder"  # or "causal": `mlm` is then the *ForCausalLM model
     ablation_note: str | None = None  # why heads of this model cannot be ablated, if they cannot
 
 
@@ -108,7 +110,7 @@ def _hash_files(files: list[Path]) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def vocab_spec(tokenizer, config) -> VocabSpec:
+def vocab_spec(tokenizer, config, kind: str = "encoder") -> VocabSpec:
     vocab_size = int(config.vocab_size)
     special = set(tokenizer.all_special_ids)
     clean = [i for tok, i in tokenizer.get_vocab().items()
@@ -116,7 +118,8 @@ def vocab_spec(tokenizer, config) -> VocabSpec:
     return VocabSpec(
         cls_id=_pick(tokenizer.cls_token_id, 101), sep_id=_pick(tokenizer.sep_token_id, 102),
         mask_id=_pick(tokenizer.mask_token_id, 103), vocab_size=vocab_size,
-        clean_ids=np.asarray(sorted(clean), dtype=np.int64),
+        clean_ids=np.asarray(sorted(clean), dtype=np.int64), causal=kind == "causal",
+        bos_id=None if tokenizer.bos_token_id is None else int(tokenizer.bos_token_id),
     )
 
 
@@ -140,33 +143,29 @@ def _load_config(name: str, source: str):
         raise ModelLoadError(offline_hint(name, source, str(exc).splitlines()[0])) from exc
 
 
-def _check_encoder(name: str, config) -> None:
-    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
-
-    if getattr(config, "is_encoder_decoder", False) or getattr(config, "is_decoder", False) or \
-            config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
-        raise ModelLoadError(f"model {name!r} (type {config.model_type!r}) is not a BERT-family encoder; "
-                             "use an encoder such as BERT, RoBERTa, DistilBERT or ELECTRA")
-    if getattr(config, "sub_configs", None):
-        raise ModelLoadError(f"model {name!r} (type {config.model_type!r}) is a multimodal model, not a text encoder")
+def _check_family(name: str, config) -> str:
+    """The model's kind (encoder or causal), or a clear refusal."""
+    kind = model_kind(name, config)
     reason = refusal(config)
     if reason:
         raise ModelLoadError(f"model {name!r} ({config.model_type}) cannot be captured: {reason}")
+    return kind
 
 
 def mlm_head_note(name: str) -> str | None:
     """Why `name` cannot give a masked-token loss (no trained MLM head in its checkpoint), read from its config
     before any weights load; None when its checkpoint says it has one."""
     info = describe(name)
-    if _has_mlm_head(info.config):
+    if _has_mlm_head(info.config) or info.kind == "causal":
         return None
     return (f"model {name!r} has no trained masked-LM head (its checkpoint is an encoder only), so it cannot "
             "predict masked tokens; losses (ICL, ablation loss, effects) need one")
 
 
-def _has_mlm_head(config) -> bool:
+def _has_mlm_head(config, kind: str = "encoder") -> bool:
     archs = getattr(config, "architectures", None) or []
-    return any(a.endswith(("ForMaskedLM", "ForPreTraining", "WithLMHeadModel")) for a in archs)
+    heads = ("ForCausalLM", "LMHeadModel") if kind == "causal" else ("ForMaskedLM", "ForPreTraining", "WithLMHeadModel")
+    return any(a.endswith(heads) for a in archs)
 
 
 @dataclass(frozen=True)
@@ -182,6 +181,7 @@ class ModelInfo:
     max_positions: int
     default_segment: int | None
     capture_path: str = "interface"  # "fallback" for families whose attention bypasses the interface
+    kind: str = "encoder"  # or "causal": a decoder-only model (the repeat setup only, next-token losses)
     config: object = field(default=None, repr=False, compare=False)  # the transformers config, read once
 
 
@@ -205,8 +205,8 @@ def describe(name: str) -> ModelInfo:
         return _INFO[memo]
     fingerprint = fingerprint_folder(source) if local else None  # clear error for a folder without weights
     config = _load_config(name, source)
-    _check_encoder(name, config)
-    max_pos = int(config.max_position_embeddings)
+    kind = _check_family(name, config)
+    max_pos = int(getattr(config, "max_position_embeddings", None) or 2 * 2048 + 2)  # no limit: fits MAX_SEGMENT
     if config.model_type == "big_bird":  # longer inputs switch to block-sparse attention: not captured
         max_pos = min(max_pos, bigbird_full_positions(config))
     max_pos -= position_offset(config)  # RoBERTa-style: positions start after the padding index
@@ -215,7 +215,7 @@ def describe(name: str) -> ModelInfo:
                      fingerprint=fingerprint or f"rev:{getattr(config, '_commit_hash', None) or 'unknown'}",
                      layers=int(config.num_hidden_layers), heads=attention_heads(config),
                      max_positions=max_pos, default_segment=spec.default_segment if spec else None,
-                     capture_path=capture_path(config), config=config)
+                     capture_path=capture_path(config, kind), kind=kind, config=config)
     _INFO[memo] = info
     return info
 
@@ -239,7 +239,7 @@ def resolve_device(device: str = "auto", dtype: str = "auto", *, half_on_cuda: b
 def load_model(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:
     """Load a described model ready for capture, on a concrete device and dtype."""
     import torch
-    from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
     from .capture import IMPLEMENTATION, register
 
@@ -252,8 +252,9 @@ def load_model(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:
     kwargs.update(revision)
     try:
         mlm = None
-        if _has_mlm_head(config):
-            mlm, loading = AutoModelForMaskedLM.from_pretrained(source, output_loading_info=True, **kwargs)
+        if _has_mlm_head(config, info.kind):
+            head = AutoModelForCausalLM if info.kind == "causal" else AutoModelForMaskedLM
+            mlm, loading = head.from_pretrained(source, output_loading_info=True, **kwargs)
             if loading.get("missing_keys"):  # a head that would be freshly initialised is no head
                 mlm = None
         encoder = mlm.base_model if mlm is not None else AutoModel.from_pretrained(source, **kwargs)
@@ -266,9 +267,9 @@ def load_model(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:
     note = install_ablation(encoder, info.heads) if fallback else None
     return LoadedModel(
         name=info.name, source=info.source, fingerprint=info.fingerprint, encoder=encoder, mlm=mlm, tokenizer=tokenizer,
-        vocab=vocab_spec(tokenizer, config), layers=info.layers, heads=info.heads,
+        vocab=vocab_spec(tokenizer, config, info.kind), layers=info.layers, heads=info.heads,
         max_positions=info.max_positions, default_segment=info.default_segment, device=device, dtype=dtype,
-        capture_path=info.capture_path, ablation_note=note,
+        capture_path=info.capture_path, kind=info.kind, ablation_note=note,
     )
 
 

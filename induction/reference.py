@@ -24,13 +24,15 @@ def straightforward_scores(model, batch, setup: str) -> dict[str, np.ndarray]:
             attentions = model(input_ids=ids, output_attentions=True).attentions  # L x [1, H, S, S]
         if not attentions:
             raise RuntimeError("the model returned no attention weights")
-        masks = np.ravel(batch.mask_index[i])  # several masks: one row per (trial, mask), trial-major
+        masks = np.ravel(batch.mask_index[i])  # several masks or queries: one row per (trial, mask), trial-major
         for j, m in enumerate(masks):
             for name, idx in batch.target_index.items():
                 k = int(np.ravel(idx[i])[j])
                 out.setdefault(name, []).append([[float(layer[0, h, int(m), k]) for h in range(layer.shape[1])]
                                                  for layer in attentions])
-    scores = {k: np.asarray(v) for k, v in out.items()}
+    scores = {k: np.asarray(v) for k, v in out.items()}  # [pairs, L, H]
+    if setup == "repeat":  # a trial's score: the mean over its queries
+        scores = {k: v.reshape(batch.trials, -1, *v.shape[1:]).mean(axis=1) for k, v in scores.items()}
     if setup == "shuffled":
         scores["sum"] = scores["left_match"] + scores["right_match"]
     return scores

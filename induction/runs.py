@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .cache import make_key
 from .config import ConfigError, MapConfig, head_name
+from .kinds import check_setup
 from .models import ModelInfo, describe, resolve_device
 
 
@@ -58,6 +59,7 @@ def resolve_run(config: MapConfig | Run) -> Run:
         return config
     config.validate()
     info = describe(config.model)
+    check_setup(config.model, info.kind, config.setup)
     config = config.with_segment(info.default_segment, info.max_positions)
     device, dtype = resolve_device(config.device, config.dtype, half_on_cuda=config.protocol != "paper")
     return Run(config=dataclasses.replace(config, device=device, dtype=dtype), info=info)

@@ -17,7 +17,10 @@ from .sequences import TrialBatch
 
 
 def gather_targets(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str, np.ndarray]:
-    """rows: [T, L, H, S] attention of each trial's [MASK]. Returns target -> [T, L, H]."""
+    """rows: [T, L, H, S] attention of each trial's [MASK]. Returns target -> [T, L, H].
+    The repeat setup: rows [T, L, H, Q, S] of its Q queries, each trial's score the mean over them."""
+    if setup == "repeat":
+        return {name: _at_queries(rows, idx).mean(axis=1) for name, idx in batch.target_index.items()}
     t = np.arange(rows.shape[0])
     scores = {name: rows[t, :, :, idx] for name, idx in batch.target_index.items()}  # [T, L, H]
     if setup == "shuffled":
@@ -25,9 +28,24 @@ def gather_targets(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str,
     return {name: scores[name] for name in SETUP_TARGETS[setup]}
 
 
+def _at_queries(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """rows [T, L, H, Q, S] read at index [T, Q] (one key position per query): [T, Q, L, H]."""
+    t, q = np.arange(rows.shape[0])[:, None], np.arange(rows.shape[3])[None, :]
+    return rows[t, :, :, q, index]
+
+
 def offset_profile(rows: np.ndarray, batch: TrialBatch) -> np.ndarray:
-    """Attention at anchor + k for k in OFFSETS: [T, L, H, len(OFFSETS)], NaN where out of range."""
+    """Attention at anchor + k for k in OFFSETS: [T, L, H, len(OFFSETS)], NaN where out of range.
+    Rows [T, L, H, Q, S] with anchors [T, Q] (the repeat setup): each trial's mean over its queries."""
     seq = rows.shape[-1]
+    if rows.ndim == 5:
+        out = np.full((*rows.shape[:3], len(OFFSETS)), np.nan, dtype=np.float32)
+        for j, k in enumerate(OFFSETS):
+            pos = batch.anchor_index + k  # [T, Q]
+            ok = (pos >= 0) & (pos < seq)
+            values = np.where(ok[:, :, None, None], _at_queries(rows, np.clip(pos, 0, seq - 1)), np.nan)
+            out[..., j] = nanmean_trials(values.transpose(1, 0, 2, 3))  # mean over queries: [T, L, H]
+        return out
     out = np.full((*rows.shape[:3], len(OFFSETS)), np.nan, dtype=np.float32)
     for j, k in enumerate(OFFSETS):
         pos = batch.anchor_index + k
@@ -138,6 +156,7 @@ class InductionMap(PerHeadScores):
     masks: int = 1  # per_trial rows are (trial, mask) pairs, trial-major, when several tokens are masked
     cross_per_trial: np.ndarray | None = None  # [T, K, K, L, H], the standard setup with several masks
     word_split: dict[str, np.ndarray] | None = None  # word unit: "first", "rest" [N, L, H], prev_word split
+    kind: str = "encoder"  # or "causal": each query sees only the positions up to its own
     _stats: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -159,7 +178,12 @@ class InductionMap(PerHeadScores):
 
     @property
     def baseline(self) -> float:
-        """Uniform attention: 1 / number of attended positions."""
+        """Uniform attention: 1 / number of attended positions. A causal model's query at position p sees
+        p + 1 positions: the baseline is the mean of 1 / (p + 1) over the queries of the second copy."""
+        if self.kind == "causal":
+            segment = int(self.config.segment)
+            first = self.seq_len - segment  # the second copy is the last `segment` positions
+            return float(np.mean(1.0 / (np.arange(first, self.seq_len) + 1)))
         return 1.0 / self.seq_len
 
     @property
@@ -177,7 +201,7 @@ class InductionMap(PerHeadScores):
     def to_json(self) -> dict:
         c = self.config
         return {
-            "model": c.model, "model_source": self.model_source, "fingerprint": self.fingerprint,
+            "model": c.model, "kind": self.kind, "model_source": self.model_source, "fingerprint": self.fingerprint,
             "setup": c.setup, "protocol": c.protocol, "trials": self.trials, "seed": c.seed,
             "segment": c.segment, "device": c.device, "dtype": c.dtype, "seq_len": self.seq_len,
             "layers": self.layers, "heads": self.heads,
@@ -196,10 +220,12 @@ class InductionMap(PerHeadScores):
         }
 
 
-def dump_trials(batch: TrialBatch) -> list[dict]:
+def dump_trials(batch: TrialBatch, setup: str = "standard") -> list[dict]:
     """Per trial: the ids fed to the model, the mask position and each target position (with several masks:
-    lists in mask position order)."""
-    return [{"input_ids": batch.input_ids[i].tolist(), "mask_index": batch.mask_index[i].tolist(),
+    lists in mask position order). The repeat setup masks nothing: `query_index` lists its queries and each
+    target a list aligned with it."""
+    query = "query_index" if setup == "repeat" else "mask_index"
+    return [{"input_ids": batch.input_ids[i].tolist(), query: batch.mask_index[i].tolist(),
              "target_index": {k: v[i].tolist() for k, v in batch.target_index.items()}}
             for i in range(batch.trials)]
 

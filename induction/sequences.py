@@ -29,6 +29,8 @@ class VocabSpec:
     mask_id: int
     vocab_size: int
     clean_ids: np.ndarray  # ordinary token ids (no special, no [unusedN])
+    causal: bool = False  # a decoder-only model: no [CLS]/[SEP]/[MASK], a BOS first where it has one
+    bos_id: int | None = None
 
 
 @dataclass
@@ -126,6 +128,8 @@ def build_trials(setup: str, protocol: str, *, segment: int, trials: int, seed: 
     a mask axis, in position order: mask_index [T, K], anchor_index [T, K], each target [T, K]."""
     if segment < min_segment(setup):
         raise ConfigError(f"segment must be at least {min_segment(setup)} for the {setup} setup")
+    if setup == "repeat":
+        return build_repeat_trials(segment=segment, trials=trials, seed=seed, vocab=vocab, start=start)
     check_masks(setup, segment, masks, span)
     rows, mask_rows, anchor_rows, targets = [], [], [], {}
     for t in range(start, start + trials):
@@ -142,3 +146,29 @@ def build_trials(setup: str, protocol: str, *, segment: int, trials: int, seed: 
     masked[np.arange(trials)[:, None], np.asarray(mask_rows, dtype=np.int64)] = vocab.mask_id
     return TrialBatch(masked, original, mask_index, shape(np.asarray(anchor_rows, dtype=np.int64)),
                       {k: shape(np.asarray(v, dtype=np.int64)) for k, v in targets.items()})
+
+
+def repeat_prefix(vocab: VocabSpec) -> list[int]:
+    """What precedes the first copy: [CLS] for an encoder, the BOS for a causal model that has one."""
+    if vocab.causal:
+        return [] if vocab.bos_id is None else [vocab.bos_id]
+    return [vocab.cls_id]
+
+
+def build_repeat_trials(*, segment: int, trials: int, seed: int, vocab: VocabSpec, start: int = 0) -> TrialBatch:
+    """The repeat setup: prefix + segment + segment (+ [SEP] for an encoder), nothing masked. Every token of
+    the second copy is a query: mask_index [T, Q] holds the queries (Q = segment), anchor_index [T, Q] each
+    query's earlier instance, and each target [T, Q]: `induction` the token after the earlier instance,
+    `duplicate` the earlier instance, `previous_token` the position before the query."""
+    prefix = repeat_prefix(vocab)
+    suffix = [] if vocab.causal else [vocab.sep_id]
+    rows = []
+    for t in range(start, start + trials):
+        seg = _segment_ids(np.random.default_rng([seed, t]), "clean", segment, vocab)  # distinct ids
+        rows.append(np.concatenate([prefix, seg, seg, suffix]).astype(np.int64))
+    ids = np.stack(rows)  # [T, S]
+    first = len(prefix)
+    queries = np.tile(np.arange(first + segment, first + 2 * segment), (trials, 1))  # [T, Q]
+    duplicate = queries - segment
+    targets = {"induction": duplicate + 1, "duplicate": duplicate, "previous_token": queries - 1}
+    return TrialBatch(ids, ids.copy(), queries, duplicate.copy(), targets)
