@@ -20,7 +20,8 @@ import numpy as np
 
 from .cache import ResultCache, get_or_compute
 from .config import ABLATION_MODES, AblationMode, ConfigError, MapConfig, check_choice, head_name, parse_head
-from .engine import Progress, batch_size, compute_map, for_chunks, make_trials, model_for
+from .engine import Progress, batch_size, compute_map, for_chunks, make_trials, model_for, query_count
+from .kinds import has_loss, loss_rows
 from .models import LoadedModel
 from .runs import Run, ablation_key, clean_loss_key, resolve_run
 from .scoring import InductionMap, gather_targets, mean_sem
@@ -93,8 +94,10 @@ def require_ablation(model: LoadedModel, heads) -> None:
 
 
 def run_trials(model: LoadedModel, batch: TrialBatch, heads: Heads, mode: AblationMode, *,
-               progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Full forwards with `heads` ablated: ([MASK] rows [T, L, H, S], loss per trial [T] or None).
+               progress: Progress | None = None, loss: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Full forwards with `heads` ablated: ([MASK] rows [T, L, H, S] (the repeat setup: [T, L, H, Q, S]),
+    loss per trial [T] or None). The loss is the masked-token loss, or a causal model's next-token loss on
+    the second copy (`kinds.loss_rows`); None without an LM head or when `loss` is False.
 
     Mean ablation runs the whole run as one chunk, so the mean is over all its trials.
     """
@@ -110,14 +113,14 @@ def run_trials(model: LoadedModel, batch: TrialBatch, heads: Heads, mode: Ablati
         q = torch.from_numpy(part.mask_index).to(model.device)
         out, rows = run_ablated(net, ablate=_by_layer(heads), mode=mode, query_index=q, input_ids=ids,
                                 attentions=model.capture_path == "fallback")
-        if model.mlm is None:
+        if model.mlm is None or not loss:
             return rows.float().cpu().numpy(), None
-        logits = out.logits[torch.arange(part.trials, device=model.device), q].float()  # [B, V] at the masks
-        target = torch.from_numpy(part.original_ids[np.arange(part.trials), part.mask_index]).to(model.device)
-        loss = torch.nn.functional.cross_entropy(logits, target, reduction="none")  # [B]
-        return rows.float().cpu().numpy(), loss.cpu().numpy()
+        positions, targets = (torch.from_numpy(a).to(model.device) for a in loss_rows(part, model.kind))  # [B, P]
+        logits = out.logits[torch.arange(part.trials, device=model.device)[:, None], positions].float()  # [B, P, V]
+        per = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
+        return rows.float().cpu().numpy(), per.view(part.trials, -1).mean(dim=1).cpu().numpy()  # [B]
 
-    chunk = batch.trials if mode == "mean" else batch_size(model, batch.input_ids.shape[1])
+    chunk = batch.trials if mode == "mean" else batch_size(model, batch.input_ids.shape[1], query_count(batch))
     parts = for_chunks(batch, chunk, step, progress=progress)
     losses = [loss for _, loss in parts if loss is not None]
     return np.concatenate([rows for rows, _ in parts]), (np.concatenate(losses) if losses else None)
@@ -136,7 +139,8 @@ def ablate(config: MapConfig | Run, heads, *, mode: AblationMode = "zero", progr
         started = time.perf_counter()
         model = model_for(run)
         batch = make_trials(run, model)
-        rows, loss_ablated = run_trials(model, batch, heads, mode, progress=progress)
+        rows, loss_ablated = run_trials(model, batch, heads, mode, progress=progress,
+                                        loss=has_loss(model.kind, run.config.setup))
         arrays = {f"score_{t}": v.astype(np.float32) for t, v in gather_targets(rows, batch, run.config.setup).items()}
         if loss_ablated is not None:
             arrays["loss_ablated"] = loss_ablated
@@ -156,7 +160,8 @@ def clean_loss(run: Run, *, use_cache: bool = True, cache: ResultCache | None = 
 
     def compute() -> tuple[dict, dict]:
         model = model_for(run)
-        loss = run_trials(model, make_trials(run, model), (), "zero")[1] if model.mlm is not None else None
+        loss = run_trials(model, make_trials(run, model), (), "zero", loss=has_loss(model.kind, run.config.setup))[1] \
+            if model.mlm is not None else None
         return {"has_mlm": loss is not None}, {"loss": np.zeros(0) if loss is None else loss}
 
     loss = get_or_compute(clean_loss_key(run), compute, use_cache=use_cache, cache=cache)[1]["loss"]

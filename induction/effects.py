@@ -25,6 +25,7 @@ from .ablation import clean_loss, require_ablation, run_trials
 from .cache import ResultCache, get_or_compute, open_cache
 from .config import ABLATION_MODES, AblationMode, ConfigError, MapConfig, check_choice, head_name, parse_head
 from .engine import Progress, batch_size, make_trials, model_for
+from .kinds import has_loss
 from .models import LoadedModel
 from .runs import Run, clean_loss_key, effects_key, resolve_run
 from .scoring import mean_sem
@@ -122,6 +123,9 @@ def head_losses(model: LoadedModel, batch: TrialBatch, mode: AblationMode, pair:
 def _model_with_head(run: Run) -> LoadedModel:
     model = model_for(run)
     require_ablation(model, [(0, 0)])
+    if not has_loss(model.kind, run.config.setup):
+        raise ConfigError("the repeat setup masks nothing, so an encoder has no masked-token loss there for a head "
+                          "to change; effects of an encoder need a setup with a [MASK] (standard, shuffled, triple)")
     if model.mlm is None:
         raise ConfigError(f"model {run.model!r} has no trained masked-LM head (its checkpoint is an encoder "
                           "only), so ablating a head cannot change a masked-token loss; effects need one")

@@ -150,11 +150,12 @@ def capture_arrays(model: LoadedModel, batch: TrialBatch, setup: str, *, progres
     def step(part: TrialBatch) -> dict[str, np.ndarray]:
         return _chunk_arrays(capture(model, part, chunk=part.trials), part, setup)
 
-    return for_chunks(batch, batch_size(model, batch.input_ids.shape[1], queries=_queries(batch)), step,
+    return for_chunks(batch, batch_size(model, batch.input_ids.shape[1], queries=query_count(batch)), step,
                       progress=progress)
 
 
-def _queries(batch: TrialBatch) -> int:
+def query_count(batch: TrialBatch) -> int:
+    """Queries a trial: the repeat setup's (and several masks') rows are kept for each."""
     return int(batch.mask_index.shape[1]) if batch.mask_index.ndim == 2 else 1
 
 

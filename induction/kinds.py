@@ -9,7 +9,7 @@ read from transformers' own mappings, never from a list of names, and nothing is
 
 from __future__ import annotations
 
-from .config import CAUSAL_SETUPS, ConfigError, ModelLoadError, ModelKind
+from .config import CAUSAL_SETUPS, ConfigError, ModelKind, ModelLoadError
 
 
 def _mappings() -> tuple[dict, dict]:
@@ -73,3 +73,8 @@ def loss_rows(batch, kind: str):
 
 def loss_name(kind: str) -> str:
     return "next-token loss on the second copy" if kind == "causal" else "masked-token loss"
+
+
+def has_loss(kind: str, setup: str) -> bool:
+    """An encoder's repeat trials mask nothing, so there is no masked-token loss to read (maps only)."""
+    return kind == "causal" or setup != "repeat"

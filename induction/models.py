@@ -31,7 +31,7 @@ from .fallback import (
 )
 from .hub import hub_kwargs, in_hf_cache, offline_hint
 from .kinds import model_kind
-from .registry import KNOWN_MODELS, TOY_PATH
+from .registry import ASSETS, KNOWN_MODELS
 from .sequences import VocabSpec
 
 _UNUSED = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")
@@ -61,8 +61,8 @@ def resolve(name: str) -> tuple[str, bool]:
     """Name -> (path or hub id, is_local). Raises ModelLoadError for a missing folder."""
     check_model(name)
     spec = KNOWN_MODELS.get(name)
-    if spec and spec.source == "bundled:toy":
-        return str(TOY_PATH), True
+    if spec and spec.source.startswith("bundled:"):
+        return str(ASSETS / spec.source.split(":", 1)[1]), True
     if spec and spec.source.startswith("package:"):
         module = spec.source.split(":", 1)[1]
         try:

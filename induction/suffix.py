@@ -13,10 +13,12 @@ import numpy as np
 import torch
 
 from .capture import run_ablated, run_hidden, run_suffix
+from .kinds import loss_rows
 from .models import LoadedModel
 from .sequences import TrialBatch
 
-_LAYER_PATHS = ("encoder.layer", "transformer.layer", "encoder.layers", "layers")
+_LAYER_PATHS = ("encoder.layer", "transformer.layer", "encoder.layers", "layers", "h", "decoder.layers")
+_FINAL_NORMS = ("ln_f", "norm", "final_layer_norm", "final_layernorm", "decoder.final_layer_norm")
 
 
 def encoder_layers(encoder) -> torch.nn.ModuleList | None:
@@ -31,8 +33,11 @@ def encoder_layers(encoder) -> torch.nn.ModuleList | None:
     return None
 
 
-def mlm_head(mlm):
-    """The position-wise map from the last hidden state to vocabulary logits, or None."""
+def mlm_head(mlm, kind: str = "encoder"):
+    """The position-wise map from the last hidden state to vocabulary logits, or None. A causal model's
+    base model ends in a final norm (GPT-2's ln_f, Llama's norm) that its last hidden state has passed."""
+    if kind == "causal":
+        return _causal_head(mlm)
     for name in ("cls", "lm_head", "predictions"):  # BERT; RoBERTa and its kin; ALBERT
         if isinstance(getattr(mlm, name, None), torch.nn.Module):
             return getattr(mlm, name)
@@ -43,21 +48,32 @@ def mlm_head(mlm):
     return None
 
 
+def _causal_head(lm):
+    head = getattr(lm, "lm_head", None)
+    for path in _FINAL_NORMS:
+        norm = lm.base_model
+        for part in path.split("."):
+            norm = getattr(norm, part, None)
+        if isinstance(head, torch.nn.Module) and isinstance(norm, torch.nn.Module):
+            return lambda h: head(norm(h))
+    return None
+
+
 class MaskedLoss:
-    """Per-row masked-token losses of one chunk of trials with head `h` of layer `l` ablated in each row."""
+    """Per-row losses of one chunk of trials with head `h` of layer `l` ablated in each row: masked-token
+    losses, or a causal model's next-token loss on the second copy (`kinds.loss_rows`)."""
 
     def __init__(self, model: LoadedModel, *, mode: str, pair: dict[int, tuple[int, ...]],
                  means: dict[int, torch.Tensor] | None):
         self.model, self.mode, self.pair, self.means = model, mode, pair, means
-        self.layers, self.head = encoder_layers(model.encoder), mlm_head(model.mlm)
+        self.layers, self.head = encoder_layers(model.encoder), mlm_head(model.mlm, model.kind)
         self.path = "suffix" if self.layers is not None and self.head is not None else "full"
         self._checked = False
 
     def start_chunk(self, part: TrialBatch) -> None:
         device = self.model.device
         self.ids = torch.from_numpy(part.input_ids).to(device)  # [b, S]
-        self.mask = torch.from_numpy(part.mask_index).to(device)  # [b]
-        self.target = torch.from_numpy(part.original_ids[np.arange(part.trials), part.mask_index]).to(device)
+        self.mask, self.target = (torch.from_numpy(a).to(device) for a in loss_rows(part, self.model.kind))  # [b, P]
         if self.path == "suffix":
             self.hidden = run_hidden(self.model.encoder, self.ids, ablate=self.pair, mode=self.mode,
                                      means=self.means)[0]  # L+1 x [b, S, D]
@@ -81,20 +97,21 @@ class MaskedLoss:
         above = {l: h for l, h in self.pair.items() if l >= layer}  # a pair below `layer` is in `hidden`
         final = run_suffix(self.layers, x, layer, row_heads=row_heads, ablate=above, mode=self.mode,
                            means=self.means)
-        rows = torch.arange(final.shape[0], device=final.device)
+        rows = torch.arange(final.shape[0], device=final.device)[:, None]
         with torch.inference_mode():
-            return self.head(final[rows, self.mask.repeat(k)])  # [k*b, V]
+            return self.head(final[rows, self.mask.repeat(k, 1)])  # [k*b, P, V]
 
     def _full_logits(self, layer: int, row_heads: torch.Tensor, k: int) -> torch.Tensor:
         out, _ = run_ablated(self.model.mlm, ablate=self.pair, mode=self.mode, means=self.means, row_layer=layer,
                              row_heads=row_heads, input_ids=self.ids.repeat(k, 1))
-        rows = torch.arange(out.logits.shape[0], device=out.logits.device)
-        return out.logits[rows, self.mask.repeat(k)]  # [k*b, V]
+        rows = torch.arange(out.logits.shape[0], device=out.logits.device)[:, None]
+        return out.logits[rows, self.mask.repeat(k, 1)]  # [k*b, P, V]
 
     def losses(self, layer: int, heads: list[int]) -> np.ndarray:
-        """[k, b]: row (i, t) is trial t's masked-token loss with head heads[i] of `layer` ablated."""
+        """[k, b]: row (i, t) is trial t's loss (mean over its P places) with head heads[i] of `layer` ablated."""
         k, b = len(heads), self.ids.shape[0]
         row_heads = torch.tensor(heads, device=self.model.device).repeat_interleave(b)
         logits = (self._suffix_logits if self.path == "suffix" else self._full_logits)(layer, row_heads, k)
-        loss = torch.nn.functional.cross_entropy(logits.float(), self.target.repeat(k), reduction="none")
-        return loss.reshape(k, b).double().cpu().numpy()
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), self.target.repeat(k, 1).flatten(),
+                                               reduction="none")
+        return loss.reshape(k, b, -1).mean(dim=-1).double().cpu().numpy()
