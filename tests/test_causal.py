@@ -80,7 +80,7 @@ def test_decoder_maps_agree_with_the_one_trial_reference(family, decoders):
 def test_a_causal_model_has_no_standard_setup_and_an_encoder_decoder_is_refused(decoders, tmp_path):
     from transformers import BartConfig, BartForConditionalGeneration
 
-    with pytest.raises(ConfigError, match="causal .*repeat"):
+    with pytest.raises(ConfigError, match=r"causal .*repeat"):
         compute_map(MapConfig(model=decoders["gpt2"], setup="standard", trials=2), use_cache=False)
     bart = _save(BartForConditionalGeneration(BartConfig(vocab_size=VOCAB_SIZE, d_model=16, encoder_layers=1,
                                                          decoder_layers=1, encoder_attention_heads=2,
