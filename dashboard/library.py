@@ -62,6 +62,13 @@ def get_icl(config):
     return run_with_progress(f"ICL {config.model}", icl_score, config)
 
 
+def get_mosaic(models, state: ViewState):
+    """(tiles, {model: why missing}) of the view's setup and target, from the cache only: nothing is computed."""
+    from induction.mosaic import collect
+
+    return collect(models, setup=state.setup, target=state.target, trials=state.trials, seed=state.seed)
+
+
 def loadable(models) -> tuple[list[str], dict[str, str]]:
     """(the models whose config can be read here, {model: why not} for the others): no weights load."""
     from induction.models import describe

@@ -40,10 +40,10 @@ def _on_model_change() -> None:
         st.session_state.model = choice
         clear_head()
         if choice in CAUSAL_MODELS and st.session_state.setup != "repeat":  # the one setup a decoder runs
-            _use_repeat()
+            use_repeat()
 
 
-def _use_repeat() -> None:
+def use_repeat() -> None:
     s = st.session_state
     s.setup, s.protocol, s.unit, s.masks = "repeat", "clean", "token", 1
     s.target = SETUP_TARGETS["repeat"][0]

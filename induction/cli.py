@@ -1,4 +1,4 @@
-"""Command line: `python -m induction {map,precompute,ablate,effects,reproduce,text,sweep,icl,models}`.
+"""Command line: `python -m induction {map,precompute,ablate,effects,reproduce,text,sweep,mosaic,icl,models}`.
 
 Why a CLI: the engine is a library first; the dashboard is one client, the shell another. This module
 is the parser (choices come from `config`, spelled once); `commands.py` runs each command. Errors meant
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import commands
+from . import commands, study_commands
 from .config import (
     ABLATION_MODES,
     DEVICES,
@@ -24,6 +24,7 @@ from .config import (
     UNITS,
     InductionError,
 )
+from .mosaic import MOSAIC_MODELS, MOSAIC_SETUP, MOSAIC_TARGET
 from .registry import KNOWN_MODELS
 from .text import DEFAULT_MIN_DISTANCE
 
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--icl-trials", type=int, default=PAPER_TRIALS)
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--json", help="write {'rows': [...]} (one row per reported number) as JSON")
-    p.set_defaults(func=commands.cmd_reproduce)
+    p.set_defaults(func=study_commands.cmd_reproduce)
     p = sub.add_parser("text", help="the induction map of natural text: each repeated token masked in turn")
     p.add_argument("--model", default="toy", help="a known model, a hub id or a folder")
     source = p.add_mutually_exclusive_group(required=True)
@@ -126,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", default=None, help="'local' starts a Ray cluster here for the run; an address joins one")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--json", help="write {'executor': ..., 'runs': [...]} as JSON")
-    p.set_defaults(func=commands.cmd_sweep)
+    p.set_defaults(func=study_commands.cmd_sweep)
     p = sub.add_parser("icl", help="in-context learning score Loss(short) - Loss(long)")
     p.add_argument("--model", default="base")
     p.add_argument("--corpus", default="python-docs", help="python-docs, wikipedia-simple, a .txt file or a folder")
@@ -140,6 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_args(p)
     p.add_argument("--json", help="write the result as JSON")
     p.set_defaults(func=commands.cmd_icl)
+    p = sub.add_parser("mosaic", help="one small map per model, encoders beside decoders, as a figure (from the cache)")
+    p.add_argument("--figure", required=True, help="where to write it: .svg, .pdf, .png (need Chromium) or .html")
+    p.add_argument("--models", default=",".join(MOSAIC_MODELS), help="comma-separated models (default: the mosaic's)")
+    p.add_argument("--setup", choices=SETUPS, default=MOSAIC_SETUP, help="repeat: the one setup decoders run")
+    p.add_argument("--target", default=MOSAIC_TARGET)
+    p.add_argument("--trials", type=int, default=PAPER_TRIALS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--compute", action="store_true", help="compute the maps that are not cached (else they are "
+                                                         "listed as missing)")
+    p.set_defaults(func=study_commands.cmd_mosaic)
     p = sub.add_parser("models", help="list the known models and which work offline")
     p.set_defaults(func=commands.cmd_models)
     return parser

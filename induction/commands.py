@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import SETUPS, ConfigError, InductionError, MapConfig, head_name
+from .config import CAUSAL_SETUPS, ConfigError, InductionError, MapConfig, head_name
 from .models import model_status
 
 
@@ -107,11 +107,19 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 
 def _precompute_model(name: str, args: argparse.Namespace) -> bool:
-    """Every setup and protocol of one model; stop at the first failure (a model that cannot load)."""
+    """Every setup and protocol of one model (a decoder: the repeat setup; repeat: the clean protocol); stop at
+    the first failure (a model that cannot load)."""
     from .engine import compute_map
+    from .kinds import setups_for
+    from .models import describe
 
-    for setup in SETUPS:
-        for protocol in args.protocols:
+    try:
+        setups = setups_for(describe(name).kind)
+    except InductionError as exc:
+        print(f"{name:8s} skipped: {str(exc)[:200]}")
+        return False
+    for setup in setups:
+        for protocol in [p for p in args.protocols if setup != "repeat" or p == "clean"]:
             config = MapConfig(model=name, setup=setup, protocol=protocol, trials=args.trials, seed=args.seed)
             try:
                 result = _with_progress(f"{name} {setup} {protocol}", compute_map, config)
@@ -124,15 +132,15 @@ def _precompute_model(name: str, args: argparse.Namespace) -> bool:
             print(f"{name:8s} {setup:9s} {protocol:6s} {'cached' if result.cached else 'computed'} "
                   f"{result.elapsed_s:.1f}s")
     if args.effects:
-        _precompute_effects(name, args)
+        _precompute_effects(name, args, "repeat" if setups == CAUSAL_SETUPS else "standard")
     return True
 
 
-def _precompute_effects(name: str, args: argparse.Namespace) -> None:
-    """Per-head effects of the standard setup (clean protocol), for the Effects page in deployed mode."""
+def _precompute_effects(name: str, args: argparse.Namespace, setup: str) -> None:
+    """Per-head effects of the standard setup (a decoder's: repeat), clean protocol, for the Effects page."""
     from .effects import effects
 
-    config = MapConfig(model=name, setup="standard", protocol="clean", trials=args.trials, seed=args.seed)
+    config = MapConfig(model=name, setup=setup, protocol="clean", trials=args.trials, seed=args.seed)
     try:
         result = _with_progress(f"{name} effects", effects, config, unit="step")
     except InductionError as exc:  # no MLM head, say: the maps are still there
@@ -204,24 +212,6 @@ def cmd_effects(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import parse_models, reproduce
-    from .study import format_table
-
-    models = parse_models(args.models)
-    result = _with_progress("reproduce", reproduce, models, trials=args.trials, seed=args.seed, device=args.device,
-                            icl_corpus=args.icl_corpus, icl_trials=args.icl_trials, use_cache=not args.no_cache,
-                            unit="model")
-    print(format_table(result.rows))
-    counts = {s: sum(r["status"] == s for r in result.rows) for s in ("match", "differs", "not run")}
-    print(f"{counts['match']} match, {counts['differs']} differ, {counts['not run']} not run "
-          f"(of {len(result.rows)} reported numbers)")
-    for failure in result.failed:
-        print(f"failed: {failure}", file=sys.stderr)
-    _write_json(args.json, result.to_json())
-    return 1 if result.failed else 0
-
-
 def cmd_text(args: argparse.Namespace) -> int:
     from .text import TEXT_TARGETS, TextConfig, prepare
     from .textmap import dump_text_trials, text_map
@@ -241,30 +231,6 @@ def cmd_text(args: argparse.Namespace) -> int:
         payload["trials_dump"] = dump_text_trials(prepare(config)[1])
     _write_json(args.json, payload)
     return 0
-
-
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from .config import check_choice
-    from .sweep import sweep
-    from .tasks import tasks_for
-
-    setups = [check_choice("setup", s.strip(), SETUPS) for s in args.setups.split(",") if s.strip()]
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    from .dynamics import series_models
-
-    tasks = tasks_for(series_models(args.models), setups, seeds, protocol=args.protocol, trials=args.trials,
-                      segment=args.segment)
-    where = f"ray {args.ray}" if args.ray else "in this process"
-    result = _with_progress(f"sweep ({where})", sweep, tasks, ray=args.ray,
-                            use_cache=not args.no_cache, unit="task")
-    for run in result["runs"]:
-        what = f"{run['top_head']} {run['top_score']:.3f}" if run["status"] == "ok" else f"failed: {run['error'][:160]}"
-        took = "cached" if run["cached"] else f"{run['elapsed_s']:.1f}s"
-        print(f"{run['model'][:40]:40s} {run['setup']:9s} seed {run['seed']:<3d} {took:>7s}  {what}")
-    failed = sum(r["status"] == "failed" for r in result["runs"])
-    print(f"{len(result['runs']) - failed} of {len(result['runs'])} tasks ok ({result['executor']} executor)")
-    _write_json(args.json, result)
-    return 1 if failed else 0
 
 
 def cmd_icl(args: argparse.Namespace) -> int:

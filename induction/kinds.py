@@ -9,7 +9,7 @@ read from transformers' own mappings, never from a list of names, and nothing is
 
 from __future__ import annotations
 
-from .config import CAUSAL_SETUPS, ConfigError, ModelKind, ModelLoadError
+from .config import CAUSAL_SETUPS, SETUPS, ConfigError, ModelKind, ModelLoadError
 
 
 def _mappings() -> tuple[dict, dict]:
@@ -47,6 +47,11 @@ def lm_class(config, kind: str):
     masked, causal = _mappings()
     name = (masked if kind == "encoder" else causal).get(config.model_type)
     return getattr(transformers, name, None) if name else None
+
+
+def setups_for(kind: str) -> tuple[str, ...]:
+    """The setups a model of this kind runs."""
+    return CAUSAL_SETUPS if kind == "causal" else SETUPS
 
 
 def check_setup(name: str, kind: str, setup: str) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import MODEL_ID, ModelLoadError
+from .config import MAX_SEGMENT, MODEL_ID, ModelLoadError
 from .deploy import check_model
 from .fallback import (
     attention_heads,
@@ -206,7 +206,7 @@ def describe(name: str) -> ModelInfo:
     fingerprint = fingerprint_folder(source) if local else None  # clear error for a folder without weights
     config = _load_config(name, source)
     kind = _check_family(name, config)
-    max_pos = int(getattr(config, "max_position_embeddings", None) or 2 * 2048 + 2)  # no limit: fits MAX_SEGMENT
+    max_pos = int(getattr(config, "max_position_embeddings", None) or 2 * MAX_SEGMENT + 2)  # none given: all fit
     if config.model_type == "big_bird":  # longer inputs switch to block-sparse attention: not captured
         max_pos = min(max_pos, bigbird_full_positions(config))
     max_pos -= position_offset(config)  # RoBERTa-style: positions start after the padding index

@@ -14,6 +14,7 @@ import pytest
 from induction.config import OFFSETS, ConfigError, MapConfig, ModelLoadError, max_segment
 from induction.engine import compute_map, get_model, make_trials
 from induction.reference import load_eager, straightforward_scores
+from induction.registry import OFFLINE_MODELS
 from induction.scoring import mean_sem
 from induction.toy import MAX_POSITIONS
 
@@ -82,11 +83,12 @@ def test_folder_without_weights(tmp_path):
         compute_map(MapConfig(model=str(tmp_path), trials=1), use_cache=False)
 
 
-def test_model_that_is_not_an_encoder(tmp_path):
-    from transformers import GPT2Config, GPT2LMHeadModel
+def test_model_that_is_neither_an_encoder_nor_a_decoder(tmp_path):
+    from transformers import ViTConfig, ViTModel
 
-    GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=50)).save_pretrained(tmp_path)
-    with pytest.raises(ModelLoadError, match="not a BERT-family encoder"):
+    ViTModel(ViTConfig(num_hidden_layers=1, num_attention_heads=2, hidden_size=16, intermediate_size=16,
+                       image_size=8, patch_size=4)).save_pretrained(tmp_path)
+    with pytest.raises(ModelLoadError, match=r"neither a BERT-family encoder .* nor a decoder-only model"):
         compute_map(MapConfig(model=str(tmp_path), trials=1), use_cache=False)
 
 
@@ -95,7 +97,7 @@ def test_unreachable_hub_names_the_model_and_the_way_out(monkeypatch):
     with pytest.raises(ModelLoadError) as err:
         compute_map(MapConfig(model="large", trials=1), use_cache=False)
     text = str(err.value)
-    assert "bert-large-uncased" in text and "HF_HUB_OFFLINE=1" in text and "toy, minilm" in text
+    assert "bert-large-uncased" in text and "HF_HUB_OFFLINE=1" in text and ", ".join(OFFLINE_MODELS) in text
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "/nonexistent/model", "a b c", "x" * 300])
@@ -164,7 +166,7 @@ def test_cli_precompute_fills_what_fits_and_skips_what_cannot_load(fresh_cache, 
     assert "could not precompute tiny" in proc.stderr
     lines = proc.stdout.splitlines()  # ...but everything that could be computed was
     maps = [l for l in lines if l.startswith("toy") and "effects" not in l]
-    assert sum("computed" in l for l in maps) == 3  # clean: three setups
+    assert sum("computed" in l for l in maps) == 4  # clean: four setups (repeat has no paper protocol)
     assert any(l.startswith("toy") and "effects" in l and "computed" in l for l in lines)
     assert sum("too long for 'toy'" in l for l in lines) == 3  # paper's 200-token segments do not fit
     assert any(l.startswith("tiny") and "could not load model 'tiny'" in l for l in lines)

@@ -129,8 +129,10 @@ def test_sizes_page(stubbed):
 
 def test_setups_page(stubbed):
     at = open_page("views/setups.py")
-    assert [s.value for s in at.subheader] == ["standard", "shuffled", "triple"]
-    assert charts(at) == 3 + 3 + 2  # one panel per target
+    assert [s.value for s in at.subheader] == ["standard", "shuffled", "triple", "repeat"]
+    assert charts(at) == 3 + 3 + 2 + 3  # one panel per target
+    at = open_page("views/setups.py", model="toy-gpt", setup="repeat", target="induction")
+    assert [s.value for s in at.subheader] == ["repeat"] and charts(at) == 3  # a decoder runs only repeat
 
 
 def test_ablation_page(stubbed):

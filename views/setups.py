@@ -1,21 +1,26 @@
-"""Setups: standard, shuffled and triple for one model, each target a panel (the study's Figures 3 and 4)."""
+"""Setups: standard, shuffled and triple for one model, each target a panel (the study's Figures 3 and 4), and
+repeat (nothing masked, every token of the second copy a query: the one setup a decoder runs)."""
 
 import streamlit as st
 
 from dashboard import library
 from dashboard.sidebar import sidebar, title
-from induction.config import SETUP_TARGETS, SETUPS
+from induction.config import CAUSAL_SETUPS, SETUP_TARGETS, SETUPS
 from induction.plots import map_figure
+from induction.registry import CAUSAL_MODELS
 
 # inputs
 state = sidebar()
 title("Setups")
 st.caption(f"{state.model} · {state.protocol} protocol · {state.trials} trials · one colour scale (0..1)")
 
+setups = CAUSAL_SETUPS if state.model in CAUSAL_MODELS else SETUPS
+
 # guard + compute + render
-for setup in SETUPS:
+for setup in setups:
     st.subheader(setup)
-    result = library.get_map(library.map_config(state, setup=setup), label=f"{state.model} {setup}")
+    repeat = dict(protocol="clean", unit="token") if setup == "repeat" else {}  # repeat: ordinary tokens, no mask
+    result = library.get_map(library.map_config(state, setup=setup, **repeat), label=f"{state.model} {setup}")
     if result is None:
         continue
     for column, target in zip(st.columns(len(SETUP_TARGETS[setup])), SETUP_TARGETS[setup], strict=True):
