@@ -1,7 +1,7 @@
 # The public demo image (see README "Deploy"). Follows Streamlit's Docker guidance: a Python base, WORKDIR /app,
 # requirements first for layer caching, a non-root user, EXPOSE 8501, a HEALTHCHECK on /_stcore/health.
 #
-#   docker build -t induction .                                   # CPU; downloads and precomputes the five BERT sizes
+#   docker build -t induction .      # CPU; downloads and precomputes the five BERT sizes and the mosaic's decoders
 #   docker build --build-arg PRECOMPUTE_MODELS="" -t induction:offline .      # the offline models only
 #   docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu126 -t induction:cuda .
 #   docker build --build-arg PYTHON_IMAGE=induction-base:bookworm .  # any base with Python 3.11 (make docker-smoke
@@ -14,7 +14,7 @@ FROM ${PYTHON_IMAGE}
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 # Models whose weights are downloaded and whose maps are computed at build time ("" for the offline ones only);
 # a model that cannot be fetched fails the build
-ARG PRECOMPUTE_MODELS="tiny small medium base large"
+ARG PRECOMPUTE_MODELS="tiny small medium base large gpt2 gpt2-medium pythia-70m pythia-160m pythia-410m opt-125m"
 
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -39,8 +39,9 @@ COPY .streamlit/ .streamlit/
 COPY app.py serve.py ./
 
 # As root: the weights land in the image's Hugging Face cache; maps, effects and the reproduction land in the
-# precomputed tier, sealed read-only (the runtime user can read it and never write it)
-RUN INDUCTION_CACHE_DIR=/app/precomputed python -m induction precompute --models toy minilm ${PRECOMPUTE_MODELS} \
+# precomputed tier, sealed read-only (the runtime user can read it and never write it). The offline models and
+# PRECOMPUTE_MODELS are the Mosaic page's defaults: their repeat maps are there when it opens
+RUN INDUCTION_CACHE_DIR=/app/precomputed python -m induction precompute --models toy toy-gpt minilm ${PRECOMPUTE_MODELS} \
  && sizes=$(for m in ${PRECOMPUTE_MODELS}; do case $m in tiny|small|medium|base|large) printf '%s,' "$m";; esac; done) \
  && if [ -n "$sizes" ]; then INDUCTION_CACHE_DIR=/app/precomputed python -m induction reproduce --models "${sizes%,}"; fi \
  && python -c "from induction.cache import seal; seal('/app/precomputed')"
@@ -51,7 +52,7 @@ USER app
 # Public-demo limits: exactly the models this image holds, capped trials and segments, no stack traces in the
 # page; new results go to /app/cache (mount a volume), size-limited with eviction
 ENV INDUCTION_DEPLOYED=1 HF_HUB_OFFLINE=1 STREAMLIT_CLIENT_SHOW_ERROR_DETAILS=false \
-    INDUCTION_ALLOWED_MODELS="toy minilm ${PRECOMPUTE_MODELS}" \
+    INDUCTION_ALLOWED_MODELS="toy toy-gpt minilm ${PRECOMPUTE_MODELS}" \
     INDUCTION_PRECOMPUTED_DIR=/app/precomputed INDUCTION_CACHE_SIZE_MB=512
 
 EXPOSE 8501

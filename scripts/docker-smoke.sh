@@ -85,7 +85,7 @@ from induction.engine import compute_map
 from induction.viewstate import from_query
 
 limits = deploy.limits()
-assert limits.deployed and limits.allowed_models == ("toy", "minilm"), limits
+assert limits.deployed and limits.allowed_models == ("toy", "toy-gpt", "minilm"), limits
 state, notices = from_query({"model": "../../etc"}, allowed_models=limits.allowed_models)
 assert state.model == "toy" and notices, "a hostile model link was not refused"
 try:
@@ -97,6 +97,10 @@ tier = os.environ["INDUCTION_PRECOMPUTED_DIR"]
 assert not os.access(tier, os.W_OK) and not os.access(os.path.join(tier, "cache.db"), os.W_OK), "tier writable"
 result = compute_map(MapConfig(model="toy"))
 assert result.cached, "the default map was computed, not served from the precomputed tier"
-print("docker-smoke: uid 1000, deployed mode, hostile link refused, read-only tier, precomputed toy map served")
+from induction.mosaic import MOSAIC_MODELS, collect
+tiles, missing = collect([m for m in MOSAIC_MODELS if m in limits.allowed_models])
+assert [t.model for t in tiles] == ["toy", "minilm", "toy-gpt"] and not missing, (tiles, missing)
+print("docker-smoke: uid 1000, deployed mode, hostile link refused, read-only tier, precomputed toy map and "
+      "mosaic (toy, minilm, toy-gpt) served")
 PY
 echo "docker-smoke: passed"

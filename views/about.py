@@ -22,6 +22,14 @@ an **induction map**. Layers and heads are 0-indexed (L9H9 = layer 9, head 9).
 | standard | segment + segment | in the 2nd copy | `prev`: same token in the 1st copy; `prev_before` / `prev_after`: the positions just before / after it |
 | shuffled | segment + shuffle(segment) | in the 2nd copy, with both neighbours there | `left_match`: after the earlier instance of the left neighbour; `right_match`: before the earlier instance of the right neighbour; `sum` |
 | triple | segment x 3 | in the middle copy | `earlier`: its instance in the 1st copy; `later`: in the 3rd copy |
+| repeat | (BOS or `[CLS]`) + segment + segment | nothing: every token of the 2nd copy is a query | `induction`: the token after its earlier instance (the Induction Mosaic's score); `duplicate`: the earlier instance itself; `previous_token`: the position just before the query |
+
+**Causal (decoder-only) models** (GPT-2, Pythia, OPT, Llama-style, the bundled `toy-gpt`) run only the
+**repeat** setup: they have no `[MASK]` and each token sees only earlier ones. Encoders run it too, so BERT
+and GPT-2 are compared on exactly the same score (the **Mosaic** page). A repeat map is the mean over every
+(trial, query) pair; its standard error is over trials. For a causal model the uniform baseline is the mean
+of 1 / (p + 1) over the queries (a query at position p sees p + 1 positions); ablation and effects read the
+next-token loss on the second copy instead of the masked-token loss.
 
 **Protocols.**
 - **paper** reproduces the reference study: ids uniform in [{PAPER_ID_RANGE[0]}, {PAPER_ID_RANGE[1]}) (special
