@@ -76,7 +76,7 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
     st.markdown(f"**{state.target}** score **{mean[layer, head]:.4f} ± {sem[layer, head]:.4f}** over "
                 f"{result.trials} trials; uniform baseline {result.baseline:.4f} "
                 f"({mean[layer, head] / result.baseline:.1f}x).")
-    st.plotly_chart(row_figure(detail, title=f"[MASK] attention on trial {trial} (targets in orange)"),
+    st.plotly_chart(row_figure(detail, title=f"{detail.query_label} attention on trial {trial} (targets in orange)"),
                     width="stretch", key="row_chart")
     others = [head_name(l, h) for l in range(result.layers) for h in range(result.heads) if (l, h) != (layer, head)]
     compare = st.multiselect("Compare with", others, key="compare_heads", max_selections=5,

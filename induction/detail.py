@@ -28,6 +28,7 @@ class HeadDetail:
     target_index: dict[str, int]
     row: np.ndarray  # [S] attention of the [MASK] over every position
     pattern: np.ndarray  # [S, S] query x key
+    query_label: str = "[MASK]"  # the repeat setup masks nothing: its row is an ordinary token's ("query")
 
     def to_json(self) -> dict:
         return {"layer": self.layer, "head": self.head, "trial": self.trial, "tokens": self.tokens,
@@ -50,10 +51,13 @@ def head_detail(config: MapConfig | Run, layer: int, head: int, *, trial: int = 
     ids = torch.from_numpy(batch.input_ids).to(model.device)
     read = run_fallback_pattern if model.capture_path == "fallback" else run_pattern
     pattern = read(model.encoder, ids, layer)[0, head].cpu().numpy()  # [S, S]
-    m = int(np.ravel(batch.mask_index[0])[0])  # several masks: the drill-down reads the first
+    queries = np.ravel(batch.mask_index[0])
+    pick = len(queries) // 2 if run.config.setup == "repeat" else 0  # repeat: a query mid-way through the copy;
+    m = int(queries[pick])  # several masks: the drill-down reads the first
     tok = model.tokenizer.convert_ids_to_tokens
     return HeadDetail(layer=layer, head=head, trial=trial, tokens=tok(batch.input_ids[0].tolist()),
                       original_tokens=tok(batch.original_ids[0].tolist()), mask_index=m,
-                      anchor_index=int(np.ravel(batch.anchor_index[0])[0]),
-                      target_index={k: int(np.ravel(v[0])[0]) for k, v in batch.target_index.items()},
-                      row=pattern[m].copy(), pattern=pattern)
+                      anchor_index=int(np.ravel(batch.anchor_index[0])[pick]),
+                      target_index={k: int(np.ravel(v[0])[pick]) for k, v in batch.target_index.items()},
+                      row=pattern[m].copy(), pattern=pattern,
+                      query_label="query" if run.config.setup == "repeat" else "[MASK]")

@@ -115,11 +115,13 @@ def mosaic_figure(tiles: list[Tile], *, target: str, title: str = ""):
         layer, head = np.meshgrid(np.arange(t.layers), np.arange(t.heads), indexing="ij")  # [L, H]
         text = [f"{t.model} L{l}H{h}: {t.mean[l, h]:.3f} ({t.mean[l, h] / t.baseline:.1f}x baseline)"
                 for l, h in zip(layer.ravel(), head.ravel(), strict=True)]
-        fig.add_trace(go.Scatter(x=depth[layer.ravel()], y=head.ravel(), mode="markers", showlegend=False,
-                                 marker=dict(symbol="square", size=10, opacity=0.0), hovertext=text,
-                                 hoverinfo="text", customdata=np.stack([np.full(layer.size, row - 1),
-                                                                        layer.ravel(), head.ravel()], axis=1),
-                                 name=t.model), row=row, col=1)
+        custom = np.stack([np.full(layer.size, row - 1), layer.ravel(), head.ravel()], axis=1)  # [L*H, 3]
+        # lists, not arrays: Plotly would send arrays as typed buffers, and a click's customdata with them
+        fig.add_trace(go.Scatter(x=depth[layer.ravel()].tolist(), y=head.ravel().tolist(), mode="markers",
+                                 marker=dict(symbol="square", size=12, opacity=0.0), hovertext=text,
+                                 hoverinfo="text", customdata=custom.tolist(), name=t.model, showlegend=False,
+                                 selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0))),
+                      row=row, col=1)
         fig.update_yaxes(showticklabels=False, range=[-0.5, t.heads - 0.5], row=row, col=1)
         domain = fig.layout[f"yaxis{'' if row == 1 else row}"].domain
         fig.add_annotation(text=f"{t.model} <span style='color:#888'>{t.family} {t.layers}×{t.heads}</span>",
@@ -127,6 +129,6 @@ def mosaic_figure(tiles: list[Tile], *, target: str, title: str = ""):
                            showarrow=False, font=dict(size=11))
     fig.update_xaxes(range=[0, 1], row=len(tiles), col=1, title_text="relative depth (layer + 0.5) / layers")
     fig.update_layout(coloraxis=dict(colorscale="Viridis", cmin=0.0, cmax=1.0, colorbar=dict(title=target)),
-                      height=120 + sum(max(40, 8 * w) for w in weights), margin=dict(l=230, r=20, t=50, b=50),
+                      height=120 + sum(max(60, 10 * w) for w in weights), margin=dict(l=230, r=20, t=50, b=50),
                       title=title or f"Mosaic · {target}", clickmode="event+select", dragmode=False)
     return fig

@@ -142,7 +142,7 @@ def row_figure(detail, *, title: str = "") -> go.Figure:
     for i, (name, pos) in enumerate(detail.target_index.items()):  # staggered so neighbours stay legible
         fig.add_annotation(x=pos, y=float(detail.row[pos]), text=name, showarrow=True, arrowhead=2,
                            ay=-25 - 18 * i, ax=(i - 1) * 25)
-    fig.add_annotation(x=detail.mask_index, y=0, text="[MASK]", showarrow=True, arrowhead=2, ay=-40)
+    fig.add_annotation(x=detail.mask_index, y=0, text=detail.query_label, showarrow=True, arrowhead=2, ay=-40)
     fig.update_layout(title=title, height=300, margin=dict(l=50, r=20, t=40, b=40), bargap=0)
     fig.update_xaxes(title="key position")
     fig.update_yaxes(title="attention", rangemode="tozero")
@@ -160,7 +160,7 @@ def pattern_figure(detail, *, title: str = "") -> go.Figure:
     fig = go.Figure(go.Heatmap(z=detail.pattern, colorscale="Blues", zmin=0, customdata=custom,
                                hovertemplate=hover))
     fig.add_hline(y=detail.mask_index, line=dict(color="#d62728", width=1, dash="dot"),
-                  annotation_text="[MASK] query row", annotation_position="top right")
+                  annotation_text=f"{detail.query_label} query row", annotation_position="top right")
     fig.update_layout(title=title, height=560, margin=dict(l=50, r=20, t=40, b=40))
     fig.update_xaxes(title="key position", range=[-0.5, seq - 0.5], constrain="domain")
     fig.update_yaxes(title="query position", range=[seq - 0.5, -0.5], constrain="domain")

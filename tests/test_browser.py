@@ -317,3 +317,28 @@ def test_the_downloaded_figure_renders_with_no_network(server, browser, tmp_path
                   route.continue_())
     offline.goto(path.as_uri())
     offline.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
+
+
+def test_a_click_on_the_mosaic_opens_that_model_s_map(server, browser):
+    """Encoders beside decoders from the cache: a click on toy-gpt's L1H0 opens its map with that head selected."""
+    from induction.config import MapConfig
+    from induction.engine import compute_map
+
+    for model in ("toy", "toy-gpt"):  # the server shares this process's cache directory
+        compute_map(MapConfig(model=model, setup="repeat", trials=4))
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/mosaic?setup=repeat&target=induction&trials=4", wait_until="domcontentloaded")
+    rows = page.locator(".js-plotly-plot .scatterlayer .trace")
+    rows.nth(1).locator("path.point").first.wait_for(state="attached", timeout=90_000)
+    box = rows.nth(1).locator("path.point").nth(2).bounding_box()  # toy-gpt (second row), L1H0: layer-major
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x - 3, y - 3)
+    page.mouse.move(x, y)
+    page.get_by_text("toy-gpt L1H0").first.wait_for(timeout=10_000)  # the hover names the head and its score
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "mosaic.png"), full_page=True)
+    page.mouse.click(x, y)
+    page.get_by_role("heading", name="Head L1H0").wait_for(timeout=90_000)
+    page.wait_for_function("() => location.search.includes('model=toy-gpt') && location.search.includes('layer=1')",
+                           timeout=30_000)

@@ -202,3 +202,12 @@ def test_cli_records_the_kind_and_dumps_query_lists(tmp_path, capsys):
                for q, d in zip(trial["query_index"], trial["target_index"]["duplicate"], strict=True))
     assert main(["map", "--model", "toy-gpt", "--trials", "2"]) == 2
     assert "causal" in capsys.readouterr().err
+
+
+def test_the_drilldown_of_a_repeat_map_reads_a_query_of_the_second_copy():
+    from induction.detail import head_detail
+
+    detail = head_detail(MapConfig(model="toy-gpt", setup="repeat", trials=3), 1, 0, trial=2)
+    assert detail.query_label == "query" and detail.mask_index == 1 + 16 + 8  # BOS + first copy + half the second
+    assert int(np.argmax(detail.row)) == detail.target_index["induction"] == detail.anchor_index + 1
+    assert detail.row[detail.mask_index + 1:].sum() == 0  # a causal query sees no later token

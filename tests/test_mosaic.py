@@ -57,7 +57,7 @@ def test_figure_lines_up_relative_depth_on_one_colour_scale():
     np.testing.assert_allclose(sorted(set(points[1].x)), [0.25, 0.75])
     assert {t.coloraxis for t in fig.data if t.type == "heatmap"} == {"coloraxis"}
     assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0.0, 1.0)
-    assert points[1].customdata[3].tolist() == [1, 1, 1] and "flat L1H1: 0.100 (2.0x baseline)" in points[1].hovertext
+    assert list(points[1].customdata[3]) == [1, 1, 1] and "flat L1H1: 0.100 (2.0x baseline)" in points[1].hovertext
     with pytest.raises(Exception, match="no model to show"):
         mosaic_figure([], target="induction")
 
