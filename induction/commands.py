@@ -160,6 +160,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
 
 def cmd_ablate(args: argparse.Namespace) -> int:
     from .ablation import ablate
+    from .kinds import loss_name
 
     config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
                        seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype)
@@ -167,10 +168,10 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     result = _with_progress(f"ablate {args.heads}", ablate, config, heads, mode=args.mode, use_cache=not args.no_cache)
     print(f"{args.model} {args.setup}: ablated {', '.join(head_name(l, h) for l, h in result.heads)} ({result.mode})")
     if result.loss_clean is not None:
-        print(f"  masked-token loss on the RRT trials: clean {result.loss_clean:.4f} -> ablated "
+        print(f"  {loss_name(result.clean.kind)} on the RRT trials: clean {result.loss_clean:.4f} -> ablated "
               f"{result.loss_ablated:.4f} ({result.loss_ablated - result.loss_clean:+.4f})")
     else:
-        print("  masked-token loss: n/a (the model has no MLM head)")
+        print(f"  {loss_name(result.clean.kind)}: n/a (no MLM head, or the repeat setup, which masks nothing)")
     for target in result.clean.targets:
         diff = result.diff(target)
         order = [i for i in np.argsort(-np.nan_to_num(diff, nan=-np.inf), axis=None)[:3]]
@@ -183,6 +184,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 def cmd_effects(args: argparse.Namespace) -> int:
     from .effects import effects
+    from .kinds import loss_name
 
     config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
                        seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype)
@@ -193,7 +195,7 @@ def cmd_effects(args: argparse.Namespace) -> int:
     result = _with_progress(f"effects {args.model}", effects, config, mode=args.mode, pairs_with=args.pairs_with,
                             until_sem=args.until_sem, use_cache=not args.no_cache, unit="step")
     pair = f" with {head_name(*result.pairs_with)} ablated" if result.pairs_with else ""
-    print(f"{args.model} {args.setup}: per-head effect on the masked-token loss ({result.mode} ablation{pair}), "
+    print(f"{args.model} {args.setup}: per-head effect on the {loss_name(result.kind)} ({result.mode} ablation{pair}), "
           f"{result.trials} trials, {'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s "
           f"({result.path} path)")
     print(f"  loss: clean {result.loss_clean.mean():.4f}" +
@@ -206,7 +208,7 @@ def cmd_effects(args: argparse.Namespace) -> int:
         from .export import write_figure
         from .plots import effect_figure
 
-        title = f"{args.model} · effect of each head on the masked-token loss"
+        title = f"{args.model} · effect of each head on the {loss_name(result.kind)}"
         print(f"wrote {write_figure(effect_figure(result.effect, result.effect_sem, title=title), args.figure)}")
     _write_json(args.json, result.to_json())
     return 0

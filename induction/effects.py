@@ -46,6 +46,7 @@ class EffectsResult:
     path: str  # "suffix" (layers l.. re-run) or "full" (a full forward per head)
     elapsed_s: float = 0.0
     cached: bool = False
+    kind: str = "encoder"  # causal: the loss is the next-token loss on the second copy
 
     @property
     def trials(self) -> int:
@@ -72,7 +73,7 @@ class EffectsResult:
                 "layers": self.layers, "heads": self.heads, "loss_clean": float(self.loss_clean.mean()),
                 "loss_base": float(self.loss_base.mean()), "effect": np.round(self.effect, 6).tolist(),
                 "effect_sem": np.round(self.effect_sem, 6).tolist(), "path": self.path,
-                "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached}
+                "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached, "kind": self.kind}
 
 
 def _means(model: LoadedModel, batch: TrialBatch, pair: dict, mode: str, chunk: int) -> dict | None:
@@ -221,5 +222,5 @@ def _result(run: Run, mode, pair, meta: dict, arrays: dict, cached: bool, elapse
     base = arrays["base"] if arrays["base"].size else clean
     return EffectsResult(config=run.config, mode=mode, pairs_with=pair, layers=run.info.layers,
                          heads=run.info.heads, loss_clean=clean, loss_base=base, loss_ablated=arrays["loss_ablated"],
-                         path=str(meta["path"]), cached=cached,
+                         path=str(meta["path"]), cached=cached, kind=run.info.kind,
                          elapsed_s=elapsed if cached else float(meta["elapsed_s"]))

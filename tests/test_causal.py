@@ -31,14 +31,23 @@ def _save(model, out) -> str:
 
 @pytest.fixture(scope="module")
 def decoders(tmp_path_factory):
-    """Small random GPT-2 (interface path), Llama-style with grouped-query attention, and GPT-Neo (fallback)."""
+    """Small random decoders: GPT-2, Llama-style with grouped-query attention, GPT-NeoX (Pythia), OPT, Qwen2 and
+    Mistral through the interface path; GPT-Neo through the fallback path."""
     from transformers import (
         GPT2Config,
         GPT2LMHeadModel,
         GPTNeoConfig,
         GPTNeoForCausalLM,
+        GPTNeoXConfig,
+        GPTNeoXForCausalLM,
         LlamaConfig,
         LlamaForCausalLM,
+        MistralConfig,
+        MistralForCausalLM,
+        OPTConfig,
+        OPTForCausalLM,
+        Qwen2Config,
+        Qwen2ForCausalLM,
     )
 
     root = tmp_path_factory.mktemp("decoders")
@@ -52,10 +61,20 @@ def decoders(tmp_path_factory):
         "gpt_neo": _save(GPTNeoForCausalLM(GPTNeoConfig(hidden_size=32, num_layers=2, num_heads=4,
                                                         attention_types=[[["global", "local"], 1]], window_size=8,
                                                         max_position_embeddings=128, **SMALL)), root / "gpt_neo"),
+        "gpt_neox": _save(GPTNeoXForCausalLM(GPTNeoXConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                                           intermediate_size=64, max_position_embeddings=128,
+                                                           **SMALL)), root / "gpt_neox"),
+        "opt": _save(OPTForCausalLM(OPTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
+                                              word_embed_proj_dim=32, max_position_embeddings=128, **SMALL)),
+                     root / "opt"),
+        **{name: _save(cls(conf(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                num_key_value_heads=2, max_position_embeddings=128, **SMALL)), root / name)
+           for name, cls, conf in (("qwen2", Qwen2ForCausalLM, Qwen2Config),
+                                   ("mistral", MistralForCausalLM, MistralConfig))},
     }
 
 
-@pytest.mark.parametrize("family", ["gpt2", "llama", "gpt_neo"])
+@pytest.mark.parametrize("family", ["gpt2", "llama", "gpt_neo", "gpt_neox", "opt", "qwen2", "mistral"])
 def test_decoder_maps_agree_with_the_one_trial_reference(family, decoders):
     path = decoders[family]
     config = MapConfig(model=path, setup="repeat", trials=3, segment=12, seed=2)
@@ -211,3 +230,13 @@ def test_the_drilldown_of_a_repeat_map_reads_a_query_of_the_second_copy():
     assert detail.query_label == "query" and detail.mask_index == 1 + 16 + 8  # BOS + first copy + half the second
     assert int(np.argmax(detail.row)) == detail.target_index["induction"] == detail.anchor_index + 1
     assert detail.row[detail.mask_index + 1:].sum() == 0  # a causal query sees no later token
+
+
+@pytest.mark.parametrize("family", ["gpt2", "gpt_neo"])
+def test_ablating_a_decoder_head_changes_only_what_lies_above_it(family, decoders):
+    """Both capture paths: the attention function (GPT-2) and the output-projection hook (GPT-Neo)."""
+    result = ablate(MapConfig(model=decoders[family], setup="repeat", trials=3, segment=8), ["L0H1"], use_cache=False)
+    layer0 = result.ablated("induction")[0]
+    np.testing.assert_allclose(np.delete(layer0, 1), np.delete(result.clean.mean("induction")[0], 1), atol=1e-6)
+    assert np.isnan(layer0[1]) and np.abs(result.diff("induction")[1]).max() > 1e-4  # layer 1 reads layer 0
+    assert abs(result.loss_ablated - result.loss_clean) > 1e-4

@@ -7,6 +7,7 @@ from dashboard import library, maps
 from dashboard import state as view
 from dashboard.downloads import to_json_text
 from dashboard.sidebar import sidebar, title
+from induction.kinds import loss_name
 from induction.plots import curve_figure, diff_figure, map_figure
 
 # inputs
@@ -50,10 +51,11 @@ right.markdown("**Reading the difference.** Heads whose score *rises* once the c
                "candidates (red); heads that fall depended on them (blue).")
 st.caption("Grey cells with a cross: ablated heads (no score). Red outline: the heads chosen on the clean map. "
            "Hover a cell of the difference for its change ± its standard error over the paired trials.")
+loss_label = loss_name(clean.kind).capitalize()  # a decoder's: the next-token loss on the second copy
 if result.loss_clean is None:
-    st.markdown("Masked-token loss: not available (this model has no trained MLM head).")
+    st.markdown(f"{loss_label}: not available (no trained MLM head, or the repeat setup, which masks nothing).")
 else:
-    st.metric("Masked-token loss on the RRT trials", f"{result.loss_ablated:.3f}",
+    st.metric(f"{loss_label} on the RRT trials", f"{result.loss_ablated:.3f}",
               f"{result.loss_ablated - result.loss_clean:+.3f} vs clean {result.loss_clean:.3f}", delta_color="inverse")
 st.download_button("Ablation (JSON)", to_json_text(result.to_json()), "ablation.json", "application/json")
 
@@ -66,7 +68,7 @@ kept = st.session_state.get("ablation_sweep")
 rows = kept[1] if kept and kept[0] == sweep_inputs else None  # kept until an input changes
 if rows:
     st.plotly_chart(curve_figure([r["k"] for r in rows], {
-        "masked-token loss": ([r["loss"] or 0.0 for r in rows], [0.0] * len(rows)),
+        loss_name(clean.kind): ([r["loss"] or 0.0 for r in rows], [0.0] * len(rows)),
         "best remaining score": ([r["best_remaining_score"] for r in rows], [0.0] * len(rows))},
         x_title="heads ablated (top k)", y_title="value", x_dtick=1), width="stretch")
     st.dataframe(pd.DataFrame(rows).round(4), hide_index=True, width="stretch")

@@ -1,4 +1,5 @@
-"""Effects: is the head used? Each head's effect on the masked-token loss beside its attention score."""
+"""Effects: is the head used? Each head's effect on the loss (masked-token; a decoder's next-token) beside its
+attention score."""
 
 import streamlit as st
 
@@ -9,17 +10,18 @@ from dashboard.maps import clickable_map
 from dashboard.sidebar import sidebar, title
 from dashboard.state import copy_to
 from induction.config import ABLATION_MODES, head_name
+from induction.kinds import loss_name
 from induction.plots import attention_vs_effect, effect_figure, map_figure
 
 # inputs
 state = sidebar()
 open_clicked_head()  # a click on the scatter or the effect map opens that head's drill-down
 title("Effects")
-st.caption("Attention is not use. A head's **effect** is the masked-token loss on the same RRT trials with that head "
-           "alone ablated, minus the loss without it (nats; positive = the model relies on the head).")
 clean = library.get_map(library.map_config(state))
 if clean is None:
     st.stop()
+st.caption(f"Attention is not use. A head's **effect** is the {loss_name(clean.kind)} on the same RRT trials with "
+           "that head alone ablated, minus the loss without it (nats; positive = the model relies on the head).")
 names = [NO_PAIR] + [head_name(l, h) for l in range(clean.layers) for h in range(clean.heads)]
 pair_head = state.pair if state.pair and head_name(*state.pair) in names else None
 a, b = st.columns(2)
