@@ -39,3 +39,12 @@ def test_quick_capture_benchmark_runs_and_both_paths_agree(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())
     assert data["max_abs_diff"] <= 1e-5 and set(data["ms_per_trial"]) == {"interface", "fallback"}
+
+
+def test_quick_causal_benchmark_runs_and_the_maps_agree(tmp_path):
+    out = tmp_path / "causal.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_causal.py"), "--quick", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert data["max_abs_diff"] <= 1e-5 and data["queries_per_trial"] == data["segment"]
