@@ -34,7 +34,7 @@ if state.setup != MOSAIC_SETUP:
     st.button("Show the repeat setup", on_click=use_repeat)
 allowed = deploy.limits().allowed_models
 choices = [m for m in dict.fromkeys([*MOSAIC_MODELS, *KNOWN_MODELS, state.model]) if not allowed or m in allowed]
-default = [m for m in MOSAIC_MODELS if m in choices]
+default = [m for m in dict.fromkeys([*MOSAIC_MODELS, state.model]) if m in choices]  # and the model you study
 models = st.multiselect("Models", choices, default=default, key="mosaic_models")
 
 # guard + compute (cache reads only)
