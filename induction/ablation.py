@@ -21,7 +21,7 @@ import numpy as np
 from .cache import ResultCache, get_or_compute
 from .config import ABLATION_MODES, AblationMode, ConfigError, MapConfig, check_choice, head_name, parse_head
 from .engine import Progress, batch_size, compute_map, for_chunks, make_trials, model_for, query_count
-from .kinds import has_loss, loss_rows
+from .kinds import has_loss, loss_rows, place_loss
 from .models import LoadedModel
 from .runs import Run, ablation_key, clean_loss_key, resolve_run
 from .scoring import InductionMap, gather_targets, mean_sem
@@ -117,8 +117,7 @@ def run_trials(model: LoadedModel, batch: TrialBatch, heads: Heads, mode: Ablati
             return rows.float().cpu().numpy(), None
         positions, targets = (torch.from_numpy(a).to(model.device) for a in loss_rows(part, model.kind))  # [B, P]
         logits = out.logits[torch.arange(part.trials, device=model.device)[:, None], positions].float()  # [B, P, V]
-        per = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
-        return rows.float().cpu().numpy(), per.view(part.trials, -1).mean(dim=1).cpu().numpy()  # [B]
+        return rows.float().cpu().numpy(), place_loss(logits, targets).cpu().numpy()  # [B]
 
     chunk = batch.trials if mode == "mean" else batch_size(model, batch.input_ids.shape[1], query_count(batch))
     parts = for_chunks(batch, chunk, step, progress=progress)

@@ -58,7 +58,7 @@ def _additive_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> t
     )
 
 
-def _causal(module, query, key, attention_mask, kwargs) -> bool:
+def _causal(module, query, attention_mask, kwargs) -> bool:
     """Whether this call is causal with no mask given, as transformers' SDPA function decides it: the mask
     function may skip building a causal mask and leave it to the kernel's `is_causal`."""
     flag = kwargs.get("is_causal")
@@ -75,6 +75,7 @@ def _causal_mask(query, key) -> torch.Tensor:
 
 def _softmax_rows(query, key, mask, scaling, rows: torch.Tensor | None) -> torch.Tensor:
     """Softmax attention of the selected query rows (all rows when `rows` is None), in float32."""
+    key = _repeat_kv(key, query.shape[1])  # [B, H, S, D]
     batch = torch.arange(query.shape[0], device=query.device)[:, None]  # [B, 1]
     picks = None if rows is None else rows if rows.dim() == 2 else rows[:, None]  # [B, Q]: one or more queries
     q = query if picks is None else query[batch, :, picks].permute(0, 2, 1, 3)  # [B, H, Q, D]
@@ -91,12 +92,12 @@ def induction_attention(module, query, key, value, attention_mask, scaling=None,
     """query/key/value: [B, H, S, D]. Returns ([B, S, H, D], None) like transformers' functions."""
     scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
     mask = _additive_mask(attention_mask, query.dtype)
-    causal = _causal(module, query, key, attention_mask, kwargs)
-    key, value = _repeat_kv(key, query.shape[1]), _repeat_kv(value, query.shape[1])  # grouped-query attention
+    causal = _causal(module, query, attention_mask, kwargs)
+    gqa = key.shape[1] != query.shape[1]  # grouped-query attention: the kernel shares key/value heads itself
     state = _ACTIVE.get()
     if state is None:
         out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scaling,
-                                             is_causal=causal)
+                                             is_causal=causal, enable_gqa=gqa)
         return out.transpose(1, 2).contiguous(), None
     if causal:  # the rows need the mask the kernel would have applied
         mask, causal = _causal_mask(query, key), False
@@ -108,7 +109,8 @@ def induction_attention(module, query, key, value, attention_mask, scaling=None,
         state.pattern = _softmax_rows(query, key, mask, scaling, None)  # [B, H, S, S]
     if state.stop_after is not None and layer >= state.stop_after:
         raise StopForward
-    out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scaling)
+    out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=scaling,
+                                         enable_gqa=gqa)
     out = edit_heads(state, layer, out)  # [B, H, S, D]
     return out.transpose(1, 2).contiguous(), None
 

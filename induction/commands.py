@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import CAUSAL_SETUPS, ConfigError, InductionError, MapConfig, head_name
+from .config import ConfigError, InductionError, MapConfig, head_name
 from .models import model_status
 
 
@@ -36,7 +36,7 @@ def _progress_bar(desc: str, unit: str = "trial"):
     return close, update
 
 
-def _with_progress(desc: str, compute, *args, unit: str = "trial", **kwargs):
+def with_progress(desc: str, compute, *args, unit: str = "trial", **kwargs):
     """Call `compute(..., progress=...)` behind a progress bar that is always closed."""
     close_bar, update = _progress_bar(desc, unit)
     try:
@@ -45,7 +45,7 @@ def _with_progress(desc: str, compute, *args, unit: str = "trial", **kwargs):
         close_bar()
 
 
-def _write_json(path: str | None, payload: dict) -> None:
+def write_json(path: str | None, payload: dict) -> None:
     if path:
         Path(path).write_text(json.dumps(payload))
         print(f"wrote {path}")
@@ -78,12 +78,12 @@ def cmd_map(args: argparse.Namespace) -> int:
         check_target(args.setup, args.target or run.config.targets()[0])
     desc = f"{args.model} {args.setup}"
     if args.until_sem:
-        result = _with_progress(desc, compute_map_until, run, args.until_sem)
+        result = with_progress(desc, compute_map_until, run, args.until_sem)
         print(f"adaptive: {result.trials} trials reached a standard error below {args.until_sem} "
               f"(cap {args.trials})" if result.trials < args.trials else
               f"adaptive: the cap of {args.trials} trials was reached before the bound {args.until_sem}")
     else:
-        result = _with_progress(desc, compute_map, run, use_cache=not args.no_cache)
+        result = with_progress(desc, compute_map, run, use_cache=not args.no_cache)
     _print_table(result)
     if args.figure:
         from .export import write_figure
@@ -102,7 +102,7 @@ def cmd_map(args: argparse.Namespace) -> int:
             payload["trials_dump"] = dump_word_trials(batch)
         else:
             payload["trials_dump"] = dump_trials(batch, args.setup)
-    _write_json(args.json, payload)
+    write_json(args.json, payload)
     return 0
 
 
@@ -122,7 +122,7 @@ def _precompute_model(name: str, args: argparse.Namespace) -> bool:
         for protocol in [p for p in args.protocols if setup != "repeat" or p == "clean"]:
             config = MapConfig(model=name, setup=setup, protocol=protocol, trials=args.trials, seed=args.seed)
             try:
-                result = _with_progress(f"{name} {setup} {protocol}", compute_map, config)
+                result = with_progress(f"{name} {setup} {protocol}", compute_map, config)
             except ConfigError as exc:  # this setup/protocol does not fit the model: the others may
                 print(f"{name:8s} {setup:9s} {protocol:6s} skipped: {str(exc)[:160]}")
                 continue
@@ -132,7 +132,7 @@ def _precompute_model(name: str, args: argparse.Namespace) -> bool:
             print(f"{name:8s} {setup:9s} {protocol:6s} {'cached' if result.cached else 'computed'} "
                   f"{result.elapsed_s:.1f}s")
     if args.effects:
-        _precompute_effects(name, args, "repeat" if setups == CAUSAL_SETUPS else "standard")
+        _precompute_effects(name, args, setups[0])  # the kind's first setup: standard (a decoder's: repeat)
     return True
 
 
@@ -142,7 +142,7 @@ def _precompute_effects(name: str, args: argparse.Namespace, setup: str) -> None
 
     config = MapConfig(model=name, setup=setup, protocol="clean", trials=args.trials, seed=args.seed)
     try:
-        result = _with_progress(f"{name} effects", effects, config, unit="step")
+        result = with_progress(f"{name} effects", effects, config, unit="step")
     except InductionError as exc:  # no MLM head, say: the maps are still there
         print(f"{name:8s} effects   skipped: {str(exc)[:160]}")
         return
@@ -165,7 +165,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
                        seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype)
     heads = [h for h in args.heads.split(",") if h.strip()]
-    result = _with_progress(f"ablate {args.heads}", ablate, config, heads, mode=args.mode, use_cache=not args.no_cache)
+    result = with_progress(f"ablate {args.heads}", ablate, config, heads, mode=args.mode, use_cache=not args.no_cache)
     print(f"{args.model} {args.setup}: ablated {', '.join(head_name(l, h) for l, h in result.heads)} ({result.mode})")
     if result.loss_clean is not None:
         print(f"  {loss_name(result.clean.kind)} on the RRT trials: clean {result.loss_clean:.4f} -> ablated "
@@ -178,7 +178,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         rising = ", ".join(f"{head_name(l, h)} {diff[l, h]:+.3f}"
                            for l, h in (np.unravel_index(i, diff.shape) for i in order))
         print(f"  {target:12s} largest rises (backup candidates): {rising}")
-    _write_json(args.json, result.to_json())
+    write_json(args.json, result.to_json())
     return 0
 
 
@@ -192,7 +192,7 @@ def cmd_effects(args: argparse.Namespace) -> int:
         from .export import figure_format
 
         figure_format(args.figure)
-    result = _with_progress(f"effects {args.model}", effects, config, mode=args.mode, pairs_with=args.pairs_with,
+    result = with_progress(f"effects {args.model}", effects, config, mode=args.mode, pairs_with=args.pairs_with,
                             until_sem=args.until_sem, use_cache=not args.no_cache, unit="step")
     pair = f" with {head_name(*result.pairs_with)} ablated" if result.pairs_with else ""
     print(f"{args.model} {args.setup}: per-head effect on the {loss_name(result.kind)} ({result.mode} ablation{pair}), "
@@ -210,7 +210,7 @@ def cmd_effects(args: argparse.Namespace) -> int:
 
         title = f"{args.model} · effect of each head on the {loss_name(result.kind)}"
         print(f"wrote {write_figure(effect_figure(result.effect, result.effect_sem, title=title), args.figure)}")
-    _write_json(args.json, result.to_json())
+    write_json(args.json, result.to_json())
     return 0
 
 
@@ -221,7 +221,7 @@ def cmd_text(args: argparse.Namespace) -> int:
     config = TextConfig(model=args.model, text=args.text, file=args.file, corpus=args.corpus, document=args.document,
                         min_distance=args.min_distance, max_occurrences=args.max_occurrences, seed=args.seed,
                         device=args.device, dtype=args.dtype)
-    result = _with_progress(f"text {args.model}", text_map, config, use_cache=not args.no_cache, unit="occurrence")
+    result = with_progress(f"text {args.model}", text_map, config, use_cache=not args.no_cache, unit="occurrence")
     print(f"{args.model} on {result.source}: {result.trials} occurrences (a token at least {config.min_distance} "
           f"tokens after an earlier one), uniform baseline {result.baseline:.4f}, "
           f"{'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s")
@@ -231,7 +231,7 @@ def cmd_text(args: argparse.Namespace) -> int:
     payload = result.to_json() if args.json else {}
     if args.json and args.dump_trials:
         payload["trials_dump"] = dump_text_trials(prepare(config)[1])
-    _write_json(args.json, payload)
+    write_json(args.json, payload)
     return 0
 
 
@@ -242,14 +242,14 @@ def cmd_icl(args: argparse.Namespace) -> int:
     config = ICLConfig(model=args.model, corpus=args.corpus, variant=args.variant, trials=args.trials,
                        seed=args.seed, short=args.short, long=args.long, replace=args.replace, curve=curve,
                        device=args.device, dtype=args.dtype)
-    result = _with_progress(f"icl {args.model}", icl_score, config, use_cache=not args.no_cache)
+    result = with_progress(f"icl {args.model}", icl_score, config, use_cache=not args.no_cache)
     print(f"{args.model} on {args.corpus} ({args.variant}): Loss({args.short}) - Loss({args.long}) = "
           f"{result.mean:.4f} ± {result.sem:.4f} over {args.trials} trials "
           f"({result.skipped_documents} documents shorter than needed skipped)")
     print(f"  sign: {SIGN}")
     for n, (m, s) in result.curve.items():
         print(f"  context {n:4d}: masked-token loss {m:.4f} ± {s:.4f}")
-    _write_json(args.json, result.to_json())
+    write_json(args.json, result.to_json())
     return 0
 
 

@@ -129,11 +129,9 @@ def _chunk_arrays(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str, 
         from .words import word_arrays
 
         return word_arrays(rows, batch)
-    if setup == "repeat":  # [T, L, H, Q, S]: every token of the second copy a query, each trial their mean
-        return {**{f"score_{t}": v.astype(np.float32) for t, v in gather_targets(rows, batch, setup).items()},
-                "offsets": offset_profile(rows, batch)}
     cross = None
-    if rows.ndim == 5:  # [T, L, H, K, S]: several masks a trial
+    if rows.ndim == 5 and setup != "repeat":  # [T, L, H, K, S]: several masks a trial (repeat: Q queries, their
+        # mean per trial, read as they are by gather_targets and offset_profile)
         cross = cross_attention(rows, batch) if setup == "standard" else None
         rows, batch = to_pairs(rows, batch)
     arrays = {f"score_{t}": v.astype(np.float32) for t, v in gather_targets(rows, batch, setup).items()}

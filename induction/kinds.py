@@ -76,6 +76,14 @@ def loss_rows(batch, kind: str):
     return positions, np.take_along_axis(batch.original_ids, positions, axis=1)
 
 
+def place_loss(logits, targets):
+    """Each row's loss, the mean cross-entropy over its P places: logits [N, P, V], targets [N, P] -> [N]."""
+    import torch
+
+    per = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="none")
+    return per.view(targets.shape[0], -1).mean(dim=1)
+
+
 def loss_name(kind: str) -> str:
     return "next-token loss on the second copy" if kind == "causal" else "masked-token loss"
 

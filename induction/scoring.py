@@ -38,15 +38,14 @@ def offset_profile(rows: np.ndarray, batch: TrialBatch) -> np.ndarray:
     """Attention at anchor + k for k in OFFSETS: [T, L, H, len(OFFSETS)], NaN where out of range.
     Rows [T, L, H, Q, S] with anchors [T, Q] (the repeat setup): each trial's mean over its queries."""
     seq = rows.shape[-1]
+    out = np.full((*rows.shape[:3], len(OFFSETS)), np.nan, dtype=np.float32)
     if rows.ndim == 5:
-        out = np.full((*rows.shape[:3], len(OFFSETS)), np.nan, dtype=np.float32)
         for j, k in enumerate(OFFSETS):
             pos = batch.anchor_index + k  # [T, Q]
             ok = (pos >= 0) & (pos < seq)
             values = np.where(ok[:, :, None, None], _at_queries(rows, np.clip(pos, 0, seq - 1)), np.nan)
             out[..., j] = nanmean_trials(values.transpose(1, 0, 2, 3))  # mean over queries: [T, L, H]
         return out
-    out = np.full((*rows.shape[:3], len(OFFSETS)), np.nan, dtype=np.float32)
     for j, k in enumerate(OFFSETS):
         pos = batch.anchor_index + k
         ok = (pos >= 0) & (pos < seq)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .commands import _with_progress, _write_json
+from .commands import with_progress, write_json
 from .config import SETUPS
 
 
@@ -18,7 +18,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from .study import format_table
 
     models = parse_models(args.models)
-    result = _with_progress("reproduce", reproduce, models, trials=args.trials, seed=args.seed, device=args.device,
+    result = with_progress("reproduce", reproduce, models, trials=args.trials, seed=args.seed, device=args.device,
                             icl_corpus=args.icl_corpus, icl_trials=args.icl_trials, use_cache=not args.no_cache,
                             unit="model")
     print(format_table(result.rows))
@@ -27,7 +27,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
           f"(of {len(result.rows)} reported numbers)")
     for failure in result.failed:
         print(f"failed: {failure}", file=sys.stderr)
-    _write_json(args.json, result.to_json())
+    write_json(args.json, result.to_json())
     return 1 if result.failed else 0
 
 
@@ -43,7 +43,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     tasks = tasks_for(series_models(args.models), setups, seeds, protocol=args.protocol, trials=args.trials,
                       segment=args.segment)
     where = f"ray {args.ray}" if args.ray else "in this process"
-    result = _with_progress(f"sweep ({where})", sweep, tasks, ray=args.ray,
+    result = with_progress(f"sweep ({where})", sweep, tasks, ray=args.ray,
                             use_cache=not args.no_cache, unit="task")
     for run in result["runs"]:
         what = f"{run['top_head']} {run['top_score']:.3f}" if run["status"] == "ok" else f"failed: {run['error'][:160]}"
@@ -51,7 +51,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"{run['model'][:40]:40s} {run['setup']:9s} seed {run['seed']:<3d} {took:>7s}  {what}")
     failed = sum(r["status"] == "failed" for r in result["runs"])
     print(f"{len(result['runs']) - failed} of {len(result['runs'])} tasks ok ({result['executor']} executor)")
-    _write_json(args.json, result)
+    write_json(args.json, result)
     return 1 if failed else 0
 
 
@@ -63,7 +63,7 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
     figure_format(args.figure)  # a bad path is said before anything runs
     check_target(args.setup, args.target)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    tiles, missing = _with_progress("mosaic", collect, models, setup=args.setup, target=args.target,
+    tiles, missing = with_progress("mosaic", collect, models, setup=args.setup, target=args.target,
                                     trials=args.trials, seed=args.seed, compute_missing=args.compute, unit="model")
     for t in tiles:
         layer, head, score = t.best

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .capture import run_ablated, run_hidden, run_suffix
-from .kinds import loss_rows
+from .kinds import loss_rows, place_loss
 from .models import LoadedModel
 from .sequences import TrialBatch
 
@@ -112,6 +112,4 @@ class MaskedLoss:
         k, b = len(heads), self.ids.shape[0]
         row_heads = torch.tensor(heads, device=self.model.device).repeat_interleave(b)
         logits = (self._suffix_logits if self.path == "suffix" else self._full_logits)(layer, row_heads, k)
-        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), self.target.repeat(k, 1).flatten(),
-                                               reduction="none")
-        return loss.reshape(k, b, -1).mean(dim=-1).double().cpu().numpy()
+        return place_loss(logits, self.target.repeat(k, 1)).reshape(k, b).double().cpu().numpy()
