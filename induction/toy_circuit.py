@@ -144,15 +144,21 @@ def build(seed: int = 0):
     return model
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Write the toy's hand-set induction circuit.")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "assets" / "toy")
+def write_circuit(build_model, write_tokenizer, folder: str, what: str) -> None:
+    """The command line of a hand-set model's script: build it with --seed, save it and its tokenizer to --out
+    (default: the bundled folder in induction/assets)."""
+    parser = argparse.ArgumentParser(description=f"Write {what}'s hand-set induction circuit.")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "assets" / folder)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    build(args.seed).save_pretrained(args.out)
-    save_tokenizer(args.out)
+    build_model(args.seed).save_pretrained(args.out)
+    write_tokenizer(args.out)
     print(f"saved to {args.out}")
+
+
+def main() -> None:
+    write_circuit(build, save_tokenizer, "toy", "the toy")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ repeated segment the next token is predicted with high confidence.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -124,14 +123,9 @@ def save_tokenizer(out: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Write toy-gpt's hand-set induction circuit.")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "assets" / "toy-gpt")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    build(args.seed).save_pretrained(args.out)
-    save_tokenizer(args.out)
-    print(f"saved to {args.out}")
+    from .toy_circuit import write_circuit
+
+    write_circuit(build, save_tokenizer, "toy-gpt", "toy-gpt")
 
 
 if __name__ == "__main__":

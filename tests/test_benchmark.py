@@ -9,6 +9,14 @@ import sys
 from .conftest import ROOT
 
 
+def run_quick(script: str, out) -> dict:
+    """Run benchmarks/<script> --quick, writing its JSON to `out`; the JSON it wrote."""
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--quick", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(out.read_text())
+
+
 def test_quick_benchmark_runs_and_the_maps_agree(tmp_path):
     out = tmp_path / "quick.json"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_engine.py"), "--quick", "--json", str(out)],
@@ -24,27 +32,15 @@ def test_quick_benchmark_runs_and_the_maps_agree(tmp_path):
 
 
 def test_quick_effects_benchmark_runs_and_both_ways_agree(tmp_path):
-    out = tmp_path / "effects.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_effects.py"), "--quick", "--out",
-                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    data = json.loads(out.read_text())
+    data = run_quick("bench_effects.py", tmp_path / "effects.json")
     assert data["max_abs_diff"] <= 1e-5 and data["path"] == "suffix"
 
 
 def test_quick_capture_benchmark_runs_and_both_paths_agree(tmp_path):
-    out = tmp_path / "capture.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_capture.py"), "--quick", "--out",
-                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    data = json.loads(out.read_text())
+    data = run_quick("bench_capture.py", tmp_path / "capture.json")
     assert data["max_abs_diff"] <= 1e-5 and set(data["ms_per_trial"]) == {"interface", "fallback"}
 
 
 def test_quick_causal_benchmark_runs_and_the_maps_agree(tmp_path):
-    out = tmp_path / "causal.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_causal.py"), "--quick", "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    data = json.loads(out.read_text())
+    data = run_quick("bench_causal.py", tmp_path / "causal.json")
     assert data["max_abs_diff"] <= 1e-5 and data["queries_per_trial"] == data["segment"]

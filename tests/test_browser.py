@@ -106,11 +106,18 @@ def head_points(page):
 
 
 def click_head(page, layer: int, head: int, heads: int) -> None:
-    box = head_points(page).nth(layer * heads + head).bounding_box()
+    click_point(page, head_points(page).nth(layer * heads + head))
+
+
+def click_point(page, point, hover_text: str | None = None) -> None:
+    """Hover a Plotly marker until its hover label shows (with `hover_text`, when given), then click it."""
+    box = point.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x - 3, y - 3)
     page.mouse.move(x, y)  # Plotly registers a click only after a hover
     page.wait_for_selector(".hoverlayer .hovertext", timeout=10_000)
+    if hover_text:
+        page.get_by_text(hover_text).first.wait_for(timeout=10_000)
     page.mouse.click(x, y)
 
 
@@ -331,14 +338,10 @@ def test_a_click_on_the_mosaic_opens_that_model_s_map(server, browser):
     page.goto(f"{url}/mosaic?setup=repeat&target=induction&trials=4", wait_until="domcontentloaded")
     rows = page.locator(".js-plotly-plot .scatterlayer .trace")
     rows.nth(1).locator("path.point").first.wait_for(state="attached", timeout=90_000)
-    box = rows.nth(1).locator("path.point").nth(2).bounding_box()  # toy-gpt (second row), L1H0: layer-major
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x - 3, y - 3)
-    page.mouse.move(x, y)
-    page.get_by_text("toy-gpt L1H0").first.wait_for(timeout=10_000)  # the hover names the head and its score
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "mosaic.png"), full_page=True)
-    page.mouse.click(x, y)
+    # toy-gpt (second row), L1H0 (points are layer-major); the hover names the head and its score
+    click_point(page, rows.nth(1).locator("path.point").nth(2), hover_text="toy-gpt L1H0")
     page.get_by_role("heading", name="Head L1H0").wait_for(timeout=90_000)
     page.wait_for_function("() => location.search.includes('model=toy-gpt') && location.search.includes('layer=1')",
                            timeout=30_000)
