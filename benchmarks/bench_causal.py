@@ -23,18 +23,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402 - after ROOT is put on sys.path
-import torch  # noqa: E402 - after ROOT is put on sys.path
+import numpy as np
+import torch
 
-from induction.config import MapConfig  # noqa: E402 - after ROOT is put on sys.path
-from induction.engine import compute_map, get_model, make_trials  # noqa: E402 - after ROOT is put on sys.path
-from induction.reference import load_eager, straightforward_scores  # noqa: E402 - after ROOT is put on sys.path
+from induction.config import MapConfig
+from induction.engine import compute_map, get_model, make_trials
+from induction.reference import load_eager, straightforward_scores
 
 
 def save_gpt2(out: Path, *, layers: int, heads: int, hidden: int) -> str:
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from induction.toy_gpt import save_tokenizer
+    from induction.toys.toy_gpt import save_tokenizer
 
     torch.manual_seed(0)
     model = GPT2LMHeadModel(GPT2Config(vocab_size=259, n_embd=hidden, n_layer=layers, n_head=heads, n_positions=1024,

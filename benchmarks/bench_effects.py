@@ -24,14 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import numpy as np  # noqa: E402 - after ROOT is put on sys.path
-import torch  # noqa: E402 - after ROOT is put on sys.path
-from bench_engine import random_model, timed  # noqa: E402 - after ROOT is put on sys.path
+import numpy as np
+import torch
+from bench_engine import random_model, timed
 
-from induction.ablation import run_trials  # noqa: E402 - after ROOT is put on sys.path
-from induction.config import MapConfig  # noqa: E402 - after ROOT is put on sys.path
-from induction.effects import effects  # noqa: E402 - after ROOT is put on sys.path
-from induction.engine import get_model, make_trials  # noqa: E402 - after ROOT is put on sys.path
+from induction.analyses.ablation import run_trials
+from induction.analyses.effects import effects
+from induction.config import MapConfig
+from induction.engine import get_model, make_trials
 
 
 def straightforward(model, batch) -> np.ndarray:

@@ -32,12 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402 - after ROOT is put on sys.path
-import torch  # noqa: E402 - after ROOT is put on sys.path
+import numpy as np
+import torch
 
-from induction.config import MapConfig  # noqa: E402 - after ROOT is put on sys.path
-from induction.engine import batch_size, compute_map, compute_map_until, get_model, make_trials  # noqa: E402 - after ROOT is put on sys.path
-from induction.reference import load_eager, straightforward_scores  # noqa: E402 - after ROOT is put on sys.path
+from induction.config import MapConfig
+from induction.engine import batch_size, compute_map, compute_map_until, get_model, make_trials
+from induction.reference import load_eager, straightforward_scores
 
 SHAPES = {"tiny": (2, 2, 128), "base": (12, 12, 768), "large": (24, 16, 1024)}
 
@@ -46,7 +46,7 @@ def random_model(shape: str, out: Path) -> str:
     """A randomly initialised BertForMaskedLM of a BERT shape with the standard uncased tokenizer."""
     from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
 
-    from induction.models import resolve
+    from induction.models.loading import resolve
 
     layers, heads, hidden = SHAPES[shape]
     torch.manual_seed(0)
@@ -214,7 +214,7 @@ def run(args) -> dict:
 def sizes_sweep(trials: int) -> dict:
     """The five BERT sizes x three setups x `trials`, every target, model loading included (the GPU target)."""
     from induction.config import SETUPS
-    from induction.models import SIZES
+    from induction.models.loading import SIZES
 
     started, rows = time.perf_counter(), {}
     for name in SIZES:

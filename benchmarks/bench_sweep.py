@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from induction.sweep import sweep, tasks_for  # noqa: E402 - after ROOT is put on sys.path
+from induction.sweep import run_sweep, tasks_for
 
 
 def main() -> None:
@@ -29,7 +29,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tasks = tasks_for(["toy", "minilm"], ["standard", "triple"], [0, 1, 2, 3], protocol="clean", trials=20)
     started = time.perf_counter()
-    local = sweep(tasks, use_cache=False)
+    local = run_sweep(tasks, use_cache=False)
     local_s = time.perf_counter() - started
     started = time.perf_counter()
     ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False, logging_level="ERROR",
@@ -38,7 +38,7 @@ def main() -> None:
     workers = int(ray.cluster_resources().get("CPU", 1))
     ray.shutdown()
     started = time.perf_counter()
-    remote = sweep(tasks, ray="local", use_cache=False)
+    remote = run_sweep(tasks, ray="local", use_cache=False)
     ray_s = time.perf_counter() - started
     same = [(r["top_head"], r["top_score"]) for r in local["runs"]] == [(r["top_head"], r["top_score"])
                                                                           for r in remote["runs"]]

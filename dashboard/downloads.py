@@ -31,7 +31,7 @@ def public(payload: dict) -> dict:
 
 def downloads(result, target: str, fig) -> None:
     """Scores (every target, with the run's metadata), the map as JSON, and the figure in four formats."""
-    from induction.export import scores_csv
+    from induction.figures.export import scores_csv
 
     name = f"induction_{Path(result.config.model).name}_{result.config.setup}_{target}"
     columns = [*st.columns(3), *st.columns(3)]  # two rows of three: no button is cut at 800 pixels
@@ -39,7 +39,7 @@ def downloads(result, target: str, fig) -> None:
     columns[1].download_button("Map (JSON)", to_json_text(public(result.to_json())), f"{name}.json",
                                "application/json")
     columns[2].download_button("Figure (HTML)", lambda: figure_html(fig), f"{name}.html", "text/html")
-    from induction.export import browser_available, figure_bytes
+    from induction.figures.export import browser_available, figure_bytes
 
     if not browser_available():
         st.caption("SVG, PDF and PNG need a Chrome or Chromium on the server (apt-get install chromium); the "

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.viewstate import ViewState
 from induction.config import InductionError, MapConfig, head_name, parse_head
-from induction.viewstate import ViewState
 
 from .downloads import to_json_text
 from .state import copy_to, current_state, select_head, sync_url
@@ -48,7 +48,7 @@ def head_pickers(layers: int, heads: int) -> None:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _head_detail(config: MapConfig, layer: int, head: int, trial: int):
-    from induction.detail import head_detail
+    from induction.analyses.head_detail import head_detail
 
     return head_detail(config, layer, head, trial=trial)
 
@@ -56,7 +56,7 @@ def _head_detail(config: MapConfig, layer: int, head: int, trial: int):
 def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or pick a layer and head) to inspect "
               "a head.") -> None:
     """The selected head on one sample trial, its score distribution and offset profile."""
-    from induction.plots import distribution_figure, offset_figure, pattern_figure, row_figure
+    from induction.figures.plots import distribution_figure, offset_figure, pattern_figure, row_figure
 
     layer, head = state.layer, state.head
     if layer is None or head is None or layer >= result.layers or head >= result.heads:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
+from dashboard.viewstate import ViewState
 from induction.config import InductionError, MapConfig
-from induction.viewstate import ViewState
 
 from .progress import run_with_progress
 
@@ -23,26 +23,26 @@ def get_map(config: MapConfig, label: str | None = None, *, compact: bool = Fals
 
 
 def get_ablation(config: MapConfig, heads, mode: str):
-    from induction.ablation import ablate
+    from induction.analyses.ablation import ablate
 
     return run_with_progress(f"ablating {len(heads)} head(s)", ablate, config, heads, mode=mode)
 
 
 def get_sweep(config: MapConfig, target: str, k: int, mode: str):
-    from induction.ablation import sweep
+    from induction.analyses.ablation import cumulative_ablation
 
-    return run_with_progress("sweep", sweep, config, target, k, mode=mode)
+    return run_with_progress("sweep", cumulative_ablation, config, target, k, mode=mode)
 
 
 def get_effects(config: MapConfig, mode: str, pair):
-    from induction.effects import effects
+    from induction.analyses.effects import effects
 
     return run_with_progress("per-head effects", effects, config, mode=mode, pairs_with=pair)
 
 
 def cached_effects(config: MapConfig, mode: str, pair):
     """The effects of this view if they are in the cache (or the precomputed tier), else None; never computes."""
-    from induction.effects import cached_effects as peek
+    from induction.analyses.effects import cached_effects as peek
 
     try:
         return peek(config, mode=mode, pairs_with=pair)
@@ -51,27 +51,27 @@ def cached_effects(config: MapConfig, mode: str, pair):
 
 
 def get_mask_curve(config: MapConfig, target: str):
-    from induction.curves import mask_curve
+    from induction.analyses.masks import mask_curve
 
     return run_with_progress("the curve (one map per K and span)", mask_curve, config, target)
 
 
 def get_icl(config):
-    from induction.icl import icl_score
+    from induction.analyses.icl import icl_score
 
     return run_with_progress(f"ICL {config.model}", icl_score, config)
 
 
 def get_mosaic(models, state: ViewState):
     """(tiles, {model: why missing}) of the view's setup and target, from the cache only: nothing is computed."""
-    from induction.mosaic import collect
+    from induction.analyses.mosaic import collect
 
     return collect(models, setup=state.setup, target=state.target, trials=state.trials, seed=state.seed)
 
 
 def loadable(models) -> tuple[list[str], dict[str, str]]:
     """(the models whose config can be read here, {model: why not} for the others): no weights load."""
-    from induction.models import describe
+    from induction.models.loading import describe
 
     ok, why = [], {}
     for name in models:
@@ -85,7 +85,7 @@ def loadable(models) -> tuple[list[str], dict[str, str]]:
 
 def mlm_note(model: str) -> str | None:
     """Why this model cannot give a loss (no trained MLM head), from its config; None if it can or cannot be read."""
-    from induction.models import mlm_head_note
+    from induction.models.loading import mlm_head_note
 
     try:
         return mlm_head_note(model)
@@ -95,7 +95,7 @@ def mlm_note(model: str) -> str | None:
 
 def max_positions(model: str, fallback: int = 512) -> int:
     """The model's usable positions (read from its config), or `fallback` when it cannot be read."""
-    from induction.models import describe
+    from induction.models.loading import describe
 
     try:
         return describe(model).max_positions
@@ -104,7 +104,7 @@ def max_positions(model: str, fallback: int = 512) -> int:
 
 
 def get_reproduction(sizes: list[str], trials: int, seed: int, icl_corpus: str):
-    from induction.reproduce import reproduce
+    from induction.study.reproduce import reproduce
 
     return run_with_progress("reproducing the study", reproduce, {s: s for s in sizes}, trials=trials, seed=seed,
                              icl_corpus=icl_corpus, icl_trials=trials)

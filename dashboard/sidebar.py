@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.viewstate import ViewState
 from induction import deploy
 from induction.config import MASK_PIECES, PROTOCOLS, SETUP_TARGETS, SETUPS, UNITS, WORD_TARGETS
-from induction.hub import hub_reachable
-from induction.registry import CAUSAL_MODELS, KNOWN_MODELS, OFFLINE_MODELS
-from induction.viewstate import ViewState
+from induction.models.hub import hub_reachable
+from induction.models.registry import CAUSAL_MODELS, KNOWN_MODELS, OFFLINE_MODELS
 
 from .state import clear_head, copy_to, current_state, init_state, sync_url
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.viewstate import ViewState, from_query
 from induction import deploy
-from induction.viewstate import ViewState, from_query
 
 FIELDS = ViewState.field_names()
 

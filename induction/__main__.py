@@ -1,7 +1,7 @@
-"""`python -m induction ...`: see induction/cli.py."""
+"""`python -m induction ...`: see induction/cli/parser.py."""
 
 import sys
 
-from .cli import main
+from induction.cli.parser import main
 
 sys.exit(main())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -24,13 +25,25 @@ from contextlib import closing
 from pathlib import Path
 
 import numpy as np
-from diskcache import Cache, Disk
+from diskcache import Cache, Disk, Timeout
 from diskcache.core import MODE_BINARY, MODE_PICKLE, MODE_RAW
 from filelock import FileLock
 
+log = logging.getLogger(__name__)
 ENGINE_VERSION = "1"
 MAGIC = b"INDC1"
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "cache"
+_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def _default_dir() -> Path:
+    """A checkout keeps its cache beside the code (`cache/`, as the Makefile and the image expect); an installed
+    package uses the user's cache folder (XDG_CACHE_HOME or ~/.cache); INDUCTION_CACHE_DIR overrides both."""
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "cache").is_dir():
+        return _CHECKOUT / "cache"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "induction"
+
+
+DEFAULT_DIR = _default_dir()
 DEFAULT_SIZE_LIMIT = 2**30  # 1 GiB, least recently stored evicted first
 
 
@@ -167,24 +180,28 @@ class ResultCache:
                 if blob is not None:
                     return decode(blob)
             except (CorruptEntry, OSError, EOFError, sqlite3.Error) as exc:
+                log.warning("precomputed entry %s... unreadable (%s); using the writable cache", key[:24], exc)
                 warnings.warn(f"precomputed entry {key[:24]}... unreadable ({exc}); using the writable cache",
                               stacklevel=2)
         try:
             blob = self.store.get(key, default=None, retry=True)
             return None if blob is None else decode(blob)
         except (CorruptEntry, OSError, EOFError) as exc:
+            log.warning("cache entry %s... unreadable (%s); recomputing", key[:24], exc)
             warnings.warn(f"cache entry {key[:24]}... unreadable ({exc}); recomputing", stacklevel=2)
             self.store.delete(key, retry=True)
             return None
 
     def put(self, key: str, meta: dict, arrays: dict[str, np.ndarray]) -> bool:
+        blob = encode(meta, arrays)  # outside the try: a result the encoder cannot write is a bug, raised as one
         try:
-            self.store.set(key, encode(meta, arrays), retry=True)
+            self.store.set(key, blob, retry=True)
             return True
-        except Exception as exc:
-            warnings.warn(CacheWriteWarning(f"the result was computed but could not be stored in the cache at "
-                                            f"{self.directory} ({exc}); cached results are still served"),
-                          stacklevel=2)
+        except (OSError, sqlite3.Error, Timeout) as exc:  # a full disk, a read-only folder, a locked database
+            message = (f"the result was computed but could not be stored in the cache at {self.directory} ({exc}); "
+                       "cached results are still served")
+            log.warning(message)
+            warnings.warn(CacheWriteWarning(message), stacklevel=2)
             return False
 
     def compute_once(self, key: str, compute: Compute) -> tuple[dict, dict[str, np.ndarray], bool]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .config import MAX_SEGMENT, MAX_TRIALS, ModelLoadError
-from .registry import KNOWN_MODELS
+from induction.config import MAX_SEGMENT, MAX_TRIALS, ModelLoadError
+from induction.models.registry import KNOWN_MODELS
 
 DEPLOYED_MAX_TRIALS = 200
 DEPLOYED_MAX_SEGMENT = 250

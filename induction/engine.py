@@ -17,11 +17,11 @@ from typing import TypeVar
 
 import numpy as np
 
-from .cache import ResultCache, get_or_compute, open_cache
-from .config import ConfigError, MapConfig
-from .models import LoadedModel, ModelInfo, describe, load_model, resolve_device
-from .runs import Run, map_key, resolve_run
-from .scoring import (
+from induction.cache import ResultCache, get_or_compute, open_cache
+from induction.config import ConfigError, MapConfig
+from induction.models.loading import LoadedModel, ModelInfo, describe, load_model, resolve_device
+from induction.runs import Run, map_key, resolve_run
+from induction.scoring import (
     InductionMap,
     cross_attention,
     gather_targets,
@@ -30,7 +30,7 @@ from .scoring import (
     offset_profile,
     to_pairs,
 )
-from .sequences import TrialBatch, build_trials
+from induction.trials.rrt import TrialBatch, build_trials
 
 Progress = Callable[[int, int], None]  # (trials done, total)
 T = TypeVar("T")
@@ -73,7 +73,7 @@ def make_trials(config: MapConfig | Run, model: LoadedModel, *, start: int = 0, 
     c = resolve_run(config).config
     count = c.trials if count is None else count
     if c.unit == "word":
-        from .words import build_word_trials, word_pool
+        from induction.trials.words import build_word_trials, word_pool
 
         return build_word_trials(c.protocol, segment=c.segment, trials=count, seed=c.seed, vocab=model.vocab,
                                  pool=word_pool(model), mask_piece=c.mask_piece, start=start)
@@ -108,8 +108,8 @@ def capture(model: LoadedModel, batch: TrialBatch, *, progress: Progress | None 
     """[MASK] attention rows of every trial: [T, L, H, S] float32."""
     import torch
 
-    from .capture import run_capture
-    from .fallback import run_rows
+    from induction.capture.eager import run_rows
+    from induction.capture.interface import run_capture
 
     def step(part: TrialBatch) -> np.ndarray:
         ids = torch.from_numpy(part.input_ids).to(model.device)
@@ -126,7 +126,7 @@ def _chunk_arrays(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str, 
     """Per-trial arrays of one chunk: score_<target> [T, L, H] and offsets [T, L, H, len(OFFSETS)]; with
     several masks a row is a (trial, mask) pair, and the standard setup adds cross [T, K, K, L, H]."""
     if hasattr(batch, "sets"):  # the word unit: targets are sets of positions
-        from .words import word_arrays
+        from induction.trials.words import word_arrays
 
         return word_arrays(rows, batch)
     cross = None

@@ -12,10 +12,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from .cache import make_key
-from .config import ConfigError, MapConfig, head_name
-from .kinds import check_setup
-from .models import ModelInfo, describe, resolve_device
+from induction.cache import make_key
+from induction.config import ConfigError, MapConfig, head_name
+from induction.models.kinds import check_setup
+from induction.models.loading import ModelInfo, describe, resolve_device
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .config import OFFSETS, SETUP_TARGETS, ConfigError, MapConfig, check_target, head_name
-from .sequences import TrialBatch
+from induction.config import OFFSETS, SETUP_TARGETS, ConfigError, MapConfig, check_target, head_name
+from induction.trials.rrt import TrialBatch
 
 
 def gather_targets(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str, np.ndarray]:

@@ -82,7 +82,7 @@ import os
 from induction import deploy
 from induction.config import InductionError, MapConfig
 from induction.engine import compute_map
-from induction.viewstate import from_query
+from dashboard.viewstate import from_query
 
 limits = deploy.limits()
 assert limits.deployed and limits.allowed_models == ("toy", "toy-gpt", "minilm"), limits
@@ -97,7 +97,7 @@ tier = os.environ["INDUCTION_PRECOMPUTED_DIR"]
 assert not os.access(tier, os.W_OK) and not os.access(os.path.join(tier, "cache.db"), os.W_OK), "tier writable"
 result = compute_map(MapConfig(model="toy"))
 assert result.cached, "the default map was computed, not served from the precomputed tier"
-from induction.mosaic import MOSAIC_MODELS, collect
+from induction.analyses.mosaic import MOSAIC_MODELS, collect
 tiles, missing = collect([m for m in MOSAIC_MODELS if m in limits.allowed_models])
 assert [t.model for t in tiles] == ["toy", "minilm", "toy-gpt"] and not missing, (tiles, missing)
 print("docker-smoke: uid 1000, deployed mode, hostile link refused, read-only tier, precomputed toy map and "

@@ -21,7 +21,7 @@ def save_random_bert(out: Path, *, seed: int = 0, layers: int = 3, heads: int = 
     import torch
     from transformers import BertConfig, BertForMaskedLM, BertModel
 
-    from induction.toy import VOCAB_SIZE, save_tokenizer
+    from induction.toys.toy_bert import VOCAB_SIZE, save_tokenizer
 
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=VOCAB_SIZE, hidden_size=hidden, num_hidden_layers=layers,

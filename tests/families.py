@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from induction.toy import VOCAB_SIZE, save_tokenizer
+from induction.toys.toy_bert import VOCAB_SIZE, save_tokenizer
 
 # What every family's tiny config gets; weights drawn wide (N(0, 0.2)) so attention is far from uniform
 # and a missing positional bias would show.

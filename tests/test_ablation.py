@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from induction.ablation import ablate, sweep, top_heads
+from induction.analyses.ablation import ablate, cumulative_ablation, top_heads
 from induction.config import ConfigError, MapConfig
 from induction.engine import compute_map, get_model, make_trials
 
@@ -69,8 +69,8 @@ def test_model_is_never_left_ablated_even_when_the_call_raises():
 def test_mean_ablation_replaces_a_head_by_its_mean_over_the_trials():
     """Known answer: on a batch of identical trials a head's mean over the trials is its own output, so mean
     ablation changes nothing, while zero ablation of both layer-0 heads breaks the toy's circuit."""
-    from induction.ablation import run_trials
-    from induction.sequences import TrialBatch
+    from induction.analyses.ablation import run_trials
+    from induction.trials.rrt import TrialBatch
 
     model = get_model("toy")
     one = make_trials(CONFIG, model, count=1)
@@ -95,7 +95,7 @@ def test_bad_heads_are_refused():
 
 
 def test_sweep_is_cumulative(toy_map):
-    rows = sweep(CONFIG, "prev", 3)
+    rows = cumulative_ablation(CONFIG, "prev", 3)
     assert [r["k"] for r in rows] == [1, 2, 3]
     assert rows[2]["ablated"][:2] == rows[1]["ablated"]
     assert rows[1]["loss"] > rows[0]["loss"]  # removing both induction heads hurts more than one

@@ -12,9 +12,9 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
 from induction.config import max_segment
-from induction.export import browser_available
-from induction.registry import OFFLINE_MODELS
-from induction.toy import MAX_POSITIONS
+from induction.figures.export import browser_available
+from induction.models.registry import OFFLINE_MODELS
+from induction.toys.toy_bert import MAX_POSITIONS
 
 from .conftest import ROOT
 
@@ -269,7 +269,7 @@ def test_head_page_pickers_select_a_head_from_a_blank_state():
 
 def test_the_figure_download_works_offline():
     from dashboard.downloads import figure_html
-    from induction.plots import map_figure
+    from induction.figures.plots import map_figure
 
     page = figure_html(map_figure(np.zeros((2, 2))))
     assert '<script src="http' not in page and len(page) > 1_000_000  # plotly.js inlined, nothing fetched

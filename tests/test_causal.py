@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from induction.ablation import ablate
-from induction.cli import main
+from induction.analyses.ablation import ablate
+from induction.analyses.effects import effects
+from induction.cli.parser import main
 from induction.config import ConfigError, MapConfig, ModelLoadError
-from induction.effects import effects
 from induction.engine import capture, compute_map, get_model, make_trials
-from induction.kinds import loss_rows
+from induction.losses import loss_rows
 from induction.reference import load_eager, straightforward_scores
-from induction.toy import VOCAB_SIZE, save_tokenizer
-from induction.toy_gpt import FIRST_WORD, N_WORDS
+from induction.toys.toy_bert import VOCAB_SIZE, save_tokenizer
+from induction.toys.toy_gpt import FIRST_WORD, N_WORDS
 
 SMALL = dict(vocab_size=VOCAB_SIZE, bos_token_id=101, eos_token_id=102, pad_token_id=0, initializer_range=0.2)
 
@@ -127,8 +127,8 @@ def test_the_causal_baseline_is_what_uniform_attention_scores(tmp_path):
     """Zero query and key weights: each query spreads evenly over the positions it sees."""
     from transformers import GPT2LMHeadModel
 
-    from induction.toy_gpt import config as toy_config
-    from induction.toy_gpt import save_tokenizer as save_gpt_tokenizer
+    from induction.toys.toy_gpt import config as toy_config
+    from induction.toys.toy_gpt import save_tokenizer as save_gpt_tokenizer
 
     model = GPT2LMHeadModel(toy_config())
     with torch.no_grad():
@@ -173,9 +173,9 @@ def test_fresh_toy_gpt_has_no_head_and_the_shipped_weights_are_the_script_s(tmp_
     from safetensors.torch import load_file
     from transformers import GPT2LMHeadModel
 
-    from induction.registry import ASSETS
-    from induction.toy_gpt import build, config
-    from induction.toy_gpt import save_tokenizer as save_gpt_tokenizer
+    from induction.models.registry import ASSETS
+    from induction.toys.toy_gpt import build, config
+    from induction.toys.toy_gpt import save_tokenizer as save_gpt_tokenizer
 
     torch.manual_seed(0)
     fresh = GPT2LMHeadModel(config())
@@ -224,7 +224,7 @@ def test_cli_records_the_kind_and_dumps_query_lists(tmp_path, capsys):
 
 
 def test_the_drilldown_of_a_repeat_map_reads_a_query_of_the_second_copy():
-    from induction.detail import head_detail
+    from induction.analyses.head_detail import head_detail
 
     detail = head_detail(MapConfig(model="toy-gpt", setup="repeat", trials=3), 1, 0, trial=2)
     assert detail.query_label == "query" and detail.mask_index == 1 + 16 + 8  # BOS + first copy + half the second

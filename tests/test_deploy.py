@@ -86,7 +86,7 @@ def test_deployed_mode_hides_error_details(deployed):
 
 def test_deployed_mode_offers_exactly_the_listed_models_and_no_developer_advice(monkeypatch):
     from induction import deploy
-    from induction.hub import offline_hint
+    from induction.models.hub import offline_hint
 
     monkeypatch.setenv("INDUCTION_DEPLOYED", "1")
     monkeypatch.setenv("INDUCTION_ALLOWED_MODELS", "toy minilm tiny")  # the image's own list, space-separated
@@ -101,7 +101,7 @@ def test_the_image_holds_what_it_offers_and_its_precomputed_tier_is_root_owned()
     assert "precompute --models toy toy-gpt minilm ${PRECOMPUTE_MODELS}" in text  # what it offers, it holds
     import re
 
-    from induction.mosaic import MOSAIC_MODELS
+    from induction.analyses.mosaic import MOSAIC_MODELS
 
     default = re.search(r'ARG PRECOMPUTE_MODELS="([^"]*)"', text).group(1).split()
     assert set(MOSAIC_MODELS) <= {"toy", "toy-gpt", "minilm", *default}  # the Mosaic page's defaults are precomputed

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from induction.analyses.dynamics import appearance_step, dynamics, series_models
 from induction.config import MapConfig
-from induction.dynamics import appearance_step, dynamics, series_models
-from induction.sweep import sweep
-from induction.tasks import tasks_for
+from induction.sweep import run_sweep, tasks_for
 
 from .conftest import ROOT, save_random_bert
 
@@ -39,7 +38,7 @@ def test_dynamics_reads_what_a_sweep_wrote_and_nothing_else(run_folder, fresh_ca
     models = series_models(str(run_folder))
     template = MapConfig(trials=3, segment=6, seed=0)
     assert dynamics(models, template, "prev")["missing"] == models  # nothing computed on the way
-    sweep(tasks_for(models[:2], ["standard"], [0], protocol="clean", trials=3, segment=6))
+    run_sweep(tasks_for(models[:2], ["standard"], [0], protocol="clean", trials=3, segment=6))
     result = dynamics(models, template, "prev", head=(1, 1))
     assert [r["step"] for r in result["rows"]] == [0, 100] and result["missing"] == models[2:]
     assert all(r["seed"] == 3 and r["head"] is not None and r["best"] >= r["head"] for r in result["rows"])
@@ -48,7 +47,7 @@ def test_dynamics_reads_what_a_sweep_wrote_and_nothing_else(run_folder, fresh_ca
 
 def test_the_page_plots_the_series(run_folder, fresh_cache):
     models = series_models(str(run_folder))
-    sweep(tasks_for(models, ["standard"], [0], protocol="clean", trials=3, segment=6))
+    run_sweep(tasks_for(models, ["standard"], [0], protocol="clean", trials=3, segment=6))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     for key, value in {"trials": "3", "segment": "6", "layer": "0", "head": "1"}.items():
         at.query_params[key] = value

@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from induction import suffix
-from induction.ablation import ablate, run_trials
+from induction.analyses.ablation import ablate, run_trials
+from induction.analyses.effects import effects
+from induction.capture import layer_suffix as suffix
 from induction.config import ConfigError, MapConfig
-from induction.effects import effects
 from induction.engine import get_model, make_trials
 
 from .conftest import ROOT

@@ -21,7 +21,7 @@ def _save(kind: str, out) -> str:
         RobertaForMaskedLM,
     )
 
-    from induction.toy import VOCAB_SIZE, save_tokenizer
+    from induction.toys.toy_bert import VOCAB_SIZE, save_tokenizer
 
     torch.manual_seed(0)
     if kind == "roberta":

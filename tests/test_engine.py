@@ -13,10 +13,10 @@ import pytest
 
 from induction.config import OFFSETS, ConfigError, MapConfig, ModelLoadError, max_segment
 from induction.engine import compute_map, get_model, make_trials
+from induction.models.registry import OFFLINE_MODELS
 from induction.reference import load_eager, straightforward_scores
-from induction.registry import OFFLINE_MODELS
 from induction.scoring import mean_sem
-from induction.toy import MAX_POSITIONS
+from induction.toys.toy_bert import MAX_POSITIONS
 
 from .conftest import ROOT
 
@@ -171,7 +171,7 @@ def test_cli_precompute_fills_what_fits_and_skips_what_cannot_load(fresh_cache, 
     assert sum("too long for 'toy'" in l for l in lines) == 3  # paper's 200-token segments do not fit
     assert any(l.startswith("tiny") and "could not load model 'tiny'" in l for l in lines)
     assert compute_map(MapConfig(model="toy", setup="triple", trials=4)).cached is True
-    from induction.effects import cached_effects
+    from induction.analyses.effects import cached_effects
 
     assert cached_effects(MapConfig(model="toy", trials=4)) is not None  # the Effects page reads it as it is
 
@@ -188,7 +188,7 @@ def test_cli_models_lists_what_works_offline(monkeypatch):
                           timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 0
     rows = {line.split()[0]: line for line in proc.stdout.splitlines()}
-    from induction.registry import KNOWN_MODELS
+    from induction.models.registry import KNOWN_MODELS
 
     assert set(rows) == set(KNOWN_MODELS)
     assert {"toy", "minilm", "tiny", "small", "medium", "base", "large", "roberta-base", "deberta-v3-base",

@@ -13,8 +13,8 @@ import pytest
 
 from induction.config import ConfigError, MapConfig
 from induction.engine import compute_map
-from induction.export import browser_available, figure_bytes, scores_csv, write_figure
-from induction.plots import map_figure
+from induction.figures.export import browser_available, figure_bytes, scores_csv, write_figure
+from induction.figures.plots import map_figure
 
 from .conftest import ROOT
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from induction.ablation import ablate, run_trials
+from induction.analyses.ablation import ablate, run_trials
 from induction.config import MapConfig, ModelLoadError
 from induction.engine import compute_map, get_model, make_trials
-from induction.fallback import REFUSED, load_overrides
-from induction.models import describe
+from induction.models.families import REFUSED, load_overrides
+from induction.models.loading import describe
 from induction.reference import load_eager, straightforward_scores
 
 from .families import encoder_families, save_family
@@ -105,7 +105,7 @@ def test_fallback_ablation_equals_zeroing_the_head_by_hand(folders):
 
 
 def test_effects_through_the_fallback_path_equal_ablate(folders):
-    from induction.effects import effects
+    from induction.analyses.effects import effects
 
     path = folders("mpnet")
     config = MapConfig(model=path, trials=2, segment=8, seed=3)
@@ -131,7 +131,7 @@ def test_the_cache_key_names_the_capture_path(folders):
 
 
 def test_the_drilldown_reads_the_full_pattern_through_the_fallback_path(folders):
-    from induction.detail import head_detail
+    from induction.analyses.head_detail import head_detail
 
     path = folders("roformer")
     config = MapConfig(model=path, trials=2, segment=8, seed=4)

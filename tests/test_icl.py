@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from induction.analyses.icl import ICLConfig, icl_score, load_corpus
 from induction.config import ConfigError, ModelLoadError
-from induction.icl import ICLConfig, icl_score, load_corpus
 
 from .conftest import ROOT
 
@@ -115,8 +115,8 @@ def test_wikipedia_offline_is_a_clear_error(monkeypatch):
 
 def test_python_docs_has_documents_of_500_bert_tokens():
     """The offline default reaches the study's 500-token context with the standard uncased vocabulary."""
+    from induction.analyses.icl import eligible
     from induction.engine import get_model
-    from induction.icl import eligible
 
     kept, skipped = eligible(get_model("minilm"), load_corpus("python-docs"), 500)
     assert len(kept) >= 25 and all(len(ids) == 500 and ids[0] == 101 for ids in kept)
@@ -128,8 +128,8 @@ def test_loss_variants_match_the_masked_lm_loss_as_the_study_computed_it(variant
     """all-tokens: labels are the original ids everywhere (mask included); masked: only the mask is labelled."""
     import torch
 
+    from induction.analyses.icl import _loss
     from induction.engine import get_model
-    from induction.icl import _loss
 
     model = get_model("toy")
     ids = np.asarray([101, *list(range(104, 143))], dtype=np.int64)  # [CLS] + 39 words, no final [SEP]
@@ -146,7 +146,7 @@ def test_loss_variants_match_the_masked_lm_loss_as_the_study_computed_it(variant
 
 
 def test_a_corpus_the_tokenizer_cannot_read_is_refused():
-    from induction.icl import ICLConfig, icl_score
+    from induction.analyses.icl import ICLConfig, icl_score
 
     with pytest.raises(ConfigError, match="unknown to 'toy''s tokenizer: it cannot read this corpus"):
         icl_score(ICLConfig(model="toy", corpus="python-docs", trials=2, short=20, long=100), use_cache=False)

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from induction.ablation import ablate
+from induction.analyses.ablation import ablate
 from induction.config import ConfigError, MapConfig
 from induction.engine import compute_map, get_model, make_trials
 from induction.reference import load_eager, straightforward_scores
@@ -100,7 +100,7 @@ def test_cli_masks_json_and_dump(tmp_path):
 def test_the_curve_over_k_and_the_page():
     from streamlit.testing.v1 import AppTest
 
-    from induction.curves import mask_curve
+    from induction.analyses.masks import mask_curve
 
     from .test_app import click_chart
 

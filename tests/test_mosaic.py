@@ -8,10 +8,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from induction import engine
-from induction.cli import main
+from induction.analyses.mosaic import Tile, collect, mosaic_figure, ordered
+from induction.cli.parser import main
 from induction.config import MapConfig
 from induction.engine import compute_map
-from induction.mosaic import Tile, collect, mosaic_figure, ordered
 
 from .conftest import ROOT, save_random_bert
 from .test_app import click_point

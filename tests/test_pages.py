@@ -11,13 +11,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import drilldown, library
-from induction.ablation import AblationResult
+from induction.analyses.ablation import AblationResult
+from induction.analyses.effects import EffectsResult
+from induction.analyses.head_detail import HeadDetail
+from induction.analyses.icl import ICLResult
 from induction.config import OFFSETS, MapConfig
-from induction.detail import HeadDetail
-from induction.effects import EffectsResult
-from induction.export import browser_available
-from induction.icl import ICLResult
-from induction.registry import SIZES
+from induction.figures.export import browser_available
+from induction.models.registry import SIZES
 from induction.scoring import InductionMap
 
 from .conftest import ROOT
@@ -167,8 +167,8 @@ def test_effects_page_computes_on_a_click_and_shows_three_figures(stubbed):
 
 
 def test_reproduce_page_runs_on_a_click_and_keeps_its_table(stubbed, monkeypatch):
-    from induction.reproduce import Reproduction
-    from induction.study import REPORTED, row
+    from induction.study.reported import REPORTED, row
+    from induction.study.reproduce import Reproduction
 
     calls = []
 
@@ -188,9 +188,8 @@ def test_reproduce_page_runs_on_a_click_and_keeps_its_table(stubbed, monkeypatch
 
 
 def test_text_page_with_a_python_docs_document(stubbed, monkeypatch):
-    from dashboard import text as text_page
-    from induction.text import TEXT_TARGETS
-    from induction.textmap import TextMap
+    from dashboard import text_panels as text_page
+    from induction.analyses.text_map import TEXT_TARGETS, TextMap
 
     occurrences = [{"token": "for", "window": 0, "position": 9 + k, "earlier": 2 + k, "continuation": False}
                    for k in range(5)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from induction.plots import diff_figure, map_figure
+from induction.figures.plots import diff_figure, map_figure
 
 
 def test_map_cells_are_clickable_points_with_plain_customdata():
@@ -30,8 +30,8 @@ def test_ablated_heads_are_blank_and_the_difference_is_centred():
 
 
 def test_the_full_pattern_fills_its_axes_and_its_lines_are_labelled():
-    from induction.detail import HeadDetail
-    from induction.plots import offset_figure, pattern_figure
+    from induction.analyses.head_detail import HeadDetail
+    from induction.figures.plots import offset_figure, pattern_figure
 
     seq = 40
     detail = HeadDetail(layer=0, head=0, trial=0, tokens=["t"] * seq, original_tokens=["t"] * seq, mask_index=30,

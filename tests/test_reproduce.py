@@ -10,11 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from induction import reproduce as rep
 from induction.config import ConfigError, MapConfig
 from induction.engine import compute_map, get_model
-from induction.models import default_dtype
-from induction.study import REPORTED, Reported, judge_head
+from induction.models.loading import default_dtype
+from induction.study import reproduce as rep
+from induction.study.reported import REPORTED, Reported, judge_head
 
 from .conftest import ROOT
 
@@ -26,7 +26,7 @@ def stand_in(out, layers: int, heads: int):
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
 
-    from induction.models import resolve
+    from induction.models.loading import resolve
 
     torch.manual_seed(layers * 100 + heads)
     config = BertConfig(num_hidden_layers=layers, num_attention_heads=heads, hidden_size=2 * heads,
@@ -95,7 +95,7 @@ def test_a_run_that_fails_is_reported_and_the_others_still_run(stand_ins, monkey
     result = rep.reproduce({"tiny": stand_ins["tiny"]}, trials=2)
     assert result.failed == ["tiny triple: RuntimeError: out of memory"]
     assert next(r for r in result.rows if r["model"] == "tiny")["status"] in ("match", "differs")
-    from induction.cli import main
+    from induction.cli.parser import main
 
     assert main(["reproduce", "--models", f"tiny={stand_ins['tiny']}", "--trials", "2", "--no-cache"]) == 1
 
@@ -122,9 +122,8 @@ def test_auto_dtype_is_float32_under_the_paper_protocol_on_every_device():
     assert default_dtype("cuda") == "float16" and default_dtype("cpu") == "float32"
     result = compute_map(MapConfig(model="toy", trials=2), use_cache=False)
     assert result.to_json()["dtype"] == "float32"  # every result records its dtype
-    from induction.ablation import ablate
-    from induction.text import TextConfig
-    from induction.textmap import text_map
+    from induction.analyses.ablation import ablate
+    from induction.analyses.text_map import TextConfig, text_map
 
     assert ablate(MapConfig(model="toy", trials=2), ["L1H0"], use_cache=False).to_json()["dtype"] == "float32"
     words = " ".join(f"t{i:03d}" for i in range(10))
@@ -132,7 +131,7 @@ def test_auto_dtype_is_float32_under_the_paper_protocol_on_every_device():
 
 
 def test_icl_contexts_are_built_as_the_study_built_them():
-    from induction.icl import eligible, load_corpus
+    from induction.analyses.icl import eligible, load_corpus
 
     model = get_model("toy")
     docs = [" ".join(f"t{i:03d}" for i in range(200))]
@@ -145,7 +144,7 @@ def test_icl_contexts_are_built_as_the_study_built_them():
 
 
 def test_wikipedia_documents_are_sampled_from_the_whole_split():
-    from induction.icl import sample_documents
+    from induction.analyses.icl import sample_documents
 
     split = [{"text": f"doc {i}"} for i in range(100_000)]
     docs = sample_documents(split, seed=3, count=5000)
@@ -156,7 +155,7 @@ def test_wikipedia_documents_are_sampled_from_the_whole_split():
 
 
 def test_the_paper_protocol_on_a_tiny_vocabulary_is_a_clear_error():
-    from induction.sequences import VocabSpec, build_trials
+    from induction.trials.rrt import VocabSpec, build_trials
 
     vocab = VocabSpec(cls_id=1, sep_id=2, mask_id=3, vocab_size=60, clean_ids=np.arange(4, 60))
     with pytest.raises(ConfigError, match="vocabulary has only 60 ids: use the clean protocol"):
@@ -164,7 +163,7 @@ def test_the_paper_protocol_on_a_tiny_vocabulary_is_a_clear_error():
 
 
 def test_icl_json_says_which_sign_it_uses(tmp_path):
-    from induction.icl import ICLConfig, icl_score
+    from induction.analyses.icl import ICLConfig, icl_score
 
     from .test_icl import write_docs
 
@@ -174,7 +173,7 @@ def test_icl_json_says_which_sign_it_uses(tmp_path):
 
 
 def test_the_studys_first_occurrence_search_differs_only_where_an_id_repeats():
-    from induction.study import first_occurrence_targets, shuffled_search_disagreement
+    from induction.study.reported import first_occurrence_targets, shuffled_search_disagreement
 
     # [SEP] a b c | c a b: masking the middle "a" of the shuffled copy; its neighbours c and b occur once
     ids = [102, 7, 8, 9, 9, 7, 8]

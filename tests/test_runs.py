@@ -7,11 +7,12 @@ import shutil
 
 import pytest
 
-from induction import models, runs
-from induction.ablation import ablate
+from induction import runs
+from induction.analyses.ablation import ablate
+from induction.analyses.head_detail import head_detail
 from induction.config import ConfigError, MapConfig
-from induction.detail import head_detail
 from induction.engine import compute_map
+from induction.models import loading as models
 from induction.runs import Run, resolve_run
 from induction.scoring import HeadScore
 
@@ -86,7 +87,7 @@ def test_top_heads_are_typed_records(random_bert):
 def test_the_library_never_changes_logging_process_wide():
     from .conftest import ROOT
 
-    for path in (ROOT / "induction").glob("*.py"):
+    for path in (ROOT / "induction").rglob("*.py"):
         text = path.read_text()
         for call in ("set_verbosity", "disable_progress_bar", "logging.disable", "basicConfig", "setLevel"):
             assert f"{call}(" not in text, (path.name, call)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from induction.config import ConfigError
-from induction.sequences import PAPER_ID_RANGE, VocabSpec, build_trials
+from induction.trials.rrt import PAPER_ID_RANGE, VocabSpec, build_trials
 
 VOCAB = VocabSpec(cls_id=101, sep_id=102, mask_id=103, vocab_size=30522,
                   clean_ids=np.arange(1000, 1300, dtype=np.int64))

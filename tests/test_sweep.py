@@ -13,8 +13,7 @@ import pytest
 
 from induction.config import MapConfig
 from induction.engine import compute_map
-from induction.sweep import sweep
-from induction.tasks import MULTIBERTS_STEPS, checkpoint_seed, checkpoint_step, expand_models, tasks_for
+from induction.sweep import MULTIBERTS_STEPS, checkpoint_seed, checkpoint_step, expand_models, run_sweep, tasks_for
 
 from .conftest import ROOT
 
@@ -41,7 +40,7 @@ def test_a_sweep_on_a_local_ray_cluster(tmp_path, monkeypatch):
 
     # the same sweep in this process gives identical numbers, and a later `map` is served from the Ray results
     monkeypatch.setenv("INDUCTION_CACHE_DIR", str(cache))
-    local = sweep(tasks_for(MODELS, SETUPS, SEEDS, protocol="clean", trials=6), use_cache=False)
+    local = run_sweep(tasks_for(MODELS, SETUPS, SEEDS, protocol="clean", trials=6), use_cache=False)
     assert local["executor"] == "local"
     assert [(r["top_head"], r["top_score"]) for r in local["runs"]] == [(r["top_head"], r["top_score"]) for r in good]
     config = MapConfig(model="toy", setup="triple", trials=6, seed=1)
@@ -49,7 +48,7 @@ def test_a_sweep_on_a_local_ray_cluster(tmp_path, monkeypatch):
     assert served.cached is True
     fresh = compute_map(config, use_cache=False)
     np.testing.assert_array_equal(served.per_trial["earlier"], fresh.per_trial["earlier"])
-    again = sweep(tasks_for(["toy"], ["standard"], [0], protocol="clean", trials=6))
+    again = run_sweep(tasks_for(["toy"], ["standard"], [0], protocol="clean", trials=6))
     assert again["runs"][0]["cached"] is True
 
 
@@ -69,9 +68,9 @@ def test_checkpoint_series_expand_and_name_their_steps():
 def test_a_revision_is_part_of_the_model_and_its_cache_key(random_bert):
     import dataclasses
 
-    from induction.models import describe, hub_source, resolve
+    from dashboard.viewstate import from_query
+    from induction.models.loading import describe, hub_source, resolve
     from induction.runs import map_key, resolve_run
-    from induction.viewstate import from_query
 
     assert resolve("google/multiberts-seed_0@v1") == ("google/multiberts-seed_0@v1", False)
     assert hub_source("google/multiberts-seed_0@v1") == ("google/multiberts-seed_0", {"revision": "v1"})

@@ -9,12 +9,11 @@ import sys
 import numpy as np
 import pytest
 
+from induction.analyses.text_map import TEXT_TARGETS, TextConfig, find_occurrences, prepare, text_map
 from induction.config import ConfigError
 from induction.engine import get_model
 from induction.reference import load_eager, straightforward_scores
-from induction.text import TEXT_TARGETS, TextConfig, find_occurrences, prepare
-from induction.textmap import text_map
-from induction.toy import N_WORDS
+from induction.toys.toy_bert import N_WORDS
 
 from .conftest import ROOT
 
@@ -95,7 +94,7 @@ def test_files_that_are_not_text_or_too_large_are_refused(tmp_path, monkeypatch)
     binary.write_bytes(bytes(range(256)) * 4)
     with pytest.raises(ConfigError, match="not a UTF-8 text file"):
         text_map(TextConfig(file=str(binary)), use_cache=False)
-    from induction import text
+    from induction.analyses import text_map as text
 
     monkeypatch.setattr(text, "MAX_TEXT_BYTES", 100)
     big = tmp_path / "big.txt"

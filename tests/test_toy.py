@@ -6,10 +6,10 @@ import numpy as np
 
 from induction.config import OFFSETS, MapConfig
 from induction.engine import compute_map, get_model, make_trials
-from induction.models import describe
+from induction.models.loading import describe
+from induction.models.registry import TOY_PATH
 from induction.reference import load_eager, straightforward_scores
-from induction.registry import TOY_PATH
-from induction.toy import FIRST_WORD, N_WORDS
+from induction.toys.toy_bert import FIRST_WORD, N_WORDS
 
 
 def test_toy_has_an_induction_head():
@@ -38,7 +38,7 @@ def test_triple_setup_attends_both_ways():
 def test_same_architecture_freshly_initialised_has_none(tmp_path):
     from transformers import AutoConfig, BertForMaskedLM
 
-    from induction.toy import save_tokenizer
+    from induction.toys.toy_bert import save_tokenizer
 
     fresh = BertForMaskedLM(AutoConfig.from_pretrained(TOY_PATH))
     fresh.config.architectures = ["BertForMaskedLM"]
@@ -70,11 +70,11 @@ def test_minilm_real_weights_load_offline_and_agree_with_the_reference(monkeypat
 
 
 def test_shipped_weights_are_what_the_script_builds():
-    """The toy in the repo is exactly `python -m induction.toy_circuit`'s output (provenance check)."""
+    """The toy in the repo is exactly `python -m induction.toys.toy_bert`'s output (provenance check)."""
     import torch
     from safetensors.torch import load_file
 
-    from induction.toy_circuit import build
+    from induction.toys.toy_bert import build
 
     shipped = load_file(str(TOY_PATH / "model.safetensors"))
     built = build().state_dict()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from induction.viewstate import ViewState, from_query
+from dashboard.viewstate import ViewState, from_query
 
 
 def test_round_trip_of_a_full_state():
@@ -64,7 +64,7 @@ def test_allow_list_and_caps():
 
 
 def test_text_and_document_in_a_link():
-    from induction.viewstate import MAX_LINK_TEXT
+    from dashboard.viewstate import MAX_LINK_TEXT
 
     state, notices = from_query({"text": "t001 t002 t001", "doc": "for"})
     assert (state.text, state.doc, notices) == ("t001 t002 t001", "for", [])

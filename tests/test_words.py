@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from induction import words
 from induction.config import ConfigError, MapConfig
 from induction.engine import compute_map, get_model, make_trials
 from induction.reference import load_eager
+from induction.trials import words
 
 from .conftest import ROOT
 from .test_reproduce import stand_in

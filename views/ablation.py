@@ -7,8 +7,8 @@ from dashboard import library, maps
 from dashboard import state as view
 from dashboard.downloads import to_json_text
 from dashboard.sidebar import sidebar, title
-from induction.kinds import loss_name
-from induction.plots import curve_figure, diff_figure, map_figure
+from induction.figures.plots import curve_figure, diff_figure, map_figure
+from induction.losses import loss_name
 
 # inputs
 state = sidebar()

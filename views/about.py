@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard.sidebar import sidebar, title
 from induction.config import PAPER_SEGMENT, PAPER_TRIALS, SETUP_TARGETS
-from induction.sequences import PAPER_ID_RANGE
+from induction.trials.rrt import PAPER_ID_RANGE
 
 sidebar()  # keeps the view state (and the URL) when passing through this page
 title("About the method")
@@ -51,11 +51,11 @@ would score (about 0.0025 for a 401-token sequence). A score many times the base
 **Known answers.** The reference study found strong heads only in the last layers of BERT-base
 (L10H9, L9H0, L9H6 for the previous instance; L9H9 for the token before, L8H2 for the token after).
 The bundled `toy` model is the project's known-answer model: a 2-layer, 2-head BERT whose weights are
-**set by hand** (`python -m induction.toy_circuit`), not trained: L0H0 is a previous-token head and L0H1 a
+**set by hand** (`python -m induction.toys.toy_bert`), not trained: L0H0 is a previous-token head and L0H1 a
 next-token head; L1H0 is an induction head keyed on the left neighbour and L1H1 one keyed on the right
 neighbour, both copying the attended token into what the MLM head reads. Its induction heads score far
 above the baseline, while the same architecture freshly initialised has no head above 3x the baseline.
-(Training one on 2 CPU cores did not give a clean induction head; `induction/toy.py` keeps that loop.)
+(Training one on 2 CPU cores did not give a clean induction head; `induction/toys/toy_bert.py` keeps that loop.)
 
 Targets per setup: {", ".join(f"{k}: {', '.join(v)}" for k, v in SETUP_TARGETS.items())}.
 """)

@@ -4,9 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.sidebar import sidebar, title
+from induction.analyses.dynamics import dynamics, series_models
 from induction.config import InductionError, MapConfig, head_name
-from induction.dynamics import dynamics, series_models
-from induction.plots import dynamics_figure
+from induction.figures.plots import dynamics_figure
 
 # inputs
 state = sidebar()
@@ -16,7 +16,7 @@ st.caption("One line per training seed: the best head's score (and the selected 
            "the cache: fill it with `python -m induction sweep` (optionally on a Ray cluster).")
 spec = st.text_input("Checkpoints", "multiberts:seeds=0-4:steps=all", key="dyn_series",
                      help="a sweep's --models (multiberts:seeds=0-4:steps=all), or a folder of step_N checkpoints "
-                          "such as the toy's training run (python -m induction.toy --checkpoints ...)")
+                          "such as the toy's training run (python -m induction.toys.toy_bert --checkpoints ...)")
 
 # guard + compute (cache reads only)
 try:

@@ -5,13 +5,13 @@ import streamlit as st
 
 from dashboard import library
 from dashboard.downloads import to_json_text
-from dashboard.effects import NO_PAIR, effect_click, on_pair_change, open_clicked_head
+from dashboard.effects_panels import NO_PAIR, effect_click, on_pair_change, open_clicked_head
 from dashboard.maps import clickable_map
 from dashboard.sidebar import sidebar, title
 from dashboard.state import copy_to
 from induction.config import ABLATION_MODES, head_name
-from induction.kinds import loss_name
-from induction.plots import attention_vs_effect, effect_figure, map_figure
+from induction.figures.plots import attention_vs_effect, effect_figure, map_figure
+from induction.losses import loss_name
 
 # inputs
 state = sidebar()

@@ -6,9 +6,9 @@ from dashboard import library
 from dashboard.downloads import to_json_text
 from dashboard.sidebar import sidebar, title
 from induction import deploy
+from induction.analyses.icl import CURVE_LENGTHS, SIGN, ICLConfig
 from induction.config import ICL_VARIANTS
-from induction.icl import CURVE_LENGTHS, SIGN, ICLConfig
-from induction.plots import curve_figure, distribution_figure
+from induction.figures.plots import curve_figure, distribution_figure
 
 # inputs
 state = sidebar()

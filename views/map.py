@@ -6,7 +6,7 @@ from dashboard import drilldown, library, maps
 from dashboard import state as view
 from dashboard.downloads import downloads
 from dashboard.sidebar import sidebar, title
-from induction.plots import map_figure
+from induction.figures.plots import map_figure
 
 # inputs
 state = sidebar()

@@ -7,7 +7,7 @@ from dashboard.maps import clickable_map
 from dashboard.sidebar import sidebar, title
 from dashboard.state import copy_to
 from induction.config import MASK_SPANS, MAX_MASKS, head_name
-from induction.plots import cross_figure, curve_figure, map_figure
+from induction.figures.plots import cross_figure, curve_figure, map_figure
 
 # inputs
 state = sidebar()

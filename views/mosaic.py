@@ -6,8 +6,8 @@ from dashboard import library
 from dashboard.sidebar import sidebar, title, use_repeat
 from dashboard.state import select_head
 from induction import deploy
-from induction.mosaic import MOSAIC_MODELS, MOSAIC_SETUP, mosaic_figure
-from induction.registry import KNOWN_MODELS
+from induction.analyses.mosaic import MOSAIC_MODELS, MOSAIC_SETUP, mosaic_figure
+from induction.models.registry import KNOWN_MODELS
 
 
 def _open_clicked() -> None:

@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import library
 from dashboard.downloads import to_json_text
 from dashboard.sidebar import sidebar, title
-from induction.study import SCORE_TOLERANCE, SIZES_ORDER
+from induction.study.reported import SCORE_TOLERANCE, SIZES_ORDER
 
 STATUS = {"match": "✅ match", "differs": "❌ differs", "not run": "⏸ not run"}
 

@@ -6,8 +6,8 @@ import streamlit as st
 from dashboard import library
 from dashboard.sidebar import sidebar, title
 from induction.config import CAUSAL_SETUPS, SETUP_TARGETS, SETUPS
-from induction.plots import map_figure
-from induction.registry import CAUSAL_MODELS
+from induction.figures.plots import map_figure
+from induction.models.registry import CAUSAL_MODELS
 
 # inputs
 state = sidebar()

@@ -6,8 +6,8 @@ import streamlit as st
 
 from dashboard import library
 from dashboard.sidebar import sidebar, title
-from induction.plots import map_figure
-from induction.registry import CAUSAL_MODELS, OFFLINE_MODELS, SIZES
+from induction.figures.plots import map_figure
+from induction.models.registry import CAUSAL_MODELS, OFFLINE_MODELS, SIZES
 from induction.scoring import late_layer_share
 
 # inputs

@@ -3,14 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import text as page
+from dashboard import text_panels as page
 from dashboard.maps import clickable_map
 from dashboard.sidebar import sidebar, title
+from dashboard.viewstate import MAX_LINK_TEXT
 from induction import deploy
+from induction.analyses.text_map import DEFAULT_MIN_DISTANCE, TEXT_TARGETS, TextConfig, corpus_documents
 from induction.config import head_name
-from induction.plots import map_figure, row_figure, tokens_figure
-from induction.text import DEFAULT_MIN_DISTANCE, TEXT_TARGETS, TextConfig, corpus_documents
-from induction.viewstate import MAX_LINK_TEXT
+from induction.figures.plots import map_figure, row_figure, tokens_figure
 
 # inputs
 state = sidebar()

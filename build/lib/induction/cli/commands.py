@@ -1,0 +1,320 @@
+"""The CLI's commands: each takes the parsed arguments, calls the library, prints, and returns an exit code.
+
+Why apart from `cli.py`: that module is the parser (every option, its choices from `config`); this one is
+what each command does. Errors meant for users are raised as InductionError and printed by `cli.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from induction.config import SETUPS, ConfigError, InductionError, MapConfig, head_name
+from induction.models.loading import model_status
+
+
+def _progress_bar(desc: str, unit: str = "trial"):
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        bar = bar or tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    def close() -> None:
+        if bar is not None:
+            bar.close()
+
+    return close, update
+
+
+def with_progress(desc: str, compute, *args, unit: str = "trial", **kwargs):
+    """Call `compute(..., progress=...)` behind a progress bar that is always closed."""
+    close_bar, update = _progress_bar(desc, unit)
+    try:
+        return compute(*args, progress=update, **kwargs)
+    finally:
+        close_bar()
+
+
+def write_json(path: str | None, payload: dict) -> None:
+    if path:
+        Path(path).write_text(json.dumps(payload))
+        print(f"wrote {path}")
+
+
+def _print_table(result, top: int = 5) -> None:
+    c = result.config
+    print(f"{c.model} [{result.layers} layers x {result.heads} heads]  setup={c.setup}  protocol={c.protocol}  "
+          f"segment={c.segment}  trials={result.trials}  seed={c.seed}  uniform baseline={result.baseline:.4f}  "
+          f"{'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s")
+    for target in result.targets:
+        heads = ", ".join(f"{h.name} {h.score:.3f}±{h.sem:.3f}" for h in result.top_heads(target, top))
+        print(f"  {target:12s} {heads}")
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from induction.engine import compute_map, compute_map_until, make_trials, model_for
+    from induction.runs import resolve_run
+    from induction.scoring import dump_trials
+
+    run = resolve_run(MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
+                                seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype,
+                                masks=args.masks, mask_span=args.mask_span, unit=args.unit,
+                                mask_piece=args.mask_piece))
+    if args.figure:  # a bad path or target is said before the computation, not after
+        from induction.config import check_target
+        from induction.figures.export import figure_format
+
+        figure_format(args.figure)
+        check_target(args.setup, args.target or run.config.targets()[0])
+    desc = f"{args.model} {args.setup}"
+    if args.until_sem:
+        result = with_progress(desc, compute_map_until, run, args.until_sem)
+        print(f"adaptive: {result.trials} trials reached a standard error below {args.until_sem} "
+              f"(cap {args.trials})" if result.trials < args.trials else
+              f"adaptive: the cap of {args.trials} trials was reached before the bound {args.until_sem}")
+    else:
+        result = with_progress(desc, compute_map, run, use_cache=not args.no_cache)
+    _print_table(result)
+    if args.figure:
+        from induction.figures.export import write_figure
+        from induction.figures.plots import map_figure
+
+        target = args.target or result.targets[0]
+        mean, sem = result.stats(target)
+        title = f"{args.model} · {args.setup} · {target} · {result.trials} trials"
+        print(f"wrote {write_figure(map_figure(mean, sem, title=title, baseline=result.baseline), args.figure)}")
+    payload = result.to_json() if args.json else {}
+    if args.json and args.dump_trials:
+        batch = make_trials(run.with_trials(result.trials), model_for(run))
+        if hasattr(batch, "sets"):  # the word unit: each word's piece span too
+            from induction.trials.words import dump_word_trials
+
+            payload["trials_dump"] = dump_word_trials(batch)
+        else:
+            payload["trials_dump"] = dump_trials(batch, args.setup)
+    write_json(args.json, payload)
+    return 0
+
+
+def _precompute_model(name: str, args: argparse.Namespace) -> bool:
+    """Every setup and protocol of one model (a decoder: the repeat setup; repeat: the clean protocol); stop at
+    the first failure (a model that cannot load)."""
+    from induction.engine import compute_map
+    from induction.models.kinds import setups_for
+    from induction.models.loading import describe
+
+    try:
+        setups = setups_for(describe(name).kind)
+    except InductionError as exc:
+        print(f"{name:8s} skipped: {str(exc)[:200]}")
+        return False
+    for setup in setups:
+        for protocol in [p for p in args.protocols if setup != "repeat" or p == "clean"]:
+            config = MapConfig(model=name, setup=setup, protocol=protocol, trials=args.trials, seed=args.seed)
+            try:
+                result = with_progress(f"{name} {setup} {protocol}", compute_map, config)
+            except ConfigError as exc:  # this setup/protocol does not fit the model: the others may
+                print(f"{name:8s} {setup:9s} {protocol:6s} skipped: {str(exc)[:160]}")
+                continue
+            except InductionError as exc:
+                print(f"{name:8s} skipped: {str(exc)[:200]}")
+                return False
+            print(f"{name:8s} {setup:9s} {protocol:6s} {'cached' if result.cached else 'computed'} "
+                  f"{result.elapsed_s:.1f}s")
+    if args.effects:
+        _precompute_effects(name, args, setups[0])  # the kind's first setup: standard (a decoder's: repeat)
+    return True
+
+
+def _precompute_effects(name: str, args: argparse.Namespace, setup: str) -> None:
+    """Per-head effects of the standard setup (a decoder's: repeat), clean protocol, for the Effects page."""
+    from induction.analyses.effects import effects
+
+    config = MapConfig(model=name, setup=setup, protocol="clean", trials=args.trials, seed=args.seed)
+    try:
+        result = with_progress(f"{name} effects", effects, config, unit="step")
+    except InductionError as exc:  # no MLM head, say: the maps are still there
+        print(f"{name:8s} effects   skipped: {str(exc)[:160]}")
+        return
+    print(f"{name:8s} effects   clean  {'cached' if result.cached else 'computed'} {result.elapsed_s:.1f}s")
+
+
+def cmd_precompute(args: argparse.Namespace) -> int:
+    """Non-zero when any model asked for could not load (an image build must not pass without it)."""
+    done = [_precompute_model(name, args) for name in args.models]
+    failed = [name for name, ok in zip(args.models, done, strict=True) if not ok]
+    if failed:
+        print(f"error: could not precompute {', '.join(failed)} (see above)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from induction.analyses.ablation import ablate
+    from induction.losses import loss_name
+
+    config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
+                       seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype)
+    heads = [h for h in args.heads.split(",") if h.strip()]
+    result = with_progress(f"ablate {args.heads}", ablate, config, heads, mode=args.mode, use_cache=not args.no_cache)
+    print(f"{args.model} {args.setup}: ablated {', '.join(head_name(l, h) for l, h in result.heads)} ({result.mode})")
+    if result.loss_clean is not None:
+        print(f"  {loss_name(result.clean.kind)} on the RRT trials: clean {result.loss_clean:.4f} -> ablated "
+              f"{result.loss_ablated:.4f} ({result.loss_ablated - result.loss_clean:+.4f})")
+    else:
+        print(f"  {loss_name(result.clean.kind)}: n/a (no MLM head, or the repeat setup, which masks nothing)")
+    for target in result.clean.targets:
+        diff = result.diff(target)
+        order = [i for i in np.argsort(-np.nan_to_num(diff, nan=-np.inf), axis=None)[:3]]
+        rising = ", ".join(f"{head_name(l, h)} {diff[l, h]:+.3f}"
+                           for l, h in (np.unravel_index(i, diff.shape) for i in order))
+        print(f"  {target:12s} largest rises (backup candidates): {rising}")
+    write_json(args.json, result.to_json())
+    return 0
+
+
+def cmd_effects(args: argparse.Namespace) -> int:
+    from induction.analyses.effects import effects
+    from induction.losses import loss_name
+
+    config = MapConfig(model=args.model, setup=args.setup, protocol=args.protocol, trials=args.trials,
+                       seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype)
+    if args.figure:
+        from induction.figures.export import figure_format
+
+        figure_format(args.figure)
+    result = with_progress(f"effects {args.model}", effects, config, mode=args.mode, pairs_with=args.pairs_with,
+                            until_sem=args.until_sem, use_cache=not args.no_cache, unit="step")
+    pair = f" with {head_name(*result.pairs_with)} ablated" if result.pairs_with else ""
+    print(f"{args.model} {args.setup}: per-head effect on the {loss_name(result.kind)} ({result.mode} ablation{pair}), "
+          f"{result.trials} trials, {'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s "
+          f"({result.path} path)")
+    print(f"  loss: clean {result.loss_clean.mean():.4f}" +
+          (f", with {head_name(*result.pairs_with)} ablated {result.loss_base.mean():.4f}" if pair else ""))
+    effect, sem = result.effect, result.effect_sem
+    order = np.argsort(-effect, axis=None, kind="stable")[:5]
+    print("  largest effects: " + ", ".join(f"{head_name(l, h)} {effect[l, h]:+.4f}±{sem[l, h]:.4f}"
+                                            for l, h in (np.unravel_index(i, effect.shape) for i in order)))
+    if args.figure:
+        from induction.figures.export import write_figure
+        from induction.figures.plots import effect_figure
+
+        title = f"{args.model} · effect of each head on the {loss_name(result.kind)}"
+        print(f"wrote {write_figure(effect_figure(result.effect, result.effect_sem, title=title), args.figure)}")
+    write_json(args.json, result.to_json())
+    return 0
+
+
+def cmd_text(args: argparse.Namespace) -> int:
+    from induction.analyses.text_map import TEXT_TARGETS, TextConfig, dump_text_trials, prepare, text_map
+
+    config = TextConfig(model=args.model, text=args.text, file=args.file, corpus=args.corpus, document=args.document,
+                        min_distance=args.min_distance, max_occurrences=args.max_occurrences, seed=args.seed,
+                        device=args.device, dtype=args.dtype)
+    result = with_progress(f"text {args.model}", text_map, config, use_cache=not args.no_cache, unit="occurrence")
+    print(f"{args.model} on {result.source}: {result.trials} occurrences (a token at least {config.min_distance} "
+          f"tokens after an earlier one), uniform baseline {result.baseline:.4f}, "
+          f"{'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s")
+    for target in TEXT_TARGETS:
+        heads = ", ".join(f"{h.name} {h.score:.3f}±{h.sem:.3f}" for h in result.top_heads(target, 5))
+        print(f"  {target:13s} {heads}")
+    payload = result.to_json() if args.json else {}
+    if args.json and args.dump_trials:
+        payload["trials_dump"] = dump_text_trials(prepare(config)[1])
+    write_json(args.json, payload)
+    return 0
+
+
+def cmd_icl(args: argparse.Namespace) -> int:
+    from induction.analyses.icl import CURVE_LENGTHS, SIGN, ICLConfig, icl_score
+
+    curve = tuple(n for n in CURVE_LENGTHS if n <= args.long) if args.curve else ()
+    config = ICLConfig(model=args.model, corpus=args.corpus, variant=args.variant, trials=args.trials,
+                       seed=args.seed, short=args.short, long=args.long, replace=args.replace, curve=curve,
+                       device=args.device, dtype=args.dtype)
+    result = with_progress(f"icl {args.model}", icl_score, config, use_cache=not args.no_cache)
+    print(f"{args.model} on {args.corpus} ({args.variant}): Loss({args.short}) - Loss({args.long}) = "
+          f"{result.mean:.4f} ± {result.sem:.4f} over {args.trials} trials "
+          f"({result.skipped_documents} documents shorter than needed skipped)")
+    print(f"  sign: {SIGN}")
+    for n, (m, s) in result.curve.items():
+        print(f"  context {n:4d}: masked-token loss {m:.4f} ± {s:.4f}")
+    write_json(args.json, result.to_json())
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    for row in model_status():
+        print(f"{row['name']:18s} {row['layers']:>2d}x{row['heads']:<2d} "
+              f"{'offline' if row['offline'] else 'needs network':14s} {row['note']}  [{row['source']}]")
+    return 0
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from induction.study.reported import format_table
+    from induction.study.reproduce import parse_models, reproduce
+
+    models = parse_models(args.models)
+    result = with_progress("reproduce", reproduce, models, trials=args.trials, seed=args.seed, device=args.device,
+                            icl_corpus=args.icl_corpus, icl_trials=args.icl_trials, use_cache=not args.no_cache,
+                            unit="model")
+    print(format_table(result.rows))
+    counts = {s: sum(r["status"] == s for r in result.rows) for s in ("match", "differs", "not run")}
+    print(f"{counts['match']} match, {counts['differs']} differ, {counts['not run']} not run "
+          f"(of {len(result.rows)} reported numbers)")
+    for failure in result.failed:
+        print(f"failed: {failure}", file=sys.stderr)
+    write_json(args.json, result.to_json())
+    return 1 if result.failed else 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from induction.config import check_choice
+    from induction.sweep import run_sweep, tasks_for
+
+    setups = [check_choice("setup", s.strip(), SETUPS) for s in args.setups.split(",") if s.strip()]
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    from induction.analyses.dynamics import series_models
+
+    tasks = tasks_for(series_models(args.models), setups, seeds, protocol=args.protocol, trials=args.trials,
+                      segment=args.segment)
+    where = f"ray {args.ray}" if args.ray else "in this process"
+    result = with_progress(f"sweep ({where})", run_sweep, tasks, ray=args.ray,
+                            use_cache=not args.no_cache, unit="task")
+    for run in result["runs"]:
+        what = f"{run['top_head']} {run['top_score']:.3f}" if run["status"] == "ok" else f"failed: {run['error'][:160]}"
+        took = "cached" if run["cached"] else f"{run['elapsed_s']:.1f}s"
+        print(f"{run['model'][:40]:40s} {run['setup']:9s} seed {run['seed']:<3d} {took:>7s}  {what}")
+    failed = sum(r["status"] == "failed" for r in result["runs"])
+    print(f"{len(result['runs']) - failed} of {len(result['runs'])} tasks ok ({result['executor']} executor)")
+    write_json(args.json, result)
+    return 1 if failed else 0
+
+
+def cmd_mosaic(args: argparse.Namespace) -> int:
+    from induction.analyses.mosaic import collect, mosaic_figure
+    from induction.config import check_target
+    from induction.figures.export import figure_format, write_figure
+
+    figure_format(args.figure)  # a bad path is said before anything runs
+    check_target(args.setup, args.target)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    tiles, missing = with_progress("mosaic", collect, models, setup=args.setup, target=args.target,
+                                    trials=args.trials, seed=args.seed, compute_missing=args.compute, unit="model")
+    for t in tiles:
+        layer, head, score = t.best
+        print(f"{t.model[:40]:40s} {t.family:12s} {t.kind:8s} {t.layers:>2d}x{t.heads:<2d} best L{layer}H{head} "
+              f"{score:.3f} ({score / t.baseline:.1f}x baseline)")
+    for name, why in missing.items():
+        print(f"{name[:40]:40s} missing: {why[:200]}")
+    title = f"Mosaic · {args.setup} · {args.target} · {args.trials} trials"
+    print(f"wrote {write_figure(mosaic_figure(tiles, target=args.target, title=title), args.figure)}")
+    return 0

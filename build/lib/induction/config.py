@@ -1,0 +1,190 @@
+"""Names, limits, the frozen run configuration, and the project's error types.
+
+Why one module: every entry point (CLI, dashboard, benchmark) builds a `MapConfig`,
+and every enum the user can choose (setup, protocol, target, ablation mode, ICL
+variant, device, dtype) is spelled once here as a `Literal` whose `get_args` feeds
+the CLI's choices, the URL parser and the widgets. Bad input gets the same clear
+message wherever it comes from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+Setup = Literal["standard", "shuffled", "triple", "repeat"]
+ModelKind = Literal["encoder", "causal"]
+Protocol = Literal["clean", "paper"]
+DType = Literal["auto", "float32", "float16", "bfloat16"]
+Device = Literal["auto", "cpu", "cuda"]
+AblationMode = Literal["zero", "mean"]
+ICLVariant = Literal["masked", "all-tokens"]
+MaskSpan = Literal["scattered", "contiguous"]
+Unit = Literal["token", "word"]
+MaskPiece = Literal["all", "first", "last"]
+
+SETUPS: tuple[str, ...] = get_args(Setup)
+PROTOCOLS: tuple[str, ...] = get_args(Protocol)
+DTYPES: tuple[str, ...] = get_args(DType)
+DEVICES: tuple[str, ...] = get_args(Device)
+ABLATION_MODES: tuple[str, ...] = get_args(AblationMode)
+ICL_VARIANTS: tuple[str, ...] = get_args(ICLVariant)
+MASK_SPANS: tuple[str, ...] = get_args(MaskSpan)
+UNITS: tuple[str, ...] = get_args(Unit)
+MASK_PIECES: tuple[str, ...] = get_args(MaskPiece)
+MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
+WORD_TARGETS = ("prev_piece", "prev_word", "word_before", "word_after")
+MAX_MASKS = 8
+
+# Targets read from the one forward pass of each setup, in display order.
+SETUP_TARGETS: dict[str, tuple[str, ...]] = {
+    "standard": ("prev", "prev_before", "prev_after"),
+    "shuffled": ("left_match", "right_match", "sum"),
+    "triple": ("earlier", "later"),
+    # no mask: every token of the second copy is a query (the Induction Mosaic's score is `induction`)
+    "repeat": ("induction", "duplicate", "previous_token"),
+}
+COPIES: dict[str, int] = {"standard": 2, "shuffled": 2, "triple": 3, "repeat": 2}
+CAUSAL_SETUPS = ("repeat",)  # a causal model has no [MASK] and sees only earlier tokens
+REPEAT_SEGMENT = 50  # the repeat setup's default segment (it is not the study's: no paper length)
+# The reference study's segment lengths: 3 x 200 + 1 would not fit BERT's 512 positions.
+PAPER_SEGMENT: dict[str, int] = {"standard": 200, "shuffled": 200, "triple": 150}
+PAPER_TRIALS = 50
+OFFSETS = tuple(range(-5, 6))  # attention profile around the previous instance
+SIGNAL_RATIO = 3.0  # a head under 3x the uniform baseline is no induction head (the toy's fresh weights stay under)
+
+# Limits, defined once: the CLI, the URL parser and deployed mode read these.
+MAX_TRIALS = 100_000
+MAX_SEGMENT = 2048
+MAX_LAYERS_OR_HEADS = 1000  # what a URL may name before the model is known
+# A Hugging Face id ("name" or "org/name", optionally "@revision"); anything else is a known name or a folder.
+MODEL_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?(@[\w.-]+)?")
+_HEAD = re.compile(r"\s*L(\d{1,4})H(\d{1,4})\s*", flags=re.IGNORECASE)
+
+
+class InductionError(Exception):
+    """Base class: every error meant for a user's eyes."""
+
+
+class ConfigError(InductionError, ValueError):
+    """A parameter is out of range or unknown."""
+
+
+class ModelLoadError(InductionError):
+    """A model cannot be loaded or is not a supported encoder."""
+
+
+def check_choice(name: str, value: object, options: tuple[str, ...]) -> str:
+    """`value` if it is one of `options`, else a ConfigError that lists them."""
+    if value not in options:
+        raise ConfigError(f"unknown {name} {value!r}; choose one of {', '.join(options)}")
+    return value  # type: ignore[return-value]
+
+
+def min_segment(setup: str) -> int:
+    """Shortest segment for which every target of the setup is well defined."""
+    return 3 if setup == "shuffled" else 1
+
+
+def sequence_length(setup: str, protocol: str, segment: int) -> int:
+    """Tokens fed to the model: prefix + copies (+ trailing [SEP] for clean)."""
+    return 1 + COPIES[setup] * segment + (1 if protocol == "clean" else 0)
+
+
+def max_segment(setup: str, protocol: str, max_positions: int) -> int:
+    """Longest segment whose sequence fits `max_positions`."""
+    return (max_positions - 1 - (1 if protocol == "clean" else 0)) // COPIES[setup]
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    """Everything that changes an induction map's numbers (but the model's weights)."""
+
+    model: str = "toy"
+    setup: Setup = "standard"
+    protocol: Protocol = "clean"
+    trials: int = PAPER_TRIALS
+    seed: int = 0
+    segment: int | None = None  # None: the protocol's default (paper: 200/150; clean: the model's)
+    dtype: DType = "auto"
+    device: Device = "auto"
+    masks: int = 1  # masked tokens per trial, each a query (several masks: the study's joint-attention question)
+    mask_span: MaskSpan = "scattered"  # K neighbouring tokens, or K with no two adjacent
+    unit: Unit = "token"  # word: segments of whole words, the segment counted in word pieces
+    mask_piece: MaskPiece = "all"  # word unit: mask every piece of the chosen word, or its first or last
+
+    def validate(self) -> MapConfig:
+        """Check everything that can be checked without loading the model."""
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigError("model must be a non-empty name, Hugging Face id or folder")
+        check_choice("setup", self.setup, SETUPS)
+        check_choice("protocol", self.protocol, PROTOCOLS)
+        check_int("trials", self.trials, 1, MAX_TRIALS)
+        check_int("seed", self.seed, 0, 2**63 - 1)
+        if self.segment is not None:
+            check_int("segment", self.segment, min_segment(self.setup), MAX_SEGMENT)
+        check_choice("dtype", self.dtype, DTYPES)
+        check_choice("device", self.device, DEVICES)
+        check_int("masks", self.masks, 1, MAX_MASKS)
+        check_choice("mask span", self.mask_span, MASK_SPANS)
+        check_choice("unit", self.unit, UNITS)
+        check_choice("mask piece", self.mask_piece, MASK_PIECES)
+        if self.setup == "repeat" and (self.protocol != "clean" or self.masks != 1 or self.unit != "token"):
+            raise ConfigError("the repeat setup masks nothing (every token of the second copy is a query) and draws "
+                              "distinct ids: use it with --protocol clean, --masks 1 and --unit token")
+        if self.unit == "word" and (self.setup != "standard" or self.masks != 1):
+            raise ConfigError("the word unit has the standard setup's targets and masks one word a trial "
+                              "(--mask-piece chooses its pieces): use --setup standard and --masks 1")
+        return self
+
+    def with_segment(self, default_clean: int | None, max_positions: int) -> MapConfig:
+        """Fill in the default segment and check it fits the model's positions.
+
+        paper: the study's 200/150; clean: the model's own default (the toy's), else
+        the study's lengths shortened to fit the model.
+        """
+        most = max_segment(self.setup, self.protocol, max_positions)
+        segment = self.segment
+        if segment is None and self.protocol == "paper":
+            segment = PAPER_SEGMENT[self.setup]
+        elif segment is None:
+            segment = min(default_clean or PAPER_SEGMENT.get(self.setup, REPEAT_SEGMENT), most)
+        if segment > most:
+            raise ConfigError(
+                f"segment {segment} is too long for {self.model!r}: {self.setup} with the {self.protocol} protocol "
+                f"needs {sequence_length(self.setup, self.protocol, segment)} positions but the model has "
+                f"{max_positions}; the longest segment that fits is {most}"
+            )
+        return dataclasses.replace(self, segment=segment)
+
+    def targets(self) -> tuple[str, ...]:
+        return WORD_TARGETS if self.unit == "word" else SETUP_TARGETS[self.setup]
+
+
+def check_target(setup: str, target: str) -> str:
+    options = SETUP_TARGETS.get(setup, ())
+    if target not in options:
+        raise ConfigError(f"unknown target {target!r} for setup {setup!r}; choose one of {', '.join(options)}")
+    return target
+
+
+def check_int(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def parse_head(text: str) -> tuple[int, int]:
+    """'L9H9' -> (9, 9). Layers and heads are 0-indexed everywhere; the one place heads are parsed."""
+    match = _HEAD.fullmatch(str(text)[:40])
+    if not match:
+        raise ConfigError(f"cannot read head {str(text)[:20]!r}; write it as L<layer>H<head>, for example L9H9")
+    return int(match.group(1)), int(match.group(2))
+
+
+def head_name(layer: int, head: int) -> str:
+    return f"L{layer}H{head}"

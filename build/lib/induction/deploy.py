@@ -1,0 +1,41 @@
+"""Deployed (public demo) mode: one environment variable turns on the limits.
+
+`INDUCTION_DEPLOYED=1` restricts models to an allow-list (no free ids, no local
+paths), caps trials and segment length, and hides error details. Off by default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from induction.config import MAX_SEGMENT, MAX_TRIALS, ModelLoadError
+from induction.models.registry import KNOWN_MODELS
+
+DEPLOYED_MAX_TRIALS = 200
+DEPLOYED_MAX_SEGMENT = 250
+
+
+@dataclass(frozen=True)
+class Limits:
+    deployed: bool
+    allowed_models: tuple[str, ...] | None  # None: any model id or folder
+    max_trials: int
+    max_segment: int
+
+
+def limits() -> Limits:
+    if os.environ.get("INDUCTION_DEPLOYED", "0").strip().lower() not in ("1", "true", "yes"):
+        return Limits(False, None, MAX_TRIALS, MAX_SEGMENT)
+
+    allowed = os.environ.get("INDUCTION_ALLOWED_MODELS")
+    models = tuple(m for m in allowed.replace(",", " ").split()) if allowed else tuple(KNOWN_MODELS)
+    return Limits(True, models, int(os.environ.get("INDUCTION_MAX_TRIALS", DEPLOYED_MAX_TRIALS)),
+                  int(os.environ.get("INDUCTION_MAX_SEGMENT", DEPLOYED_MAX_SEGMENT)))
+
+
+def check_model(name: str) -> None:
+    """In deployed mode, refuse anything but the allow-list (no free ids, no paths) before touching disk or hub."""
+    allowed = limits().allowed_models
+    if allowed is not None and name not in allowed:
+        raise ModelLoadError(f"this server offers only these models: {', '.join(allowed)}")

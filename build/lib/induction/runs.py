@@ -1,0 +1,95 @@
+"""A run, resolved once: the frozen record every computation below the entry points takes.
+
+Why: a `MapConfig` as a user writes it says "auto" for device and dtype and may leave
+the segment to the model. Resolving it means reading the model's config (no weights),
+checking the input and choosing the device; doing that once at the entry point and
+passing the result down unchanged means nothing below re-reads a config or re-decides
+a device, and every cache key is built from the same concrete fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from induction.cache import make_key
+from induction.config import ConfigError, MapConfig, head_name
+from induction.models.kinds import check_setup
+from induction.models.loading import ModelInfo, describe, resolve_device
+
+
+@dataclass(frozen=True)
+class Run:
+    """A validated MapConfig with its segment, device and dtype concrete, and the model's description."""
+
+    config: MapConfig
+    info: ModelInfo
+
+    @property
+    def model(self) -> str:
+        return self.config.model
+
+    @property
+    def device(self) -> str:
+        return self.config.device
+
+    @property
+    def dtype(self) -> str:
+        return self.config.dtype
+
+    def with_trials(self, trials: int) -> Run:
+        return dataclasses.replace(self, config=dataclasses.replace(self.config, trials=trials))
+
+    def one_mask(self, what: str) -> None:
+        """Ablation and effects score one masked token a trial."""
+        if self.config.masks != 1 or self.config.unit != "token":
+            raise ConfigError(f"{what} masks one token a trial; leave --masks at 1 and the unit at token "
+                              "(several masks and words: maps only)")
+
+    def check_head(self, layer: int, head: int) -> tuple[int, int]:
+        if not (0 <= layer < self.info.layers and 0 <= head < self.info.heads):
+            raise ConfigError(f"{self.model!r} has layers 0..{self.info.layers - 1} and heads "
+                              f"0..{self.info.heads - 1}; there is no {head_name(layer, head)}")
+        return layer, head
+
+
+def resolve_run(config: MapConfig | Run) -> Run:
+    """Validate, describe the model, fill in the segment and choose the device and dtype (idempotent)."""
+    if isinstance(config, Run):
+        return config
+    config.validate()
+    info = describe(config.model)
+    check_setup(config.model, info.kind, config.setup)
+    config = config.with_segment(info.default_segment, info.max_positions)
+    device, dtype = resolve_device(config.device, config.dtype, half_on_cuda=config.protocol != "paper")
+    return Run(config=dataclasses.replace(config, device=device, dtype=dtype), info=info)
+
+
+# One key builder per result kind. Every key names the weights (source and fingerprint) and
+# every field that changes the numbers; the field names are those of the cache written so far.
+def _run_parts(run: Run) -> dict:
+    c = run.config
+    extra = {"capture": "fallback"} if run.info.capture_path == "fallback" else {}  # interface keys as before
+    if c.masks > 1:  # one mask: the keys as before
+        extra.update(masks=c.masks, mask_span=c.mask_span)
+    if c.unit == "word":
+        extra.update(unit=c.unit, mask_piece=c.mask_piece)
+    return dict(source=run.info.source, fingerprint=run.info.fingerprint, setup=c.setup, protocol=c.protocol,
+                segment=c.segment, trials=c.trials, seed=c.seed, dtype=c.dtype, device=c.device, **extra)
+
+
+def map_key(run: Run) -> str:
+    return make_key("map", **_run_parts(run))
+
+
+def ablation_key(run: Run, heads: tuple[tuple[int, int], ...], mode: str) -> str:
+    return make_key("ablation", heads=sorted(heads), mode=mode, **_run_parts(run))
+
+
+def clean_loss_key(run: Run) -> str:
+    return make_key("clean-loss", **_run_parts(run))
+
+
+def effects_key(run: Run, mode: str, pairs_with: tuple[int, int] | None) -> str:
+    return make_key("effects", mode=mode, pairs_with=None if pairs_with is None else head_name(*pairs_with),
+                    **_run_parts(run))

@@ -1,0 +1,66 @@
+"""The "Your text" page's pieces: the library calls behind progress, and the tokens as chips."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from induction.config import InductionError
+
+from .progress import run_with_progress, show_error
+
+DEPLOYED_MAX_CHARS = 5000  # deployed mode: the most text a visitor may paste
+
+
+PASTE, DOCUMENT = "paste", "python-docs document"
+
+
+def on_source_change(first_doc: str) -> None:
+    s = st.session_state
+    s.doc = "" if s.w_text_source == PASTE else (s.get("w_doc") or first_doc)
+
+
+def on_doc_change() -> None:
+    st.session_state.doc = st.session_state.w_doc
+
+
+def on_text_change() -> None:
+    """The pasted text goes into the link only when it is short (MAX_LINK_TEXT); it always stays in the session."""
+    from dashboard.viewstate import MAX_LINK_TEXT
+
+    text = st.session_state.user_text
+    st.session_state.text = text if len(text) <= MAX_LINK_TEXT else ""
+
+
+def get_text_map(config):
+    from induction.analyses.text_map import text_map
+
+    return run_with_progress("scoring the text", text_map, config)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _detail(config, occurrence: int, layer: int, head: int):
+    from induction.analyses.text_map import text_detail
+
+    return text_detail(config, occurrence, layer, head)
+
+
+def occurrence_detail(config, occurrence: int, layer: int, head: int):
+    try:
+        return _detail(config, occurrence, layer, head)
+    except InductionError as exc:
+        show_error(str(exc))
+        return None
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def tokens(config) -> list[list[str]]:
+    from induction.analyses.text_map import window_tokens
+
+    return window_tokens(config)
+
+
+def on_token_click() -> None:
+    """A click on a repeated token masks that occurrence."""
+    points = (st.session_state.get("text_tokens") or {}).get("selection", {}).get("points", [])
+    if points and points[0].get("customdata") and int(points[0]["customdata"][0]) >= 0:
+        st.session_state.text_occurrence = int(points[0]["customdata"][0])

@@ -1,0 +1,243 @@
+"""In-context learning score: Loss(short context) - Loss(long context), and the ICL curve.
+
+A trial takes one document of at least `long` tokens (after the model's own
+tokenisation, [CLS] included), masks one token and compares the masked LM's loss
+with the first `short` tokens against the first `long` tokens as context.
+
+Variants:
+- `masked` (default, what the study describes): cross-entropy of the masked token.
+  The same position is masked in both contexts, drawn from positions 1..short-1,
+  so the only difference between the two losses is the extra context.
+- `all-tokens` (what the study's code computed, giving 0.2555 for bert-base-uncased
+  on Simple English Wikipedia): labels are the original ids everywhere, the loss is
+  the mean over every position of the context, the mask included; the masked
+  position is drawn from all positions of each context, separately.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from induction.cache import ResultCache, get_or_compute, make_key
+from induction.config import ICL_VARIANTS, ConfigError, ICLVariant, InductionError, ModelLoadError, check_choice
+from induction.engine import Progress, shared_model
+from induction.models.hub import hub_reachable
+from induction.models.loading import LoadedModel, ModelInfo, describe, resolve_device
+from induction.scoring import mean_sem
+
+CURVE_LENGTHS = (25, 50, 100, 200, 300, 400, 500)
+# Simple English Wikipedia: the study's script dataset (`wikipedia`, 20220301.simple) is no longer published;
+# this is the nearest snapshot on the Hub. Documents are sampled, seeded, from the whole split.
+WIKIPEDIA = ("wikimedia/wikipedia", "20231101.simple")
+WIKIPEDIA_DOCUMENTS = 5000
+MAX_UNKNOWN_SHARE = 0.5  # a corpus the tokenizer mostly cannot read is refused
+SIGN = ("Loss(short) - Loss(long): positive when more context helps, as the study reports it; Olsson et al. "
+        "report loss(token 500) - loss(token 50), the opposite sign")
+
+
+@dataclass(frozen=True)
+class ICLConfig:
+    model: str = "base"
+    corpus: str = "python-docs"
+    variant: ICLVariant = "masked"
+    trials: int = 50
+    seed: int = 0
+    short: int = 50
+    long: int = 500
+    replace: bool = False  # sample documents with replacement when there are fewer than trials
+    curve: tuple[int, ...] = ()  # context lengths for the ICL curve (masked-token loss)
+    device: str = "auto"
+    dtype: str = "auto"
+
+
+@dataclass
+class ICLResult:
+    config: ICLConfig
+    corpus_hash: str
+    per_trial: np.ndarray  # [T] loss(short) - loss(long)
+    skipped_documents: int
+    eligible_documents: int
+    curve: dict[int, tuple[float, float]] = field(default_factory=dict)  # length -> (mean, sem)
+    elapsed_s: float = 0.0
+    cached: bool = False
+
+    @property
+    def mean(self) -> float:
+        return float(self.per_trial.mean())
+
+    @property
+    def sem(self) -> float:
+        return float(mean_sem(self.per_trial)[1])
+
+    def to_json(self) -> dict:
+        c = self.config
+        out = {"model": c.model, "corpus": c.corpus, "corpus_hash": self.corpus_hash, "variant": c.variant,
+               "corpus_snapshot": "/".join(WIKIPEDIA) if c.corpus == "wikipedia-simple" else None,
+               "trials": c.trials, "seed": c.seed, "device": c.device, "dtype": c.dtype,
+               "short": c.short, "long": c.long, "mean": self.mean,
+               "sem": self.sem, "sign": SIGN, "per_trial": [float(v) for v in self.per_trial],
+               "skipped_documents": self.skipped_documents, "eligible_documents": self.eligible_documents}
+        if self.curve:
+            out["curve"] = {str(k): {"mean": m, "sem": s} for k, (m, s) in self.curve.items()}
+        return out
+
+
+def sample_documents(dataset, seed: int, count: int = WIKIPEDIA_DOCUMENTS) -> list[str]:
+    """`count` documents drawn without replacement, seeded, from the whole split (in split order)."""
+    rng = np.random.default_rng(seed)
+    picks = np.sort(rng.choice(len(dataset), size=min(count, len(dataset)), replace=False))
+    return [dataset[int(i)]["text"] for i in picks]
+
+
+def load_corpus(corpus: str, seed: int = 0) -> list[str]:
+    """Documents of a named corpus, a .txt file or a folder of .txt files."""
+    if corpus == "python-docs":
+        from pydoc_data.topics import topics
+
+        return [topics[k] for k in sorted(topics)]
+    if corpus == "wikipedia-simple":
+        if not hub_reachable():
+            raise InductionError("the wikipedia-simple corpus downloads from the Hugging Face Hub, which is not "
+                                 "reachable from here; python-docs works offline, or pass a folder of .txt files")
+        try:
+            from datasets import load_dataset
+        except ImportError as exc:
+            raise InductionError("the wikipedia-simple corpus needs `pip install datasets`; "
+                                 "python-docs works offline") from exc
+        try:
+            return sample_documents(load_dataset(*WIKIPEDIA, split="train"), seed)
+        except Exception as exc:
+            raise InductionError(f"could not load Simple English Wikipedia ({exc}); python-docs works offline") from exc
+    path = Path(corpus)
+    if path.is_file() and path.suffix == ".txt":
+        return [path.read_text(errors="replace")]
+    if path.is_dir():
+        files = sorted(path.glob("*.txt"))
+        if not files:
+            raise ConfigError(f"the folder {corpus!r} has no .txt files")
+        return [f.read_text(errors="replace") for f in files]
+    raise ConfigError(f"unknown corpus {corpus!r}: use python-docs, wikipedia-simple, a .txt file or a folder of them")
+
+
+def corpus_hash(docs: list[str]) -> str:
+    digest = hashlib.sha256()
+    for d in docs:
+        digest.update(hashlib.sha256(d.encode()).digest())
+    return digest.hexdigest()[:16]
+
+
+def eligible(model: LoadedModel, docs: list[str], length: int) -> tuple[list[np.ndarray], int]:
+    """[CLS] + the first `length - 1` word pieces of every document that has them, as the study built its
+    contexts (no closing [SEP]; a shorter context is a prefix of a longer one)."""
+    kept, skipped, pieces_seen, unknown = [], 0, 0, 0
+    unk = model.tokenizer.unk_token_id
+    for doc in docs:
+        pieces = model.tokenizer(doc, add_special_tokens=False, truncation=True, max_length=length - 1)["input_ids"]
+        pieces_seen += len(pieces)
+        unknown += sum(p == unk for p in pieces) if unk is not None else 0
+        if len(pieces) >= length - 1:
+            kept.append(np.asarray([model.vocab.cls_id, *pieces[:length - 1]], dtype=np.int64))
+        else:
+            skipped += 1
+    if pieces_seen and unknown / pieces_seen > MAX_UNKNOWN_SHARE:
+        raise ConfigError(f"{unknown / pieces_seen:.0%} of the corpus's tokens are unknown to {model.name!r}'s "
+                          "tokenizer: it cannot read this corpus, and a score on [UNK] tokens means nothing")
+    return kept, skipped
+
+
+def _loss(model: LoadedModel, ids: np.ndarray, pos: int, variant: str) -> float:
+    import torch
+
+    x = torch.from_numpy(ids.copy()).unsqueeze(0).to(model.device)
+    x[0, pos] = model.vocab.mask_id
+    with torch.inference_mode():
+        logits = model.mlm(input_ids=x).logits[0].float()  # [S, V]
+    target = torch.from_numpy(ids).to(model.device)
+    if variant == "masked":
+        return float(torch.nn.functional.cross_entropy(logits[pos:pos + 1], target[pos:pos + 1]))
+    return float(torch.nn.functional.cross_entropy(logits, target))
+
+
+def check(config: ICLConfig, max_positions: int) -> None:
+    check_choice("variant", config.variant, ICL_VARIANTS)
+    if not (isinstance(config.trials, int) and config.trials >= 1):
+        raise ConfigError("trials must be a whole number of at least 1")
+    lengths = (config.short, config.long, *config.curve)
+    if min(lengths) < 3 or config.short >= config.long:
+        raise ConfigError("context lengths must be at least 3 tokens and short < long")
+    if max(lengths) > max_positions:
+        raise ConfigError(f"a {max(lengths)}-token context does not fit the model's {max_positions} positions")
+
+
+def resolve_icl(config: ICLConfig) -> tuple[ICLConfig, ModelInfo]:
+    """Check the config against the model and make its device and dtype concrete (once per call)."""
+    info = describe(config.model)
+    check(config, info.max_positions)
+    device, dtype = resolve_device(config.device, config.dtype, half_on_cuda=False)  # losses in float32
+    return dataclasses.replace(config, device=device, dtype=dtype), info
+
+
+def icl_key(config: ICLConfig, info: ModelInfo, chash: str) -> str:
+    return make_key("icl", fingerprint=info.fingerprint, source=info.source, corpus=config.corpus,
+                    corpus_hash=chash, variant=config.variant, short=config.short, long=config.long,
+                    trials=config.trials, seed=config.seed, replace=config.replace, curve=list(config.curve),
+                    device=config.device, dtype=config.dtype)
+
+
+def icl_score(config: ICLConfig, *, progress: Progress | None = None, use_cache: bool = True,
+              cache: ResultCache | None = None) -> ICLResult:
+    """The in-context learning score of `config.model` on `config.corpus`: the loss with a short context minus
+    the loss with a long one, per document, with its definition and sign recorded in the result (cached)."""
+    config, info = resolve_icl(config)
+    docs = load_corpus(config.corpus, config.seed)
+    chash = corpus_hash(docs)
+
+    def compute() -> tuple[dict, dict]:
+        started = time.perf_counter()
+        model = shared_model(info, config.device, config.dtype)
+        if model.mlm is None:
+            raise ModelLoadError(f"model {config.model!r} has no trained masked-LM head (its checkpoint is an "
+                                 "encoder only), so it cannot predict masked tokens; the ICL score needs one")
+        longest = max(config.long, *config.curve) if config.curve else config.long
+        kept, skipped = eligible(model, docs, longest)
+        if not kept or (len(kept) < config.trials and not config.replace):
+            raise ConfigError(f"the corpus {config.corpus!r} has {len(kept)} documents of at least {longest} "
+                              f"tokens for {config.model!r} ({skipped} shorter were skipped) but {config.trials} "
+                              "trials were asked for: ask for fewer trials or sample with replacement")
+        rng = np.random.default_rng(config.seed)
+        picks = rng.choice(len(kept), size=config.trials, replace=len(kept) < config.trials)
+        scores, curve = [], {n: [] for n in config.curve}
+        for t, d in enumerate(picks):
+            ids = kept[d]
+            if config.variant == "masked":
+                pos = int(rng.integers(1, config.short))
+                scores.append(_loss(model, ids[:config.short], pos, "masked")
+                              - _loss(model, ids[:config.long], pos, "masked"))
+            else:
+                p_short, p_long = int(rng.integers(0, config.short)), int(rng.integers(0, config.long))
+                scores.append(_loss(model, ids[:config.short], p_short, "all-tokens")
+                              - _loss(model, ids[:config.long], p_long, "all-tokens"))
+            if config.curve:
+                pos = int(rng.integers(1, min(config.curve)))  # inside the shortest context
+                for n in config.curve:
+                    curve[n].append(_loss(model, ids[:n], pos, "masked"))
+            if progress:
+                progress(t + 1, config.trials)
+        arrays = {"per_trial": np.asarray(scores, dtype=np.float64)}
+        arrays.update({f"curve_{n}": np.asarray(v) for n, v in curve.items()})
+        return {"skipped": skipped, "eligible": len(kept), "elapsed_s": time.perf_counter() - started}, arrays
+
+    meta, arrays, cached = get_or_compute(icl_key(config, info, chash), compute, use_cache=use_cache, cache=cache)
+    curve = {}
+    for n in config.curve:
+        m, s = mean_sem(arrays[f"curve_{n}"])
+        curve[n] = (float(m), float(s))
+    return ICLResult(config=config, corpus_hash=chash, per_trial=arrays["per_trial"],
+                     skipped_documents=int(meta["skipped"]), eligible_documents=int(meta["eligible"]),
+                     curve=curve, elapsed_s=float(meta["elapsed_s"]), cached=cached)

@@ -1,0 +1,275 @@
+"""Plotly figures as pure functions of library results (no Streamlit here).
+
+Why a heatmap with an invisible scatter on top: Streamlit's `on_select` delivers
+no clicks for heatmap cells, but does for scatter points. The heatmap draws the
+colours; one transparent square marker per (layer, head), carrying
+`customdata=[layer, head, score, sem]` as plain lists, takes hover and clicks.
+The selected head is drawn as a rectangle, never fed back as `selectedpoints`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from induction.config import OFFSETS, SIGNAL_RATIO
+
+MAP_COLORS = "Viridis"
+TOKEN_HOVER_MAX = 160
+DIFF_COLORS = "RdBu_r"
+_HOVER = "<b>L%{customdata[0]}H%{customdata[1]}</b><br>layer %{customdata[0]}, head %{customdata[1]}<br>" \
+         "VALUE %{customdata[2]:.4f} ± %{customdata[3]:.4f}<extra></extra>"
+
+
+def _height(layers: int) -> int:
+    return int(min(900, max(260, 26 * layers + 110)))
+
+
+def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = "", zmin: float | None = 0.0,
+               zmax: float | None = 1.0, colorscale: str = MAP_COLORS, zmid: float | None = None,
+               selected: Iterable[tuple[int, int]] = (), ablated: Iterable[tuple[int, int]] = (),
+               colorbar_title: str = "score", value_name: str = "score", baseline: float | None = None,
+               values: bool | None = None) -> go.Figure:
+    """Layers (y, 0 at top) x heads (x) heatmap with clickable cells; `baseline` is marked on the colour bar,
+    and small maps (or `values=True`) show each cell's value."""
+    layers, heads = mean.shape
+    z = np.asarray(mean, dtype=float).copy()
+    sem = np.zeros_like(z) if sem is None else np.asarray(sem, dtype=float)
+    ablated = set(map(tuple, ablated))
+    for l, h in ablated:
+        z[l, h] = np.nan  # an ablated head has no score: drawn grey, marked with a cross
+    ll, hh = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
+    custom = np.stack([ll.ravel(), hh.ravel(), np.nan_to_num(z.ravel()), sem.ravel()], axis=1).tolist()
+    height = _height(layers)
+    marker = max(6, min(40, int((height - 110) / max(layers, 1) * 0.9)))
+    fig = go.Figure()
+    colorbar = dict(title=colorbar_title)
+    if baseline is not None and zmin is not None and zmax is not None and zmin <= baseline <= zmax:
+        ticks = [float(v) for v in np.linspace(zmin, zmax, 5)]
+        colorbar.update(tickvals=[*ticks, baseline],
+                        ticktext=[f"{v:.3g}" if abs(v) >= 1e-6 else "0" for v in ticks] + ["— uniform"])
+    show_values = layers * heads <= 64 if values is None else values
+    fig.add_trace(go.Heatmap(z=z, x=list(range(heads)), y=list(range(layers)), zmin=zmin, zmax=zmax, zmid=zmid,
+                             colorscale=colorscale, hoverinfo="skip", xgap=1, ygap=1, colorbar=colorbar,
+                             texttemplate="%{z:.2f}" if show_values else None))
+    fig.add_trace(go.Scatter(
+        x=hh.ravel().tolist(), y=ll.ravel().tolist(), mode="markers", customdata=custom,
+        hovertemplate=_HOVER.replace("VALUE", value_name),
+        marker=dict(symbol="square", size=marker, opacity=0, color="black"), showlegend=False, name="heads",
+        selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
+    ))
+    if ablated:
+        fig.add_trace(go.Scatter(x=[h for _, h in ablated], y=[l for l, _ in ablated], mode="markers",
+                                 marker=dict(symbol="x-thin", size=marker * 0.6, line=dict(width=2, color="#555")),
+                                 hoverinfo="skip", showlegend=False, name="ablated"))
+    for l, h in selected:
+        fig.add_shape(type="rect", x0=h - 0.5, x1=h + 0.5, y0=l - 0.5, y1=l + 0.5,
+                      line=dict(color="#ff2d55", width=3))
+    # the toolbar stands upright at the right so it never covers the title; wide maps label every other head
+    fig.update_layout(title=title, height=height, margin=dict(l=50, r=20, t=40 if title else 10, b=40),
+                      clickmode="event+select", dragmode=False, plot_bgcolor="#d9d9d9",
+                      modebar=dict(orientation="v"))
+    fig.update_xaxes(title="head", dtick=1 if heads <= 12 else 2, tickangle=0, range=[-0.5, heads - 0.5],
+                     showgrid=False, zeroline=False)
+    fig.update_yaxes(title="layer", dtick=1 if layers <= 24 else 2, range=[layers - 0.5, -0.5], showgrid=False,
+                     zeroline=False)
+    return fig
+
+
+def diff_figure(diff: np.ndarray, sem: np.ndarray | None = None, *, title: str = "",
+                ablated: Iterable[tuple[int, int]] = ()) -> go.Figure:
+    """Ablated minus clean, diverging colours centred at 0 (ablated heads, which have no score, excluded);
+    `sem`: the standard error of each head's change, shown on hover."""
+    diff = np.asarray(diff, dtype=float).copy()
+    ablated = list(ablated)
+    for l, h in ablated:
+        diff[l, h] = np.nan
+    finite = np.abs(diff[np.isfinite(diff)])
+    bound = float(max(finite.max() if finite.size else 0.0, 1e-3))
+    return map_figure(diff, sem, title=title, zmin=-bound, zmax=bound, zmid=None, colorscale=DIFF_COLORS,
+                      ablated=ablated, colorbar_title="Δ score", value_name="change")
+
+
+def effect_figure(effect: np.ndarray, sem: np.ndarray, *, title: str = "") -> go.Figure:
+    """Per-head effect on the loss, diverging colours centred at 0 (clickable like the map)."""
+    bound = float(max(np.nanmax(np.abs(effect)), 1e-3))
+    return map_figure(effect, sem, title=title, zmin=-bound, zmax=bound, colorscale=DIFF_COLORS,
+                      colorbar_title="Δ loss", value_name="effect")
+
+
+def attention_vs_effect(score: np.ndarray, effect: np.ndarray, sem: np.ndarray, *, baseline: float,
+                        used: float, title: str = "") -> go.Figure:
+    """One labelled point per head: attention score (x) against effect on the loss (y), with the lines that
+    split heads that attend (x >= 3 x baseline) from those that do not, and used heads (y >= `used`)."""
+    layers, heads = score.shape
+    ll, hh = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
+    names = [f"L{l}H{h}" for l, h in zip(ll.ravel(), hh.ravel(), strict=True)]
+    custom = np.stack([ll.ravel(), hh.ravel(), score.ravel(), effect.ravel(), sem.ravel()], axis=1).tolist()
+    fig = go.Figure(go.Scatter(
+        x=score.ravel().tolist(), y=effect.ravel().tolist(), mode="markers+text", text=names,
+        textposition="top center", customdata=custom, marker=dict(size=10, color="#1f77b4"),
+        error_y=dict(type="data", array=sem.ravel().tolist(), visible=True, thickness=1),
+        hovertemplate="<b>L%{customdata[0]}H%{customdata[1]}</b><br>attention %{customdata[2]:.4f}<br>"
+                      "effect %{customdata[3]:+.4f} ± %{customdata[4]:.4f}<extra></extra>", showlegend=False))
+    attends = SIGNAL_RATIO * baseline
+    fig.add_vline(x=attends, line=dict(color="#555", dash="dash"), annotation_text=f"{SIGNAL_RATIO:g}x uniform",
+                  annotation_position="top right")
+    fig.add_hline(y=used, line=dict(color="#555", dash="dot"), annotation_text="used",
+                  annotation_position="top left")
+    xmax = max(float(score.max()), attends) * 1.05
+    fig.add_annotation(x=xmax, y=min(float(effect.min()), 0.0), text="attends, not used", showarrow=False,
+                       xanchor="right", yanchor="bottom", font=dict(color="#a33"))
+    fig.update_layout(title=title, height=420, margin=dict(l=50, r=20, t=40, b=40), clickmode="event+select",
+                      dragmode=False)
+    fig.update_xaxes(title="attention score (induction map)")
+    fig.update_yaxes(title="effect on the masked-token loss (nats)")
+    return fig
+
+
+def row_figure(detail, *, title: str = "") -> go.Figure:
+    """The [MASK]'s attention over every position, targets marked, tokens on hover."""
+    positions = list(range(len(detail.row)))
+    colors = ["#9aa5b1"] * len(positions)
+    for pos in detail.target_index.values():
+        colors[pos] = "#ff7f0e"
+    colors[detail.mask_index] = "#d62728"
+    fig = go.Figure(go.Bar(x=positions, y=detail.row.tolist(), marker_color=colors,
+                           customdata=[[t, o] for t, o in zip(detail.tokens, detail.original_tokens, strict=True)],
+                           hovertemplate="position %{x}<br>token %{customdata[0]} (%{customdata[1]})"
+                                         "<br>attention %{y:.4f}<extra></extra>"))
+    for i, (name, pos) in enumerate(detail.target_index.items()):  # staggered so neighbours stay legible
+        fig.add_annotation(x=pos, y=float(detail.row[pos]), text=name, showarrow=True, arrowhead=2,
+                           ay=-25 - 18 * i, ax=(i - 1) * 25)
+    fig.add_annotation(x=detail.mask_index, y=0, text=detail.query_label, showarrow=True, arrowhead=2, ay=-40)
+    fig.update_layout(title=title, height=300, margin=dict(l=50, r=20, t=40, b=40), bargap=0)
+    fig.update_xaxes(title="key position")
+    fig.update_yaxes(title="attention", rangemode="tozero")
+    return fig
+
+
+def pattern_figure(detail, *, title: str = "") -> go.Figure:
+    """Full query x key pattern of one head on one trial (zoom with the mouse)."""
+    seq = len(detail.tokens)
+    if seq <= TOKEN_HOVER_MAX:  # tokens on hover; for long sequences the grid of labels would be megabytes
+        custom = [[[detail.tokens[q], detail.tokens[k]] for k in range(seq)] for q in range(seq)]
+        hover = "query %{y} %{customdata[0]} → key %{x} %{customdata[1]}<br>attention %{z:.4f}<extra></extra>"
+    else:
+        custom, hover = None, "query %{y} → key %{x}<br>attention %{z:.4f}<extra></extra>"
+    fig = go.Figure(go.Heatmap(z=detail.pattern, colorscale="Blues", zmin=0, customdata=custom,
+                               hovertemplate=hover))
+    fig.add_hline(y=detail.mask_index, line=dict(color="#d62728", width=1, dash="dot"),
+                  annotation_text=f"{detail.query_label} query row", annotation_position="top right")
+    fig.update_layout(title=title, height=560, margin=dict(l=50, r=20, t=40, b=40))
+    fig.update_xaxes(title="key position", range=[-0.5, seq - 0.5], constrain="domain")
+    fig.update_yaxes(title="query position", range=[seq - 0.5, -0.5], constrain="domain")
+    return fig
+
+
+def distribution_figure(values, *, baseline: float, title: str = "",
+                        x_title: str = "score (attention to target)", line_label: str = "uniform") -> go.Figure:
+    """Values across trials (a head's score, by default) with a reference line (the uniform baseline).
+    `values`: one array, or name -> array to overlay several heads."""
+    series = values if isinstance(values, dict) else {"": values}
+    fig = go.Figure()
+    for name, v in series.items():
+        fig.add_trace(go.Histogram(x=np.asarray(v).tolist(), nbinsx=30, name=name, opacity=0.6 if name else 1.0,
+                                   hovertemplate=f"{name} %{{x}}<br>%{{y}} trials<extra></extra>"))
+    fig.update_layout(barmode="overlay", showlegend=len(series) > 1)
+    fig.add_vline(x=baseline, line=dict(color="#555", dash="dash"), annotation_text=line_label)
+    fig.update_layout(title=title, height=280, margin=dict(l=50, r=20, t=40, b=40))
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title="trials")
+    return fig
+
+
+def offset_figure(profile, *, baseline: float, title: str = "") -> go.Figure:
+    """Mean attention at previous-instance + k, k in -5..+5; `profile`: one array, or name -> array."""
+    series = profile if isinstance(profile, dict) else {"": profile}
+    fig = go.Figure()
+    for name, p in series.items():
+        fig.add_trace(go.Bar(x=list(OFFSETS), y=np.nan_to_num(p).tolist(), name=name,
+                             hovertemplate=f"{name} offset %{{x:+d}}<br>attention %{{y:.4f}}<extra></extra>"))
+    fig.update_layout(barmode="group", showlegend=len(series) > 1)
+    fig.add_hline(y=baseline, line=dict(color="#555", dash="dash"), annotation_text="uniform",
+                  annotation_position="top right")
+    fig.update_layout(title=title, height=280, margin=dict(l=50, r=20, t=40, b=40))
+    fig.update_xaxes(title="offset from the previous instance", dtick=1)
+    fig.update_yaxes(title="attention", rangemode="tozero")
+    return fig
+
+
+def curve_figure(x: Sequence[float], series: dict[str, tuple[Sequence[float], Sequence[float]]], *,
+                 x_title: str, y_title: str, title: str = "", x_dtick: float | None = None) -> go.Figure:
+    """Lines with error bars: name -> (values, errors)."""
+    fig = go.Figure()
+    for name, (y, err) in series.items():
+        fig.add_trace(go.Scatter(x=list(x), y=list(y), name=name, mode="lines+markers",
+                                 error_y=dict(type="data", array=list(err), visible=True)))
+    fig.update_layout(title=title, height=320, margin=dict(l=50, r=20, t=40, b=40))
+    fig.update_xaxes(title=x_title, dtick=x_dtick)
+    fig.update_yaxes(title=y_title)
+    return fig
+
+
+
+def dynamics_figure(rows: list[dict], appears: dict[int, int | None], *, head_name: str | None,
+                    title: str = "") -> go.Figure:
+    """Score against training step, one line per training seed: the best head (solid) and the chosen head
+    (dotted); a dashed line marks the step at which each seed's induction heads appear."""
+    fig = go.Figure()
+    for seed in sorted({r["seed"] for r in rows}):
+        mine = [r for r in rows if r["seed"] == seed]
+        steps = [r["step"] for r in mine]
+        fig.add_trace(go.Scatter(x=steps, y=[r["best"] for r in mine], mode="lines+markers", name=f"seed {seed}: best",
+                                 customdata=[r["best_head"] for r in mine],
+                                 hovertemplate="step %{x}<br>best head %{customdata} %{y:.4f}<extra></extra>"))
+        if head_name and any(r["head"] is not None for r in mine):
+            fig.add_trace(go.Scatter(x=steps, y=[r["head"] for r in mine], mode="lines+markers", line=dict(dash="dot"),
+                                     name=f"seed {seed}: {head_name}"))
+        if appears.get(seed) is not None:
+            fig.add_vline(x=appears[seed], line=dict(color="#888", dash="dash"),
+                          annotation_text=f"seed {seed}: heads appear", annotation_position="top left")
+    fig.update_layout(title=title, height=380, margin=dict(l=50, r=20, t=40, b=40))
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title="induction score", rangemode="tozero")
+    return fig
+
+
+def cross_figure(cross: np.ndarray, *, title: str = "") -> go.Figure:
+    """[K, K] attention of one head from mask i (rows) to the earlier instance of mask j's token (columns)."""
+    k = cross.shape[0]
+    labels = [f"mask {i + 1}" for i in range(k)]
+    fig = go.Figure(go.Heatmap(z=cross, x=labels, y=labels, colorscale=MAP_COLORS, zmin=0,
+                               texttemplate="%{z:.2f}", colorbar=dict(title="attention"),
+                               hovertemplate="from %{y} to the earlier instance of %{x}: %{z:.4f}<extra></extra>"))
+    fig.update_layout(title=title, height=140 + 45 * k, margin=dict(l=60, r=20, t=40, b=40))
+    fig.update_xaxes(title="earlier instance of")
+    fig.update_yaxes(title="from", autorange="reversed")
+    return fig
+
+
+def tokens_figure(windows: list[list[str]], occurrences: list[dict], selected: int | None, *,
+                  per_row: int = 16, most: int = 640) -> go.Figure:
+    """The text's tokens as clickable chips (a scatter of squares: Streamlit reports clicks on points):
+    repeated tokens orange (a click masks that occurrence), their earlier occurrences light orange, the
+    masked one red. customdata = [occurrence index or -1, window, position]."""
+    index = {(o["window"], o["position"]): k for k, o in enumerate(occurrences)}
+    earlier = {(o["window"], o["earlier"]) for o in occurrences}
+    chosen = (occurrences[selected]["window"], occurrences[selected]["position"]) if selected is not None else None
+    cells = [(w, i, t) for w, window in enumerate(windows) for i, t in enumerate(window)][:most]
+    colours = ["#ff4b4b" if (w, i) == chosen else "#ff9f40" if (w, i) in index else "#ffd9a8" if (w, i) in earlier
+               else "#ececec" for w, i, _ in cells]
+    fig = go.Figure(go.Scatter(
+        x=[n % per_row for n in range(len(cells))], y=[n // per_row for n in range(len(cells))], mode="markers+text",
+        text=[t for _, _, t in cells], textfont=dict(size=11, family="monospace"),
+        marker=dict(symbol="square", size=34, color=colours, line=dict(width=0)),
+        customdata=[[index.get((w, i), -1), w, i] for w, i, _ in cells], showlegend=False,
+        hovertemplate="window %{customdata[1]}, position %{customdata[2]}: %{text}<extra></extra>"))
+    rows = max(1, -(-len(cells) // per_row))
+    fig.update_layout(height=40 + 30 * rows, margin=dict(l=10, r=10, t=10, b=10), dragmode=False,
+                      clickmode="event+select", plot_bgcolor="white")
+    fig.update_xaxes(visible=False, range=[-0.6, per_row - 0.4])
+    fig.update_yaxes(visible=False, range=[rows - 0.5, -0.5])
+    return fig
