@@ -46,7 +46,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m induction", description="Induction heads in BERT-family models.")
+    parser = argparse.ArgumentParser(prog="induction", description="Induction heads in BERT-family models (and "
+                                     "decoders). Also runs as python -m induction.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("map", help="compute an induction map and print the top heads")
     _add_map_args(p)
