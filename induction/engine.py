@@ -126,7 +126,7 @@ def _chunk_arrays(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str, 
     """Per-trial arrays of one chunk: score_<target> [T, L, H] and offsets [T, L, H, len(OFFSETS)]; with
     several masks a row is a (trial, mask) pair, and the standard setup adds cross [T, K, K, L, H]."""
     if hasattr(batch, "sets"):  # the word unit: targets are sets of positions
-        from induction.trials.words import word_arrays
+        from induction.scoring import word_arrays
 
         return word_arrays(rows, batch)
     cross = None

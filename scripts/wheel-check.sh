@@ -7,6 +7,7 @@ PY=${PY:-python3}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 .venv/bin/pip wheel -q --no-deps . -w "$WORK/dist" 2> >(grep -v "WARNING: Location" >&2)
+rm -rf build  # setuptools builds in the source tree; nothing of it belongs in the checkout
 WHEEL=$(ls "$WORK"/dist/induction-*.whl)
 echo "built $(basename "$WHEEL") ($(du -k "$WHEEL" | cut -f1) kB)"
 CONTENTS=$(unzip -l "$WHEEL")

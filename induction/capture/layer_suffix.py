@@ -10,14 +10,17 @@ reproduce the full forward (checked once, on the first chunk), every row runs a 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from induction.capture.interface import run_ablated, run_hidden, run_suffix
 from induction.losses import loss_rows, place_loss
-from induction.models.loading import LoadedModel
 from induction.trials.rrt import TrialBatch
+
+if TYPE_CHECKING:  # the loaded model is passed in; capture sits below models and never imports it
+    from induction.models.loading import LoadedModel
 
 _LAYER_PATHS = ("encoder.layer", "transformer.layer", "encoder.layers", "layers", "h", "decoder.layers")
 _FINAL_NORMS = ("ln_f", "norm", "final_layer_norm", "final_layernorm", "decoder.final_layer_norm")

@@ -132,30 +132,6 @@ def _pack(built, vocab: VocabSpec) -> WordBatch:
                      {"prev_piece": sets["prev_piece"][:, :, 0]}, valid, sets, first, [s for *_, s in built])
 
 
-def word_arrays(rows: np.ndarray, batch: WordBatch) -> dict[str, np.ndarray]:
-    """rows [T, L, H, Q, S] -> per real (trial, query) pair: score_<target> [N, L, H] (attention summed over the
-    target's positions), offsets around the earlier piece, and how prev_word splits between the earlier
-    instance's first piece (split_first) and its continuation pieces (split_rest)."""
-    from induction.scoring import offset_profile, to_pairs
-
-    t, _, _, q, _ = rows.shape
-    by_query = rows.transpose(0, 3, 1, 2, 4)  # [T, Q, L, H, S]
-    ti, qi = np.arange(t)[:, None, None], np.arange(q)[None, :, None]
-    real = batch.valid.reshape(-1)
-    arrays = {}
-    for name, positions in batch.sets.items():
-        picked = by_query[ti, qi, :, :, np.maximum(positions, 0)]  # [T, Q, P, L, H]
-        summed = (picked * (positions >= 0)[..., None, None]).sum(axis=2)  # [T, Q, L, H]
-        arrays[f"score_{name}"] = summed.reshape(t * q, *summed.shape[2:])[real].astype(np.float32)
-    first = by_query[np.arange(t)[:, None], np.arange(q)[None, :], :, :, batch.first_piece]  # [T, Q, L, H]
-    arrays["split_first"] = first.reshape(t * q, *first.shape[2:])[real].astype(np.float32)
-    arrays["split_rest"] = arrays["score_prev_word"] - arrays["split_first"]
-    flat, pairs = to_pairs(rows, batch)
-    kept = TrialBatch(pairs.input_ids[real], pairs.original_ids[real], pairs.mask_index[real],
-                      pairs.anchor_index[real], {k: v[real] for k, v in pairs.target_index.items()})
-    arrays["offsets"] = offset_profile(flat[real], kept)  # around the same piece of the earlier instance
-    return arrays
-
 
 def dump_word_trials(batch: WordBatch) -> list[dict]:
     """Per trial: the ids fed, each masked piece and its targets' positions, and every word's piece span."""
