@@ -88,14 +88,22 @@ def min_segment(setup: str) -> int:
     return 3 if setup == "shuffled" else 1
 
 
-def sequence_length(setup: str, protocol: str, segment: int) -> int:
-    """Tokens fed to the model: prefix + copies (+ trailing [SEP] for clean)."""
-    return 1 + COPIES[setup] * segment + (1 if protocol == "clean" else 0)
+def special_positions(protocol: str, kind: str = "encoder", bos: bool = True) -> int:
+    """Positions around the copies: an encoder's [CLS] (or the paper's [SEP]) and the clean protocol's closing
+    [SEP]; a causal model's BOS where it has one, and nothing after."""
+    if kind == "causal":
+        return 1 if bos else 0
+    return 1 + (1 if protocol == "clean" else 0)
 
 
-def max_segment(setup: str, protocol: str, max_positions: int) -> int:
+def sequence_length(setup: str, protocol: str, segment: int, kind: str = "encoder", bos: bool = True) -> int:
+    """Tokens fed to the model: the special positions + the copies."""
+    return special_positions(protocol, kind, bos) + COPIES[setup] * segment
+
+
+def max_segment(setup: str, protocol: str, max_positions: int, kind: str = "encoder", bos: bool = True) -> int:
     """Longest segment whose sequence fits `max_positions`."""
-    return (max_positions - 1 - (1 if protocol == "clean" else 0)) // COPIES[setup]
+    return (max_positions - special_positions(protocol, kind, bos)) // COPIES[setup]
 
 
 @dataclass(frozen=True)
@@ -139,13 +147,14 @@ class MapConfig:
                               "(--mask-piece chooses its pieces): use --setup standard and --masks 1")
         return self
 
-    def with_segment(self, default_clean: int | None, max_positions: int) -> MapConfig:
+    def with_segment(self, default_clean: int | None, max_positions: int, kind: str = "encoder",
+                     bos: bool = True) -> MapConfig:
         """Fill in the default segment and check it fits the model's positions.
 
         paper: the study's 200/150; clean: the model's own default (the toy's), else
         the study's lengths shortened to fit the model.
         """
-        most = max_segment(self.setup, self.protocol, max_positions)
+        most = max_segment(self.setup, self.protocol, max_positions, kind, bos)
         segment = self.segment
         if segment is None and self.protocol == "paper":
             segment = PAPER_SEGMENT[self.setup]
@@ -154,7 +163,7 @@ class MapConfig:
         if segment > most:
             raise ConfigError(
                 f"segment {segment} is too long for {self.model!r}: {self.setup} with the {self.protocol} protocol "
-                f"needs {sequence_length(self.setup, self.protocol, segment)} positions but the model has "
+                f"needs {sequence_length(self.setup, self.protocol, segment, kind, bos)} positions but the model has "
                 f"{max_positions}; the longest segment that fits is {most}"
             )
         return dataclasses.replace(self, segment=segment)

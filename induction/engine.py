@@ -219,7 +219,8 @@ def compute_map(config: MapConfig | Run, *, progress: Progress | None = None, us
 
 
 def compute_map_until(config: MapConfig | Run, until_sem: float, *, chunk: int = 10,
-                      progress: Progress | None = None, cache: ResultCache | None = None) -> InductionMap:
+                      progress: Progress | None = None, use_cache: bool = True,
+                      cache: ResultCache | None = None) -> InductionMap:
     """Adaptive trials: run chunks until every head's standard error (every target) is below `until_sem`,
     or `config.trials` (the cap) is reached. The result equals the fixed-count map of that many trials
     (trial t depends only on the seed and t), so it is cached under that key."""
@@ -245,7 +246,8 @@ def compute_map_until(config: MapConfig | Run, until_sem: float, *, chunk: int =
     final = run.with_trials(done)
     arrays = _join_chunks(chunks)
     meta = {"seq_len": int(batch.input_ids.shape[1]), "elapsed_s": time.perf_counter() - started}
-    (cache or open_cache()).put(map_key(final), meta, arrays)
+    if use_cache:  # the same switch as every other entry point: off, nothing is written
+        (cache or open_cache()).put(map_key(final), meta, arrays)
     return _map_from_arrays(final, meta, arrays, cached=False)
 
 

@@ -60,7 +60,7 @@ def resolve_run(config: MapConfig | Run) -> Run:
     config.validate()
     info = describe(config.model)
     check_setup(config.model, info.kind, config.setup)
-    config = config.with_segment(info.default_segment, info.max_positions)
+    config = config.with_segment(info.default_segment, info.max_positions, info.kind, info.bos)
     device, dtype = resolve_device(config.device, config.dtype, half_on_cuda=config.protocol != "paper")
     return Run(config=dataclasses.replace(config, device=device, dtype=dtype), info=info)
 

@@ -240,3 +240,26 @@ def test_ablating_a_decoder_head_changes_only_what_lies_above_it(family, decoder
     np.testing.assert_allclose(np.delete(layer0, 1), np.delete(result.clean.mean("induction")[0], 1), atol=1e-6)
     assert np.isnan(layer0[1]) and np.abs(result.diff("induction")[1]).max() > 1e-4  # layer 1 reads layer 0
     assert abs(result.loss_ablated - result.loss_clean) > 1e-4
+
+
+def test_a_causal_model_is_charged_only_for_its_bos(tmp_path):
+    """A decoder's trial is (BOS +) segment + segment: no [CLS]/[SEP] positions are counted against it."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from induction.runs import resolve_run
+
+    config = LlamaConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         max_position_embeddings=256, **{**SMALL, "bos_token_id": None})
+    path = _save(LlamaForCausalLM(config), tmp_path / "llama-no-bos")
+    run = resolve_run(MapConfig(model=path, setup="repeat", segment=128, trials=1))
+    assert run.config.segment == 128  # 256 positions hold two copies of 128 with no BOS
+    batch = make_trials(run, get_model(path))
+    assert batch.input_ids.shape[1] == 256
+    with pytest.raises(ConfigError, match="needs 258 positions but the model has 256; the longest segment that fits "
+                                          "is 128"):
+        resolve_run(MapConfig(model=path, setup="repeat", segment=129, trials=1))
+    # toy-gpt has a BOS: 128 positions hold BOS + 2 x 63
+    with pytest.raises(ConfigError, match="the longest segment that fits is 63"):
+        resolve_run(MapConfig(model="toy-gpt", setup="repeat", segment=64, trials=1))
+    assert make_trials(resolve_run(MapConfig(model="toy-gpt", setup="repeat", segment=63, trials=1)),
+                       get_model("toy-gpt")).input_ids.shape[1] == 127

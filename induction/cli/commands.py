@@ -78,7 +78,7 @@ def cmd_map(args: argparse.Namespace) -> int:
         check_target(args.setup, args.target or run.config.targets()[0])
     desc = f"{args.model} {args.setup}"
     if args.until_sem:
-        result = with_progress(desc, compute_map_until, run, args.until_sem)
+        result = with_progress(desc, compute_map_until, run, args.until_sem, use_cache=not args.no_cache)
         print(f"adaptive: {result.trials} trials reached a standard error below {args.until_sem} "
               f"(cap {args.trials})" if result.trials < args.trials else
               f"adaptive: the cap of {args.trials} trials was reached before the bound {args.until_sem}")
@@ -201,8 +201,8 @@ def cmd_effects(args: argparse.Namespace) -> int:
     print(f"  loss: clean {result.loss_clean.mean():.4f}" +
           (f", with {head_name(*result.pairs_with)} ablated {result.loss_base.mean():.4f}" if pair else ""))
     effect, sem = result.effect, result.effect_sem
-    order = np.argsort(-effect, axis=None, kind="stable")[:5]
-    print("  largest effects: " + ", ".join(f"{head_name(l, h)} {effect[l, h]:+.4f}±{sem[l, h]:.4f}"
+    order = np.argsort(-np.abs(effect), axis=None, kind="stable")[:5]  # by magnitude: a negative effect is news too
+    print("  largest effects (by magnitude): " + ", ".join(f"{head_name(l, h)} {effect[l, h]:+.4f}±{sem[l, h]:.4f}"
                                             for l, h in (np.unravel_index(i, effect.shape) for i in order)))
     if args.figure:
         from induction.figures.export import write_figure
@@ -210,7 +210,15 @@ def cmd_effects(args: argparse.Namespace) -> int:
 
         title = f"{args.model} · effect of each head on the {loss_name(result.kind)}"
         print(f"wrote {write_figure(effect_figure(result.effect, result.effect_sem, title=title), args.figure)}")
-    write_json(args.json, result.to_json())
+    payload = result.to_json() if args.json else {}
+    if args.json and args.dump_trials:  # the very trials the effects were measured on (as `map --dump-trials`)
+        from induction.engine import make_trials, model_for
+        from induction.runs import resolve_run
+        from induction.scoring import dump_trials
+
+        run = resolve_run(result.config)
+        payload["trials_dump"] = dump_trials(make_trials(run, model_for(run)), run.config.setup)
+    write_json(args.json, payload)
     return 0
 
 

@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write model, setup, trials, seed, mode, layers, heads, loss_clean, effect, "
                                   "effect_sem, elapsed_s, cached as JSON")
     p.add_argument("--figure", help="write the effect map as a figure: .svg, .pdf, .png or .html")
+    p.add_argument("--dump-trials", action="store_true", help="with --json: include every trial's ids and indices")
     p.set_defaults(func=commands.cmd_effects)
     p = sub.add_parser("reproduce", help="run every experiment of the study and compare with what it reported")
     p.add_argument("--models", default="tiny,small,medium,base,large",

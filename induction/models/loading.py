@@ -111,6 +111,8 @@ def _hash_files(files: list[Path]) -> str:
 
 
 def vocab_spec(tokenizer, config, kind: str = "encoder") -> VocabSpec:
+    """The ids a protocol needs. A causal model's BOS is the tokenizer's, used only where the config names one too
+    (what `describe` counted when it checked the segment against the positions)."""
     vocab_size = int(config.vocab_size)
     special = set(tokenizer.all_special_ids)
     clean = [i for tok, i in tokenizer.get_vocab().items()
@@ -119,7 +121,8 @@ def vocab_spec(tokenizer, config, kind: str = "encoder") -> VocabSpec:
         cls_id=_pick(tokenizer.cls_token_id, 101), sep_id=_pick(tokenizer.sep_token_id, 102),
         mask_id=_pick(tokenizer.mask_token_id, 103), vocab_size=vocab_size,
         clean_ids=np.asarray(sorted(clean), dtype=np.int64), causal=kind == "causal",
-        bos_id=None if tokenizer.bos_token_id is None else int(tokenizer.bos_token_id),
+        bos_id=None if tokenizer.bos_token_id is None or getattr(config, "bos_token_id", None) is None
+        else int(tokenizer.bos_token_id),
     )
 
 
@@ -182,6 +185,7 @@ class ModelInfo:
     default_segment: int | None
     capture_path: str = "interface"  # "fallback" for families whose attention bypasses the interface
     kind: str = "encoder"  # or "causal": a decoder-only model (the repeat setup only, next-token losses)
+    bos: bool = True  # a causal model's trials start with a BOS (its config names one); encoders: unused
     config: object = field(default=None, repr=False, compare=False)  # the transformers config, read once
 
 
@@ -215,7 +219,8 @@ def describe(name: str) -> ModelInfo:
                      fingerprint=fingerprint or f"rev:{getattr(config, '_commit_hash', None) or 'unknown'}",
                      layers=int(config.num_hidden_layers), heads=attention_heads(config),
                      max_positions=max_pos, default_segment=spec.default_segment if spec else None,
-                     capture_path=capture_path(config, kind), kind=kind, config=config)
+                     capture_path=capture_path(config, kind), kind=kind,
+                     bos=getattr(config, "bos_token_id", None) is not None, config=config)
     _INFO[memo] = info
     return info
 
