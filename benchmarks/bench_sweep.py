@@ -22,12 +22,20 @@ from induction.sweep import run_sweep, tasks_for
 
 
 def main() -> None:
+    import argparse
     import os
 
     import ray
 
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="toy only, 2 tasks of 3 trials: checks the benchmark works")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "sweep.json")
+    args = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    tasks = tasks_for(["toy", "minilm"], ["standard", "triple"], [0, 1, 2, 3], protocol="clean", trials=20)
+    if args.quick:
+        tasks = tasks_for(["toy"], ["standard"], [0, 1], protocol="clean", trials=3)
+    else:
+        tasks = tasks_for(["toy", "minilm"], ["standard", "triple"], [0, 1, 2, 3], protocol="clean", trials=20)
     started = time.perf_counter()
     local = run_sweep(tasks, use_cache=False)
     local_s = time.perf_counter() - started
@@ -49,9 +57,8 @@ def main() -> None:
               "ray_overhead_per_task_s": round(((ray_s - start_s) * workers - local_s) / len(tasks), 3),
               "same_numbers": same}
     print(json.dumps(result, indent=2))
-    out = ROOT / "benchmarks" / "results" / "sweep.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -44,3 +44,25 @@ def test_quick_capture_benchmark_runs_and_both_paths_agree(tmp_path):
 def test_quick_causal_benchmark_runs_and_the_maps_agree(tmp_path):
     data = run_quick("bench_causal.py", tmp_path / "causal.json")
     assert data["max_abs_diff"] <= 1e-5 and data["queries_per_trial"] == data["segment"]
+
+
+def test_quick_sweep_benchmark_runs_both_executors_with_the_same_numbers(tmp_path):
+    data = run_quick("bench_sweep.py", tmp_path / "sweep.json")
+    assert data["tasks"] == 2 and data["same_numbers"] is True
+
+
+def test_quick_sizes_benchmark_maps_random_weights_in_each_size_shape(tmp_path):
+    out = tmp_path / "sizes.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_engine.py"), "--sizes", "--quick",
+                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert set(data["per_model_s"]) == {"tiny", "small"} and data["trials"] == 2
+
+
+def test_every_benchmark_script_has_a_quick_mode_that_a_test_runs():
+    """A new benchmark without a tested quick mode would break silently, as bench_sweep.py once did."""
+    tested = (ROOT / "tests" / "test_benchmark.py").read_text()
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        assert "--quick" in script.read_text(), script.name
+        assert script.name in tested, f"{script.name} has no quick-mode test"
