@@ -103,6 +103,17 @@ def max_positions(model: str, fallback: int = 512) -> int:
         return fallback
 
 
+def model_kind(model: str) -> str:
+    """'encoder' or 'causal', read from the model's config; 'encoder' when it cannot be read (the page then says
+    why when it computes)."""
+    from induction.models.loading import describe
+
+    try:
+        return describe(model).kind
+    except InductionError:
+        return "encoder"
+
+
 def get_reproduction(sizes: list[str], trials: int, seed: int, icl_corpus: str):
     from induction.study.reproduce import reproduce
 

@@ -120,3 +120,40 @@ def test_cli_text_writes_json_and_refuses_cleanly(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "induction", "text", "--model", "toy", "--text", "t001 t002"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "nothing to score" in bad.stderr and "Traceback" not in bad.stderr
+
+
+DECODER_TEXT = " ".join(f"t{i:03d}" for i in [*range(40), *range(40)])  # toy-gpt's words, the 40 said twice
+
+
+def test_a_decoder_text_map_finds_toy_gpts_induction_head_and_masks_nothing():
+    from induction.analyses.text_map import TextConfig, prepare, text_map
+
+    config = TextConfig(model="toy-gpt", text=DECODER_TEXT)
+    result = text_map(config, use_cache=False)
+    assert result.kind == "causal" and result.targets == ("induction", "duplicate", "previous_token")
+    assert result.trials == 40  # every repeated word is a query
+    best = result.top_heads("induction", 1)[0]
+    assert best.name == "L1H0" and best.score >= 0.5
+    assert result.top_heads("previous_token", 1)[0].name == "L0H0"
+    model, batches, _, _, _ = prepare(config)
+    ids = batches[0].input_ids
+    assert ids[0, 0] == model.vocab.bos_id and not np.isin(ids, [101, 102, 103]).any()  # no [CLS]/[SEP]/[MASK]
+    np.testing.assert_array_equal(batches[0].input_ids, batches[0].original_ids)  # nothing masked
+    # the causal baseline: a query at position p sees p + 1 positions
+    positions = np.concatenate([b.mask_index for b in batches])
+    assert result.baseline == pytest.approx(float(np.mean(1.0 / (positions + 1))))
+
+
+def test_a_decoder_text_map_agrees_with_the_eager_reference():
+    from induction.analyses.text_map import TextConfig, prepare, text_map
+    from induction.models.loading import resolve
+    from induction.reference import load_eager, straightforward_scores
+
+    config = TextConfig(model="toy-gpt", text=DECODER_TEXT, max_occurrences=12, seed=3)
+    result = text_map(config, use_cache=False)
+    _, batches, _, _, _ = prepare(config)
+    reference = load_eager(resolve("toy-gpt")[0])
+    expected = [straightforward_scores(reference, batch, "standard") for batch in batches]
+    for target in result.targets:
+        np.testing.assert_allclose(result.per_trial[target], np.concatenate([e[target] for e in expected]),
+                                   atol=1e-5, rtol=0, err_msg=target)

@@ -3,12 +3,13 @@
 import pandas as pd
 import streamlit as st
 
+from dashboard import library
 from dashboard import text_panels as page
 from dashboard.maps import clickable_map
 from dashboard.sidebar import sidebar, title
 from dashboard.viewstate import MAX_LINK_TEXT
 from induction import deploy
-from induction.analyses.text_map import DEFAULT_MIN_DISTANCE, TEXT_TARGETS, TextConfig, corpus_documents
+from induction.analyses.text_map import DEFAULT_MIN_DISTANCE, TextConfig, corpus_documents, text_targets
 from induction.config import head_name
 from induction.figures.plots import map_figure, row_figure, tokens_figure
 
@@ -33,7 +34,10 @@ else:
     config_source = dict(corpus="python-docs", document=doc)
 a, b = st.columns(2)
 distance = a.number_input("Min distance", 2, 1000, DEFAULT_MIN_DISTANCE, key="text_distance")
-target = b.radio("Target", TEXT_TARGETS, horizontal=True, key="text_target")
+targets = text_targets(library.model_kind(state.model))  # a decoder's text map has the repeat setup's targets
+if st.session_state.get("text_target") not in targets:
+    st.session_state.pop("text_target", None)
+target = b.radio("Target", targets, horizontal=True, key="text_target")
 if source == page.PASTE and len(config_source["text"]) > MAX_LINK_TEXT:
     st.caption(f"A shared link carries the model and settings, not this text (over {MAX_LINK_TEXT} characters).")
 

@@ -7,6 +7,12 @@ trial: that position alone is masked, in its own forward pass (batched). Targets
 `earlier` (the nearest earlier occurrence at least `min_distance` back), `earlier_next` (the position after
 it: what an induction head attends to) and `earlier_prev` (the position before it).
 
+A causal (decoder-only) model has no [MASK] and sees only earlier tokens: each window is fed as (BOS +) window,
+nothing is masked, and every occurrence is a query of the unmasked text. Its targets are those of the repeat
+setup: `induction` (the token after the earlier occurrence: what an induction head attends to, as Olsson et al.
+score it on natural text), `duplicate` (the earlier occurrence itself) and `previous_token`; the uniform
+baseline is the mean of 1 / (p + 1) over the queries (a query at position p sees p + 1 positions).
+
 Documented choices: special tokens are never occurrences; continuation word pieces (`##ing`) are
 occurrences like any token and are flagged `continuation` in the JSON; an earlier occurrence in another
 window does not count (windows do not overlap). The default `min_distance` is 4, so that the earlier
@@ -29,7 +35,8 @@ from induction.models.loading import LoadedModel, describe, resolve_device
 from induction.scoring import PerHeadScores
 from induction.trials.rrt import TrialBatch
 
-TEXT_TARGETS = ("earlier", "earlier_next", "earlier_prev")
+TEXT_TARGETS = ("earlier", "earlier_next", "earlier_prev")  # an encoder's (the [MASK] is the query)
+CAUSAL_TEXT_TARGETS = ("induction", "duplicate", "previous_token")  # a decoder's, as in the repeat setup
 DEFAULT_MIN_DISTANCE = 4
 MAX_TEXT_BYTES = 1_000_000  # a longer file is refused (deployed mode caps pasted text lower)
 MAX_UNKNOWN_SHARE = 0.5
@@ -108,15 +115,32 @@ def find_occurrences(ids: list[int], *, min_distance: int, skip: set[int]) -> li
     return out
 
 
+def text_targets(kind: str) -> tuple[str, ...]:
+    """The targets a text map of this kind of model has."""
+    return CAUSAL_TEXT_TARGETS if kind == "causal" else TEXT_TARGETS
+
+
+def _prefix(model: LoadedModel) -> list[int]:
+    """What precedes a window: [CLS] for an encoder; a decoder's BOS where it has one."""
+    if model.kind == "causal":
+        return [] if model.vocab.bos_id is None else [model.vocab.bos_id]
+    return [model.vocab.cls_id]
+
+
+def _suffix(model: LoadedModel) -> list[int]:
+    return [] if model.kind == "causal" else [model.vocab.sep_id]
+
+
 def windows_of(model: LoadedModel, text: str) -> tuple[list[list[int]], float]:
-    """The text's word pieces in windows of at most max_positions - 2, and the share of unknown pieces."""
+    """The text's word pieces in windows that fit the model's positions with its special tokens, and the share of
+    unknown pieces."""
     tok = model.tokenizer
     pieces = tok(text, add_special_tokens=False)["input_ids"] if text.strip() else []
     if not pieces:
         raise ConfigError("the text is empty: there is nothing to tokenise")
     unknown = tok.unk_token_id
     share = float(np.mean([p == unknown for p in pieces])) if unknown is not None else 0.0
-    width = model.max_positions - 2
+    width = model.max_positions - len(_prefix(model)) - len(_suffix(model))
     return [pieces[i:i + width] for i in range(0, len(pieces), width)], share
 
 
@@ -126,12 +150,15 @@ def _is_continuation(token: str) -> bool:
 
 def build_text_trials(model: LoadedModel, windows: list[list[int]], config: TextConfig
                       ) -> tuple[list[TrialBatch], list[dict]]:
-    """One TrialBatch per window holding its occurrences (one mask each), and the occurrences in text order."""
+    """One TrialBatch per window holding its occurrences (an encoder's masked one at a time; a decoder's read
+    unmasked), and the occurrences in text order."""
     vocab = model.vocab
+    causal = model.kind == "causal"
     skip = set(model.tokenizer.all_special_ids)
-    found = []  # (window, position, earlier), positions in the window's ids ([CLS] at 0)
+    prefix, suffix = _prefix(model), _suffix(model)
+    found = []  # (window, position, earlier), positions in the window's ids (the prefix at 0)
     for w, chunk in enumerate(windows):
-        ids = [vocab.cls_id, *chunk, vocab.sep_id]
+        ids = [*prefix, *chunk, *suffix]
         found += [(w, i, j) for i, j in find_occurrences(ids, min_distance=config.min_distance, skip=skip)]
     if not found:
         raise ConfigError(f"no token of the text repeats at least {config.min_distance} tokens after an earlier "
@@ -145,13 +172,17 @@ def build_text_trials(model: LoadedModel, windows: list[list[int]], config: Text
         mine = [(i, j) for ww, i, j in found if ww == w]
         if not mine:
             continue
-        original = np.tile(np.asarray([vocab.cls_id, *chunk, vocab.sep_id], dtype=np.int64), (len(mine), 1))
-        mask = np.asarray([i for i, _ in mine], dtype=np.int64)
-        earlier = np.asarray([j for _, j in mine], dtype=np.int64)
-        masked = original.copy()
-        masked[np.arange(len(mine)), mask] = vocab.mask_id
-        batches.append(TrialBatch(masked, original, mask, earlier, {
-            "earlier": earlier, "earlier_next": earlier + 1, "earlier_prev": earlier - 1}))
+        original = np.tile(np.asarray([*prefix, *chunk, *suffix], dtype=np.int64), (len(mine), 1))  # [T, S]
+        mask = np.asarray([i for i, _ in mine], dtype=np.int64)  # [T] the query of each trial
+        earlier = np.asarray([j for _, j in mine], dtype=np.int64)  # [T]
+        if causal:  # nothing masked: the query reads the text as it is, and sees only what came before
+            batches.append(TrialBatch(original.copy(), original, mask, earlier, {
+                "induction": earlier + 1, "duplicate": earlier, "previous_token": mask - 1}))
+        else:
+            masked = original.copy()
+            masked[np.arange(len(mine)), mask] = vocab.mask_id
+            batches.append(TrialBatch(masked, original, mask, earlier, {
+                "earlier": earlier, "earlier_next": earlier + 1, "earlier_prev": earlier - 1}))
         for i, j in mine:
             token = tokens(int(original[0, i]))
             occurrences.append({"token": token, "window": w, "position": i, "earlier": j,
@@ -191,13 +222,15 @@ class TextMap(PerHeadScores):
     layers: int
     heads: int
     per_trial: dict[str, np.ndarray]  # target -> [T, L, H]
-    seq_lens: np.ndarray  # [T] tokens in each occurrence's window ([CLS] and [SEP] included)
+    seq_lens: np.ndarray  # [T] tokens each query sees: an encoder's whole window ([CLS] and [SEP] included), a
+    # decoder's positions up to and including the query
     occurrences: list[dict]  # token, window, position, earlier, continuation
     capture_path: str = "interface"
     device: str = "cpu"
     dtype: str = "float32"
     elapsed_s: float = 0.0
     cached: bool = False
+    kind: str = "encoder"  # causal: every occurrence a query of the unmasked text, the repeat setup's targets
     _stats: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -205,21 +238,26 @@ class TextMap(PerHeadScores):
         return len(self.occurrences)
 
     @property
+    def targets(self) -> tuple[str, ...]:
+        return text_targets(self.kind)
+
+    @property
     def baseline(self) -> float:
-        """Uniform attention averaged over the occurrences' windows."""
+        """Uniform attention averaged over the occurrences (each over the positions its query sees)."""
         return float(np.mean(1.0 / self.seq_lens))
 
     def check(self, target: str) -> None:
-        if target not in TEXT_TARGETS:
-            raise ConfigError(f"unknown target {target!r} for text; choose one of {', '.join(TEXT_TARGETS)}")
+        if target not in self.targets:
+            raise ConfigError(f"unknown target {target!r} for a text map of a {self.kind} model; choose one of "
+                              f"{', '.join(self.targets)}")
 
     def to_json(self) -> dict:
         return {"model": self.config.model, "source": self.source, "text_hash": self.text_hash,
                 "min_distance": self.config.min_distance, "seed": self.config.seed, "layers": self.layers,
                 "device": self.device, "dtype": self.dtype,
-                "heads": self.heads, "occurrences": self.trials,
-                "targets": {t: self.mean(t).round(6).tolist() for t in TEXT_TARGETS},
-                "sem": {t: self.sem(t).round(6).tolist() for t in TEXT_TARGETS}, "baseline": self.baseline,
+                "heads": self.heads, "occurrences": self.trials, "kind": self.kind,
+                "targets": {t: self.mean(t).round(6).tolist() for t in self.targets},
+                "sem": {t: self.sem(t).round(6).tolist() for t in self.targets}, "baseline": self.baseline,
                 "per_occurrence": self.occurrences, "capture_path": self.capture_path,
                 "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached}
 
@@ -235,14 +273,15 @@ def text_map(config: TextConfig, *, progress: Progress | None = None, use_cache:
     def compute() -> tuple[dict, dict]:
         started = time.perf_counter()
         model, batches, occurrences, _, _ = prepare(config, read=(text, source))  # read once, above
-        scores: dict[str, list] = {t: [] for t in TEXT_TARGETS}
+        scores: dict[str, list] = {t: [] for t in text_targets(model.kind)}
         lens, done = [], 0
         for batch in batches:
             rows = capture(model, batch)  # [T, L, H, S]
             t = np.arange(batch.trials)
-            for target in TEXT_TARGETS:
+            for target in scores:
                 scores[target].append(rows[t, :, :, batch.target_index[target]])  # [T, L, H]
-            lens += [batch.input_ids.shape[1]] * batch.trials
+            seen = batch.mask_index + 1 if model.kind == "causal" else np.full(batch.trials, batch.input_ids.shape[1])
+            lens += seen.tolist()
             done += batch.trials
             if progress:
                 progress(done, len(occurrences))
@@ -257,9 +296,9 @@ def text_map(config: TextConfig, *, progress: Progress | None = None, use_cache:
     started = time.perf_counter()
     meta, arrays, cached = get_or_compute(key, compute, use_cache=use_cache, cache=cache)
     return TextMap(config=config, source=source, text_hash=text_hash, layers=info.layers, heads=info.heads,
-                   per_trial={t: arrays[f"score_{t}"] for t in TEXT_TARGETS}, seq_lens=arrays["seq_lens"],
-                   occurrences=meta["occurrences"], capture_path=info.capture_path, device=device, dtype=dtype,
-                   cached=cached,
+                   per_trial={t: arrays[f"score_{t}"] for t in text_targets(info.kind)},
+                   seq_lens=arrays["seq_lens"], occurrences=meta["occurrences"], capture_path=info.capture_path,
+                   device=device, dtype=dtype, cached=cached, kind=info.kind,
                    elapsed_s=time.perf_counter() - started if cached else float(meta["elapsed_s"]))
 
 

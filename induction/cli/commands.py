@@ -223,7 +223,7 @@ def cmd_effects(args: argparse.Namespace) -> int:
 
 
 def cmd_text(args: argparse.Namespace) -> int:
-    from induction.analyses.text_map import TEXT_TARGETS, TextConfig, dump_text_trials, prepare, text_map
+    from induction.analyses.text_map import TextConfig, dump_text_trials, prepare, text_map
 
     config = TextConfig(model=args.model, text=args.text, file=args.file, corpus=args.corpus, document=args.document,
                         min_distance=args.min_distance, max_occurrences=args.max_occurrences, seed=args.seed,
@@ -232,7 +232,7 @@ def cmd_text(args: argparse.Namespace) -> int:
     print(f"{args.model} on {result.source}: {result.trials} occurrences (a token at least {config.min_distance} "
           f"tokens after an earlier one), uniform baseline {result.baseline:.4f}, "
           f"{'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s")
-    for target in TEXT_TARGETS:
+    for target in result.targets:
         heads = ", ".join(f"{h.name} {h.score:.3f}±{h.sem:.3f}" for h in result.top_heads(target, 5))
         print(f"  {target:13s} {heads}")
     payload = result.to_json() if args.json else {}
