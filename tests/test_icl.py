@@ -150,3 +150,59 @@ def test_a_corpus_the_tokenizer_cannot_read_is_refused():
 
     with pytest.raises(ConfigError, match="unknown to 'toy''s tokenizer: it cannot read this corpus"):
         icl_score(ICLConfig(model="toy", corpus="python-docs", trials=2, short=20, long=100), use_cache=False)
+
+
+def _repeating_corpus(folder, docs: int = 6, seed: int = 0):
+    """Documents of toy-gpt's words: a random segment of 40 distinct words said three times."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for d in range(docs):
+        words = [f"t{i:03d}" for i in rng.choice(256, 40, replace=False)]
+        (folder / f"doc{d}.txt").write_text(" ".join(words * 3))
+    return str(folder)
+
+
+def test_icl_on_a_decoder_is_olssons_next_token_score_with_its_sign(tmp_path):
+    from induction.analyses.icl import NEXT_TOKEN_SIGN, ICLConfig, icl_score
+
+    corpus = _repeating_corpus(tmp_path / "corpus")
+    result = icl_score(ICLConfig(model="toy-gpt", corpus=corpus, trials=6, short=20, long=100), use_cache=False)
+    assert result.config.variant == "next-token"  # the decoder's own default
+    assert result.definition == "loss(token 100) - loss(token 20)" and result.sign == NEXT_TOKEN_SIGN
+    # token 20 is in the first copy (no context can predict it: ln 256 nats), token 100 in the third (copied)
+    assert result.mean < -4.0
+    payload = result.to_json()
+    assert payload["definition"] == result.definition and "negative when more context helps" in payload["sign"]
+
+
+def test_icl_on_a_decoder_agrees_with_losses_read_by_hand(tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from induction.analyses.icl import ICLConfig, icl_score
+    from induction.models.loading import resolve
+
+    corpus = _repeating_corpus(tmp_path / "corpus", docs=2)
+    result = icl_score(ICLConfig(model="toy-gpt", corpus=corpus, trials=2, short=10, long=60, seed=1),
+                       use_cache=False)
+    path = resolve("toy-gpt")[0]
+    model, tok = AutoModelForCausalLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+    expected = []
+    for name in sorted((tmp_path / "corpus").glob("*.txt")):
+        ids = torch.tensor([[tok.bos_token_id, *tok(name.read_text(), add_special_tokens=False)["input_ids"][:59]]])
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits[0]
+        loss = torch.nn.functional.cross_entropy(logits[:-1], ids[0, 1:], reduction="none")
+        expected.append(float(loss[58] - loss[8]))  # token 60's loss minus token 10's
+    assert sorted(np.round(result.per_trial, 4)) == sorted(np.round(expected, 4))
+
+
+def test_icl_refusals_on_a_decoder_say_what_works():
+    from induction.analyses.icl import ICLConfig, icl_score
+
+    with pytest.raises(ConfigError, match="its ICL variants are next-token"):
+        icl_score(ICLConfig(model="toy-gpt", variant="masked"), use_cache=False)
+    with pytest.raises(ConfigError, match="does not fit 'toy-gpt'.s 128 positions: choose a long context .* at most 128"):
+        icl_score(ICLConfig(model="toy-gpt"), use_cache=False)  # the study's 50/500
+    with pytest.raises(ConfigError, match="next-token is for decoder-only models"):
+        icl_score(ICLConfig(model="toy", variant="next-token"), use_cache=False)

@@ -6,20 +6,26 @@ from dashboard import library
 from dashboard.downloads import to_json_text
 from dashboard.sidebar import sidebar, title
 from induction import deploy
-from induction.analyses.icl import CURVE_LENGTHS, SIGN, ICLConfig
-from induction.config import ICL_VARIANTS
+from induction.analyses.icl import CAUSAL_VARIANTS, CURVE_LENGTHS, ENCODER_VARIANTS, SIGN, ICLConfig, sign
 from induction.figures.plots import curve_figure, distribution_figure
 
 # inputs
 state = sidebar()
 title("In-context learning")
-st.caption(f"{SIGN}. Default variant: **masked** (the masked token's loss, as the reference study describes); "
-           "**all-tokens** is what the study's code computed (mean loss over every position), which gave 0.2555 "
-           "for bert-base-uncased.")
+kind = library.model_kind(state.model)
+variants = CAUSAL_VARIANTS if kind == "causal" else ENCODER_VARIANTS
+if kind == "causal":
+    st.caption(f"A decoder's score: **next-token**, {sign('next-token')}.")
+else:
+    st.caption(f"{SIGN}. Default variant: **masked** (the masked token's loss, as the reference study describes); "
+               "**all-tokens** is what the study's code computed (mean loss over every position), which gave 0.2555 "
+               "for bert-base-uncased.")
 a, b, c = st.columns(3)
 corpus = a.text_input("Corpus", "python-docs", help="python-docs (offline), wikipedia-simple (needs network and "
                       "the datasets package), or a .txt file / folder of .txt files", key="icl_corpus")
-variant = b.selectbox("Variant", ICL_VARIANTS, key="icl_variant")
+if st.session_state.get("icl_variant") not in variants:
+    st.session_state.pop("icl_variant", None)
+variant = b.selectbox("Variant", variants, key="icl_variant")
 replace = c.checkbox("Sample documents with replacement", key="icl_replace")
 d, e, f = st.columns(3)
 long_default = min(500, library.max_positions(state.model))  # the study's 50/500 where the model fits them
@@ -48,16 +54,18 @@ if not kept or kept[0] != config or kept[1] is None:
 result = kept[1]
 
 # render
-st.metric(f"Loss({short}) − Loss({long}), {variant}", f"{result.mean:.4f}", f"± {result.sem:.4f} (s.e.)",
+st.metric(f"{result.definition}, {variant}", f"{result.mean:.4f}", f"± {result.sem:.4f} (s.e.)",
           delta_color="off")
 st.caption(f"{len(result.per_trial)} trials · {result.eligible_documents} eligible documents · "
            f"{result.skipped_documents} shorter documents skipped · corpus hash {result.corpus_hash}")
 st.plotly_chart(distribution_figure(result.per_trial, baseline=0.0, title="per-trial score",
-                                    x_title=f"Loss({short}) − Loss({long}) of one trial (nats)",
+                                    x_title=f"{result.definition} of one trial (nats)",
                                     line_label="no help from context"), width="stretch")
 if result.curve:
     lengths = list(result.curve)
-    st.plotly_chart(curve_figure(lengths, {"masked-token loss": ([result.curve[n][0] for n in lengths],
+    what = "next-token loss of token n" if variant == "next-token" else "masked-token loss"
+    st.plotly_chart(curve_figure(lengths, {what: ([result.curve[n][0] for n in lengths],
                                                                  [result.curve[n][1] for n in lengths])},
-                                 x_title="context length (tokens)", y_title="loss"), width="stretch")
+                                 x_title="token n" if variant == "next-token" else "context length (tokens)",
+                                 y_title="loss"), width="stretch")
 st.download_button("ICL result (JSON)", to_json_text(result.to_json()), "icl.json", "application/json")

@@ -12,6 +12,13 @@ Variants:
   on Simple English Wikipedia): labels are the original ids everywhere, the loss is
   the mean over every position of the context, the mask included; the masked
   position is drawn from all positions of each context, separately.
+- `next-token` (a causal model's, Olsson et al.'s in-context learning score): one forward pass over the first
+  `long` tokens of a document; the next-token loss of the `long`-th token minus that of the `short`-th, averaged
+  over documents, with their sign (negative when more context helps). The only variant a decoder runs, and its
+  default; an encoder runs the first two (its default: `masked`).
+
+Contexts must fit the model's positions; a model whose positions cannot hold `long` tokens is refused with the
+longest that fits (choose `short` and `long` to suit it, for example 10 and 100 for a 128-position model).
 """
 
 from __future__ import annotations
@@ -39,13 +46,28 @@ WIKIPEDIA_DOCUMENTS = 5000
 MAX_UNKNOWN_SHARE = 0.5  # a corpus the tokenizer mostly cannot read is refused
 SIGN = ("Loss(short) - Loss(long): positive when more context helps, as the study reports it; Olsson et al. "
         "report loss(token 500) - loss(token 50), the opposite sign")
+NEXT_TOKEN_SIGN = ("loss(token long) - loss(token short), Olsson et al.'s definition and sign: negative when more "
+                   "context helps (the study's masked-LM variants report the opposite sign)")
+ENCODER_VARIANTS = ("masked", "all-tokens")
+CAUSAL_VARIANTS = ("next-token",)
+
+
+def definition(variant: str, short: int, long: int) -> str:
+    """What a score of this variant is, in one line."""
+    if variant == "next-token":
+        return f"loss(token {long}) - loss(token {short})"
+    return f"Loss({short}-token context) - Loss({long}-token context)"
+
+
+def sign(variant: str) -> str:
+    return NEXT_TOKEN_SIGN if variant == "next-token" else SIGN
 
 
 @dataclass(frozen=True)
 class ICLConfig:
     model: str = "base"
     corpus: str = "python-docs"
-    variant: ICLVariant = "masked"
+    variant: ICLVariant | None = None  # None: the kind's own (masked for an encoder, next-token for a decoder)
     trials: int = 50
     seed: int = 0
     short: int = 50
@@ -75,13 +97,22 @@ class ICLResult:
     def sem(self) -> float:
         return float(mean_sem(self.per_trial)[1])
 
+    @property
+    def definition(self) -> str:
+        return definition(self.config.variant, self.config.short, self.config.long)
+
+    @property
+    def sign(self) -> str:
+        return sign(self.config.variant)
+
     def to_json(self) -> dict:
         c = self.config
         out = {"model": c.model, "corpus": c.corpus, "corpus_hash": self.corpus_hash, "variant": c.variant,
                "corpus_snapshot": "/".join(WIKIPEDIA) if c.corpus == "wikipedia-simple" else None,
                "trials": c.trials, "seed": c.seed, "device": c.device, "dtype": c.dtype,
                "short": c.short, "long": c.long, "mean": self.mean,
-               "sem": self.sem, "sign": SIGN, "per_trial": [float(v) for v in self.per_trial],
+               "sem": self.sem, "definition": self.definition, "sign": self.sign,
+               "per_trial": [float(v) for v in self.per_trial],
                "skipped_documents": self.skipped_documents, "eligible_documents": self.eligible_documents}
         if self.curve:
             out["curve"] = {str(k): {"mean": m, "sem": s} for k, (m, s) in self.curve.items()}
@@ -132,17 +163,26 @@ def corpus_hash(docs: list[str]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _prefix(model: LoadedModel) -> list[int]:
+    """An encoder's contexts start with [CLS], as the study built them; a decoder's with its BOS, if it has one."""
+    if model.kind == "causal":
+        return [] if model.vocab.bos_id is None else [model.vocab.bos_id]
+    return [model.vocab.cls_id]
+
+
 def eligible(model: LoadedModel, docs: list[str], length: int) -> tuple[list[np.ndarray], int]:
-    """[CLS] + the first `length - 1` word pieces of every document that has them, as the study built its
-    contexts (no closing [SEP]; a shorter context is a prefix of a longer one)."""
+    """The prefix + the first word pieces of every document that has `length` tokens in all, as the study built
+    its contexts (no closing [SEP]; a shorter context is a prefix of a longer one)."""
     kept, skipped, pieces_seen, unknown = [], 0, 0, 0
     unk = model.tokenizer.unk_token_id
+    prefix = _prefix(model)
+    need = length - len(prefix)
     for doc in docs:
-        pieces = model.tokenizer(doc, add_special_tokens=False, truncation=True, max_length=length - 1)["input_ids"]
+        pieces = model.tokenizer(doc, add_special_tokens=False, truncation=True, max_length=need)["input_ids"]
         pieces_seen += len(pieces)
         unknown += sum(p == unk for p in pieces) if unk is not None else 0
-        if len(pieces) >= length - 1:
-            kept.append(np.asarray([model.vocab.cls_id, *pieces[:length - 1]], dtype=np.int64))
+        if len(pieces) >= need:
+            kept.append(np.asarray([*prefix, *pieces[:need]], dtype=np.int64))
         else:
             skipped += 1
     if pieces_seen and unknown / pieces_seen > MAX_UNKNOWN_SHARE:
@@ -164,21 +204,41 @@ def _loss(model: LoadedModel, ids: np.ndarray, pos: int, variant: str) -> float:
     return float(torch.nn.functional.cross_entropy(logits, target))
 
 
-def check(config: ICLConfig, max_positions: int) -> None:
+def _next_token_losses(model: LoadedModel, ids: np.ndarray) -> np.ndarray:
+    """The next-token loss of every token of `ids` but the first: [S - 1], entry k the loss of token k + 1."""
+    import torch
+
+    x = torch.from_numpy(ids).unsqueeze(0).to(model.device)  # [1, S]
+    with torch.inference_mode():
+        logits = model.mlm(input_ids=x).logits[0, :-1].float()  # [S-1, V]
+    return torch.nn.functional.cross_entropy(logits, x[0, 1:], reduction="none").double().cpu().numpy()
+
+
+def check(config: ICLConfig, max_positions: int, kind: str = "encoder") -> None:
     check_choice("variant", config.variant, ICL_VARIANTS)
+    allowed = CAUSAL_VARIANTS if kind == "causal" else ENCODER_VARIANTS
+    if config.variant not in allowed:
+        raise ConfigError(f"model {config.model!r} is a {kind} model: its ICL variants are {', '.join(allowed)}"
+                          + (" (a decoder has no [MASK]; next-token is Olsson et al.'s score)" if kind == "causal"
+                             else " (next-token is for decoder-only models)"))
     if not (isinstance(config.trials, int) and config.trials >= 1):
         raise ConfigError("trials must be a whole number of at least 1")
     lengths = (config.short, config.long, *config.curve)
     if min(lengths) < 3 or config.short >= config.long:
         raise ConfigError("context lengths must be at least 3 tokens and short < long")
     if max(lengths) > max_positions:
-        raise ConfigError(f"a {max(lengths)}-token context does not fit the model's {max_positions} positions")
+        raise ConfigError(f"a {max(lengths)}-token context does not fit {config.model!r}'s {max_positions} positions: "
+                          f"choose a long context (and curve lengths) of at most {max_positions} tokens, with the "
+                          "short one below it (for example --short 10 --long 100)")
 
 
 def resolve_icl(config: ICLConfig) -> tuple[ICLConfig, ModelInfo]:
     """Check the config against the model and make its device and dtype concrete (once per call)."""
     info = describe(config.model)
-    check(config, info.max_positions)
+    if config.variant is None:
+        own = CAUSAL_VARIANTS if info.kind == "causal" else ENCODER_VARIANTS
+        config = dataclasses.replace(config, variant=own[0])
+    check(config, info.max_positions, info.kind)
     device, dtype = resolve_device(config.device, config.dtype, half_on_cuda=False)  # losses in float32
     return dataclasses.replace(config, device=device, dtype=dtype), info
 
@@ -202,8 +262,9 @@ def icl_score(config: ICLConfig, *, progress: Progress | None = None, use_cache:
         started = time.perf_counter()
         model = shared_model(info, config.device, config.dtype)
         if model.mlm is None:
-            raise ModelLoadError(f"model {config.model!r} has no trained masked-LM head (its checkpoint is an "
-                                 "encoder only), so it cannot predict masked tokens; the ICL score needs one")
+            what = "language-model" if model.kind == "causal" else "masked-LM"
+            raise ModelLoadError(f"model {config.model!r} has no trained {what} head (its checkpoint is the base model "
+                                 "only), so it cannot predict tokens; the ICL score needs one")
         longest = max(config.long, *config.curve) if config.curve else config.long
         kept, skipped = eligible(model, docs, longest)
         if not kept or (len(kept) < config.trials and not config.replace):
@@ -215,6 +276,14 @@ def icl_score(config: ICLConfig, *, progress: Progress | None = None, use_cache:
         scores, curve = [], {n: [] for n in config.curve}
         for t, d in enumerate(picks):
             ids = kept[d]
+            if config.variant == "next-token":  # one pass: token n's loss is entry n - 2 (token 1 has none)
+                losses = _next_token_losses(model, ids[:longest])  # [longest - 1]
+                scores.append(losses[config.long - 2] - losses[config.short - 2])
+                for n in config.curve:
+                    curve[n].append(losses[n - 2])
+                if progress:
+                    progress(t + 1, config.trials)
+                continue
             if config.variant == "masked":
                 pos = int(rng.integers(1, config.short))
                 scores.append(_loss(model, ids[:config.short], pos, "masked")

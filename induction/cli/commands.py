@@ -243,19 +243,20 @@ def cmd_text(args: argparse.Namespace) -> int:
 
 
 def cmd_icl(args: argparse.Namespace) -> int:
-    from induction.analyses.icl import CURVE_LENGTHS, SIGN, ICLConfig, icl_score
+    from induction.analyses.icl import CURVE_LENGTHS, ICLConfig, icl_score
 
     curve = tuple(n for n in CURVE_LENGTHS if n <= args.long) if args.curve else ()
     config = ICLConfig(model=args.model, corpus=args.corpus, variant=args.variant, trials=args.trials,
                        seed=args.seed, short=args.short, long=args.long, replace=args.replace, curve=curve,
                        device=args.device, dtype=args.dtype)
     result = with_progress(f"icl {args.model}", icl_score, config, use_cache=not args.no_cache)
-    print(f"{args.model} on {args.corpus} ({args.variant}): Loss({args.short}) - Loss({args.long}) = "
+    print(f"{args.model} on {args.corpus} ({result.config.variant}): {result.definition} = "
           f"{result.mean:.4f} ± {result.sem:.4f} over {args.trials} trials "
           f"({result.skipped_documents} documents shorter than needed skipped)")
-    print(f"  sign: {SIGN}")
+    print(f"  sign: {result.sign}")
+    what = "next-token loss of token" if result.config.variant == "next-token" else "masked-token loss, context"
     for n, (m, s) in result.curve.items():
-        print(f"  context {n:4d}: masked-token loss {m:.4f} ± {s:.4f}")
+        print(f"  {what} {n:4d}: {m:.4f} ± {s:.4f}")
     write_json(args.json, result.to_json())
     return 0
 

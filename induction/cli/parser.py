@@ -133,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("icl", help="in-context learning score Loss(short) - Loss(long)")
     p.add_argument("--model", default="base")
     p.add_argument("--corpus", default="python-docs", help="python-docs, wikipedia-simple, a .txt file or a folder")
-    p.add_argument("--variant", choices=ICL_VARIANTS, default="masked")
+    p.add_argument("--variant", choices=ICL_VARIANTS, default=None,
+                   help="masked (an encoder's default), all-tokens (the study's code), next-token (a decoder's: "
+                        "Olsson et al.)")
     p.add_argument("--trials", type=int, default=PAPER_TRIALS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--short", type=int, default=50)
