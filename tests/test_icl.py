@@ -202,7 +202,8 @@ def test_icl_refusals_on_a_decoder_say_what_works():
 
     with pytest.raises(ConfigError, match="its ICL variants are next-token"):
         icl_score(ICLConfig(model="toy-gpt", variant="masked"), use_cache=False)
-    with pytest.raises(ConfigError, match="does not fit 'toy-gpt'.s 128 positions: choose a long context .* at most 128"):
+    with pytest.raises(ConfigError, match=r"does not fit 'toy-gpt'.s 128 positions: choose a long context .* "
+                                          r"at most 128"):
         icl_score(ICLConfig(model="toy-gpt"), use_cache=False)  # the study's 50/500
     with pytest.raises(ConfigError, match="next-token is for decoder-only models"):
         icl_score(ICLConfig(model="toy", variant="next-token"), use_cache=False)
