@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard.viewstate import ViewState
 from induction import deploy
-from induction.config import MASK_PIECES, PROTOCOLS, SETUP_TARGETS, SETUPS, UNITS, WORD_TARGETS
+from induction.config import MASK_PIECES, MAX_SEED, PROTOCOLS, SETUP_TARGETS, SETUPS, UNITS, targets_for
 from induction.models.hub import hub_reachable
 from induction.models.registry import CAUSAL_MODELS, KNOWN_MODELS, OFFLINE_MODELS
 
@@ -16,7 +16,7 @@ OTHER = "other (Hugging Face id or folder)…"
 
 
 def _targets(setup: str, unit: str) -> tuple[str, ...]:
-    return WORD_TARGETS if unit == "word" else SETUP_TARGETS[setup]
+    return targets_for(setup, unit)
 
 
 def _on_setup_change() -> None:
@@ -106,7 +106,7 @@ def sidebar() -> ViewState:
             st.radio("Mask pieces", MASK_PIECES, horizontal=True, key="w_piece", on_change=copy_to("piece", "w_piece"),
                      help="which pieces of the chosen word are masked: all (each a query), the first or the last")
         st.number_input("Trials", 1, limits.max_trials, key="w_trials", on_change=copy_to("trials", "w_trials"))
-        st.number_input("Seed", 0, 2**31 - 1, key="w_seed", on_change=copy_to("seed", "w_seed"))
+        st.number_input("Seed", 0, MAX_SEED, key="w_seed", on_change=copy_to("seed", "w_seed"))
         st.checkbox("Default segment length", key="w_segment_auto", on_change=_on_segment_change,
                     help="paper: 200 (150 for triple); clean: the model's default")
         if not s.w_segment_auto:

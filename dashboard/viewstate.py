@@ -19,17 +19,17 @@ from induction.config import (
     MASK_SPANS,
     MAX_LAYERS_OR_HEADS,
     MAX_MASKS,
+    MAX_SEED,
     MAX_SEGMENT,
     MAX_TRIALS,
     MODEL_ID,
     PROTOCOLS,
-    SETUP_TARGETS,
     SETUPS,
     UNITS,
-    WORD_TARGETS,
     ConfigError,
     head_name,
     parse_head,
+    targets_for,
 )
 
 MAX_TEXT = 200
@@ -195,7 +195,7 @@ def from_query(params: Mapping[str, str], *, allowed_models: tuple[str, ...] | N
             notices.append(f"ignored unknown parameter {str(name)[:40]!r}")
     setup = _choice(params, "setup", SETUPS, notices, default.setup)
     unit = _choice(params, "unit", UNITS, notices, default.unit)
-    targets = WORD_TARGETS if unit == "word" else SETUP_TARGETS[setup]
+    targets = targets_for(setup, unit)
     target = _choice(params, "target", targets, notices, default.target if default.target in targets else targets[0])
     layer = _int(params, "layer", 0, MAX_LAYERS_OR_HEADS, notices, None)
     head = _int(params, "head", 0, MAX_LAYERS_OR_HEADS, notices, None)
@@ -206,7 +206,7 @@ def from_query(params: Mapping[str, str], *, allowed_models: tuple[str, ...] | N
         model=_model(params, notices, allowed_models, default.model), setup=setup,
         protocol=_choice(params, "protocol", PROTOCOLS, notices, default.protocol), target=target,
         trials=_int(params, "trials", 1, max_trials, notices, default.trials),
-        seed=_int(params, "seed", 0, 2**31 - 1, notices, default.seed),
+        seed=_int(params, "seed", 0, MAX_SEED, notices, default.seed),
         segment=_int(params, "segment", 1, max_segment, notices, default.segment),
         layer=layer, head=head, rescale=params.get("rescale") in ("1", "true"),
         ablate=_heads(params.get("ablate"), notices),

@@ -16,6 +16,7 @@ from typing import Literal, get_args
 
 Setup = Literal["standard", "shuffled", "triple", "repeat"]
 ModelKind = Literal["encoder", "causal"]
+CapturePath = Literal["interface", "fallback"]  # the AttentionInterface, or eager output_attentions
 Protocol = Literal["clean", "paper"]
 DType = Literal["auto", "float32", "float16", "bfloat16"]
 Device = Literal["auto", "cpu", "cuda"]
@@ -31,10 +32,13 @@ DTYPES: tuple[str, ...] = get_args(DType)
 DEVICES: tuple[str, ...] = get_args(Device)
 ABLATION_MODES: tuple[str, ...] = get_args(AblationMode)
 ICL_VARIANTS: tuple[str, ...] = get_args(ICLVariant)
+CAUSAL_ICL_VARIANTS = ("next-token",)  # a decoder's only variant (it has no [MASK])
+ENCODER_ICL_VARIANTS = tuple(v for v in ICL_VARIANTS if v not in CAUSAL_ICL_VARIANTS)
 MASK_SPANS: tuple[str, ...] = get_args(MaskSpan)
 UNITS: tuple[str, ...] = get_args(Unit)
 MASK_PIECES: tuple[str, ...] = get_args(MaskPiece)
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
+CAPTURE_PATHS: tuple[str, ...] = get_args(CapturePath)
 WORD_TARGETS = ("prev_piece", "prev_word", "word_before", "word_after")
 MAX_MASKS = 8
 
@@ -57,6 +61,7 @@ SIGNAL_RATIO = 3.0  # a head under 3x the uniform baseline is no induction head 
 
 # Limits, defined once: the CLI, the URL parser and deployed mode read these.
 MAX_TRIALS = 100_000
+MAX_SEED = 2**31 - 1  # what a widget and a URL can hold; numpy seeds take any of these
 MAX_SEGMENT = 2048
 MAX_LAYERS_OR_HEADS = 1000  # what a URL may name before the model is known
 # A Hugging Face id ("name" or "org/name", optionally "@revision"); anything else is a known name or a folder.
@@ -130,7 +135,7 @@ class MapConfig:
         check_choice("setup", self.setup, SETUPS)
         check_choice("protocol", self.protocol, PROTOCOLS)
         check_int("trials", self.trials, 1, MAX_TRIALS)
-        check_int("seed", self.seed, 0, 2**63 - 1)
+        check_int("seed", self.seed, 0, MAX_SEED)
         if self.segment is not None:
             check_int("segment", self.segment, min_segment(self.setup), MAX_SEGMENT)
         check_choice("dtype", self.dtype, DTYPES)
@@ -169,7 +174,12 @@ class MapConfig:
         return dataclasses.replace(self, segment=segment)
 
     def targets(self) -> tuple[str, ...]:
-        return WORD_TARGETS if self.unit == "word" else SETUP_TARGETS[self.setup]
+        return targets_for(self.setup, self.unit)
+
+
+def targets_for(setup: str, unit: str = "token") -> tuple[str, ...]:
+    """The targets a map of this setup and unit has: the one place that decides it."""
+    return WORD_TARGETS if unit == "word" else SETUP_TARGETS[setup]
 
 
 def check_target(setup: str, target: str) -> str:

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from induction.cache import make_key
 from induction.config import ConfigError, MapConfig, head_name
 from induction.models.kinds import check_setup
 from induction.models.loading import ModelInfo, describe, resolve_device
+
+if TYPE_CHECKING:  # the analyses' configs: runs sits below the analyses and never imports them
+    from induction.analyses.icl import ICLConfig
+    from induction.analyses.text_map import TextConfig
 
 
 @dataclass(frozen=True)
@@ -93,3 +98,18 @@ def clean_loss_key(run: Run) -> str:
 def effects_key(run: Run, mode: str, pairs_with: tuple[int, int] | None) -> str:
     return make_key("effects", mode=mode, pairs_with=None if pairs_with is None else head_name(*pairs_with),
                     **_run_parts(run))
+
+
+def text_key(config: TextConfig, info: ModelInfo, text_hash: str, device: str, dtype: str) -> str:
+    """A natural-text map: the text by its hash, every setting that changes which occurrences are scored."""
+    return make_key("text", source=info.source, fingerprint=info.fingerprint, text=text_hash,
+                    min_distance=config.min_distance, max_occurrences=config.max_occurrences, seed=config.seed,
+                    device=device, dtype=dtype, capture=info.capture_path)
+
+
+def icl_key(config: ICLConfig, info: ModelInfo, chash: str) -> str:
+    """An ICL score: the corpus by the hash of its documents, the variant resolved (never None)."""
+    return make_key("icl", fingerprint=info.fingerprint, source=info.source, corpus=config.corpus,
+                    corpus_hash=chash, variant=config.variant, short=config.short, long=config.long,
+                    trials=config.trials, seed=config.seed, replace=config.replace, curve=list(config.curve),
+                    device=config.device, dtype=config.dtype)

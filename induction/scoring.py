@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from induction.config import OFFSETS, SETUP_TARGETS, ConfigError, MapConfig, check_target, head_name
+from induction.config import (
+    OFFSETS,
+    SETUP_TARGETS,
+    CapturePath,
+    ConfigError,
+    MapConfig,
+    ModelKind,
+    check_target,
+    head_name,
+)
 from induction.trials.rrt import TrialBatch
 
 if TYPE_CHECKING:
@@ -154,11 +163,11 @@ class InductionMap(PerHeadScores):
     offsets: np.ndarray  # [L, H, len(OFFSETS)] mean attention around the previous instance
     elapsed_s: float = 0.0
     cached: bool = False
-    capture_path: str = "interface"  # or "fallback" (weights read from output_attentions)
+    capture_path: CapturePath = "interface"  # or "fallback" (weights read from output_attentions)
     masks: int = 1  # per_trial rows are (trial, mask) pairs, trial-major, when several tokens are masked
     cross_per_trial: np.ndarray | None = None  # [T, K, K, L, H], the standard setup with several masks
     word_split: dict[str, np.ndarray] | None = None  # word unit: "first", "rest" [N, L, H], prev_word split
-    kind: str = "encoder"  # or "causal": each query sees only the positions up to its own
+    kind: ModelKind = "encoder"  # or "causal": each query sees only the positions up to its own
     _stats: dict = field(default_factory=dict, repr=False)
 
     @property

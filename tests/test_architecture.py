@@ -42,7 +42,11 @@ def _imports(path, modules: set[str]) -> set[str]:
 
     found = set()
     package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    for block in ast.walk(tree):  # `if TYPE_CHECKING:` imports never run: they make no cycle
+        if isinstance(block, ast.If) and getattr(block.test, "id", None) == "TYPE_CHECKING":
+            block.body = []
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -99,3 +103,11 @@ def test_each_enum_is_spelled_once():
     files = [*LIBRARY_FILES, *(ROOT / "dashboard").glob("*.py"), *(ROOT / "views").glob("*.py")]
     offenders = [(p.name, s) for p in files if p.name != "config.py" for s in spellings if s in p.read_text()]
     assert not offenders, offenders
+
+
+def test_one_reader_of_the_offline_corpus_and_cache_keys_only_in_runs():
+    readers = [p.relative_to(ROOT).as_posix() for p in LIBRARY_FILES if "pydoc_data" in p.read_text()]
+    assert readers == ["induction/trials/corpus.py"], readers
+    key_builders = [p.relative_to(ROOT).as_posix() for p in LIBRARY_FILES
+                    if re.search(r"\bmake_key\(", p.read_text()) and p.name not in ("runs.py", "cache.py")]
+    assert not key_builders, key_builders

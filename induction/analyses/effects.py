@@ -24,7 +24,16 @@ import numpy as np
 from induction.analyses.ablation import clean_loss, require_ablation, run_trials
 from induction.cache import ResultCache, get_or_compute, open_cache
 from induction.capture.layer_suffix import MaskedLoss
-from induction.config import ABLATION_MODES, AblationMode, ConfigError, MapConfig, check_choice, head_name, parse_head
+from induction.config import (
+    ABLATION_MODES,
+    AblationMode,
+    ConfigError,
+    MapConfig,
+    ModelKind,
+    check_choice,
+    head_name,
+    parse_head,
+)
 from induction.engine import Progress, batch_size, make_trials, model_for
 from induction.losses import has_loss
 from induction.models.loading import LoadedModel
@@ -46,7 +55,7 @@ class EffectsResult:
     path: str  # "suffix" (layers l.. re-run) or "full" (a full forward per head)
     elapsed_s: float = 0.0
     cached: bool = False
-    kind: str = "encoder"  # causal: the loss is the next-token loss on the second copy
+    kind: ModelKind = "encoder"  # causal: the loss is the next-token loss on the second copy
 
     @property
     def trials(self) -> int:

@@ -27,16 +27,26 @@ import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from induction.cache import ResultCache, get_or_compute, make_key
-from induction.config import ICL_VARIANTS, ConfigError, ICLVariant, InductionError, ModelLoadError, check_choice
+from induction.cache import ResultCache, get_or_compute
+from induction.config import (
+    CAUSAL_ICL_VARIANTS,
+    ENCODER_ICL_VARIANTS,
+    ICL_VARIANTS,
+    ConfigError,
+    ICLVariant,
+    InductionError,
+    ModelLoadError,
+    check_choice,
+)
 from induction.engine import Progress, shared_model
 from induction.models.hub import hub_reachable
 from induction.models.loading import LoadedModel, ModelInfo, describe, resolve_device
+from induction.runs import icl_key
 from induction.scoring import mean_sem
+from induction.trials.corpus import offline_documents
 
 CURVE_LENGTHS = (25, 50, 100, 200, 300, 400, 500)
 # Simple English Wikipedia: the study's script dataset (`wikipedia`, 20220301.simple) is no longer published;
@@ -48,8 +58,7 @@ SIGN = ("Loss(short) - Loss(long): positive when more context helps, as the stud
         "report loss(token 500) - loss(token 50), the opposite sign")
 NEXT_TOKEN_SIGN = ("loss(token long) - loss(token short), Olsson et al.'s definition and sign: negative when more "
                    "context helps (the study's masked-LM variants report the opposite sign)")
-ENCODER_VARIANTS = ("masked", "all-tokens")
-CAUSAL_VARIANTS = ("next-token",)
+ENCODER_VARIANTS, CAUSAL_VARIANTS = ENCODER_ICL_VARIANTS, CAUSAL_ICL_VARIANTS
 
 
 def definition(variant: str, short: int, long: int) -> str:
@@ -128,10 +137,6 @@ def sample_documents(dataset, seed: int, count: int = WIKIPEDIA_DOCUMENTS) -> li
 
 def load_corpus(corpus: str, seed: int = 0) -> list[str]:
     """Documents of a named corpus, a .txt file or a folder of .txt files."""
-    if corpus == "python-docs":
-        from pydoc_data.topics import topics
-
-        return [topics[k] for k in sorted(topics)]
     if corpus == "wikipedia-simple":
         if not hub_reachable():
             raise InductionError("the wikipedia-simple corpus downloads from the Hugging Face Hub, which is not "
@@ -145,15 +150,10 @@ def load_corpus(corpus: str, seed: int = 0) -> list[str]:
             return sample_documents(load_dataset(*WIKIPEDIA, split="train"), seed)
         except Exception as exc:
             raise InductionError(f"could not load Simple English Wikipedia ({exc}); python-docs works offline") from exc
-    path = Path(corpus)
-    if path.is_file() and path.suffix == ".txt":
-        return [path.read_text(errors="replace")]
-    if path.is_dir():
-        files = sorted(path.glob("*.txt"))
-        if not files:
-            raise ConfigError(f"the folder {corpus!r} has no .txt files")
-        return [f.read_text(errors="replace") for f in files]
-    raise ConfigError(f"unknown corpus {corpus!r}: use python-docs, wikipedia-simple, a .txt file or a folder of them")
+    try:
+        return list(offline_documents(corpus).values())
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (or wikipedia-simple, with a network)") from exc
 
 
 def corpus_hash(docs: list[str]) -> str:
@@ -241,13 +241,6 @@ def resolve_icl(config: ICLConfig) -> tuple[ICLConfig, ModelInfo]:
     check(config, info.max_positions, info.kind)
     device, dtype = resolve_device(config.device, config.dtype, half_on_cuda=False)  # losses in float32
     return dataclasses.replace(config, device=device, dtype=dtype), info
-
-
-def icl_key(config: ICLConfig, info: ModelInfo, chash: str) -> str:
-    return make_key("icl", fingerprint=info.fingerprint, source=info.source, corpus=config.corpus,
-                    corpus_hash=chash, variant=config.variant, short=config.short, long=config.long,
-                    trials=config.trials, seed=config.seed, replace=config.replace, curve=list(config.curve),
-                    device=config.device, dtype=config.dtype)
 
 
 def icl_score(config: ICLConfig, *, progress: Progress | None = None, use_cache: bool = True,

@@ -28,11 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from induction.cache import ResultCache, get_or_compute, make_key
-from induction.config import ConfigError, check_int
+from induction.cache import ResultCache, get_or_compute
+from induction.config import CapturePath, ConfigError, ModelKind, check_int
 from induction.engine import Progress, capture, shared_model
 from induction.models.loading import LoadedModel, describe, resolve_device
+from induction.runs import text_key
 from induction.scoring import PerHeadScores
+from induction.trials.corpus import offline_documents
 from induction.trials.rrt import TrialBatch
 
 TEXT_TARGETS = ("earlier", "earlier_next", "earlier_prev")  # an encoder's (the [MASK] is the query)
@@ -58,15 +60,8 @@ class TextConfig:
 
 
 def corpus_documents(corpus: str) -> dict[str, str]:
-    """Named documents of an offline corpus: python-docs (its topics) or a folder of .txt files."""
-    if corpus == "python-docs":
-        from pydoc_data.topics import topics
-
-        return dict(sorted(topics.items()))
-    folder = Path(corpus)
-    if folder.is_dir():
-        return {p.name: p.read_text(errors="replace") for p in sorted(folder.glob("*.txt"))}
-    raise ConfigError(f"unknown corpus {corpus!r}: use python-docs or a folder of .txt files")
+    """Named documents of an offline corpus (see `induction.trials.corpus`)."""
+    return offline_documents(corpus)
 
 
 def read_text(config: TextConfig) -> tuple[str, str]:
@@ -225,12 +220,12 @@ class TextMap(PerHeadScores):
     seq_lens: np.ndarray  # [T] tokens each query sees: an encoder's whole window ([CLS] and [SEP] included), a
     # decoder's positions up to and including the query
     occurrences: list[dict]  # token, window, position, earlier, continuation
-    capture_path: str = "interface"
+    capture_path: CapturePath = "interface"
     device: str = "cpu"
     dtype: str = "float32"
     elapsed_s: float = 0.0
     cached: bool = False
-    kind: str = "encoder"  # causal: every occurrence a query of the unmasked text, the repeat setup's targets
+    kind: ModelKind = "encoder"  # causal: every occurrence a query of the unmasked text, the repeat setup's targets
     _stats: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -290,9 +285,7 @@ def text_map(config: TextConfig, *, progress: Progress | None = None, use_cache:
         meta = {"elapsed_s": time.perf_counter() - started, "occurrences": occurrences}
         return meta, arrays
 
-    key = make_key("text", source=info.source, fingerprint=info.fingerprint, text=text_hash,
-                   min_distance=config.min_distance, max_occurrences=config.max_occurrences, seed=config.seed,
-                   device=device, dtype=dtype, capture=info.capture_path)
+    key = text_key(config, info, text_hash, device, dtype)
     started = time.perf_counter()
     meta, arrays, cached = get_or_compute(key, compute, use_cache=use_cache, cache=cache)
     return TextMap(config=config, source=source, text_hash=text_hash, layers=info.layers, heads=info.heads,

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from induction.capture.eager import install_ablation
-from induction.config import MAX_SEGMENT, MODEL_ID, ModelLoadError
+from induction.config import MAX_SEGMENT, MODEL_ID, CapturePath, ModelKind, ModelLoadError
 from induction.deploy import check_model
 from induction.models.families import (
     attention_heads,
@@ -52,8 +52,8 @@ class LoadedModel:
     default_segment: int | None
     device: str
     dtype: str
-    capture_path: str = "interface"  # or "fallback": attention weights read from output_attentions
-    kind: str = "encoder"  # or "causal": `mlm` is then the *ForCausalLM model
+    capture_path: CapturePath = "interface"  # or "fallback": attention weights read from output_attentions
+    kind: ModelKind = "encoder"  # or "causal": `mlm` is then the *ForCausalLM model
     ablation_note: str | None = None  # why heads of this model cannot be ablated, if they cannot
 
 
@@ -183,8 +183,8 @@ class ModelInfo:
     heads: int
     max_positions: int
     default_segment: int | None
-    capture_path: str = "interface"  # "fallback" for families whose attention bypasses the interface
-    kind: str = "encoder"  # or "causal": a decoder-only model (the repeat setup only, next-token losses)
+    capture_path: CapturePath = "interface"  # "fallback" for families whose attention bypasses the interface
+    kind: ModelKind = "encoder"  # or "causal": a decoder-only model (the repeat setup only, next-token losses)
     bos: bool = True  # a causal model's trials start with a BOS (its config names one); encoders: unused
     config: object = field(default=None, repr=False, compare=False)  # the transformers config, read once
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from induction.config import ModelKind
+
 ASSETS = Path(__file__).resolve().parent.parent / "toys" / "assets"
 TOY_PATH = ASSETS / "toy"
 
@@ -22,7 +24,7 @@ class ModelSpec:
     heads: int
     note: str
     default_segment: int | None = None
-    kind: str = "encoder"  # or "causal": decoder-only, the repeat setup only (describe() reads it from the config)
+    kind: ModelKind = "encoder"  # or "causal": decoder-only (describe() reads it from the config)
 
     @property
     def offline(self) -> bool:

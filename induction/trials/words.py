@@ -31,9 +31,9 @@ _POOLS: dict[str, tuple[list[tuple[int, ...]], list[tuple[int, ...]]]] = {}
 def word_pool(model) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
     """(single-piece words, multi-piece words) as piece ids, for this model's tokenizer (memoized)."""
     if model.source not in _POOLS:
-        from pydoc_data.topics import topics
+        from induction.trials.corpus import python_docs
 
-        words = sorted({w for text in topics.values() for w in re.findall(r"\b[a-z]{3,14}\b", text)})
+        words = sorted({w for text in python_docs().values() for w in re.findall(r"\b[a-z]{3,14}\b", text)})
         unknown = model.tokenizer.unk_token_id
         pieces = [tuple(model.tokenizer(w, add_special_tokens=False)["input_ids"]) for w in words]
         ok = [p for p in pieces if p and unknown not in p and len(p) <= MAX_PIECES]
