@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from induction.cache import make_key
+from induction.compatibility import check
 from induction.config import ConfigError, MapConfig, head_name
 from induction.models.kinds import check_setup
 from induction.models.loading import ModelInfo, describe, resolve_device
@@ -58,13 +59,17 @@ class Run:
         return layer, head
 
 
-def resolve_run(config: MapConfig | Run) -> Run:
-    """Validate, describe the model, fill in the segment and choose the device and dtype (idempotent)."""
+def resolve_run(config: MapConfig | Run, command: str = "map") -> Run:
+    """Validate, describe the model, check the command fits its kind (`compatibility`), fill in the segment and
+    choose the device and dtype (idempotent)."""
     if isinstance(config, Run):
+        check(command, config.info.kind, config.config.setup, config.config.unit)
         return config
     config.validate()
     info = describe(config.model)
     check_setup(config.model, info.kind, config.setup)
+    masks = "masks" if config.masks > 1 and command == "map" else command
+    check("words" if config.unit == "word" and masks == "map" else masks, info.kind, config.setup, config.unit)
     config = config.with_segment(info.default_segment, info.max_positions, info.kind, info.bos)
     device, dtype = resolve_device(config.device, config.dtype, half_on_cuda=config.protocol != "paper")
     return Run(config=dataclasses.replace(config, device=device, dtype=dtype), info=info)

@@ -129,7 +129,7 @@ def ablate(config: MapConfig | Run, heads, *, mode: AblationMode = "zero", progr
            use_cache: bool = True, cache: ResultCache | None = None) -> AblationResult:
     """The map of `config` with `heads` ablated, on the same trials as the clean map."""
     check_choice("ablation mode", mode, ABLATION_MODES)
-    run = resolve_run(config)
+    run = resolve_run(config, "ablate")
     run.one_mask("ablation")
     heads = check_heads(heads, run)
     clean = compute_map(run, use_cache=use_cache, cache=cache)
@@ -174,7 +174,7 @@ def top_heads(result: InductionMap, target: str, k: int) -> Heads:
 def cumulative_ablation(config: MapConfig | Run, target: str, k: int, *, mode: AblationMode = "zero",
           progress: Progress | None = None, use_cache: bool = True, cache: ResultCache | None = None) -> list[dict]:
     """Ablate the top 1, 2, ..., k heads of the clean map cumulatively."""
-    run = resolve_run(config)
+    run = resolve_run(config, "ablate")
     clean = compute_map(run, use_cache=use_cache, cache=cache)
     order = top_heads(clean, target, k)
     rows = []

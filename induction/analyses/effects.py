@@ -158,7 +158,7 @@ def effects(config: MapConfig | Run, *, mode: AblationMode = "zero", pairs_with=
     or `config.trials` (the cap) is reached; cached under the trial count it stopped at.
     """
     check_choice("ablation mode", mode, ABLATION_MODES)
-    run = resolve_run(config)
+    run = resolve_run(config, "effects")
     run.one_mask("the effect of a head")
     pair = None
     if pairs_with is not None:
@@ -180,7 +180,7 @@ def effects(config: MapConfig | Run, *, mode: AblationMode = "zero", pairs_with=
 def cached_effects(config: MapConfig | Run, *, mode: AblationMode = "zero", pairs_with=None,
                    cache: ResultCache | None = None) -> EffectsResult | None:
     """The effects if they are cached (the writable cache or the precomputed tier); None, never a computation."""
-    run = resolve_run(config)
+    run = resolve_run(config, "effects")
     run.one_mask("the effect of a head")
     pair = None if pairs_with is None else run.check_head(*pairs_with)
     hit = (cache or open_cache()).get(effects_key(run, mode, pair))

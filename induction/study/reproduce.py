@@ -51,6 +51,17 @@ def _first_sentence(exc: Exception) -> str:
     return str(exc).split(". ")[0][:200]
 
 
+def _refusal(source: str) -> str | None:
+    """Why the study's experiments cannot run on this model at all (a decoder), before any compute."""
+    from induction.compatibility import reason
+    from induction.models.loading import describe
+
+    try:
+        return reason("reproduce", describe(source).kind)
+    except InductionError:
+        return None  # the first map says why, in its own row
+
+
 def reproduce(models: dict[str, str], *, trials: int = 50, seed: int = 0, device: str = "auto",
               icl_corpus: str = STUDY_CORPUS, icl_trials: int = 50, progress: Progress | None = None,
               use_cache: bool = True) -> Reproduction:
@@ -59,7 +70,10 @@ def reproduce(models: dict[str, str], *, trials: int = 50, seed: int = 0, device
     maps: dict[str, InductionMap] = {}  # size -> its standard map
     why_not: dict[str, str] = {}  # size -> why its experiments did not run
     for done, (size, source) in enumerate(models.items()):
-        for setup, targets in MAP_EXPERIMENTS:
+        why = _refusal(source)
+        if why:
+            why_not[size] = why
+        for setup, targets in MAP_EXPERIMENTS if not why else ():
             config = MapConfig(model=source, setup=setup, protocol="paper", trials=trials, seed=seed, device=device)
             try:
                 result = compute_map(config, use_cache=use_cache)
