@@ -46,7 +46,7 @@ def reason(command: str, kind: str, setup: str | None = None, unit: str = "token
             return "the repeat setup masks nothing (every token of the second copy is a query): use another setup"
         return None
     if command == "effects" and kind == "encoder" and setup == "repeat":
-        return ("an encoder's repeat trials mask nothing, so there is no masked-token loss to read: use --setup "
+        return ("the repeat setup masks nothing, so an encoder has no masked-token loss to read: use --setup "
                 "standard for an encoder's effects (maps work on repeat)")
     return None
 
