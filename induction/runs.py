@@ -93,3 +93,8 @@ def clean_loss_key(run: Run) -> str:
 def effects_key(run: Run, mode: str, pairs_with: tuple[int, int] | None) -> str:
     return make_key("effects", mode=mode, pairs_with=None if pairs_with is None else head_name(*pairs_with),
                     **_run_parts(run))
+
+
+def roles_key(run: Run) -> str:
+    """The head-roles pass over a repeat run's trials and the weight-based scores beside it."""
+    return make_key("roles", **_run_parts(run))
