@@ -228,9 +228,20 @@ def read_unembedding(loaded) -> np.ndarray:
 
 # ---- copying: the token-space OV circuit's eigenvalues -------------------------------------------------------------
 
-def _top_singular(gram: np.ndarray) -> float:
-    """The largest singular value of a matrix from its Gram matrix (A^T A or A A^T)."""
-    return float(np.sqrt(max(np.linalg.eigvalsh((gram + gram.T) / 2).max(), 0.0)))
+def _top_singular(gram: np.ndarray, steps: int = 200) -> float:
+    """The largest singular value of a matrix from its Gram matrix (A^T A or A A^T), by power iteration (the reach
+    threshold needs no more precision than that, and a full eigendecomposition of a [d, d] matrix per layer costs)."""
+    x = np.random.default_rng(0).standard_normal(gram.shape[0])
+    top = 0.0
+    for _ in range(steps):
+        y = gram @ x
+        norm = float(np.linalg.norm(y))
+        if norm == 0.0:
+            return 0.0
+        x, previous, top = y / norm, top, norm
+        if abs(top - previous) <= 1e-9 * top:
+            break
+    return float(np.sqrt(top))
 
 
 def copying_scores(c: Circuits) -> tuple[np.ndarray, np.ndarray]:
@@ -270,6 +281,11 @@ def _ratio(num2: np.ndarray, den2: np.ndarray) -> np.ndarray:
     return out
 
 
+def _trace(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """tr(a @ b) over the last two axes, without the product."""
+    return (a * np.swapaxes(b, -1, -2)).sum(axis=(-1, -2))
+
+
 def composition_scores(c: Circuits) -> dict[str, np.ndarray]:
     """{"K", "Q", "V"} -> [L, H, L, H]: entry [l1, h1, l2, h2] is how much head (l2, h2) reads head (l1, h1)'s
     output through its key, query or value (Elhage et al. 2021): ||W_OV^1 W_QK^2 (as applied)||_F /
@@ -278,19 +294,19 @@ def composition_scores(c: Circuits) -> dict[str, np.ndarray]:
     formed: with A = V_1, X = (O_1 B) M_2 and C the other factor of head 2, ||A X C^T||_F^2 = tr(X^T A^T A X C^T C)."""
     L, H = c.layers, c.heads
     out = {kind: np.full((L, H, L, H), np.nan) for kind in ("K", "Q", "V")}
-    gram = {name: np.einsum("lhdi,lhdj->lhij", m, m) for name, m in (("q", c.q), ("k", c.k), ("v", c.v))}
-    gram_o2 = np.einsum("lhid,lhjd->lhij", c.o, c.o)  # O O^T, [L, H, dh, dh]
-    qk2 = np.einsum("lhij,lhji->lh", gram["q"], gram["k"])  # ||Q K^T||_F^2 = tr(Q^T Q K^T K)
-    ov2 = np.einsum("lhij,lhji->lh", gram["v"], gram_o2)  # ||V O||_F^2 = tr(V^T V O O^T)
+    gram = {name: np.swapaxes(m, -1, -2) @ m for name, m in (("q", c.q), ("k", c.k), ("v", c.v))}  # [L, H, dh, dh]
+    gram_o2 = c.o @ np.swapaxes(c.o, -1, -2)  # O O^T, [L, H, dh, dh]
+    qk2 = _trace(gram["q"], gram["k"])  # ||Q K^T||_F^2 = tr(Q^T Q K^T K)
+    ov2 = _trace(gram["v"], gram_o2)  # ||V O||_F^2 = tr(V^T V O O^T)
     for l1 in range(L):
         for l2 in range(l1 + 1, L):
             o1 = fold(c.o[l1], c.between(l1, l2))  # [H, dh, d]: O_1 B
-            ov1 = np.einsum("aij,aji->a", gram["v"][l1], np.einsum("aid,ajd->aij", o1, o1))  # ||V_1 O_1 B||_F^2
+            ov1 = _trace(gram["v"][l1], o1 @ np.swapaxes(o1, -1, -2))  # ||V_1 O_1 B||_F^2
             for kind, (m2, other) in {"Q": (c.q[l2], gram["k"][l2]), "K": (c.k[l2], gram["q"][l2]),
                                       "V": (c.v[l2], gram_o2[l2])}.items():
-                x = np.einsum("aid,bdj->abij", o1, m2)  # [H1, H2, dh, dh]: (O_1 B) M_2
-                ax = np.einsum("ajk,abkl->abjl", gram["v"][l1], x)  # A^T A X
-                num = np.einsum("abji,abjl,bli->ab", x, ax, other, optimize=True)  # tr(X^T A^T A X C^T C)
+                x = o1[:, None] @ m2[None]  # [H1, H2, dh, dh]: X = (O_1 B) M_2
+                ax = gram["v"][l1][:, None] @ x  # A^T A X
+                num = _trace(np.swapaxes(x, -1, -2) @ ax, other[None])  # tr(X^T A^T A X C^T C)
                 den = ov1[:, None] * (ov2[l2] if kind == "V" else qk2[l2])[None, :]
                 out[kind][l1, :, l2, :] = _ratio(num, den)
     return out
