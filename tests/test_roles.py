@@ -362,3 +362,35 @@ def test_the_cli_refuses_a_bad_model_in_one_line(capsys):
     assert main(["roles", "--model", "./no/such/folder"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+# ---- the page ------------------------------------------------------------------------------------------------------
+
+def _roles_page(**params):
+    from .test_app import make_app
+
+    at = make_app(trials=4, **params).run()
+    at.switch_page("views/roles.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_roles_page_on_the_toy_shows_the_map_scatter_and_composition_and_a_click_opens_the_head():
+    from .test_app import charts, click_chart
+
+    at = _roles_page()
+    assert at.title[0].value == "Head roles" and len(charts(at)) == 3  # roles map, copying scatter, composition
+    assert any("**L0H0** previous-token" in m.value and "**L1H0** duplicate, induction, copying" in m.value
+               for m in at.markdown)
+    at.radio(key="w_composition").set_value("V").run()
+    assert not at.exception and any("Strongest:" in m.value for m in at.markdown)
+    click_chart(at, charts(at)[0], 1, 0)
+    assert not at.exception
+    assert at.title[0].value == "Head drill-down" and at.subheader[0].value == "Head L1H0"
+    assert any("Roles (Head roles page): duplicate, induction, copying" in c.value for c in at.caption)
+
+
+def test_the_roles_page_on_the_decoder():
+    at = _roles_page(model="toy-gpt", setup="repeat", target="induction")
+    assert at.title[0].value == "Head roles" and len(at.get("plotly_chart")) == 3 and not at.error
+    assert any("**L0H0** previous-token · **L1H0** induction, copying" in m.value for m in at.markdown)

@@ -45,8 +45,8 @@ if result.composition is not None and result.layers > 1:
                          "induction head); Q: its query does; V: its value does (Elhage et al. 2021)")
     st.plotly_chart(composition_figure(result, kind, title=f"{kind}-composition"), key="roles_composition",
                     width="stretch")
-    top = sorted(result.composition_pairs(), key=lambda p: -p[kind])[:5]
-    st.markdown("Strongest: " + " · ".join(f"**{p['from']} → {p['to']}** {p[kind]:.3f}" for p in top))
+    top = [p for p in sorted(result.composition_pairs(), key=lambda p: -p[kind])[:5] if p[kind] > 0]
+    st.markdown("Strongest: " + (" · ".join(f"**{p['from']} → {p['to']}** {p[kind]:.3f}" for p in top) or "none"))
 named = [f"**{head_name(l, h)}** {', '.join(r)}" for l, row in enumerate(result.role_map()) for h, r in enumerate(row)
          if r]
 st.markdown("Heads with a role: " + (" · ".join(named) if named else "none"))

@@ -38,7 +38,7 @@ def roles_figure(result, *, selected: Iterable[tuple[int, int]] = (), title: str
     every role it has (small maps); hover gives each behavioural score and the copying scores."""
     layers, heads, role_map = result.layers, result.heads, result.role_map()
     height = _height(layers)
-    marker = max(8, min(46, int((height - 120) / max(layers, 1) * 0.92)))
+    marker = max(8, min(60, int((height - 120) / max(layers, 1) * 0.92)))
     labels = layers * heads <= 96
     fig = go.Figure()
     for role in (*PRIORITY, "none"):
@@ -98,7 +98,8 @@ def copying_figure(result, *, title: str = "") -> go.Figure:
                   annotation_position="top left")
     fig.update_layout(title=title, height=420, margin=dict(l=50, r=20, t=40, b=40), clickmode="event+select",
                       dragmode=False)
-    fig.update_xaxes(title="prefix matching (attention to the induction target)", rangemode="tozero")
+    fig.update_xaxes(title="prefix matching (attention to the induction target)",
+                     range=[-0.05, max(1.0, float(np.nanmax(x)) * 1.05)])
     fig.update_yaxes(title="OV copying score (eigenvalues)", range=[-1.05, 1.05])
     return fig
 
