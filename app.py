@@ -23,6 +23,7 @@ PAGES = [
     st.Page("views/masks.py", title="Several masks", url_path="masks"),
     st.Page("views/ablation.py", title="Ablation", url_path="ablation"),
     st.Page("views/effects.py", title="Effects", url_path="effects"),
+    st.Page("views/roles.py", title="Head roles", url_path="roles"),
     st.Page("views/text.py", title="Your text", url_path="text"),
     st.Page("views/dynamics.py", title="Training dynamics", url_path="dynamics"),
     st.Page("views/icl.py", title="In-context learning", url_path="icl"),

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard.viewstate import ViewState
 from induction.config import InductionError, MapConfig, head_name, parse_head
 
+from . import library
 from .downloads import to_json_text
 from .state import copy_to, current_state, select_head, sync_url
 
@@ -53,6 +54,14 @@ def _head_detail(config: MapConfig, layer: int, head: int, trial: int):
     return head_detail(config, layer, head, trial=trial)
 
 
+def _named_roles(state: ViewState, result, layer: int, head: int) -> None:
+    """The head's roles when the Head roles page has them cached (nothing is computed for this line)."""
+    roles = library.cached_roles(state)
+    if roles is not None and (roles.layers, roles.heads) == (result.layers, result.heads):
+        named = roles.roles(layer, head)
+        st.caption(f"Roles (Head roles page): {', '.join(named) if named else 'none above chance'}")
+
+
 def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or pick a layer and head) to inspect "
               "a head.") -> None:
     """The selected head on one sample trial, its score distribution and offset profile."""
@@ -64,6 +73,7 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
         return
     name = head_name(layer, head)
     st.subheader(f"Head {name}", anchor="drilldown")
+    _named_roles(state, result, layer, head)
     st.session_state.sample_trial = min(state.trial, result.trials - 1)
     trial = st.number_input("Sample trial", 0, result.trials - 1, key="sample_trial",
                             on_change=copy_to("trial", "sample_trial"))

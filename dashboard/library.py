@@ -127,3 +127,20 @@ def warm_up(model: str = "toy") -> None:
 
     with contextlib.suppress(InductionError):  # a server whose default model cannot load still starts
         compute_map(MapConfig(model=model))
+
+
+def get_roles(state: ViewState):
+    """Every head's roles, copying and composition for the view's model, trials and seed."""
+    from induction.analyses.roles import head_roles
+
+    return run_with_progress(f"roles of {state.model}", head_roles, state.model, trials=state.trials, seed=state.seed)
+
+
+def cached_roles(state: ViewState):
+    """The view's roles if they are in the cache, else None; never computes (the drill-down names them)."""
+    from induction.analyses.roles import cached_roles as peek
+
+    try:
+        return peek(state.model, trials=state.trials, seed=state.seed)
+    except InductionError:
+        return None

@@ -50,6 +50,7 @@ _LAZY: dict[str, str] = {
     "ablate": "induction.analyses.ablation", "AblationResult": "induction.analyses.ablation",
     "cumulative_ablation": "induction.analyses.ablation",
     "effects": "induction.analyses.effects", "EffectsResult": "induction.analyses.effects",
+    "head_roles": "induction.analyses.roles", "HeadRoles": "induction.analyses.roles",
     # your text, several masks, ICL
     "TextConfig": "induction.analyses.text_map", "text_map": "induction.analyses.text_map",
     "TextMap": "induction.analyses.text_map",
@@ -74,6 +75,7 @@ __all__ = [
     "ConfigError",
     "EffectsResult",
     "HeadDetail",
+    "HeadRoles",
     "HeadScore",
     "ICLConfig",
     "ICLResult",
@@ -95,6 +97,7 @@ __all__ = [
     "effects",
     "get_model",
     "head_detail",
+    "head_roles",
     "icl_score",
     "map_figure",
     "mask_curve",
@@ -130,6 +133,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from induction.analyses.masks import mask_curve
     from induction.analyses.mosaic import collect as collect_mosaic
     from induction.analyses.mosaic import mosaic_figure
+    from induction.analyses.roles import HeadRoles, head_roles
     from induction.analyses.text_map import TextConfig, TextMap, text_map
     from induction.engine import cached_map, compute_map, compute_map_until, get_model
     from induction.figures.export import write_figure

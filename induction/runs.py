@@ -118,3 +118,8 @@ def icl_key(config: ICLConfig, info: ModelInfo, chash: str) -> str:
                     corpus_hash=chash, variant=config.variant, short=config.short, long=config.long,
                     trials=config.trials, seed=config.seed, replace=config.replace, curve=list(config.curve),
                     device=config.device, dtype=config.dtype)
+
+
+def roles_key(run: Run) -> str:
+    """The head-roles pass over a repeat run's trials and the weight-based scores beside it."""
+    return make_key("roles", **_run_parts(run))

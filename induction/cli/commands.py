@@ -327,3 +327,41 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
     title = f"Mosaic · {args.setup} · {args.target} · {args.trials} trials"
     print(f"wrote {write_figure(mosaic_figure(tiles, target=args.target, title=title), args.figure)}")
     return 0
+
+
+def _role_line(result, layer: int, head: int, roles: list[str]) -> str:
+    """One head: each role with its score ± sem (copying: its OV eigenvalue score and direct-logit copy)."""
+    parts = []
+    for role in roles:
+        if role == "copying":
+            parts.append(f"copying (OV {result.copying[layer, head]:+.2f}, logit "
+                         f"{result.copy_logit[layer, head]:+.3g}±{result.copy_logit_sem[layer, head]:.2g})")
+        else:
+            parts.append(f"{role} {result.scores[role][layer, head]:.3f}±{result.sems[role][layer, head]:.3f}")
+    copy = "" if result.copying is None or "copying" in roles else f"  [OV copying {result.copying[layer, head]:+.2f}]"
+    return f"  {head_name(layer, head):7s} {', '.join(parts) if parts else '—'}{copy}"
+
+
+def cmd_roles(args: argparse.Namespace) -> int:
+    from induction.analyses.roles import BEHAVIOURAL, COMPOSITIONS, head_roles
+
+    result = with_progress(f"roles {args.model}", head_roles, args.model, trials=args.trials, seed=args.seed,
+                           device=args.device, dtype=args.dtype, use_cache=not args.no_cache)
+    print(f"{args.model} ({result.kind}) [{result.layers} layers x {result.heads} heads]: {result.trials} trials, "
+          f"seed {args.seed}, {'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s")
+    print("  uniform baselines: " + ", ".join(f"{r} {result.baselines[r]:.4f}" for r in BEHAVIOURAL))
+    role_map = result.role_map()
+    for layer in range(result.layers):
+        for head in range(result.heads):
+            print(_role_line(result, layer, head, role_map[layer][head]))
+    if result.composition is not None:
+        for kind in COMPOSITIONS:
+            scores = np.nan_to_num(result.composition[kind], nan=-1.0)
+            l1, h1, l2, h2 = np.unravel_index(int(np.argmax(scores)), scores.shape)
+            if scores[l1, h1, l2, h2] > 0:
+                print(f"  strongest {kind}-composition: {head_name(l1, h1)} -> {head_name(l2, h2)} "
+                      f"{scores[l1, h1, l2, h2]:.3f}")
+    for what, why in result.notes.items():
+        print(f"  no {what} scores: {why}")
+    write_json(args.json, result.to_json())
+    return 0

@@ -155,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compute", action="store_true", help="compute the maps that are not cached (else they are "
                                                          "listed as missing)")
     p.set_defaults(func=commands.cmd_mosaic)
+    p = sub.add_parser("roles", help="every head's roles (previous-token, induction, sink, ...), copying, composition")
+    p.add_argument("--model", default="toy", help="a known model, a hub id or a folder")
+    p.add_argument("--trials", type=int, default=PAPER_TRIALS, help="repeat (and, for an encoder, standard) trials")
+    p.add_argument("--seed", type=int, default=0)
+    _add_run_args(p)
+    p.add_argument("--json", help="write model, heads (each with roles, scores, copying, copy_logit) and composition")
+    p.set_defaults(func=commands.cmd_roles)
     p = sub.add_parser("models", help="list the known models and which work offline")
     p.set_defaults(func=commands.cmd_models)
     return parser

@@ -1,0 +1,328 @@
+"""Which heads do what: every head's behavioural roles, its copying scores and the composition between heads.
+
+Why one result: the seed study defines an induction head by prefix matching or copying on repeated random tokens;
+a researcher wants every head's role at once, with the mechanistic half beside it. The behavioural roles come from
+the maps the engine computes (the repeat setup for both kinds, plus the standard setup for an encoder) and from
+one more pass over the same repeat trials, which reads what no map target holds: the attention around the query
+itself (next token, the local window), the mass on the special positions, and each head's direct effect on the
+logits. Copying and composition come from the weights (`analyses.circuits`).
+
+The rule for a role (`decide`): a head has role r when its mean score s over trials, with standard error e, against
+the uniform baseline b of that score (what attention spread evenly over the positions a query sees would give),
+passes both
+    s > max(SIGNAL_RATIO x b, ROLE_FLOORS[r])     (well above chance and a real share of the attention)
+    s - SEM_MARGIN x e > b                         (and not by luck of the trials).
+The scores: previous-token = attention to the position before the query (repeat map `previous_token`);
+next-token = to the position after it (a decoder's query cannot see it: never); duplicate = to the earlier instance
+of the query's own token (repeat map `duplicate`); induction = prefix matching: a decoder's query to the token
+after the earlier instance (repeat map `induction`), an encoder's [MASK] to the masked token's earlier instance
+(standard map `prev`); sink = the summed attention on the special positions ([CLS] and the final [SEP] of an
+encoder's repeat trial, a decoder's BOS, or its first position where it has none); local = the summed attention on
+the window of LOCAL_WINDOW positions either side of the query (the query included), given only to heads that are
+neither previous- nor next-token heads (those are the local heads with a name). copying: the OV eigenvalue score
+is at least COPY_MIN and the direct-logit copy score is above 0 by SEM_MARGIN standard errors.
+A head may have several roles or none.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from induction.cache import ResultCache, get_or_compute, open_cache
+from induction.config import OFFSETS, PAPER_TRIALS, SIGNAL_RATIO, InductionError, MapConfig, head_name
+from induction.engine import Progress, batch_size, cached_map, capture, compute_map, for_chunks, make_trials, model_for
+from induction.runs import Run, resolve_run, roles_key
+from induction.scoring import mean_sem, offset_profile
+from induction.trials.rrt import TrialBatch
+
+BEHAVIOURAL = ("previous-token", "next-token", "duplicate", "induction", "sink", "local")
+ROLES = (*BEHAVIOURAL, "copying")
+ROLE_FLOORS = {"previous-token": 0.2, "next-token": 0.2, "duplicate": 0.2, "induction": 0.2, "sink": 0.3,
+               "local": 0.5}
+SEM_MARGIN = 3.0
+COPY_MIN = 0.5
+LOCAL_WINDOW = 2
+COMPOSITIONS = ("K", "Q", "V")
+
+
+# ---- pure scoring over attention rows ------------------------------------------------------------------------------
+
+def decide(score: np.ndarray, sem: np.ndarray, baseline: float, floor: float, ratio: float = SIGNAL_RATIO
+           ) -> np.ndarray:
+    """[L, H] booleans: score > max(ratio x baseline, floor) and score - SEM_MARGIN x sem > baseline."""
+    score = np.nan_to_num(np.asarray(score, dtype=float), nan=-np.inf)
+    return (score > max(ratio * baseline, floor)) & (score - SEM_MARGIN * np.asarray(sem) > baseline)
+
+
+def query_profile(rows: np.ndarray, batch: TrialBatch) -> np.ndarray:
+    """Attention at query + k for k in OFFSETS: rows [T, L, H, Q, S] -> [T, L, H, len(OFFSETS)] (each trial's mean
+    over its queries; NaN where out of range). The map's offset profile, anchored at the query instead."""
+    return offset_profile(rows, dataclasses.replace(batch, anchor_index=batch.mask_index))
+
+
+def special_positions(batch: TrialBatch, causal: bool) -> np.ndarray:
+    """The positions of a repeat trial that are no segment token: the prefix ([CLS] or BOS) and an encoder's final
+    [SEP]. A decoder without a BOS has none; its first position stands in (where decoders park attention)."""
+    queries = batch.mask_index.shape[1]
+    prefix = int(batch.mask_index[0, 0]) - queries  # the second copy starts `queries` after the first
+    seq = batch.input_ids.shape[1]
+    suffix = seq - prefix - 2 * queries
+    positions = [*range(prefix), *range(seq - suffix, seq)]
+    return np.asarray(positions or [0], dtype=np.int64)
+
+
+def position_mass(rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Summed attention on `positions`: rows [T, L, H, Q, S] -> [T, L, H], each trial's mean over its queries."""
+    return rows[..., positions].sum(axis=-1).mean(axis=3)
+
+
+def window_mass(profile: np.ndarray, window: int = LOCAL_WINDOW) -> np.ndarray:
+    """Summed attention within `window` positions of the query (the query included): [..., len(OFFSETS)] -> [...]."""
+    keep = [j for j, k in enumerate(OFFSETS) if abs(k) <= window]
+    return np.nan_to_num(profile[..., keep]).sum(axis=-1)
+
+
+def uniform_rows(batch: TrialBatch, causal: bool) -> np.ndarray:
+    """Evenly spread attention over the positions each query sees: [T, 1, 1, Q, S] (the baseline of any score)."""
+    seq = batch.input_ids.shape[1]
+    keys = np.arange(seq)[None, None, :]
+    seen = keys <= batch.mask_index[:, :, None] if causal else np.ones((1, 1, seq), dtype=bool)  # [T or 1, Q, S]
+    seen = np.broadcast_to(seen, (batch.trials, batch.mask_index.shape[1], seq))
+    return (seen / seen.sum(axis=-1, keepdims=True))[:, None, None].astype(np.float32)
+
+
+def copy_logits(rows: np.ndarray, outputs: np.ndarray, columns: np.ndarray, vocab: int) -> np.ndarray:
+    """The direct-logit copy score of one layer's heads. rows [B, H, Q, S] attention of the queries; outputs
+    [B, H, Q, d] each head's output at each query, read out to the logits' input; columns [B, d, S] the unembedding
+    column of each position's token minus the mean column. Returns [B, H]: per query, sum_s a_qs (logit(t_s) - mean
+    logit of the other tokens), each trial's mean over its queries (logit(t) - mean of the others = V/(V-1) x
+    (logit(t) - mean of all), so no vocabulary-sized logits are formed)."""
+    logits = outputs @ columns[:, None]  # [B, H, Q, S]: logit(t_s) - mean logit
+    return ((rows * logits).sum(axis=-1) * vocab / (vocab - 1)).mean(axis=-1)
+
+
+# ---- the result ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class HeadRoles:
+    """Every head of one model: behavioural scores (role -> [L, H] mean and sem, with each score's baseline),
+    copying (the OV eigenvalue score and its reach, [L, H]), the direct-logit copy score and the composition
+    scores ({"K", "Q", "V"} -> [L, H, L, H]); None with a note where the weights cannot be read."""
+
+    model: str
+    kind: str
+    layers: int
+    heads: int
+    trials: int
+    seed: int
+    scores: dict[str, np.ndarray]
+    sems: dict[str, np.ndarray]
+    baselines: dict[str, float]
+    copying: np.ndarray | None = None
+    reach: np.ndarray | None = None
+    copy_logit: np.ndarray | None = None
+    copy_logit_sem: np.ndarray | None = None
+    composition: dict[str, np.ndarray] | None = None
+    notes: dict[str, str] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    cached: bool = False
+
+    @property
+    def prefix_matching(self) -> np.ndarray:
+        return self.scores["induction"]
+
+    def passed(self) -> dict[str, np.ndarray]:
+        """role -> [L, H] booleans, by the module's rule."""
+        out = {r: decide(self.scores[r], self.sems[r], self.baselines[r], ROLE_FLOORS[r]) for r in BEHAVIOURAL}
+        out["local"] &= ~(out["previous-token"] | out["next-token"])
+        if self.copying is not None and self.copy_logit is not None:
+            out["copying"] = (self.copying >= COPY_MIN) & (self.copy_logit - SEM_MARGIN * self.copy_logit_sem > 0)
+        else:
+            out["copying"] = np.zeros((self.layers, self.heads), dtype=bool)
+        return out
+
+    def roles(self, layer: int, head: int) -> list[str]:
+        passed = self.passed()
+        return [r for r in ROLES if passed[r][layer, head]]
+
+    def role_map(self) -> list[list[list[str]]]:
+        """[layer][head] -> that head's roles."""
+        passed = self.passed()
+        return [[[r for r in ROLES if passed[r][l, h]] for h in range(self.heads)] for l in range(self.layers)]
+
+    def head_json(self, layer: int, head: int, roles: list[str]) -> dict:
+        value = lambda a: None if a is None else round(float(a[layer, head]), 6)  # noqa: E731
+        return {"name": head_name(layer, head), "layer": layer, "head": head, "roles": roles,
+                "scores": {r: value(self.scores[r]) for r in BEHAVIOURAL},
+                "sem": {r: value(self.sems[r]) for r in BEHAVIOURAL},
+                "prefix_matching": value(self.prefix_matching), "copying": value(self.copying),
+                "copy_reach": value(self.reach), "copy_logit": value(self.copy_logit),
+                "copy_logit_sem": value(self.copy_logit_sem)}
+
+    def composition_pairs(self) -> list[dict]:
+        """Every (earlier head, later head) pair with its K-, Q- and V-composition scores."""
+        if self.composition is None:
+            return []
+        L, H = self.layers, self.heads
+        return [{"from": head_name(l1, h1), "to": head_name(l2, h2),
+                 **{k: round(float(self.composition[k][l1, h1, l2, h2]), 6) for k in COMPOSITIONS}}
+                for l1 in range(L) for l2 in range(l1 + 1, L) for h1 in range(H) for h2 in range(H)]
+
+    def to_json(self) -> dict:
+        role_map = self.role_map()
+        return {"model": self.model, "kind": self.kind, "layers": self.layers, "heads_per_layer": self.heads,
+                "trials": self.trials, "seed": self.seed, "baselines": {r: round(b, 6) for r, b in
+                                                                         self.baselines.items()},
+                "rule": {"ratio": SIGNAL_RATIO, "floors": ROLE_FLOORS, "sem_margin": SEM_MARGIN, "copy_min": COPY_MIN,
+                         "local_window": LOCAL_WINDOW},
+                "notes": self.notes,
+                "heads": [self.head_json(l, h, role_map[l][h]) for l in range(self.layers) for h in range(self.heads)],
+                "composition": None if self.composition is None else {"pairs": self.composition_pairs()},
+                "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached}
+
+
+# ---- computing it --------------------------------------------------------------------------------------------------
+
+def _runs(model: str, trials: int, seed: int, device: str, dtype: str) -> tuple[Run, Run | None]:
+    """The repeat run (both kinds) and, for an encoder, the standard run."""
+    base = dict(model=model, trials=trials, seed=seed, device=device, dtype=dtype)
+    repeat = resolve_run(MapConfig(setup="repeat", **base))
+    standard = resolve_run(MapConfig(setup="standard", **base)) if repeat.info.kind == "encoder" else None
+    return repeat, standard
+
+
+def _attention_inputs(loaded, circuits, ids) -> list[np.ndarray]:
+    """What each layer's attention reads, per layer [B, S, d] float32: the stream itself (post-LN BERT) or ln_1 of it
+    (pre-LN GPT-2)."""
+    import torch
+
+    with torch.inference_mode():
+        hidden = loaded.encoder(input_ids=ids, output_hidden_states=True).hidden_states  # L+1 x [B, S, d]
+        if circuits.family == "gpt2":
+            hidden = [block.ln_1(h) for block, h in zip(loaded.encoder.h, hidden, strict=False)]
+        return [h.float().cpu().numpy() for h in hidden[:circuits.layers]]
+
+
+def _copy_chunk(loaded, circuits, part: TrialBatch, rows: np.ndarray, mean_column: np.ndarray) -> np.ndarray:
+    """[B, L, H] direct-logit copy scores of one chunk: each head's real output at each query (its value vectors,
+    bias included, weighted by its attention), read out through the folded path to the unembedding."""
+    import torch
+
+    from induction.analyses.circuits import fold
+
+    ids = torch.from_numpy(part.input_ids).to(loaded.device)
+    inputs = _attention_inputs(loaded, circuits, ids)
+    unembed = circuits.unembed.astype(np.float32)
+    columns = unembed[:, part.input_ids].transpose(1, 0, 2) - mean_column[None, :, None]  # [B, d, S]
+    out = np.zeros(rows.shape[:3], dtype=np.float32)
+    for l, x in enumerate(inputs):
+        values = np.einsum("bsd,hde->bhse", x, circuits.v[l].astype(np.float32)) + \
+            circuits.v_bias[l].astype(np.float32)[None, :, None, :]  # [B, H, S, dh]
+        z = rows[:, l] @ values  # [B, H, Q, dh]
+        outputs = fold(np.einsum("bhqe,hed->bhqd", z, circuits.o[l].astype(np.float32)),
+                       [g.astype(np.float32) for g in circuits.logit_path(l)])  # [B, H, Q, d]
+        out[:, l] = copy_logits(rows[:, l], outputs, columns, unembed.shape[1])
+    return out
+
+
+def _weights(loaded) -> tuple[object | None, dict[str, np.ndarray], dict[str, str]]:
+    """(circuits or None, the weight-based arrays, notes saying why any are missing)."""
+    from induction.analyses.circuits import composition_scores, copying_scores, read_circuits
+
+    try:
+        circuits = read_circuits(loaded)
+    except InductionError as exc:
+        return None, {}, {"copying": str(exc), "composition": str(exc)}
+    arrays = {f"comp_{k}": v.astype(np.float32) for k, v in composition_scores(circuits).items()}
+    notes = {}
+    try:
+        arrays["copying"], arrays["reach"] = (a.astype(np.float32) for a in copying_scores(circuits))
+    except InductionError as exc:
+        notes["copying"] = str(exc)
+        circuits = None  # nothing to read the logits through
+    return circuits, arrays, notes
+
+
+def _compute_extras(run: Run, progress: Progress | None) -> tuple[dict, dict[str, np.ndarray]]:
+    """One pass over the repeat trials (what no map target holds) and the weight-based scores."""
+    started = time.perf_counter()
+    loaded = model_for(run)
+    causal = loaded.kind == "causal"
+    circuits, arrays, notes = _weights(loaded)
+    batch = make_trials(run, loaded)
+    specials = special_positions(batch, causal)
+    mean_column = None if circuits is None else circuits.unembed.astype(np.float32).mean(axis=1)
+
+    def step(part: TrialBatch) -> dict[str, np.ndarray]:
+        rows = capture(model=loaded, batch=part, chunk=part.trials)  # [B, L, H, Q, S]
+        out = {"near": query_profile(rows, part), "sink": position_mass(rows, specials)}
+        if circuits is not None:
+            out["copy_logit"] = _copy_chunk(loaded, circuits, part, rows, mean_column)
+        return out
+
+    if progress:
+        progress(0, batch.trials)
+    chunks = for_chunks(batch, batch_size(loaded, batch.input_ids.shape[1], queries=batch.mask_index.shape[1]), step,
+                        progress=progress)
+    arrays.update({k: np.concatenate([c[k] for c in chunks]).astype(np.float32) for k in chunks[0]})
+    uniform = uniform_rows(batch, causal)
+    arrays["base_near"] = np.nanmean(query_profile(uniform, batch), axis=0)[0, 0]  # [len(OFFSETS)]
+    arrays["base_sink"] = np.asarray(position_mass(uniform, specials).mean(), dtype=np.float32)
+    arrays["base_local"] = np.asarray(window_mass(query_profile(uniform, batch)).mean(), dtype=np.float32)
+    return {"notes": notes, "elapsed_s": time.perf_counter() - started}, arrays
+
+
+def _assemble(repeat_map, standard_map, meta: dict, arrays: dict, cached: bool) -> HeadRoles:
+    near_stats = mean_sem(arrays["near"])  # [L, H, len(OFFSETS)] each
+    local = mean_sem(window_mass(arrays["near"]))
+    prefix_map, prefix_target = (standard_map, "prev") if standard_map is not None else (repeat_map, "induction")
+    after = OFFSETS.index(1)
+    scores = {"previous-token": repeat_map.stats("previous_token"), "duplicate": repeat_map.stats("duplicate"),
+              "induction": prefix_map.stats(prefix_target), "next-token": (near_stats[0][..., after],
+                                                                           near_stats[1][..., after]),
+              "sink": mean_sem(arrays["sink"]), "local": local}
+    baselines = {"previous-token": repeat_map.baseline, "duplicate": repeat_map.baseline,
+                 "induction": prefix_map.baseline, "next-token": float(arrays["base_near"][after]),
+                 "sink": float(arrays["base_sink"]), "local": float(arrays["base_local"])}
+    copy = mean_sem(arrays["copy_logit"]) if "copy_logit" in arrays else (None, None)
+    composition = {k: arrays[f"comp_{k}"] for k in COMPOSITIONS} if "comp_K" in arrays else None
+    c = repeat_map.config
+    return HeadRoles(model=c.model, kind=repeat_map.kind, layers=repeat_map.layers, heads=repeat_map.heads,
+                     trials=repeat_map.trials, seed=c.seed, scores={r: np.asarray(s[0]) for r, s in scores.items()},
+                     sems={r: np.asarray(s[1]) for r, s in scores.items()}, baselines=baselines,
+                     copying=arrays.get("copying"), reach=arrays.get("reach"), copy_logit=copy[0],
+                     copy_logit_sem=copy[1], composition=composition, notes=dict(meta.get("notes", {})),
+                     elapsed_s=float(meta.get("elapsed_s", 0.0)), cached=cached)
+
+
+def head_roles(model: str, *, trials: int = PAPER_TRIALS, seed: int = 0, device: str = "auto", dtype: str = "auto",
+               progress: Progress | None = None, use_cache: bool = True, cache: ResultCache | None = None
+               ) -> HeadRoles:
+    """Every head's roles, copying and composition scores for `model`, on `trials` repeat trials (and, for an
+    encoder, as many standard trials) drawn with `seed`; each part from the cache when it is there."""
+    started = time.perf_counter()
+    repeat, standard = _runs(model, trials, seed, device, dtype)
+    standard_map = None if standard is None else compute_map(standard, progress=progress, use_cache=use_cache,
+                                                             cache=cache)
+    repeat_map = compute_map(repeat, progress=progress, use_cache=use_cache, cache=cache)
+    meta, arrays, cached = get_or_compute(roles_key(repeat), lambda: _compute_extras(repeat, progress),
+                                          use_cache=use_cache, cache=cache)
+    result = _assemble(repeat_map, standard_map, meta, arrays, cached and repeat_map.cached)
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+def cached_roles(model: str, *, trials: int = PAPER_TRIALS, seed: int = 0, cache: ResultCache | None = None
+                 ) -> HeadRoles | None:
+    """The roles if every part is in the cache; None, never a computation (what the drill-down shows)."""
+    repeat, standard = _runs(model, trials, seed, "auto", "auto")
+    repeat_map = cached_map(repeat, cache)
+    standard_map = None if standard is None else cached_map(standard, cache)
+    hit = (cache or open_cache()).get(roles_key(repeat))
+    if repeat_map is None or hit is None or (standard is not None and standard_map is None):
+        return None
+    return _assemble(repeat_map, standard_map, *hit, cached=True)
