@@ -139,6 +139,37 @@ class Admission:
             return sum(t.visitor == visitor for t in (*self._queue, *self._running))
 
 
+class RateLimit:
+    """At most `per_minute` new computations per visitor in any 60 s (a sliding window)."""
+
+    def __init__(self, per_minute: int, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.per_minute, self.window_s, self._clock = per_minute, window_s, clock
+        self._starts: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, visitor: str) -> float:
+        """0 and the start counted when allowed; else the seconds until the visitor may start another."""
+        now = self._clock()
+        with self._lock:
+            starts = self._starts.setdefault(visitor, deque())
+            while starts and now - starts[0] >= self.window_s:
+                starts.popleft()
+            if len(starts) >= self.per_minute:
+                return self.window_s - (now - starts[0])
+            starts.append(now)
+            return 0.0
+
+
+def limit_torch_threads(slots: int) -> None:
+    """Intra-op threads so the running computations leave a core free for serving pages (process-wide)."""
+    import torch
+
+    threads = torch_threads(slots)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+        log.info("torch intra-op threads set to %d for %d computation slot(s)", threads, slots)
+
+
 _ADMISSION: Admission | None = None
 _ADMISSION_LOCK = threading.Lock()
 
