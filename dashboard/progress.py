@@ -57,12 +57,15 @@ def _gate(label: str, key: str, stack: contextlib.ExitStack):
         visitor = visitor_id()
         _check_limits(visitor, queue)
         box = st.empty()
+        shown: list = []
 
         def on_wait(ticket: admission.Ticket) -> None:
-            with box.container():
-                st.info(f"{label}: waiting for a free computation slot, place {ticket.place()} in the queue "
-                        f"({queue.slots} run at once; maps already computed open without waiting).")
-                st.button("cancel", key=f"cancel-{key}-{ticket.number}", on_click=_cancel, args=(key,))
+            if not shown:  # the button once per wait (a widget key is used once a run)
+                with box.container():
+                    shown.append(st.empty())
+                    st.button("cancel", key=f"cancel-{key}-{ticket.number}", on_click=_cancel, args=(key,))
+            shown[0].info(f"{label}: waiting for a free computation slot, place {ticket.place()} in the queue "
+                          f"({queue.slots} run at once; maps already computed open without waiting).")
 
         stack.enter_context(admission.admitted(visitor, on_wait))
         box.empty()
