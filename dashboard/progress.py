@@ -71,6 +71,7 @@ def _gate(label: str, key: str, stack: contextlib.ExitStack):
         box.empty()
         if deploy.limits().deployed:
             admission.limit_torch_threads(queue.slots)
+            admission.deprioritize_this_thread()  # cached views and page serving come first
     return gate
 
 

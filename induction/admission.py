@@ -170,6 +170,16 @@ def limit_torch_threads(slots: int) -> None:
         log.info("torch intra-op threads set to %d for %d computation slot(s)", threads, slots)
 
 
+def deprioritize_this_thread(niceness: int = 10) -> None:
+    """Lower the OS priority of the calling thread only (Linux schedules threads as tasks): a computation then
+    yields the cores to the threads serving pages and cached views. Streamlit runs each script run in a new
+    thread, so the priority ends with the run (an unprivileged process could not raise it back)."""
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        with contextlib.suppress(OSError):
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
+
+
 _ADMISSION: Admission | None = None
 _ADMISSION_LOCK = threading.Lock()
 
