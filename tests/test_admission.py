@@ -137,3 +137,21 @@ def test_the_engine_pins_models_for_a_computation_and_counts_their_bytes(monkeyp
         engine.get_model("toy-gpt")  # another model loads: the toy, in use, stays
         assert [m["model"] for m in engine.loaded_models()["models"]] == ["toy", "toy-gpt"]
     assert [m["model"] for m in engine.loaded_models()["models"]] == ["toy-gpt"]  # the block ended: LRU goes
+
+
+def test_an_unreadable_model_ends_in_a_clear_message_and_frees_its_slot(random_bert, fresh_cache, tmp_path):
+    import shutil
+
+    from induction.config import InductionError
+    from induction.engine import compute_map, models_in_use
+
+    broken = tmp_path / "broken"
+    shutil.copytree(random_bert, broken)
+    for weights in broken.glob("*.safetensors"):
+        weights.write_bytes(b"not a safetensors file")
+    q = admission.Admission(slots=1)
+    with pytest.raises(InductionError) as err, models_in_use(), admission.admitted("v", admission=q):
+        compute_map(MapConfig(model=str(broken), trials=2, segment=8))
+    assert "\n" not in str(err.value) and "Traceback" not in str(err.value)
+    assert q.snapshot()["running"] == 0  # the next visitor is not held up by the failure
+    assert compute_map(MapConfig(model=random_bert, trials=2, segment=8)).trials == 2  # the server goes on
