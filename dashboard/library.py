@@ -144,3 +144,17 @@ def cached_roles(state: ViewState):
         return peek(state.model, trials=state.trials, seed=state.seed)
     except InductionError:
         return None
+
+
+def server_load() -> str:
+    """Markdown: the model memory budget, the models loaded, and the computation slots (the About page)."""
+    from induction.admission import server_admission
+    from induction.engine import loaded_models
+
+    mem, queue = loaded_models(), server_admission().snapshot()
+    rows = "".join(f"\n| {m['model']} | {m['mb']:.0f} | {'yes' if m['in_use'] else 'no'} |" for m in mem["models"])
+    return (f"Models in memory: {mem['loaded_mb']:.0f} MB of a {mem['budget_mb']} MB budget "
+            f"(`INDUCTION_MODEL_MEMORY_MB`; least recently used evicted first, never one in use).\n\n"
+            f"| model | MB | in use |\n|---|---|---|{rows}\n\n"
+            f"Computations: {queue['running']} running of {queue['slots']} at once (`INDUCTION_MAX_COMPUTE`), "
+            f"{queue['queued']} waiting; maps already computed never wait.")

@@ -1,14 +1,86 @@
-"""Run a library call behind a progress bar; errors become messages and the server stays up."""
+"""Run a library call behind a progress bar; errors become messages and the server stays up.
+
+A call that has to compute (not one served from the cache: the engine asks only then) first waits for one
+of the server's computation slots (induction/admission.py): the page shows its place in the queue and a
+cancel button; cancelling, or closing the tab (Streamlit stops the script), frees the place or the slot.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import math
 import warnings
 
 import streamlit as st
 
-from induction import deploy
+from induction import admission, deploy
 from induction.cache import CacheWriteWarning
 from induction.config import InductionError
+
+_CANCELLED = "_induction_cancelled"  # session state: the computations this visitor cancelled (not rerun)
+_RATES: dict[int, admission.RateLimit] = {}
+
+
+class Refused(Exception):
+    """A per-visitor limit of the deployed mode: shown as a notice, not an error."""
+
+
+def visitor_id() -> str:
+    """The Streamlit session id (one visitor, one tab); a constant outside a running server (AppTest)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "local"
+
+
+def _rate(per_minute: int) -> admission.RateLimit:
+    return _RATES.setdefault(per_minute, admission.RateLimit(per_minute))
+
+
+def _check_limits(visitor: str, queue: admission.Admission) -> None:
+    """The deployed mode's per-visitor limits, before a computation joins the queue."""
+    lim = deploy.limits()
+    if lim.max_queue is not None and queue.snapshot()["queued"] >= lim.max_queue:
+        raise Refused("The server is busy with other visitors' computations; please try again in a minute "
+                      "(maps already computed still open at once).")
+    if lim.compute_per_minute is not None:
+        wait = _rate(lim.compute_per_minute).allow(visitor)
+        if wait > 0:
+            raise Refused(f"You have started {lim.compute_per_minute} new computations in the last minute; "
+                          f"please wait {math.ceil(wait)} s (maps already computed still open at once).")
+
+
+def _gate(label: str, key: str, stack: contextlib.ExitStack):
+    """The wait for a slot, shown in the page: the place in the queue and a cancel button."""
+    def gate() -> None:
+        queue = admission.server_admission()
+        visitor = visitor_id()
+        _check_limits(visitor, queue)
+        box = st.empty()
+        shown: list = []
+
+        def on_wait(ticket: admission.Ticket) -> None:
+            if not shown:  # the button once per wait (a widget key is used once a run)
+                with box.container():
+                    shown.append(st.empty())
+                    st.button("cancel", key=f"cancel-{key}-{ticket.number}", on_click=_cancel, args=(key,))
+            shown[0].info(f"{label}: waiting for a free computation slot, place {ticket.place()} in the queue "
+                          f"({queue.slots} run at once; maps already computed open without waiting).")
+
+        stack.enter_context(admission.admitted(visitor, on_wait))
+        box.empty()
+        if deploy.limits().deployed:
+            admission.limit_torch_threads(queue.slots)
+            admission.deprioritize_this_thread()  # cached views and page serving come first
+    return gate
+
+
+def _cancel(key: str) -> None:
+    st.session_state.setdefault(_CANCELLED, set()).add(key)
+
+
+def _uncancel(key: str) -> None:
+    st.session_state.setdefault(_CANCELLED, set()).discard(key)
 
 
 def show_error(text: str, *, compact: bool = False) -> None:
@@ -23,20 +95,32 @@ def show_error(text: str, *, compact: bool = False) -> None:
 
 
 def run_with_progress(label: str, compute, *args, compact: bool = False, **kwargs):
-    """Call `compute(..., progress=cb)` with an st.progress bar; errors show as messages. None on error."""
+    """Call `compute(..., progress=cb)` with an st.progress bar; errors show as messages. None on error or when
+    the visitor cancelled this computation (until they ask for it again)."""
+    key = f"{getattr(compute, '__name__', label)}{args!r}{sorted(kwargs.items())!r}"
+    if key in st.session_state.get(_CANCELLED, ()):
+        st.info(f"{label}: cancelled.")
+        st.button("compute it again", key=f"again-{hash(key)}", on_click=_uncancel, args=(key,))
+        return None
+    from induction.engine import models_in_use
+
     bar = st.progress(0.0, text=f"{label}: loading the model (the first time in this server)…")
 
     def progress(done: int, total: int) -> None:
         bar.progress(min(1.0, done / max(total, 1)), text=f"{label}: {done}/{total} trials")
 
+    stack = contextlib.ExitStack()  # the slot, held until the computation ends, however it ends
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, stack, models_in_use(), \
+                admission.gated(_gate(label, str(hash(key)), stack)):
             warnings.simplefilter("always", CacheWriteWarning)
             result = compute(*args, progress=progress, **kwargs)
         for w in caught:
             if issubclass(w.category, CacheWriteWarning):
                 st.warning(str(w.message))
         return result
+    except Refused as exc:
+        st.warning(str(exc))
     except InductionError as exc:
         show_error(str(exc), compact=compact)
     except Exception as exc:

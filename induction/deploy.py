@@ -1,7 +1,8 @@
 """Deployed (public demo) mode: one environment variable turns on the limits.
 
 `INDUCTION_DEPLOYED=1` restricts models to an allow-list (no free ids, no local
-paths), caps trials and segment length, and hides error details. Off by default.
+paths), caps trials and segment length, limits each visitor's new computations per minute and the
+number of computations waiting server-wide, and hides error details. Off by default.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from induction.models.registry import KNOWN_MODELS
 
 DEPLOYED_MAX_TRIALS = 200
 DEPLOYED_MAX_SEGMENT = 250
+DEPLOYED_COMPUTE_PER_MINUTE = 6  # new heavy computations a visitor may start in a minute (cached views are free)
+DEPLOYED_MAX_QUEUE = 16  # computations waiting server-wide before new ones are turned away
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,8 @@ class Limits:
     allowed_models: tuple[str, ...] | None  # None: any model id or folder
     max_trials: int
     max_segment: int
+    compute_per_minute: int | None = None  # None: no rate limit
+    max_queue: int | None = None  # None: no cap on waiting computations
 
 
 def limits() -> Limits:
@@ -31,7 +36,9 @@ def limits() -> Limits:
     allowed = os.environ.get("INDUCTION_ALLOWED_MODELS")
     models = tuple(m for m in allowed.replace(",", " ").split()) if allowed else tuple(KNOWN_MODELS)
     return Limits(True, models, int(os.environ.get("INDUCTION_MAX_TRIALS", DEPLOYED_MAX_TRIALS)),
-                  int(os.environ.get("INDUCTION_MAX_SEGMENT", DEPLOYED_MAX_SEGMENT)))
+                  int(os.environ.get("INDUCTION_MAX_SEGMENT", DEPLOYED_MAX_SEGMENT)),
+                  int(os.environ.get("INDUCTION_COMPUTE_PER_MINUTE", DEPLOYED_COMPUTE_PER_MINUTE)),
+                  int(os.environ.get("INDUCTION_MAX_QUEUE", DEPLOYED_MAX_QUEUE)))
 
 
 def check_model(name: str) -> None:

@@ -10,15 +10,18 @@ into a `Run` at the entry point and flows down unchanged.
 
 from __future__ import annotations
 
-import threading
+import contextlib
+import contextvars
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import numpy as np
 
+from induction.admission import heavy_section
 from induction.cache import ResultCache, get_or_compute, open_cache
 from induction.config import ConfigError, MapConfig
+from induction.model_memory import ModelMemo
 from induction.models.loading import LoadedModel, ModelInfo, describe, load_model, resolve_device
 from induction.runs import Run, map_key, resolve_run
 from induction.scoring import (
@@ -35,9 +38,8 @@ from induction.trials.rrt import TrialBatch, build_trials
 Progress = Callable[[int, int], None]  # (trials done, total)
 T = TypeVar("T")
 
-_MODELS: dict[tuple[str, str, str, str], LoadedModel] = {}
-_LOAD_LOCKS: dict[tuple[str, str, str, str], threading.Lock] = {}
-_MODELS_LOCK = threading.Lock()
+_MODELS: ModelMemo[LoadedModel] = ModelMemo()  # LRU under INDUCTION_MODEL_MEMORY_MB, never evicting one in use
+_IN_USE: contextvars.ContextVar[list | None] = contextvars.ContextVar("induction_models_in_use", default=None)
 
 
 def model_for(run: Run) -> LoadedModel:
@@ -46,21 +48,40 @@ def model_for(run: Run) -> LoadedModel:
 
 
 def shared_model(info: ModelInfo, device: str, dtype: str) -> LoadedModel:
-    """A described model on a concrete device and dtype, loaded once per process.
+    """A described model on a concrete device and dtype, loaded once per process (one lock per model: a session
+    loading BERT-large does not hold up one asking for the toy).
 
-    One lock per model: a session loading BERT-large does not hold up one asking for the toy.
+    Every real computation passes here, so this is where it waits for admission (`heavy_section`, a no-op
+    outside the dashboard) and where the model is pinned for the rest of a `models_in_use` block.
     """
+    heavy_section()
     key = (info.name, info.fingerprint, device, dtype)
-    with _MODELS_LOCK:
-        if key in _MODELS:
-            return _MODELS[key]
-        lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
-    with lock:
-        if key not in _MODELS:
-            model = load_model(info, device=device, dtype=dtype)
-            with _MODELS_LOCK:
-                _MODELS[key] = model
-        return _MODELS[key]
+    model = _MODELS.acquire(key, lambda: load_model(info, device=device, dtype=dtype))
+    pins = _IN_USE.get()
+    if pins is None:
+        _MODELS.release(key)  # no block to pin it for: it stays loaded, evictable
+    else:
+        pins.append(key)
+    return model
+
+
+@contextlib.contextmanager
+def models_in_use() -> Iterator[None]:
+    """Models loaded within the block are not evicted before it ends (a computation never loses its model)."""
+    pins: list = []
+    token = _IN_USE.set(pins)
+    try:
+        yield
+    finally:
+        _IN_USE.reset(token)
+        for key in pins:
+            _MODELS.release(key)
+
+
+def loaded_models() -> dict:
+    """The model budget and what is loaded (the About page shows it in deployed mode)."""
+    return {"budget_mb": round(_MODELS.budget / 2**20), "loaded_mb": round(_MODELS.loaded_bytes() / 2**20, 1),
+            "models": [{"model": e["key"][0], "mb": e["mb"], "in_use": e["users"]} for e in _MODELS.snapshot()]}
 
 
 def get_model(name: str, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
@@ -258,9 +279,11 @@ __all__ = [
     "compute_map_until",
     "for_chunks",
     "get_model",
+    "loaded_models",
     "make_trials",
     "map_payload",
     "model_for",
+    "models_in_use",
     "resolve_run",
     "shared_model",
 ]

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard.sidebar import sidebar, title
+from induction import deploy
 from induction.config import PAPER_SEGMENT, PAPER_TRIALS, SETUP_TARGETS
 from induction.trials.rrt import PAPER_ID_RANGE
 
@@ -59,3 +60,9 @@ above the baseline, while the same architecture freshly initialised has no head 
 
 Targets per setup: {", ".join(f"{k}: {', '.join(v)}" for k, v in SETUP_TARGETS.items())}.
 """)
+
+if deploy.limits().deployed:  # what this server holds and how much it may hold (issue 25)
+    from dashboard.library import server_load
+
+    st.subheader("This server")
+    st.markdown(server_load())

@@ -266,6 +266,10 @@ def load_model(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False, **revision, **hub_kwargs(source))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(offline_hint(info.name, source, str(exc).splitlines()[0])) from exc
+    except Exception as exc:  # unreadable weights (safetensors' own error type): a message, not a traceback
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(f"could not read the weights of {info.name} ({first}); the files are damaged: "
+                             "download or build the model again") from exc
     for m in (encoder, mlm):
         if m is not None:
             m.to(device).eval()
