@@ -34,7 +34,10 @@ for row in range(0, result.masks, 4):
         with column:
             fig = map_figure(by_mask[k], None, title=f"mask {k + 1}: {state.target}", zmin=0.0, zmax=top,
                              selected=[(state.layer, state.head)] if state.head_selected() else [])
-            clickable_map(fig) if k == 0 else st.plotly_chart(fig, key=f"mask_map_{k}")  # the first takes clicks
+            if k == 0:  # the first map takes clicks
+                clickable_map(fig)
+            else:
+                st.plotly_chart(fig, key=f"mask_map_{k}")
 if result.cross is not None and state.head_selected() and state.layer < result.layers and state.head < result.heads:
     st.plotly_chart(cross_figure(result.cross[:, :, state.layer, state.head],
                                  title=f"{head_name(state.layer, state.head)}: joint attention between masks"))
