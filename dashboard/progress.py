@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import streamlit as st
@@ -13,6 +14,7 @@ from induction.config import InductionError
 
 def show_error(text: str, *, compact: bool = False) -> None:
     """An error message; `compact` shows its first sentence and the rest on demand (for narrow panels)."""
+    text = re.sub(r"use --setup ([\w ]+?)( \(|$)", r"choose the \1 setup in the sidebar\2", text)  # not a CLI flag
     head, _, rest = text.partition(": ")
     if compact and rest:
         st.error(head)
