@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import library
 from dashboard.sidebar import kind_of, sidebar, title
-from induction.config import SETUP_TARGETS
+from induction.config import SETUP_TARGETS, SIGNAL_RATIO
 from induction.figures.plots import map_figure
 from induction.models.kinds import setups_for
 
@@ -26,5 +26,7 @@ for setup in setups:
     for column, target in zip(st.columns(len(SETUP_TARGETS[setup])), SETUP_TARGETS[setup], strict=True):
         mean, sem = result.stats(target)
         with column:
-            st.markdown(f"**{target}** · best {result.top_heads(target, 1)[0].name} {mean.max():.2f}")
+            best = result.top_heads(target, 1)[0]
+            st.markdown(f"**{target}** · best {best.name} {best.score:.3f}" if best.ratio >= SIGNAL_RATIO else
+                        f"**{target}** · no head above {SIGNAL_RATIO:g}x uniform (best {best.score:.4f})")
             st.plotly_chart(map_figure(mean, sem), key=f"setup_{setup}_{target}", width="stretch")
