@@ -30,4 +30,6 @@ PAGES = [
     st.Page("views/reproduce.py", title="Reproduce the study", url_path="reproduce"),
     st.Page("views/about.py", title="About / method", url_path="about"),
 ]
-st.navigation(PAGES).run()  # each page starts with dashboard.sidebar.sidebar(): the shared inputs, written once
+# expanded: every page listed (About too, never under "View N more"); each page starts with
+# dashboard.sidebar.sidebar(): the shared inputs, written once
+st.navigation(PAGES, expanded=True).run()

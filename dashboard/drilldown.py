@@ -105,5 +105,5 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
                                             title=f"{name}: how attention to the earlier word splits"),
                         width="stretch", key="word_split")
     st.plotly_chart(pattern_figure(detail, title=f"{name} full pattern, trial {trial}"), width="stretch")
-    st.download_button("This trial's tokens and [MASK] row (JSON)", to_json_text(detail.to_json()),
+    st.download_button(f"This trial's tokens and {detail.query_label} row (JSON)", to_json_text(detail.to_json()),
                        f"{name}_trial{trial}.json", "application/json")

@@ -69,6 +69,14 @@ def get_mosaic(models, state: ViewState):
     return collect(models, setup=state.setup, target=state.target, trials=state.trials, seed=state.seed)
 
 
+def compute_mosaic(models, state: ViewState):
+    """The view's tiles of these models, computing the maps the cache lacks (behind a progress bar)."""
+    from induction.analyses.mosaic import collect
+
+    return run_with_progress(f"computing {', '.join(models)}", collect, models, setup=state.setup,
+                             target=state.target, trials=state.trials, seed=state.seed, compute_missing=True)
+
+
 def loadable(models) -> tuple[list[str], dict[str, str]]:
     """(the models whose config can be read here, {model: why not} for the others): no weights load."""
     from induction.models.loading import describe

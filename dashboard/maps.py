@@ -13,16 +13,22 @@ def colour_range(mean, baseline: float, rescale: bool) -> tuple[float, float, bo
     """(zmin, zmax, null): the fixed 0..1 scale, or the data's range when asked for or when no head reaches
     SIGNAL_RATIO x the uniform baseline (a null result would be a flat block on 0..1)."""
     null = float(mean.max()) < SIGNAL_RATIO * baseline
-    if rescale or null:
-        low, high = float(min(mean.min(), baseline)), float(mean.max())
+    if rescale or null:  # the baseline lies on the bar, so the notice's "the colour bar marks it" holds
+        low, high = float(min(mean.min(), baseline)), float(max(mean.max(), baseline))
         return low, max(high, low + 1e-9), null
     return 0.0, 1.0, null
 
 
 def null_notice(best, baseline: float, target: str) -> None:
+    """Say the map is null; a null map is drawn rescaled, so the "Rescale colours" box is ticked to say so."""
+    s = st.session_state
+    if not s.rescale:
+        s.rescale, s.auto_rescaled = True, True
+        st.rerun()  # the sidebar, drawn already, shows the box ticked
+    ticked = " (the app ticked “Rescale colours to the data”)" if s.pop("auto_rescaled", False) else ""
     st.info(f"No induction head for `{target}`: the best head, {best.name}, scores {best.score:.4f}, "
             f"{best.ratio:.1f}x the uniform baseline {baseline:.4f} (a head needs {SIGNAL_RATIO:g}x to count). "
-            "The colours are rescaled to the data; the colour bar marks the baseline.")
+            f"The colours are rescaled to the data{ticked}; the colour bar marks the baseline.")
 
 
 def clicked(chart_key: str) -> tuple[int, int] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import warnings
 
 import streamlit as st
@@ -85,6 +86,7 @@ def _uncancel(key: str) -> None:
 
 def show_error(text: str, *, compact: bool = False) -> None:
     """An error message; `compact` shows its first sentence and the rest on demand (for narrow panels)."""
+    text = re.sub(r"use --setup ([\w ]+?)( \(|$)", r"choose the \1 setup in the sidebar\2", text)  # not a CLI flag
     head, _, rest = text.partition(": ")
     if compact and rest:
         st.error(head)

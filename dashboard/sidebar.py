@@ -6,9 +6,10 @@ import streamlit as st
 
 from dashboard.viewstate import ViewState
 from induction import deploy
-from induction.config import MASK_PIECES, MAX_SEED, PROTOCOLS, SETUP_TARGETS, SETUPS, UNITS, targets_for
+from induction.config import CAUSAL_SETUPS, MASK_PIECES, MAX_SEED, PROTOCOLS, SETUP_TARGETS, UNITS, targets_for
 from induction.models.hub import hub_reachable
-from induction.models.registry import CAUSAL_MODELS, KNOWN_MODELS, OFFLINE_MODELS
+from induction.models.kinds import setups_for
+from induction.models.registry import KNOWN_MODELS, OFFLINE_MODELS
 
 from .state import clear_head, copy_to, current_state, init_state, sync_url
 
@@ -19,10 +20,17 @@ def _targets(setup: str, unit: str) -> tuple[str, ...]:
     return targets_for(setup, unit)
 
 
+def _chose(*fields: str) -> None:
+    """The user set these fields: a later model change keeps (or restores) them where the new model runs them."""
+    s = st.session_state
+    s.setdefault("chosen", {}).update({field: s[field] for field in fields})
+
+
 def _on_setup_change() -> None:
     if st.session_state.w_setup != st.session_state.setup:
         st.session_state.setup = st.session_state.w_setup
         st.session_state.target = _targets(st.session_state.setup, st.session_state.unit)[0]
+    _chose("setup")
 
 
 def _on_unit_change() -> None:
@@ -31,6 +39,7 @@ def _on_unit_change() -> None:
     if s.unit == "word":
         s.setup = "standard"  # the word unit has the standard setup's targets
     s.target = _targets(s.setup, s.unit)[0]
+    _chose("unit")
 
 
 def _on_model_change() -> None:
@@ -39,14 +48,63 @@ def _on_model_change() -> None:
     if choice != OTHER:
         st.session_state.model = choice
         clear_head()
-        if choice in CAUSAL_MODELS and st.session_state.setup != "repeat":  # the one setup a decoder runs
-            use_repeat()
+        fit_to_model(restore=True)
+
+
+def kind_of(model: str) -> str | None:
+    """'encoder' or 'causal' for a named model; None for a free id or folder (known once it loads)."""
+    spec = KNOWN_MODELS.get(model)
+    return spec.kind if spec else None
+
+
+def _defaults(kind: str | None) -> dict:
+    """The settings a model of this kind starts from: the study's standard setup, or repeat for a decoder."""
+    if kind == "causal":
+        return {"setup": CAUSAL_SETUPS[0], "protocol": "clean", "unit": "token", "masks": 1,
+                "target": SETUP_TARGETS[CAUSAL_SETUPS[0]][0]}
+    base = ViewState()
+    return {"setup": base.setup, "protocol": base.protocol, "unit": base.unit, "masks": base.masks,
+            "target": base.target}
+
+
+def _runs(kind: str | None, field: str, value) -> bool:
+    """Whether a model of this kind runs this value of a setting (a decoder: repeat, clean, tokens, one query)."""
+    if field == "setup":
+        return value in setups_for(kind or "encoder")
+    return kind != "causal" or value == _defaults("causal")[field]
+
+
+def fit_to_model(restore: bool = False) -> None:
+    """Settings the model cannot run become its defaults; with `restore` (a model change) every setting goes back
+    to the user's own choice where the model runs it, else to this model's default. Each change is said."""
+    s = st.session_state
+    kind, chosen = kind_of(s.model), s.setdefault("chosen", {})
+    defaults, changed = _defaults(kind), []
+    for field in ("setup", "protocol", "unit", "masks"):
+        value = getattr(s, field)
+        if _runs(kind, field, value) and not restore:
+            continue
+        mine = chosen.get(field)
+        want = mine if mine is not None and _runs(kind, field, mine) else defaults[field]
+        if want != value:
+            changed.append(f"{field} {value} → {want}")
+            setattr(s, field, want)
+    targets = _targets(s.setup, s.unit)
+    if s.target not in targets:
+        mine = chosen.get("target")
+        s.target = mine if mine in targets else defaults["target"] if defaults["target"] in targets else targets[0]
+    if changed:
+        why = (f"{s.model} is a decoder: it runs only {' or '.join(CAUSAL_SETUPS)} (no [MASK], clean protocol, "
+               "tokens)" if kind == "causal" else f"back to your choices or {s.model}'s defaults")
+        s.setdefault("notices", []).append(f"The app changed {', '.join(changed)}: {why}.")
 
 
 def use_repeat() -> None:
+    """The repeat setup, as a user's choice (a button offers it)."""
     s = st.session_state
     s.setup, s.protocol, s.unit, s.masks = "repeat", "clean", "token", 1
     s.target = SETUP_TARGETS["repeat"][0]
+    _chose("setup", "protocol", "unit", "masks")
 
 
 def _on_custom_model() -> None:
@@ -54,6 +112,17 @@ def _on_custom_model() -> None:
     if text:
         st.session_state.model = text
         clear_head()
+
+
+def chosen_copy(field: str, widget: str):
+    """copy_to, and the field counts as the user's choice."""
+    copy = copy_to(field, widget)
+
+    def callback() -> None:
+        copy()
+        _chose(field)
+
+    return callback
 
 
 def _on_segment_change() -> None:
@@ -74,6 +143,7 @@ def title(text: str) -> None:
 def sidebar() -> ViewState:
     """Every input of the view, in the sidebar; returns the current state (the URL follows it)."""
     init_state()
+    fit_to_model()  # a link may name a setup the model cannot run
     s, limits = st.session_state, deploy.limits()
     options = list(limits.allowed_models or KNOWN_MODELS)
     if limits.allowed_models is None:
@@ -95,11 +165,11 @@ def sidebar() -> ViewState:
             if not (s.w_model_custom or "").strip():  # nothing of the previous model stays on screen
                 st.info("Type a Hugging Face id (org/name) or the path of a model folder, then press Enter.")
                 st.stop()
-        st.selectbox("Setup", SETUPS, key="w_setup", on_change=_on_setup_change)
-        st.selectbox("Protocol", PROTOCOLS, key="w_protocol", on_change=copy_to("protocol", "w_protocol"),
+        st.selectbox("Setup", setups_for(kind_of(s.model) or "encoder"), key="w_setup", on_change=_on_setup_change)
+        st.selectbox("Protocol", PROTOCOLS, key="w_protocol", on_change=chosen_copy("protocol", "w_protocol"),
                      help="clean: [CLS] + copies + [SEP], ordinary tokens only. paper: the reference study's "
                           "[SEP] + copies, ids from [100, 20000).")
-        st.selectbox("Target", _targets(s.setup, s.unit), key="w_target", on_change=copy_to("target", "w_target"))
+        st.selectbox("Target", _targets(s.setup, s.unit), key="w_target", on_change=chosen_copy("target", "w_target"))
         st.radio("Unit", UNITS, horizontal=True, key="w_unit", on_change=_on_unit_change,
                  help="word: segments of whole words of the model's tokenizer (from python-docs), word-level targets")
         if s.unit == "word":

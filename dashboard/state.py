@@ -24,6 +24,8 @@ def init_state() -> None:
     for name in FIELDS:
         st.session_state[name] = getattr(state, name)
     st.session_state.notices = notices
+    query = st.query_params.to_dict()
+    st.session_state.chosen = {name: getattr(state, name) for name in FIELDS if name in query}  # a link is a choice
     st.session_state._loaded = True
 
 
@@ -52,5 +54,7 @@ def select_head(layer: int, head: int) -> None:
 
 
 def clear_head() -> None:
+    """No head selected, and the Layer/Head boxes say so (a stale box would swallow the next pick of its value)."""
     st.session_state.layer = st.session_state.head = None
+    st.session_state.sel_layer = st.session_state.sel_head = None
     st.session_state.ablate = ()

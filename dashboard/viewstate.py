@@ -108,7 +108,7 @@ def _int(params, name, low, high, notices, default):
         return default
     text = str(raw)[:MAX_TEXT]
     if not re.fullmatch(r"\d{1,18}", text.strip()):
-        notices.append(f"ignored {name}={text!r}: not a whole number")
+        notices.append(f"ignored {name}={text!r}: write a whole number from {low} to {high}")
         return default
     value = int(text)
     if not low <= value <= high:

@@ -26,9 +26,9 @@ def deployed(monkeypatch):
     ({"model": "/etc"}, "this server offers"),
     ({"model": "someone/huge-model"}, "this server offers"),
     ({"trials": "100000"}, "must be between 1 and 100"),
-    ({"trials": "-1"}, "not a whole number"),
+    ({"trials": "-1"}, "write a whole number"),
     ({"segment": "99999"}, "must be between 1 and 250"),
-    ({"seed": "x" * 10000}, "not a whole number"),
+    ({"seed": "x" * 10000}, "write a whole number"),
 ])
 def test_hostile_links_fall_back_with_a_notice(deployed, params, fragment):
     at = make_app(**params).run()

@@ -148,7 +148,7 @@ def test_loss_variants_match_the_masked_lm_loss_as_the_study_computed_it(variant
 def test_a_corpus_the_tokenizer_cannot_read_is_refused():
     from induction.analyses.icl import ICLConfig, icl_score
 
-    with pytest.raises(ConfigError, match="unknown to 'toy''s tokenizer: it cannot read this corpus"):
+    with pytest.raises(ConfigError, match="unknown to the tokenizer of 'toy': it cannot read this corpus"):
         icl_score(ICLConfig(model="toy", corpus="python-docs", trials=2, short=20, long=100), use_cache=False)
 
 

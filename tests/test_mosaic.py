@@ -100,3 +100,26 @@ def test_page_offers_the_repeat_setup_when_another_is_chosen():
     assert any("only the repeat setup" in i.value for i in at.info)
     at.button[0].click().run()
     assert at.session_state["setup"] == "repeat" and at.session_state["target"] == "induction"
+
+
+def test_page_computes_the_offline_models_on_demand_and_says_the_offline_error_once(fresh_cache, monkeypatch,
+                                                                                     tmp_path):
+    from induction.models.registry import OFFLINE_MODELS
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no network, an empty Hugging Face cache
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    for key, value in {"setup": "repeat", "target": "induction", "trials": 3}.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("views/mosaic.py").run()
+    assert not at.exception and at.session_state["_mosaic_rows"] == ["toy"]  # the landing map computed toy's
+    offline_info = [i.value for i in at.info if "cannot load here" in i.value]
+    assert len(offline_info) == 1 and "tiny" in offline_info[0] and "gpt2" in offline_info[0]
+    button = next(b for b in at.button if b.label.startswith("Compute"))
+    assert all(m in button.label for m in OFFLINE_MODELS if m != "toy")
+    button.click().run()
+    assert not at.exception and not at.error and len(at.get("plotly_chart")) == 1
+    assert sorted(at.session_state["_mosaic_rows"]) == sorted(OFFLINE_MODELS)
+    at.run()  # the maps are in the cache now: no button, the same mosaic
+    assert not any(b.label.startswith("Compute") for b in at.button) and len(at.get("plotly_chart")) == 1

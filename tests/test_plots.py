@@ -46,6 +46,40 @@ def test_the_full_pattern_fills_its_axes_and_its_lines_are_labelled():
 
 def test_small_maps_print_their_values_and_mark_the_baseline():
     fig = map_figure(np.full((2, 2), 0.02), zmin=0.0, zmax=0.05, baseline=0.025)
-    assert fig.data[0].texttemplate == "%{z:.2f}"
-    assert "— uniform" in fig.data[0].colorbar.ticktext and 0.025 in fig.data[0].colorbar.tickvals
+    assert fig.data[0].texttemplate == "%{z:.4f}"  # a 0..0.05 scale: four decimals tell its cells apart
+    assert "— uniform 0.0250" in fig.data[0].colorbar.ticktext and 0.025 in fig.data[0].colorbar.tickvals
+    assert map_figure(np.full((2, 2), 0.5)).data[0].texttemplate == "%{z:.2f}"  # the 0..1 scale: two
     assert map_figure(np.zeros((24, 16))).data[0].texttemplate is None  # BERT-large: too many cells for text
+
+
+def test_a_narrow_rescaled_scale_reads_its_cells_apart_and_plainly():
+    """toy prev_before: cells 0.0008 and 0.0026 under a baseline 0.0294 used to both read "0.00", ticks "800μ"."""
+    from dashboard.maps import colour_range
+
+    mean = np.array([[0.0008, 0.0026], [0.0001, 0.0012]])
+    zmin, zmax, null = colour_range(mean, 0.0294, rescale=False)
+    assert null and zmin <= 0.0294 <= zmax  # the baseline lies on the bar the notice points to
+    heat = map_figure(mean, zmin=zmin, zmax=zmax, baseline=0.0294).data[0]
+    assert heat.colorbar.tickformat == ".4f" and heat.texttemplate == "%{z:.4f}"
+    assert f"{0.0008:.4f}" != f"{0.0026:.4f}" and "— uniform 0.0294" in heat.colorbar.ticktext
+    assert not any("μ" in t or "e-" in t for t in heat.colorbar.ticktext)
+
+
+def test_a_head_ablated_first_is_crossed_out_not_drawn_at_zero():
+    from induction.figures.plots import attention_vs_effect, effect_figure
+
+    score, effect, sem = np.array([[0.9, 0.1], [0.5, 0.2]]), np.array([[0.0, 0.3], [1.2, 0.0]]), np.zeros((2, 2))
+    fig = effect_figure(effect, sem, ablated=[(0, 0)])
+    assert np.isnan(fig.data[0].z[0][0]) and any(t.name == "ablated" for t in fig.data)
+    scatter = attention_vs_effect(score, effect, sem, baseline=0.25, used=0.1, ablated=[(0, 0)],
+                                  loss="next-token loss on the second copy")
+    heads = scatter.data[0]
+    assert "L0H0" not in heads.text and len(heads.x) == 3  # not a point in "attends, not used"
+    assert scatter.data[1].text == ("L0H0 (ablated)",) and scatter.data[1].marker.symbol == "x-thin"
+    assert scatter.layout.yaxis.title.text == "effect on the next-token loss on the second copy (nats)"
+
+
+def test_the_pattern_row_is_never_a_query_query_row():
+    from induction.figures.plots import row_label
+
+    assert row_label("query") == "query row" and row_label("[MASK]") == "[MASK] query row"

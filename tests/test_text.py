@@ -78,7 +78,7 @@ def test_max_occurrences_samples_down_in_text_order():
 
 @pytest.mark.parametrize("config, message", [
     (TextConfig(text="   "), "the text is empty"),
-    (TextConfig(text="the cat sat on the mat and the dog"), "unknown to 'toy''s tokenizer"),
+    (TextConfig(text="the cat sat on the mat and the dog"), "unknown to the tokenizer of 'toy'"),
     (TextConfig(), "exactly one of"),
     (TextConfig(text="t001", corpus="python-docs"), "exactly one of"),
     (TextConfig(corpus="python-docs", document="no-such-topic"), "has no document 'no-such-topic'"),

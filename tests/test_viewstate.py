@@ -21,9 +21,9 @@ def test_defaults_when_empty():
 
 @pytest.mark.parametrize("params, fragment", [
     ({"trials": "1000000000"}, "trials=1000000000: must be between"),
-    ({"trials": "-3"}, "not a whole number"),
-    ({"trials": "ten"}, "not a whole number"),
-    ({"seed": "1e9"}, "not a whole number"),
+    ({"trials": "-3"}, "write a whole number"),
+    ({"trials": "ten"}, "write a whole number"),
+    ({"seed": "1e9"}, "write a whole number"),
     ({"segment": "0"}, "segment=0"),
     ({"setup": "quadruple"}, "choose one of standard"),
     ({"target": "sideways"}, "target='sideways'"),

@@ -5,11 +5,16 @@ import streamlit as st
 from dashboard.sidebar import sidebar, title
 from induction import deploy
 from induction.config import PAPER_SEGMENT, PAPER_TRIALS, SETUP_TARGETS
+from induction.study.reported import STUDY_CITATION
 from induction.trials.rrt import PAPER_ID_RANGE
 
 sidebar()  # keeps the view state (and the URL) when passing through this page
 title("About the method")
 st.markdown(f"""
+**The reference study.** {STUDY_CITATION}. This dashboard reproduces its repeated-random-token (RRT)
+experiments on BERT and extends them (decoders, ablation, effects, your own text); the **Reproduce the study**
+page compares its reported heads with what is measured here.
+
 An **induction head** attends from a token to the place after an earlier occurrence of its context,
 and copies. In a bidirectional masked LM we test this behaviourally with **repeated random tokens (RRT)**:
 a random segment is repeated, one token of a later copy is replaced by `[MASK]`, and we read the

@@ -1,6 +1,7 @@
 """Effects: is the head used? Each head's effect on the loss (masked-token; a decoder's next-token) beside its
 attention score."""
 
+import numpy as np
 import streamlit as st
 
 from dashboard import library
@@ -41,17 +42,23 @@ if result is None:
 
 # render
 score = clean.mean(state.target)
-used = 0.1 * max(float(result.effect.max()), 1e-6)
+gone = [result.pairs_with] if result.pairs_with else []  # ablated in every run: no effect of its own
+own = result.effect.copy()
+for l, h in gone:
+    own[l, h] = float("nan")
+used = 0.1 * max(float(np.nanmax(own)) if np.isfinite(own).any() else 0.0, 1e-6)
 left, right = st.columns(2)
 with left:
     st.plotly_chart(map_figure(score, clean.sem(state.target), title=f"attention: {state.target}"), width="stretch",
                     key="effect_attention")
 with right:
-    clickable_map(effect_figure(result.effect, result.effect_sem, title="effect on the loss"), key="effect_map",
+    clickable_map(effect_figure(result.effect, result.effect_sem, title="effect on the loss", ablated=gone),
+                  key="effect_map",
                   on_select=effect_click("effect_map"))
-st.plotly_chart(attention_vs_effect(score, result.effect, result.effect_sem, baseline=clean.baseline, used=used,
-                                    title="attention against effect"), key="effect_scatter", on_select=effect_click(
-                                        "effect_scatter"), selection_mode="points", width="stretch")
+scatter = attention_vs_effect(score, result.effect, result.effect_sem, baseline=clean.baseline, used=used,
+                              title="attention against effect", loss=loss_name(clean.kind), ablated=gone)
+st.plotly_chart(scatter, key="effect_scatter", on_select=effect_click("effect_scatter"), selection_mode="points",
+                width="stretch")
 base = f"; with {head_name(*result.pairs_with)} ablated {result.loss_base.mean():.4f}" if result.pairs_with else ""
 st.caption(f"clean loss {result.loss_clean.mean():.4f}{base} · {result.trials} trials · {result.mode} ablation · "
            f"{result.path} path · {'cached' if result.cached else 'computed'} in {result.elapsed_s:.1f}s")

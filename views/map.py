@@ -7,12 +7,14 @@ from dashboard import state as view
 from dashboard.downloads import downloads
 from dashboard.sidebar import sidebar, title
 from induction.figures.plots import map_figure
+from induction.study.reported import STUDY_CITATION
 
 # inputs
 state = sidebar()
 title("Induction map")
 st.caption(f"{state.model} · {state.setup} setup · {state.protocol} protocol · target **{state.target}** · "
            f"{state.trials} trials · seed {state.seed}")
+st.caption(f"Following {STUDY_CITATION}. Targets and setups: the About / method page.")
 
 # guard + compute
 result = library.get_map(library.map_config(state))
@@ -35,7 +37,9 @@ with left:
     st.caption("Red outline: the selected head. Hover a cell for its score ± standard error; small maps print "
                "each score in its cell. The colour bar marks the uniform baseline on rescaled maps.")
 with right:
-    st.markdown(f"**Top heads** ({result.trials} trials, baseline {result.baseline:.4f})")
+    default = " (the default)" if state.segment is None else ""  # a local folder may carry another default
+    st.markdown(f"**Top heads** ({result.trials} trials, segment {result.config.segment}{default}, "
+                f"{result.seq_len} tokens, baseline {result.baseline:.4f})")
     # a list, not a table: at 800 pixels a narrow table hides columns, a list only wraps
     st.markdown("\n".join(f"- **{h.name}** {h.score:.3f} ± {h.sem:.3f} · {h.ratio:.1f}x uniform"
                            for h in result.top_heads(state.target, 10)))

@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import library
 from dashboard.maps import clickable_map
-from dashboard.sidebar import sidebar, title
+from dashboard.sidebar import chosen_copy, sidebar, title
 from dashboard.state import copy_to
 from induction.config import MASK_SPANS, MAX_MASKS, head_name
 from induction.figures.plots import cross_figure, curve_figure, map_figure
@@ -17,7 +17,7 @@ st.caption("The study's open question: mask K tokens of the copy together and re
            "(trial, mask) pairs is the Induction map with K masks; below, each mask on its own.")
 a, b = st.columns(2)
 st.session_state.w_masks, st.session_state.w_span = state.masks, state.span
-a.number_input("Masks (K)", 1, MAX_MASKS, key="w_masks", on_change=copy_to("masks", "w_masks"))
+a.number_input("Masks (K)", 1, MAX_MASKS, key="w_masks", on_change=chosen_copy("masks", "w_masks"))
 b.radio("Span", MASK_SPANS, horizontal=True, key="w_span", on_change=copy_to("span", "w_span"))
 
 # compute
@@ -34,7 +34,10 @@ for row in range(0, result.masks, 4):
         with column:
             fig = map_figure(by_mask[k], None, title=f"mask {k + 1}: {state.target}", zmin=0.0, zmax=top,
                              selected=[(state.layer, state.head)] if state.head_selected() else [])
-            clickable_map(fig) if k == 0 else st.plotly_chart(fig, key=f"mask_map_{k}")  # the first takes clicks
+            if k == 0:  # the first map takes clicks
+                clickable_map(fig)
+            else:
+                st.plotly_chart(fig, key=f"mask_map_{k}")
 if result.cross is not None and state.head_selected() and state.layer < result.layers and state.head < result.heads:
     st.plotly_chart(cross_figure(result.cross[:, :, state.layer, state.head],
                                  title=f"{head_name(state.layer, state.head)}: joint attention between masks"))

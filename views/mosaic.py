@@ -1,4 +1,5 @@
-"""Mosaic: one small map per model, encoders beside decoders on one scale, from the cache (nothing is computed)."""
+"""Mosaic: one small map per model, encoders beside decoders on one scale, from the cache; the offline models'
+missing maps computed on demand."""
 
 import streamlit as st
 
@@ -6,8 +7,17 @@ from dashboard import library
 from dashboard.sidebar import sidebar, title, use_repeat
 from dashboard.state import select_head
 from induction import deploy
-from induction.analyses.mosaic import MOSAIC_MODELS, MOSAIC_SETUP, mosaic_figure
-from induction.models.registry import KNOWN_MODELS
+from induction.analyses.mosaic import MOSAIC_MODELS, MOSAIC_SETUP, mosaic_figure, ordered
+from induction.models.registry import KNOWN_MODELS, OFFLINE_MODELS
+
+
+def cannot_load(missing: dict[str, str]) -> dict[str, list[str]]:
+    """{reason: models} of the models that cannot load, the reason said once (without the model's own name)."""
+    grouped: dict[str, list[str]] = {}
+    for name, why in missing.items():
+        if why.startswith("could not load model"):
+            grouped.setdefault(why.partition("): ")[2] or why, []).append(name)
+    return grouped
 
 
 def _open_clicked() -> None:
@@ -27,7 +37,7 @@ state = sidebar()
 title("Mosaic")
 st.caption("One small map per model: rows grouped by family and sorted by size, the layer axis as relative depth "
            "(0 = first layer, 1 = last) so models of different depth line up, one colour scale from 0 to 1. Maps "
-           "come from the cache; a model without one is listed below, with the command that computes it.")
+           "come from the cache; the offline models' missing maps are computed here with one click.")
 if state.setup != MOSAIC_SETUP:
     st.info("Decoders run only the repeat setup (every token of the second copy a query, nothing masked), so only "
             f"encoders can show the {state.setup} setup. The repeat setup scores both kinds the same way.")
@@ -37,16 +47,26 @@ choices = [m for m in dict.fromkeys([*MOSAIC_MODELS, *KNOWN_MODELS, state.model]
 default = [m for m in dict.fromkeys([*MOSAIC_MODELS, state.model]) if m in choices]  # and the model you study
 models = st.multiselect("Models", choices, default=default, key="mosaic_models")
 
-# guard + compute (cache reads only)
+# guard + compute: the cache first; the offline models' missing maps on demand (seconds each)
 with st.spinner("reading the cached maps"):
     tiles, missing = library.get_mosaic(models, state)
-if missing:
-    with st.expander(f"{len(missing)} model(s) without a cached {state.setup} map"):
-        for name, why in missing.items():
-            st.markdown(f"- **{name}**: {why}")
+computable = [m for m in missing if m in OFFLINE_MODELS and missing[m].startswith("no cached")]
+if computable and st.button(f"Compute {', '.join(computable)} here ({state.trials} trials; offline models, "
+                            "seconds each)", type="primary"):
+    computed = library.compute_mosaic(computable, state)
+    if computed is not None:
+        tiles, missing = ordered([*tiles, *computed[0]]), {m: why for m, why in missing.items()
+                                                           if m not in computable} | computed[1]
+unloadable = cannot_load(missing)
+for reason, names in unloadable.items():  # one line per reason, not the same error once per model
+    st.info(f"{', '.join(names)}: cannot load here. {reason[:1].upper()}{reason[1:]}")
+uncached = [m for m in missing if m not in {n for names in unloadable.values() for n in names}]
+if uncached:
+    st.caption(f"No cached {state.setup} map of {', '.join(uncached)} ({state.trials} trials, seed {state.seed}): "
+               "open its map once, or run `python -m induction precompute`.")
 if not tiles:
-    st.info(f"No cached {state.setup} map of these models ({state.trials} trials, seed {state.seed}). Open a model's "
-            "map to compute it, or run `python -m induction precompute`.")
+    st.info(f"No cached {state.setup} map of these models yet"
+            + (": press the button above." if computable else "."))
     st.stop()
 
 # render

@@ -4,17 +4,17 @@ repeat (nothing masked, every token of the second copy a query: the one setup a 
 import streamlit as st
 
 from dashboard import library
-from dashboard.sidebar import sidebar, title
-from induction.config import CAUSAL_SETUPS, SETUP_TARGETS, SETUPS
+from dashboard.sidebar import kind_of, sidebar, title
+from induction.config import SETUP_TARGETS, SIGNAL_RATIO
 from induction.figures.plots import map_figure
-from induction.models.registry import CAUSAL_MODELS
+from induction.models.kinds import setups_for
 
 # inputs
 state = sidebar()
 title("Setups")
 st.caption(f"{state.model} · {state.protocol} protocol · {state.trials} trials · one colour scale (0..1)")
 
-setups = CAUSAL_SETUPS if state.model in CAUSAL_MODELS else SETUPS
+setups = setups_for(kind_of(state.model) or "encoder")
 
 # guard + compute + render
 for setup in setups:
@@ -26,5 +26,7 @@ for setup in setups:
     for column, target in zip(st.columns(len(SETUP_TARGETS[setup])), SETUP_TARGETS[setup], strict=True):
         mean, sem = result.stats(target)
         with column:
-            st.markdown(f"**{target}** · best {result.top_heads(target, 1)[0].name} {mean.max():.2f}")
+            best = result.top_heads(target, 1)[0]
+            st.markdown(f"**{target}** · best {best.name} {best.score:.3f}" if best.ratio >= SIGNAL_RATIO else
+                        f"**{target}** · no head above {SIGNAL_RATIO:g}x uniform (best {best.score:.4f})")
             st.plotly_chart(map_figure(mean, sem), key=f"setup_{setup}_{target}", width="stretch")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import library
 from dashboard.sidebar import sidebar, title
+from induction.config import SIGNAL_RATIO
 from induction.figures.plots import map_figure
 from induction.models.registry import CAUSAL_MODELS, OFFLINE_MODELS, SIZES
 from induction.scoring import late_layer_share
@@ -39,4 +40,6 @@ for i, name in enumerate(models):
         frac = "–" if math.isnan(share["fraction"]) else f"{share['fraction']:.0%}"
         st.markdown(f"{share['high']} heads ≥ {threshold:.2f}; in the last third (layer ≥ "
                     f"{share['first_late_layer']}): **{frac}**")
-        st.markdown("Top: " + ", ".join(f"{h.name} {h.score:.2f}" for h in result.top_heads(state.target, 3)))
+        top = result.top_heads(state.target, 3)
+        st.markdown("Top: " + ", ".join(f"{h.name} {h.score:.2f}" for h in top) if top[0].ratio >= SIGNAL_RATIO
+                    else f"No head above {SIGNAL_RATIO:g}x uniform (best {top[0].name} {top[0].score:.4f})")

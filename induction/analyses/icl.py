@@ -186,8 +186,8 @@ def eligible(model: LoadedModel, docs: list[str], length: int) -> tuple[list[np.
         else:
             skipped += 1
     if pieces_seen and unknown / pieces_seen > MAX_UNKNOWN_SHARE:
-        raise ConfigError(f"{unknown / pieces_seen:.0%} of the corpus's tokens are unknown to {model.name!r}'s "
-                          "tokenizer: it cannot read this corpus, and a score on [UNK] tokens means nothing")
+        raise ConfigError(f"{unknown / pieces_seen:.0%} of the corpus's tokens are unknown to the tokenizer "
+                          f"of {model.name!r}: it cannot read this corpus, and a score on [UNK] tokens means nothing")
     return kept, skipped
 
 

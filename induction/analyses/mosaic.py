@@ -129,6 +129,7 @@ def mosaic_figure(tiles: list[Tile], *, target: str, title: str = ""):
                            showarrow=False, font=dict(size=11))
     fig.update_xaxes(range=[0, 1], row=len(tiles), col=1, title_text="relative depth (layer + 0.5) / layers")
     fig.update_layout(coloraxis=dict(colorscale="Viridis", cmin=0.0, cmax=1.0, colorbar=dict(title=target)),
-                      height=120 + sum(max(60, 10 * w) for w in weights), margin=dict(l=230, r=20, t=50, b=50),
+                      height=max(320, 120 + sum(max(60, 10 * w) for w in weights)),  # one tile keeps a bar
+                      margin=dict(l=230, r=20, t=50, b=50),
                       title=title or f"Mosaic · {target}", clickmode="event+select", dragmode=False)
     return fig

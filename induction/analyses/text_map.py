@@ -202,8 +202,8 @@ def prepare(config: TextConfig, read: tuple[str, str] | None = None
     model = shared_model(info, device, dtype)
     windows, unknown = windows_of(model, text)
     if unknown > MAX_UNKNOWN_SHARE:
-        raise ConfigError(f"{unknown:.0%} of the text's tokens are unknown to {config.model!r}'s tokenizer: "
-                          "it cannot read this text (try a model whose vocabulary covers it)")
+        raise ConfigError(f"{unknown:.0%} of the text's tokens are unknown to the tokenizer of "
+                          f"{config.model!r}: it cannot read this text (try a model whose vocabulary covers it)")
     batches, occurrences = build_text_trials(model, windows, config)
     return model, batches, occurrences, source, text
 

@@ -27,6 +27,16 @@ def _height(layers: int) -> int:
     return int(min(900, max(260, 26 * layers + 110)))
 
 
+def decimals(zmin: float | None, zmax: float | None, z: np.ndarray) -> int:
+    """Decimal places that tell a scale's colours apart: two on 0..1, more on a narrow rescaled range (cells
+    0.0008 and 0.0026 must not both read "0.00")."""
+    finite = z[np.isfinite(z)]
+    low = zmin if zmin is not None else float(finite.min()) if finite.size else 0.0
+    high = zmax if zmax is not None else float(finite.max()) if finite.size else 1.0
+    span = abs(high - low)
+    return int(min(6, max(2, np.ceil(-np.log10(span)) + 2))) if span > 0 else 2
+
+
 def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = "", zmin: float | None = 0.0,
                zmax: float | None = 1.0, colorscale: str = MAP_COLORS, zmid: float | None = None,
                selected: Iterable[tuple[int, int]] = (), ablated: Iterable[tuple[int, int]] = (),
@@ -45,15 +55,16 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
     height = _height(layers)
     marker = max(6, min(40, int((height - 110) / max(layers, 1) * 0.9)))
     fig = go.Figure()
-    colorbar = dict(title=colorbar_title)
+    places = decimals(zmin, zmax, z)
+    colorbar = dict(title=colorbar_title, tickformat=f".{places}f")  # plain decimals: never "800μ" or "0.00101"
     if baseline is not None and zmin is not None and zmax is not None and zmin <= baseline <= zmax:
         ticks = [float(v) for v in np.linspace(zmin, zmax, 5)]
         colorbar.update(tickvals=[*ticks, baseline],
-                        ticktext=[f"{v:.3g}" if abs(v) >= 1e-6 else "0" for v in ticks] + ["— uniform"])
+                        ticktext=[f"{v:.{places}f}" for v in ticks] + [f"— uniform {baseline:.{places}f}"])
     show_values = layers * heads <= 64 if values is None else values
     fig.add_trace(go.Heatmap(z=z, x=list(range(heads)), y=list(range(layers)), zmin=zmin, zmax=zmax, zmid=zmid,
                              colorscale=colorscale, hoverinfo="skip", xgap=1, ygap=1, colorbar=colorbar,
-                             texttemplate="%{z:.2f}" if show_values else None))
+                             texttemplate=f"%{{z:.{places}f}}" if show_values else None))
     fig.add_trace(go.Scatter(
         x=hh.ravel().tolist(), y=ll.ravel().tolist(), mode="markers", customdata=custom,
         hovertemplate=_HOVER.replace("VALUE", value_name),
@@ -92,27 +103,46 @@ def diff_figure(diff: np.ndarray, sem: np.ndarray | None = None, *, title: str =
                       ablated=ablated, colorbar_title="Δ score", value_name="change")
 
 
-def effect_figure(effect: np.ndarray, sem: np.ndarray, *, title: str = "") -> go.Figure:
-    """Per-head effect on the loss, diverging colours centred at 0 (clickable like the map)."""
-    bound = float(max(np.nanmax(np.abs(effect)), 1e-3))
+def effect_figure(effect: np.ndarray, sem: np.ndarray, *, title: str = "",
+                  ablated: Iterable[tuple[int, int]] = ()) -> go.Figure:
+    """Per-head effect on the loss, diverging colours centred at 0 (clickable like the map); a head `ablated`
+    before every run has no effect of its own: crossed out, as on the Ablation page."""
+    ablated = list(ablated)
+    rest = np.asarray(effect, dtype=float).copy()
+    for l, h in ablated:
+        rest[l, h] = np.nan
+    bound = float(max(np.nanmax(np.abs(rest)) if np.isfinite(rest).any() else 0.0, 1e-3))
     return map_figure(effect, sem, title=title, zmin=-bound, zmax=bound, colorscale=DIFF_COLORS,
-                      colorbar_title="Δ loss", value_name="effect")
+                      colorbar_title="Δ loss", value_name="effect", ablated=ablated)
 
 
 def attention_vs_effect(score: np.ndarray, effect: np.ndarray, sem: np.ndarray, *, baseline: float,
-                        used: float, title: str = "") -> go.Figure:
-    """One labelled point per head: attention score (x) against effect on the loss (y), with the lines that
-    split heads that attend (x >= 3 x baseline) from those that do not, and used heads (y >= `used`)."""
+                        used: float, title: str = "", loss: str = "masked-token loss",
+                        ablated: Iterable[tuple[int, int]] = ()) -> go.Figure:
+    """One labelled point per head: attention score (x) against effect on the `loss` (y), with the lines that
+    split heads that attend (x >= 3 x baseline) from those that do not, and used heads (y >= `used`). A head
+    `ablated` before every run has no effect to plot: a grey cross at its attention, on the x axis, so it is
+    not read as "attends, not used"."""
     layers, heads = score.shape
-    ll, hh = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
-    names = [f"L{l}H{h}" for l, h in zip(ll.ravel(), hh.ravel(), strict=True)]
-    custom = np.stack([ll.ravel(), hh.ravel(), score.ravel(), effect.ravel(), sem.ravel()], axis=1).tolist()
+    ablated = set(map(tuple, ablated))
+    keep = [(l, h) for l in range(layers) for h in range(heads) if (l, h) not in ablated]
+    ll, hh = np.array([l for l, _ in keep], dtype=int), np.array([h for _, h in keep], dtype=int)
+    names = [f"L{l}H{h}" for l, h in keep]
+    custom = np.stack([ll, hh, score[ll, hh], effect[ll, hh], sem[ll, hh]], axis=1).tolist()
     fig = go.Figure(go.Scatter(
-        x=score.ravel().tolist(), y=effect.ravel().tolist(), mode="markers+text", text=names,
+        x=score[ll, hh].tolist(), y=effect[ll, hh].tolist(), mode="markers+text", text=names,
         textposition="top center", customdata=custom, marker=dict(size=10, color="#1f77b4"),
-        error_y=dict(type="data", array=sem.ravel().tolist(), visible=True, thickness=1),
+        error_y=dict(type="data", array=sem[ll, hh].tolist(), visible=True, thickness=1),
         hovertemplate="<b>L%{customdata[0]}H%{customdata[1]}</b><br>attention %{customdata[2]:.4f}<br>"
                       "effect %{customdata[3]:+.4f} ± %{customdata[4]:.4f}<extra></extra>", showlegend=False))
+    if ablated:
+        gone = sorted(ablated)
+        fig.add_trace(go.Scatter(
+            x=[float(score[l, h]) for l, h in gone], y=[0.0] * len(gone), mode="markers+text",
+            text=[f"L{l}H{h} (ablated)" for l, h in gone], textposition="bottom center", name="ablated first",
+            marker=dict(symbol="x-thin", size=12, line=dict(width=2, color="#555")), showlegend=False,
+            hovertemplate="<b>%{text}</b><br>attention %{x:.4f}<br>ablated in every run: no effect of its own"
+                          "<extra></extra>"))
     attends = SIGNAL_RATIO * baseline
     fig.add_vline(x=attends, line=dict(color="#555", dash="dash"), annotation_text=f"{SIGNAL_RATIO:g}x uniform",
                   annotation_position="top right")
@@ -124,7 +154,7 @@ def attention_vs_effect(score: np.ndarray, effect: np.ndarray, sem: np.ndarray, 
     fig.update_layout(title=title, height=420, margin=dict(l=50, r=20, t=40, b=40), clickmode="event+select",
                       dragmode=False)
     fig.update_xaxes(title="attention score (induction map)")
-    fig.update_yaxes(title="effect on the masked-token loss (nats)")
+    fig.update_yaxes(title=f"effect on the {loss} (nats)")
     return fig
 
 
@@ -149,6 +179,11 @@ def row_figure(detail, *, title: str = "") -> go.Figure:
     return fig
 
 
+def row_label(query_label: str) -> str:
+    """ "[MASK] query row", or "query row" for a setup that masks nothing (never "query query row")."""
+    return "query row" if query_label == "query" else f"{query_label} query row"
+
+
 def pattern_figure(detail, *, title: str = "") -> go.Figure:
     """Full query x key pattern of one head on one trial (zoom with the mouse)."""
     seq = len(detail.tokens)
@@ -160,7 +195,7 @@ def pattern_figure(detail, *, title: str = "") -> go.Figure:
     fig = go.Figure(go.Heatmap(z=detail.pattern, colorscale="Blues", zmin=0, customdata=custom,
                                hovertemplate=hover))
     fig.add_hline(y=detail.mask_index, line=dict(color="#d62728", width=1, dash="dot"),
-                  annotation_text=f"{detail.query_label} query row", annotation_position="top right")
+                  annotation_text=row_label(detail.query_label), annotation_position="top right")
     fig.update_layout(title=title, height=560, margin=dict(l=50, r=20, t=40, b=40))
     fig.update_xaxes(title="key position", range=[-0.5, seq - 0.5], constrain="domain")
     fig.update_yaxes(title="query position", range=[seq - 0.5, -0.5], constrain="domain")

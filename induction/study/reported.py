@@ -16,6 +16,14 @@ NO_HEAD_THRESHOLD = 0.3  # "no induction head": no head scores this much
 ICL_TOLERANCE = 0.05
 TOP_K = 5  # a reported head must be among the measured top 5 of its target
 
+# the reference study, cited on the dashboard's main page and About page
+STUDY_AUTHOR = "C. Chen"
+STUDY_TITLE = "Exploring Induction Heads in BERT"
+STUDY_VENUE = "Harvard Insight + Interaction Lab"
+STUDY_CODE = "https://github.com/chenxcynthia/transformer-interpretability"
+STUDY_CODE_FOLDER = "Induction Heads"
+STUDY_CITATION = (f"{STUDY_AUTHOR}, *{STUDY_TITLE}* ({STUDY_VENUE}); code: [{STUDY_CODE.removeprefix('https://github.com/')}]"
+                  f"({STUDY_CODE}), folder `{STUDY_CODE_FOLDER}`")
 FIGURES = "the study's induction-map figures (standard setup, paper protocol, 50 trials)"
 WRITE_UP = "the study's write-up"
 CODE = "the study's code output"

@@ -40,8 +40,8 @@ def word_pool(model) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
         _POOLS[model.source] = ([p for p in ok if len(p) == 1], [p for p in ok if len(p) > 1])
     single, multi = _POOLS[model.source]
     if not multi:
-        raise ConfigError(f"the word list (python-docs) gives no word of two or more pieces for {model.name!r}'s "
-                          "tokenizer, so words and pieces cannot be told apart: use the token unit")
+        raise ConfigError(f"the word list (python-docs) gives no word of two or more pieces for the "
+                          f"tokenizer of {model.name!r}, so words and pieces cannot be told apart: use the token unit")
     return single, multi
 
 
