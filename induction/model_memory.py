@@ -2,7 +2,7 @@
 
 Why: a server keeps models between visitors (loading BERT-base takes seconds), but a visitor walking
 through the sizes would otherwise grow it past its memory (BERT-large alone is 1.3 GB). The budget is
-`INDUCTION_MODEL_MEMORY_MB` (default 2048: the 2.7 GB of the smallest documented host, less the server);
+`INDUCTION_MODEL_MEMORY_MB` (default 2 GiB: the 2.7 GB of the smallest documented host, less the server);
 a model's size is its parameter and buffer bytes. A model in use (`acquire` without its `release`) is
 never evicted, so a computation never loses its model; a model larger than the budget still loads, alone
 (the budget can be exceeded only by models in use).
@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
-DEFAULT_BUDGET_MB = 2048
+DEFAULT_BUDGET_MB = 2 * 1024  # MB
 
 
 def budget_bytes() -> int:
