@@ -20,6 +20,7 @@ PAGES = [
     st.Page("views/sizes.py", title="Model sizes", url_path="sizes"),
     st.Page("views/setups.py", title="Setups", url_path="setups"),
     st.Page("views/mosaic.py", title="Mosaic", url_path="mosaic"),
+    st.Page("views/compare.py", title="Compare", url_path="compare"),
     st.Page("views/masks.py", title="Several masks", url_path="masks"),
     st.Page("views/ablation.py", title="Ablation", url_path="ablation"),
     st.Page("views/effects.py", title="Effects", url_path="effects"),

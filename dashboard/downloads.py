@@ -19,6 +19,12 @@ def figure_html(fig) -> str:
     return fig.to_html(include_plotlyjs=True, full_html=True)
 
 
+def figures_html(figs) -> str:
+    """Several figures in one self-contained page, plotly.js inlined once."""
+    body = "".join(f.to_html(include_plotlyjs=i == 0, full_html=False) for i, f in enumerate(figs))
+    return f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{body}</body></html>"
+
+
 def public(payload: dict) -> dict:
     """An export without this machine's paths: a local folder is named by its last part only."""
     out = dict(payload)

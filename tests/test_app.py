@@ -201,11 +201,12 @@ def test_icl_page_errors_and_result(tmp_path):
     at.switch_page("views/icl.py").run()
     # the study's 50/500 do not fit the toy's 128 positions: the defaults follow the model
     assert (at.number_input(key="icl_short").value, at.number_input(key="icl_long").value) == (32, 128)
+    assert any("reads only its own tokens" in e.value for e in at.error) and not at.button  # said before a click
+    at.text_input(key="icl_corpus").set_value(write_docs(tmp_path / "docs", repeats=True)).run()
     at.number_input(key="icl_long").set_value(500).run()
     at.button[0].click().run()
     assert not at.exception
     assert any("does not fit" in e.value for e in at.error)
-    at.text_input(key="icl_corpus").set_value(write_docs(tmp_path / "docs", repeats=True))
     at.number_input(key="icl_short").set_value(25)
     at.number_input(key="icl_long").set_value(100).run()
     at.button[0].click().run()

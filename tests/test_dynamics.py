@@ -27,6 +27,9 @@ def test_a_folder_of_checkpoints_is_a_series_in_step_order(run_folder, tmp_path)
     assert [m.rsplit("/", 1)[-1] for m in models] == ["step_000000", "step_000100", "step_000200"]
     with pytest.raises(Exception, match="no checkpoint folders"):
         series_models(str(tmp_path))
+    for not_a_series in ("garbage!!", "toy", "multiberts:seeds=0:steps=all,minilm"):
+        with pytest.raises(Exception, match="not a checkpoint series"):
+            series_models(not_a_series)
 
 
 def test_appearance_is_the_first_step_at_half_the_highest_score():
@@ -54,6 +57,9 @@ def test_the_page_plots_the_series(run_folder, fresh_cache):
     at.run()
     at.switch_page("views/dynamics.py").run()
     assert any("None of the" in i.value for i in at.info)  # the MultiBERTs default is not cached here
+    assert "What works here" in at.info[0].value  # said up front
+    at.text_input(key="dyn_series").input("garbage!!").run()
+    assert any("not a checkpoint series" in e.value for e in at.error)
     at.text_input(key="dyn_series").input(str(run_folder)).run()
     assert not at.exception and len(at.get("plotly_chart")) == 1
     assert len(at.dataframe[0].value) == 3

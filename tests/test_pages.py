@@ -148,6 +148,9 @@ def test_ablation_page_without_heads_asks_for_one(stubbed):
 
 def test_icl_page(stubbed):
     at = open_page("views/icl.py")
+    assert any("What works here" in i.value for i in at.info)  # said before any button
+    assert any("reads only its own tokens" in e.value for e in at.error) and not at.button  # toy + python-docs
+    at.text_input(key="icl_corpus").input("some/folder").run()
     assert at.title[0].value == "In-context learning" and not at.metric
     at.button[0].click().run()
     assert not at.exception and at.metric[0].value == "0.5000"  # mean of linspace(0, 1)

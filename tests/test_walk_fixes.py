@@ -52,3 +52,21 @@ def test_a_decoder_drilldown_says_query_row(fresh_cache):
     assert "This trial's tokens and query row (JSON)" in labels and not any("[MASK]" in b for b in labels)
     specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "query query row" not in specs
+
+
+def test_reproduce_says_offline_up_front_and_writes_statuses_in_words(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    at = make_app()
+    at.switch_page("views/reproduce.py").run()
+    assert not at.exception and "What works here" in at.info[0].value and "cannot load" in at.info[0].value
+    assert not any(ch in (ROOT / "views" / "reproduce.py").read_text() for ch in "✅❌⏸")
+
+
+def test_model_sizes_never_call_a_null_panel_best(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    at = make_app(target="prev_before")
+    at.switch_page("views/sizes.py").run()
+    assert not at.exception and not any(" 0.00," in m.value or m.value.endswith(" 0.00") for m in at.markdown)
+    assert any("No head above" in m.value for m in at.markdown)

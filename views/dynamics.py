@@ -11,6 +11,11 @@ from induction.figures.plots import dynamics_figure
 # inputs
 state = sidebar()
 title("Training dynamics")
+st.info("**What works here.** This page reads checkpoint maps from the cache; it computes nothing. The released "
+        "MultiBERTs checkpoints need the Hugging Face Hub (or its local cache) and a `python -m induction sweep` "
+        "first. Offline, the toy's own training run works: `python -m induction.toys.toy_bert --checkpoints DIR`, "
+        "then `python -m induction sweep --models DIR/step_…` (or the folder), then type DIR below. A single model "
+        "(toy, minilm) is not a series: its map is on the Induction map page.")
 st.caption("One line per training seed: the best head's score (and the selected head's) at each checkpoint, for "
            f"the sidebar's setup ({state.setup}), target **{state.target}**, protocol, trials and seed. Read from "
            "the cache: fill it with `python -m induction sweep` (optionally on a Ray cluster).")

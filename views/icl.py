@@ -4,14 +4,26 @@ import streamlit as st
 
 from dashboard import library
 from dashboard.downloads import to_json_text
-from dashboard.sidebar import sidebar, title
+from dashboard.sidebar import kind_of, sidebar, title
 from induction import deploy
 from induction.analyses.icl import CAUSAL_VARIANTS, CURVE_LENGTHS, ENCODER_VARIANTS, SIGN, ICLConfig, sign
 from induction.figures.plots import curve_figure, distribution_figure
+from induction.losses import loss_name
+from induction.models.registry import KNOWN_MODELS, OFFLINE_MODELS
+
+NAMED_CORPORA = ("python-docs", "wikipedia-simple")
+TOYS = tuple(m for m in OFFLINE_MODELS if KNOWN_MODELS[m].source.startswith("bundled:"))  # their own tokens only
 
 # inputs
 state = sidebar()
 title("In-context learning")
+no_head = [m for m in OFFLINE_MODELS if m not in TOYS and library.mlm_note(m)]
+st.info(f"**What works here.** The score needs a model with a trained LM head and a corpus its tokenizer reads. "
+        f"Offline, {', '.join(TOYS)} (hand-set) read only their own tokens (t100 t101 …): they score a folder of "
+        f".txt files written in those tokens, not the named corpora"
+        + (f"; {', '.join(no_head)} has no trained masked-LM head and gives no number" if no_head else "")
+        + ". BERT tiny..large (the study's models) score python-docs once their weights are in the local Hugging "
+          "Face cache or the Hub is reachable.")
 kind = library.model_kind(state.model)
 variants = CAUSAL_VARIANTS if kind == "causal" else ENCODER_VARIANTS
 if kind == "causal":
@@ -31,14 +43,18 @@ d, e, f = st.columns(3)
 long_default = min(500, library.max_positions(state.model))  # the study's 50/500 where the model fits them
 short = d.number_input("Short context (tokens)", 3, 4096, min(50, long_default // 4), key="icl_short")
 long = e.number_input("Long context (tokens)", 4, 4096, long_default, key="icl_long")
-curve = f.checkbox("ICL curve (masked-token loss vs context length)", key="icl_curve")
+curve = f.checkbox(f"ICL curve ({loss_name(kind_of(state.model) or 'encoder')} vs context length)", key="icl_curve")
 
 # guard: said before anything runs
 note = library.mlm_note(state.model)
 if note:
     st.error(note)
     st.stop()
-if deploy.limits().deployed and corpus not in ("python-docs", "wikipedia-simple"):
+if state.model in TOYS and corpus in NAMED_CORPORA:
+    st.error(f"{state.model} reads only its own tokens (t100 t101 …), not the English text of {corpus}: type the "
+             "path of a folder of .txt files written in those tokens, or choose a BERT size.")
+    st.stop()
+if deploy.limits().deployed and corpus not in NAMED_CORPORA:
     st.error("This server only offers the named corpora.")
     st.stop()
 

@@ -8,7 +8,7 @@ from dashboard.downloads import to_json_text
 from dashboard.sidebar import sidebar, title
 from induction.study.reported import SCORE_TOLERANCE, SIZES_ORDER
 
-STATUS = {"match": "✅ match", "differs": "❌ differs", "not run": "⏸ not run"}
+STATUS = {"match": "match", "differs": "differs", "not run": "not run"}  # words: no emoji font needed
 
 # inputs
 state = sidebar()
@@ -16,8 +16,15 @@ title("Reproduce the study")
 st.caption("The paper protocol (`[SEP]` + copies, ids from [100, 20000), segment 200/150) on BERT Tiny..Large, "
            f"{state.trials} trials, seed {state.seed}; a reported head matches when it is among the measured top 5 "
            f"and its score is within ±{SCORE_TOLERANCE}. The ICL rows use the study's all-tokens variant.")
+here, why = library.loadable(SIZES_ORDER)
+if why:  # said before the button: what a run can give on this machine
+    reason = next(iter(why.values())).split(": ", 1)[-1].split(". ")[0]
+    st.info(f"**What works here.** {', '.join(why)} cannot load on this machine ({reason}): their rows would be "
+            "*not run*. " + (f"{', '.join(here)} can run. " if here else "No BERT size can run, so nothing would "
+            "be measured; the method itself runs offline on the toy (Induction map page, protocol *paper*). ")
+            + "With network the sizes download on first use.")
 a, b = st.columns([3, 1])
-sizes = a.multiselect("Sizes", SIZES_ORDER, default=list(SIZES_ORDER), key="repro_sizes")
+sizes = a.multiselect("Sizes", SIZES_ORDER, default=list(here or SIZES_ORDER), key="repro_sizes")
 corpus = b.selectbox("ICL corpus", ["wikipedia-simple", "python-docs"], key="repro_corpus",
                      help="the study's corpus needs the Hub; python-docs works offline (rows marked not comparable)")
 inputs = (tuple(sizes), state.trials, state.seed, corpus)

@@ -24,7 +24,13 @@ def series_models(spec: str) -> list[str]:
         if not found:
             raise InductionError(f"the folder {spec!r} has no checkpoint folders named step_N")
         return [str(p) for p in found]
-    return expand_models(spec)
+    models = expand_models(spec)
+    stepless = [m for m in models if checkpoint_step(m) is None]
+    if stepless or not models:
+        raise InductionError(f"{(stepless or [spec])[0][:60]!r} names no training step, so it is not a checkpoint "
+                             "series: write multiberts:seeds=0-4:steps=all, or the path of a folder of step_N "
+                             "checkpoint folders")
+    return models
 
 
 def appearance_step(points: list[tuple[int, float]]) -> int | None:
