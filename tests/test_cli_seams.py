@@ -54,3 +54,17 @@ def test_the_effects_line_ranks_by_magnitude(capsys, tmp_path):
     assert printed == sorted(printed, key=abs, reverse=True)
     effect = np.asarray(json.loads((tmp_path / "e.json").read_text())["effect"])
     assert abs(printed[0]) == pytest.approx(np.abs(effect).max(), abs=1e-4)
+
+
+def test_no_cache_writes_nothing_for_icl_either(tmp_path, fresh_cache):
+    from induction.cache import ResultCache
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for d in range(2):
+        (corpus / f"doc{d}.txt").write_text(" ".join(f"t{(i * 7 + d) % 256:03d}" for i in range(40)) * 2)
+    argv = ["icl", "--model", "toy-gpt", "--corpus", str(corpus), "--trials", "2", "--short", "10", "--long", "60"]
+    assert main([*argv, "--no-cache"]) == 0
+    assert len(ResultCache(fresh_cache).store) == 0
+    assert main(argv) == 0
+    assert len(ResultCache(fresh_cache).store) > 0
