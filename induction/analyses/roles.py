@@ -219,11 +219,13 @@ def _copy_chunk(loaded, circuits, part: TrialBatch, rows: np.ndarray, mean_colum
     unembed = circuits.unembed.astype(np.float32)
     columns = unembed[:, part.input_ids].transpose(1, 0, 2) - mean_column[None, :, None]  # [B, d, S]
     out = np.zeros(rows.shape[:3], dtype=np.float32)
+    heads, d, dh = circuits.v.shape[1:]
     for l, x in enumerate(inputs):
-        values = np.einsum("bsd,hde->bhse", x, circuits.v[l].astype(np.float32)) + \
+        v_all = np.swapaxes(circuits.v[l], 0, 1).reshape(d, heads * dh).astype(np.float32)  # [d, H*dh]
+        values = (x @ v_all).reshape(*x.shape[:2], heads, dh).transpose(0, 2, 1, 3) + \
             circuits.v_bias[l].astype(np.float32)[None, :, None, :]  # [B, H, S, dh]
         z = rows[:, l] @ values  # [B, H, Q, dh]
-        outputs = fold(np.einsum("bhqe,hed->bhqd", z, circuits.o[l].astype(np.float32)),
+        outputs = fold(z @ circuits.o[l].astype(np.float32)[None],
                        [g.astype(np.float32) for g in circuits.logit_path(l)])  # [B, H, Q, d]
         out[:, l] = copy_logits(rows[:, l], outputs, columns, unembed.shape[1])
     return out
