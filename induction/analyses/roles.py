@@ -207,7 +207,7 @@ def _attention_inputs(loaded, circuits, ids) -> list[np.ndarray]:
         return [h.float().cpu().numpy() for h in hidden[:circuits.layers]]
 
 
-def _copy_chunk(loaded, circuits, part: TrialBatch, rows: np.ndarray, mean_column: np.ndarray) -> np.ndarray:
+def _copy_chunk(loaded, circuits, part: TrialBatch, rows: np.ndarray, unembed: np.ndarray) -> np.ndarray:
     """[B, L, H] direct-logit copy scores of one chunk: each head's real output at each query (its value vectors,
     bias included, weighted by its attention), read out through the folded path to the unembedding."""
     import torch
@@ -216,8 +216,7 @@ def _copy_chunk(loaded, circuits, part: TrialBatch, rows: np.ndarray, mean_colum
 
     ids = torch.from_numpy(part.input_ids).to(loaded.device)
     inputs = _attention_inputs(loaded, circuits, ids)
-    unembed = circuits.unembed.astype(np.float32)
-    columns = unembed[:, part.input_ids].transpose(1, 0, 2) - mean_column[None, :, None]  # [B, d, S]
+    columns = unembed[:, part.input_ids].transpose(1, 0, 2) - unembed.mean(axis=1)[None, :, None]  # [B, d, S]
     out = np.zeros(rows.shape[:3], dtype=np.float32)
     heads, d, dh = circuits.v.shape[1:]
     for l, x in enumerate(inputs):
@@ -269,13 +268,13 @@ def _compute_extras(run: Run, progress: Progress | None) -> tuple[dict, dict[str
     circuits = _readable(loaded)
     batch = make_trials(run, loaded)
     specials = special_positions(batch, causal)
-    mean_column = None if circuits is None else circuits.unembed.astype(np.float32).mean(axis=1)
+    unembed = None if circuits is None else circuits.unembed.astype(np.float32)  # [d, V]
 
     def step(part: TrialBatch) -> dict[str, np.ndarray]:
         rows = capture(model=loaded, batch=part, chunk=part.trials)  # [B, L, H, Q, S]
         out = {"near": query_profile(rows, part), "sink": position_mass(rows, specials)}
         if circuits is not None:
-            out["copy_logit"] = _copy_chunk(loaded, circuits, part, rows, mean_column)
+            out["copy_logit"] = _copy_chunk(loaded, circuits, part, rows, unembed)
         return out
 
     if progress:
