@@ -123,3 +123,8 @@ def icl_key(config: ICLConfig, info: ModelInfo, chash: str) -> str:
 def roles_key(run: Run) -> str:
     """The head-roles pass over a repeat run's trials and the weight-based scores beside it."""
     return make_key("roles", **_run_parts(run))
+
+
+def circuits_key(run: Run) -> str:
+    """The weight-based role scores (copying, composition): the weights and the dtype they were read in, no trials."""
+    return make_key("circuits", source=run.info.source, fingerprint=run.info.fingerprint, dtype=run.config.dtype)

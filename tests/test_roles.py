@@ -102,6 +102,13 @@ def wide_bert(tmp_path_factory) -> str:
     return path
 
 
+@pytest.fixture(scope="module")
+def random_models(wide_bert, random_gpt2, tmp_path_factory) -> dict[str, str]:
+    """One small random model a supported weight layout: BERT, RoBERTa (BERT-style, its own MLM head), GPT-2."""
+    return {"bert": wide_bert, "roberta": save_family("roberta", tmp_path_factory.mktemp("roberta")),
+            "gpt2": random_gpt2}
+
+
 # ---- the known answers ---------------------------------------------------------------------------------------------
 
 def test_toy_roles_are_the_hand_set_circuit():
@@ -262,10 +269,11 @@ def _dense_copying(c) -> tuple[np.ndarray, np.ndarray]:
     return score, reach
 
 
-@pytest.mark.parametrize("which", ["bert", "gpt2"])
-def test_eigenvalue_scores_agree_with_the_dense_vocab_by_vocab_computation(which, wide_bert, random_gpt2):
-    c = read_circuits(get_model(wide_bert if which == "bert" else random_gpt2))
-    assert c.family == which and c.embed.shape[0] > 5 * c.q.shape[2]  # the vocabulary is the big side
+@pytest.mark.parametrize("which", ["bert", "roberta", "gpt2"])
+def test_eigenvalue_scores_agree_with_the_dense_vocab_by_vocab_computation(which, random_models):
+    c = read_circuits(get_model(random_models[which]))
+    assert c.family == ("gpt2" if which == "gpt2" else "bert")
+    assert c.embed.shape[0] > 5 * c.q.shape[2]  # the vocabulary is the big side
     score, reach = copying_scores(c)
     dense_score, dense_reach = _dense_copying(c)
     assert (reach > COPY_REACH_MIN).all()  # random heads reach the logits: every score is compared
@@ -282,9 +290,9 @@ def test_the_folds_are_the_dense_matrices():
     np.testing.assert_allclose(fold_before(cols, gammas), _dense_path(gammas, 6) @ cols)
 
 
-@pytest.mark.parametrize("which", ["bert", "gpt2"])
-def test_composition_scores_agree_with_the_dense_computation(which, wide_bert, random_gpt2):
-    c = read_circuits(get_model(wide_bert if which == "bert" else random_gpt2))
+@pytest.mark.parametrize("which", ["bert", "roberta", "gpt2"])
+def test_composition_scores_agree_with_the_dense_computation(which, random_models):
+    c = read_circuits(get_model(random_models[which]))
     scores = composition_scores(c)
     d, norm = c.q.shape[2], np.linalg.norm
     for l1 in range(c.layers):

@@ -298,15 +298,18 @@ def composition_scores(c: Circuits) -> dict[str, np.ndarray]:
     gram_o2 = c.o @ np.swapaxes(c.o, -1, -2)  # O O^T, [L, H, dh, dh]
     qk2 = _trace(gram["q"], gram["k"])  # ||Q K^T||_F^2 = tr(Q^T Q K^T K)
     ov2 = _trace(gram["v"], gram_o2)  # ||V O||_F^2 = tr(V^T V O O^T)
+    reads = {"Q": (c.q, gram["k"]), "K": (c.k, gram["q"]), "V": (c.v, gram_o2)}  # M_2 and C^T C of each kind
+    stacked = {kind: np.swapaxes(m, 1, 2).reshape(L, -1, H * m.shape[-1])  # [L, d, H*dh]: one GEMM a layer pair
+               for kind, (m, _) in reads.items()}
     for l1 in range(L):
         for l2 in range(l1 + 1, L):
             o1 = fold(c.o[l1], c.between(l1, l2))  # [H, dh, d]: O_1 B
             ov1 = _trace(gram["v"][l1], o1 @ np.swapaxes(o1, -1, -2))  # ||V_1 O_1 B||_F^2
-            for kind, (m2, other) in {"Q": (c.q[l2], gram["k"][l2]), "K": (c.k[l2], gram["q"][l2]),
-                                      "V": (c.v[l2], gram_o2[l2])}.items():
-                x = o1[:, None] @ m2[None]  # [H1, H2, dh, dh]: X = (O_1 B) M_2
-                ax = gram["v"][l1][:, None] @ x  # A^T A X
-                num = _trace(np.swapaxes(x, -1, -2) @ ax, other[None])  # tr(X^T A^T A X C^T C)
+            dh = o1.shape[1]
+            for kind, (_, other) in reads.items():
+                x = (o1.reshape(H * dh, -1) @ stacked[kind][l2]).reshape(H, dh, H, dh).transpose(0, 2, 1, 3)  # X
+                ax = gram["v"][l1][:, None] @ x  # [H1, H2, dh, dh]: A^T A X
+                num = _trace(np.swapaxes(x, -1, -2) @ ax, other[l2][None])  # tr(X^T A^T A X C^T C)
                 den = ov1[:, None] * (ov2[l2] if kind == "V" else qk2[l2])[None, :]
                 out[kind][l1, :, l2, :] = _ratio(num, den)
     return out

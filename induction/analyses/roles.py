@@ -35,7 +35,7 @@ import numpy as np
 from induction.cache import ResultCache, get_or_compute, open_cache
 from induction.config import OFFSETS, PAPER_TRIALS, SIGNAL_RATIO, InductionError, MapConfig, head_name
 from induction.engine import Progress, batch_size, cached_map, capture, compute_map, for_chunks, make_trials, model_for
-from induction.runs import Run, resolve_run, roles_key
+from induction.runs import Run, circuits_key, resolve_run, roles_key
 from induction.scoring import mean_sem, offset_profile
 from induction.trials.rrt import TrialBatch
 
@@ -207,7 +207,7 @@ def _attention_inputs(loaded, circuits, ids) -> list[np.ndarray]:
         return [h.float().cpu().numpy() for h in hidden[:circuits.layers]]
 
 
-def _copy_chunk(loaded, circuits, part: TrialBatch, rows: np.ndarray, mean_column: np.ndarray) -> np.ndarray:
+def _copy_chunk(loaded, circuits, part: TrialBatch, rows: np.ndarray, unembed: np.ndarray) -> np.ndarray:
     """[B, L, H] direct-logit copy scores of one chunk: each head's real output at each query (its value vectors,
     bias included, weighted by its attention), read out through the folded path to the unembedding."""
     import torch
@@ -216,67 +216,83 @@ def _copy_chunk(loaded, circuits, part: TrialBatch, rows: np.ndarray, mean_colum
 
     ids = torch.from_numpy(part.input_ids).to(loaded.device)
     inputs = _attention_inputs(loaded, circuits, ids)
-    unembed = circuits.unembed.astype(np.float32)
-    columns = unembed[:, part.input_ids].transpose(1, 0, 2) - mean_column[None, :, None]  # [B, d, S]
+    columns = unembed[:, part.input_ids].transpose(1, 0, 2) - unembed.mean(axis=1)[None, :, None]  # [B, d, S]
     out = np.zeros(rows.shape[:3], dtype=np.float32)
+    heads, d, dh = circuits.v.shape[1:]
     for l, x in enumerate(inputs):
-        values = np.einsum("bsd,hde->bhse", x, circuits.v[l].astype(np.float32)) + \
+        v_all = np.swapaxes(circuits.v[l], 0, 1).reshape(d, heads * dh).astype(np.float32)  # [d, H*dh]
+        values = (x @ v_all).reshape(*x.shape[:2], heads, dh).transpose(0, 2, 1, 3) + \
             circuits.v_bias[l].astype(np.float32)[None, :, None, :]  # [B, H, S, dh]
         z = rows[:, l] @ values  # [B, H, Q, dh]
-        outputs = fold(np.einsum("bhqe,hed->bhqd", z, circuits.o[l].astype(np.float32)),
+        outputs = fold(z @ circuits.o[l].astype(np.float32)[None],
                        [g.astype(np.float32) for g in circuits.logit_path(l)])  # [B, H, Q, d]
         out[:, l] = copy_logits(rows[:, l], outputs, columns, unembed.shape[1])
     return out
 
 
-def _weights(loaded) -> tuple[object | None, dict[str, np.ndarray], dict[str, str]]:
-    """(circuits or None, the weight-based arrays, notes saying why any are missing)."""
-    from induction.analyses.circuits import composition_scores, copying_scores, read_circuits
+def _readable(loaded):
+    """The model's circuits when its weights and unembedding can be read (for the direct-logit copy), else None."""
+    from induction.analyses.circuits import read_circuits
 
     try:
         circuits = read_circuits(loaded)
+    except InductionError:
+        return None
+    return circuits if circuits.unembed is not None else None
+
+
+def _compute_weights(run: Run) -> tuple[dict, dict[str, np.ndarray]]:
+    """The weight-based scores (copying eigenvalues, composition) and notes saying why any are missing: they depend
+    on the weights alone, so they are cached once per model, whatever the trials."""
+    from induction.analyses.circuits import composition_scores, copying_scores, read_circuits
+
+    started = time.perf_counter()
+    try:
+        circuits = read_circuits(model_for(run))
     except InductionError as exc:
-        return None, {}, {"copying": str(exc), "composition": str(exc)}
+        return {"notes": {"copying": str(exc), "composition": str(exc)}}, {}
     arrays = {f"comp_{k}": v.astype(np.float32) for k, v in composition_scores(circuits).items()}
     notes = {}
     try:
         arrays["copying"], arrays["reach"] = (a.astype(np.float32) for a in copying_scores(circuits))
     except InductionError as exc:
         notes["copying"] = str(exc)
-        circuits = None  # nothing to read the logits through
-    return circuits, arrays, notes
+    return {"notes": notes, "elapsed_s": time.perf_counter() - started}, arrays
 
 
 def _compute_extras(run: Run, progress: Progress | None) -> tuple[dict, dict[str, np.ndarray]]:
-    """One pass over the repeat trials (what no map target holds) and the weight-based scores."""
+    """One pass over the repeat trials: what no map target holds, and each head's direct-logit copy."""
     started = time.perf_counter()
     loaded = model_for(run)
     causal = loaded.kind == "causal"
-    circuits, arrays, notes = _weights(loaded)
+    circuits = _readable(loaded)
     batch = make_trials(run, loaded)
     specials = special_positions(batch, causal)
-    mean_column = None if circuits is None else circuits.unembed.astype(np.float32).mean(axis=1)
+    unembed = None if circuits is None else circuits.unembed.astype(np.float32)  # [d, V]
 
     def step(part: TrialBatch) -> dict[str, np.ndarray]:
         rows = capture(model=loaded, batch=part, chunk=part.trials)  # [B, L, H, Q, S]
         out = {"near": query_profile(rows, part), "sink": position_mass(rows, specials)}
         if circuits is not None:
-            out["copy_logit"] = _copy_chunk(loaded, circuits, part, rows, mean_column)
+            out["copy_logit"] = _copy_chunk(loaded, circuits, part, rows, unembed)
         return out
 
     if progress:
         progress(0, batch.trials)
     chunks = for_chunks(batch, batch_size(loaded, batch.input_ids.shape[1], queries=batch.mask_index.shape[1]), step,
                         progress=progress)
-    arrays.update({k: np.concatenate([c[k] for c in chunks]).astype(np.float32) for k in chunks[0]})
+    arrays = {k: np.concatenate([c[k] for c in chunks]).astype(np.float32) for k in chunks[0]}
     uniform = uniform_rows(batch, causal)
     arrays["base_near"] = np.nanmean(query_profile(uniform, batch), axis=0)[0, 0]  # [len(OFFSETS)]
     arrays["base_sink"] = np.asarray(position_mass(uniform, specials).mean(), dtype=np.float32)
     arrays["base_local"] = np.asarray(window_mass(query_profile(uniform, batch)).mean(), dtype=np.float32)
-    return {"notes": notes, "elapsed_s": time.perf_counter() - started}, arrays
+    return {"elapsed_s": time.perf_counter() - started}, arrays
 
 
-def _assemble(repeat_map, standard_map, meta: dict, arrays: dict, cached: bool) -> HeadRoles:
+def _assemble(repeat_map, standard_map, weights: tuple[dict, dict], extras: tuple[dict, dict], cached: bool
+              ) -> HeadRoles:
+    (meta, arrays), (_, behaviour) = weights, extras
+    arrays = {**arrays, **behaviour}
     near_stats = mean_sem(arrays["near"])  # [L, H, len(OFFSETS)] each
     local = mean_sem(window_mass(arrays["near"]))
     prefix_map, prefix_target = (standard_map, "prev") if standard_map is not None else (repeat_map, "induction")
@@ -296,7 +312,7 @@ def _assemble(repeat_map, standard_map, meta: dict, arrays: dict, cached: bool) 
                      sems={r: np.asarray(s[1]) for r, s in scores.items()}, baselines=baselines,
                      copying=arrays.get("copying"), reach=arrays.get("reach"), copy_logit=copy[0],
                      copy_logit_sem=copy[1], composition=composition, notes=dict(meta.get("notes", {})),
-                     elapsed_s=float(meta.get("elapsed_s", 0.0)), cached=cached)
+                     cached=cached)
 
 
 def head_roles(model: str, *, trials: int = PAPER_TRIALS, seed: int = 0, device: str = "auto", dtype: str = "auto",
@@ -309,9 +325,12 @@ def head_roles(model: str, *, trials: int = PAPER_TRIALS, seed: int = 0, device:
     standard_map = None if standard is None else compute_map(standard, progress=progress, use_cache=use_cache,
                                                              cache=cache)
     repeat_map = compute_map(repeat, progress=progress, use_cache=use_cache, cache=cache)
-    meta, arrays, cached = get_or_compute(roles_key(repeat), lambda: _compute_extras(repeat, progress),
-                                          use_cache=use_cache, cache=cache)
-    result = _assemble(repeat_map, standard_map, meta, arrays, cached and repeat_map.cached)
+    *weights, weights_cached = get_or_compute(circuits_key(repeat), lambda: _compute_weights(repeat),
+                                              use_cache=use_cache, cache=cache)
+    *extras, extras_cached = get_or_compute(roles_key(repeat), lambda: _compute_extras(repeat, progress),
+                                            use_cache=use_cache, cache=cache)
+    cached = weights_cached and extras_cached and repeat_map.cached
+    result = _assemble(repeat_map, standard_map, weights, extras, cached)
     result.elapsed_s = time.perf_counter() - started
     return result
 
@@ -322,7 +341,8 @@ def cached_roles(model: str, *, trials: int = PAPER_TRIALS, seed: int = 0, cache
     repeat, standard = _runs(model, trials, seed, "auto", "auto")
     repeat_map = cached_map(repeat, cache)
     standard_map = None if standard is None else cached_map(standard, cache)
-    hit = (cache or open_cache()).get(roles_key(repeat))
-    if repeat_map is None or hit is None or (standard is not None and standard_map is None):
+    store = cache or open_cache()
+    weights, extras = store.get(circuits_key(repeat)), store.get(roles_key(repeat))
+    if repeat_map is None or weights is None or extras is None or (standard is not None and standard_map is None):
         return None
-    return _assemble(repeat_map, standard_map, *hit, cached=True)
+    return _assemble(repeat_map, standard_map, weights, extras, cached=True)
