@@ -16,8 +16,9 @@ from induction.config import InductionError, MapConfig
 from induction.sweep import checkpoint_seed, checkpoint_step, expand_models
 
 
-def series_models(spec: str) -> list[str]:
-    """A checkpoint series: a folder of checkpoint folders (`step_N`, or `seed_S/step_N`), or a sweep's --models."""
+def series_models(spec: str, *, require_steps: bool = True) -> list[str]:
+    """A checkpoint series: a folder of checkpoint folders (`step_N`, or `seed_S/step_N`), or a sweep's --models.
+    `require_steps`: every model must name its training step (the Training dynamics page); a sweep takes any."""
     folder = Path(spec).expanduser()
     if folder.is_dir():
         found = sorted(p.parent for p in folder.glob("**/config.json") if checkpoint_step(p.parent.name) is not None)
@@ -25,7 +26,7 @@ def series_models(spec: str) -> list[str]:
             raise InductionError(f"the folder {spec!r} has no checkpoint folders named step_N")
         return [str(p) for p in found]
     models = expand_models(spec)
-    stepless = [m for m in models if checkpoint_step(m) is None]
+    stepless = [m for m in models if checkpoint_step(m) is None] if require_steps else []
     if stepless or not models:
         raise InductionError(f"{(stepless or [spec])[0][:60]!r} names no training step, so it is not a checkpoint "
                              "series: write multiberts:seeds=0-4:steps=all, or the path of a folder of step_N "

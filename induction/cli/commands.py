@@ -293,8 +293,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     from induction.analyses.dynamics import series_models
 
-    tasks = tasks_for(series_models(args.models), setups, seeds, protocol=args.protocol, trials=args.trials,
-                      segment=args.segment)
+    models = series_models(args.models, require_steps=False)  # a sweep takes any models, not only checkpoints
+    tasks = tasks_for(models, setups, seeds, protocol=args.protocol, trials=args.trials, segment=args.segment)
     where = f"ray {args.ray}" if args.ray else "in this process"
     result = with_progress(f"sweep ({where})", run_sweep, tasks, ray=args.ray,
                             use_cache=not args.no_cache, unit="task")
