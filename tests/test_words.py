@@ -73,7 +73,7 @@ def test_with_single_piece_words_the_piece_the_word_and_the_token_scores_are_one
 
 
 def test_bad_word_settings_get_clear_errors(standard_vocab_bert):
-    with pytest.raises(ConfigError, match="gives no word of two or more pieces for 'toy'"):
+    with pytest.raises(ConfigError, match="gives no word of two or more pieces for the tokenizer of 'toy'"):
         compute_map(MapConfig(model="toy", unit="word", trials=2), use_cache=False)
     with pytest.raises(ConfigError, match="word unit has the standard setup's targets"):
         compute_map(MapConfig(model=standard_vocab_bert, unit="word", setup="shuffled", trials=2), use_cache=False)
