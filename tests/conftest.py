@@ -40,6 +40,14 @@ def random_bert(tmp_path_factory) -> str:
     return str(save_random_bert(tmp_path_factory.mktemp("random_bert")))
 
 
+def assert_generated_doc(path: Path, text: str) -> None:
+    """A docs page a test generates: rewritten with INDUCTION_UPDATE_DOCS=1, otherwise it must equal what the test
+    found (a stale page fails)."""
+    if os.environ.get("INDUCTION_UPDATE_DOCS"):
+        path.write_text(text)
+    assert path.read_text() == text, f"docs/{path.name} is stale: rerun with INDUCTION_UPDATE_DOCS=1"
+
+
 @pytest.fixture()
 def fresh_cache(tmp_path, monkeypatch):
     """A cache directory of this test's own."""

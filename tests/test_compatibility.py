@@ -4,8 +4,6 @@ docs/compatibility.md (regenerate with INDUCTION_UPDATE_DOCS=1) and fails when t
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import torch
@@ -13,7 +11,7 @@ import torch
 from induction.compatibility import COMMANDS, cells, reason
 from induction.config import InductionError, MapConfig
 
-from .conftest import ROOT
+from .conftest import ROOT, assert_generated_doc
 
 CELLS = cells()
 RESULTS: dict[tuple, str] = {}  # cell -> "runs" or the refusal, filled by the walk
@@ -204,7 +202,4 @@ def matrix(results: dict[tuple, str]) -> str:
 def test_the_matrix_in_the_docs_is_what_the_walk_found():
     if len(RESULTS) != len(CELLS):
         pytest.skip("the matrix needs every cell's test to have run in this session")
-    text = matrix(RESULTS)
-    if os.environ.get("INDUCTION_UPDATE_DOCS"):
-        DOC.write_text(text)
-    assert DOC.read_text() == text, "docs/compatibility.md is stale: rerun with INDUCTION_UPDATE_DOCS=1"
+    assert_generated_doc(DOC, matrix(RESULTS))

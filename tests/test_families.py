@@ -3,8 +3,6 @@ reference for all three setups, or is refused with a clear message; the fallback
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import torch
@@ -16,7 +14,7 @@ from induction.models.families import REFUSED, load_overrides
 from induction.models.loading import describe
 from induction.reference import load_eager, straightforward_scores
 
-from .conftest import ROOT
+from .conftest import ROOT, assert_generated_doc
 from .families import encoder_families, save_family
 
 FAMILIES = encoder_families()
@@ -84,10 +82,7 @@ def family_table(rows: dict[str, tuple[str, ...]]) -> str:
 def test_the_family_table_in_the_docs_is_what_the_test_measured():
     if set(ROWS) != set(FAMILIES):
         pytest.skip("the family table needs every family's test to have run in this session")
-    table = family_table(ROWS)
-    if os.environ.get("INDUCTION_UPDATE_DOCS"):
-        DOC.write_text(table)
-    assert DOC.read_text() == table, "docs/families.md is stale: rerun with INDUCTION_UPDATE_DOCS=1"
+    assert_generated_doc(DOC, family_table(ROWS))
 
 
 def test_roberta_style_positions_start_after_the_padding_index(folders):

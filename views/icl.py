@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import library
 from dashboard.downloads import to_json_text
-from dashboard.sidebar import kind_of, sidebar, title
+from dashboard.sidebar import sidebar, title
 from induction import deploy
 from induction.analyses.icl import CAUSAL_VARIANTS, CURVE_LENGTHS, ENCODER_VARIANTS, SIGN, ICLConfig, sign
 from induction.figures.plots import curve_figure, distribution_figure
@@ -43,7 +43,7 @@ d, e, f = st.columns(3)
 long_default = min(500, library.max_positions(state.model))  # the study's 50/500 where the model fits them
 short = d.number_input("Short context (tokens)", 3, 4096, min(50, long_default // 4), key="icl_short")
 long = e.number_input("Long context (tokens)", 4, 4096, long_default, key="icl_long")
-curve = f.checkbox(f"ICL curve ({loss_name(kind_of(state.model) or 'encoder')} vs context length)", key="icl_curve")
+curve = f.checkbox(f"ICL curve ({loss_name(kind)} vs context length)", key="icl_curve")
 
 # guard: said before anything runs
 note = library.mlm_note(state.model)

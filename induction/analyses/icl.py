@@ -47,6 +47,7 @@ from induction.models.loading import LoadedModel, ModelInfo, describe, resolve_d
 from induction.runs import icl_key
 from induction.scoring import mean_sem
 from induction.trials.corpus import offline_documents
+from induction.trials.rrt import repeat_prefix
 
 CURVE_LENGTHS = (25, 50, 100, 200, 300, 400, 500)
 # Simple English Wikipedia: the study's script dataset (`wikipedia`, 20220301.simple) is no longer published;
@@ -163,19 +164,12 @@ def corpus_hash(docs: list[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _prefix(model: LoadedModel) -> list[int]:
-    """An encoder's contexts start with [CLS], as the study built them; a decoder's with its BOS, if it has one."""
-    if model.kind == "causal":
-        return [] if model.vocab.bos_id is None else [model.vocab.bos_id]
-    return [model.vocab.cls_id]
-
-
 def eligible(model: LoadedModel, docs: list[str], length: int) -> tuple[list[np.ndarray], int]:
     """The prefix + the first word pieces of every document that has `length` tokens in all, as the study built
     its contexts (no closing [SEP]; a shorter context is a prefix of a longer one)."""
     kept, skipped, pieces_seen, unknown = [], 0, 0, 0
     unk = model.tokenizer.unk_token_id
-    prefix = _prefix(model)
+    prefix = repeat_prefix(model.vocab)  # [CLS], as the study built its contexts; a decoder's BOS
     need = length - len(prefix)
     for doc in docs:
         pieces = model.tokenizer(doc, add_special_tokens=False, truncation=True, max_length=need)["input_ids"]

@@ -35,7 +35,7 @@ from induction.models.loading import LoadedModel, describe, resolve_device
 from induction.runs import text_key
 from induction.scoring import PerHeadScores
 from induction.trials.corpus import offline_documents
-from induction.trials.rrt import TrialBatch
+from induction.trials.rrt import TrialBatch, repeat_prefix, repeat_suffix
 
 TEXT_TARGETS = ("earlier", "earlier_next", "earlier_prev")  # an encoder's (the [MASK] is the query)
 CAUSAL_TEXT_TARGETS = ("induction", "duplicate", "previous_token")  # a decoder's, as in the repeat setup
@@ -115,17 +115,6 @@ def text_targets(kind: str) -> tuple[str, ...]:
     return CAUSAL_TEXT_TARGETS if kind == "causal" else TEXT_TARGETS
 
 
-def _prefix(model: LoadedModel) -> list[int]:
-    """What precedes a window: [CLS] for an encoder; a decoder's BOS where it has one."""
-    if model.kind == "causal":
-        return [] if model.vocab.bos_id is None else [model.vocab.bos_id]
-    return [model.vocab.cls_id]
-
-
-def _suffix(model: LoadedModel) -> list[int]:
-    return [] if model.kind == "causal" else [model.vocab.sep_id]
-
-
 def windows_of(model: LoadedModel, text: str) -> tuple[list[list[int]], float]:
     """The text's word pieces in windows that fit the model's positions with its special tokens, and the share of
     unknown pieces."""
@@ -135,7 +124,7 @@ def windows_of(model: LoadedModel, text: str) -> tuple[list[list[int]], float]:
         raise ConfigError("the text is empty: there is nothing to tokenise")
     unknown = tok.unk_token_id
     share = float(np.mean([p == unknown for p in pieces])) if unknown is not None else 0.0
-    width = model.max_positions - len(_prefix(model)) - len(_suffix(model))
+    width = model.max_positions - len(repeat_prefix(model.vocab)) - len(repeat_suffix(model.vocab))
     return [pieces[i:i + width] for i in range(0, len(pieces), width)], share
 
 
@@ -150,7 +139,7 @@ def build_text_trials(model: LoadedModel, windows: list[list[int]], config: Text
     vocab = model.vocab
     causal = model.kind == "causal"
     skip = set(model.tokenizer.all_special_ids)
-    prefix, suffix = _prefix(model), _suffix(model)
+    prefix, suffix = repeat_prefix(model.vocab), repeat_suffix(model.vocab)
     found = []  # (window, position, earlier), positions in the window's ids (the prefix at 0)
     for w, chunk in enumerate(windows):
         ids = [*prefix, *chunk, *suffix]

@@ -155,13 +155,17 @@ def repeat_prefix(vocab: VocabSpec) -> list[int]:
     return [vocab.cls_id]
 
 
+def repeat_suffix(vocab: VocabSpec) -> list[int]:
+    """What follows the last copy: an encoder's closing [SEP]; nothing for a causal model."""
+    return [] if vocab.causal else [vocab.sep_id]
+
+
 def build_repeat_trials(*, segment: int, trials: int, seed: int, vocab: VocabSpec, start: int = 0) -> TrialBatch:
     """The repeat setup: prefix + segment + segment (+ [SEP] for an encoder), nothing masked. Every token of
     the second copy is a query: mask_index [T, Q] holds the queries (Q = segment), anchor_index [T, Q] each
     query's earlier instance, and each target [T, Q]: `induction` the token after the earlier instance,
     `duplicate` the earlier instance, `previous_token` the position before the query."""
-    prefix = repeat_prefix(vocab)
-    suffix = [] if vocab.causal else [vocab.sep_id]
+    prefix, suffix = repeat_prefix(vocab), repeat_suffix(vocab)
     rows = []
     for t in range(start, start + trials):
         seg = _segment_ids(np.random.default_rng([seed, t]), "clean", segment, vocab)  # distinct ids
