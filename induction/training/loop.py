@@ -24,8 +24,9 @@ from induction.training.vocabulary import CLS, PAD, SEP, VOCAB_SIZE, save_tokeni
 
 logger = logging.getLogger(__name__)
 LOG_NOTE = ("loss: mean cross-entropy over every trained target (a decoder's next tokens, an encoder's masked "
-            "tokens); late_loss: over the targets only an earlier instance predicts (a decoder's copy tokens after "
-            "the copy's first, an encoder's masked tokens in a span or its copy); each entry averages the "
+            "tokens); late_loss: over the targets only the other instance of a copied span predicts (in the "
+            "random-character rows: a decoder's copy tokens after the copy's first, an encoder's masked tokens in a "
+            "span or its copy); each entry averages the "
             "log_every steps ending at `step`")
 
 

@@ -25,7 +25,6 @@ class Recipe:
     inner: int = 128  # MLP width
     positions: int = 64  # tokens per training sequence = the model's positions (specials included)
     batch: int = 64
-    steps: int = 1500
     lr: float = 3e-3
     warmup: int = 100  # linear warm-up steps, then cosine to lr * min_lr_ratio
     min_lr_ratio: float = 0.1
@@ -46,5 +45,9 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "trained-gpt": Recipe(name="trained-gpt", kind="causal", architecture="LlamaForCausalLM"),
-    "trained-bert": Recipe(name="trained-bert", kind="encoder", architecture="RoFormerForMaskedLM"),
+    # natural text (three rows in four) makes the neighbour heads an encoder's circuit needs form first; with random
+    # rows only, or half natural with fewer masks, no head formed (docs/training.md)
+    "trained-bert": Recipe(name="trained-bert", kind="encoder", architecture="RoFormerForMaskedLM",
+                           natural_share=0.75,
+                           checkpoints=(0, 300, 600, 700, 800, 900, 1000, 1100, 1200, 1500, 2000, 3000)),
 }
