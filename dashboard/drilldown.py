@@ -10,9 +10,10 @@ import streamlit as st
 
 from dashboard.viewstate import ViewState
 from induction.config import InductionError, MapConfig, head_name, parse_head
+from induction.figures.export import file_stem
 
 from . import library
-from .downloads import to_json_text
+from .downloads import public, to_json_text
 from .state import copy_to, current_state, select_head, sync_url
 
 
@@ -105,5 +106,10 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
                                             title=f"{name}: how attention to the earlier word splits"),
                         width="stretch", key="word_split")
     st.plotly_chart(pattern_figure(detail, title=f"{name} full pattern, trial {trial}"), width="stretch")
-    st.download_button(f"This trial's tokens and {detail.query_label} row (JSON)", to_json_text(detail.to_json()),
-                       f"{name}_trial{trial}.json", "application/json")
+    c = result.config  # the trial's file says which run it is of (a local folder by its last part only)
+    model = public({"model": c.model})["model"]
+    payload = {"model": model, "setup": c.setup, "protocol": c.protocol, "target": state.target,
+               "trials": result.trials, "seed": c.seed, "segment": c.segment, **detail.to_json()}
+    stem = file_stem(model.removeprefix("local folder "), c.setup, name, f"trial{trial}", f"seed{c.seed}")
+    st.download_button(f"This trial's tokens and {detail.query_label} row (JSON)", to_json_text(payload),
+                       f"{stem}.json", "application/json")

@@ -31,6 +31,21 @@ def null_notice(best, baseline: float, target: str) -> None:
             f"The colours are rescaled to the data{ticked}; the colour bar marks the baseline.")
 
 
+def map_masks(state) -> dict:
+    """The K masks a map page runs with (set on Several masks; the setups that mask tokens, token unit only)."""
+    masks = state.masks if state.setup != "repeat" and state.unit == "token" else 1
+    return dict(masks=masks, mask_span=state.span) if masks > 1 else {}
+
+
+def run_caption(result, state) -> str:
+    """The run a map shows, said before it: model, setup, protocol, target, trials, seed, segment, K masks."""
+    c = result.config
+    segment = f"segment {c.segment}" + (" (the default)" if state.segment is None else "")
+    masks = f" · **{result.masks} masks** per trial, {c.mask_span} (set on Several masks)" if result.masks > 1 else ""
+    return (f"{c.model} · {c.setup} setup · {c.protocol} protocol · target **{state.target}** · {result.trials} "
+            f"trials · seed {c.seed} · {segment}{masks}")
+
+
 def clicked(chart_key: str) -> tuple[int, int] | None:
     """(layer, head) of the point a click on `chart_key` selected, if any."""
     points = (st.session_state.get(chart_key) or {}).get("selection", {}).get("points", [])

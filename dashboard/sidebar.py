@@ -11,7 +11,7 @@ from induction.models.hub import hub_reachable
 from induction.models.kinds import setups_for
 from induction.models.registry import KNOWN_MODELS, OFFLINE_MODELS
 
-from .state import clear_head, copy_to, current_state, init_state, sync_url
+from .state import clear_head, copy_to, current_page, current_state, init_state, sync_url
 
 OTHER = "other (Hugging Face id or folder)…"
 
@@ -197,4 +197,4 @@ def share_link(state: ViewState) -> str:
     from urllib.parse import urlencode
 
     base = (st.context.url or "").split("?")[0]
-    return f"{base}?{urlencode(state.to_query())}"
+    return f"{base}?{urlencode(state.to_query(current_page()))}"

@@ -12,18 +12,17 @@ from induction.study.reported import STUDY_CITATION
 # inputs
 state = sidebar()
 title("Induction map")
-st.caption(f"{state.model} · {state.setup} setup · {state.protocol} protocol · target **{state.target}** · "
-           f"{state.trials} trials · seed {state.seed}")
 st.caption(f"Following {STUDY_CITATION}. Targets and setups: the About / method page.")
 
-# guard + compute
-result = library.get_map(library.map_config(state))
+# guard + compute: K masks (set on Several masks) count here too, as that page's caption says
+result = library.get_map(library.map_config(state, **maps.map_masks(state)))
 if result is None:
     st.stop()
 
 # render
 drilldown.check_selected(result)
 state = view.current_state()
+st.caption(maps.run_caption(result, state))
 mean, sem = result.stats(state.target)
 zmin, zmax, null = maps.colour_range(mean, result.baseline, state.rescale)
 best = result.top_heads(state.target, 1)[0]

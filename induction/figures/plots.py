@@ -46,6 +46,7 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
     and small maps (or `values=True`) show each cell's value."""
     layers, heads = mean.shape
     z = np.asarray(mean, dtype=float).copy()
+    hover = _HOVER if sem is not None else _HOVER.replace(" ± %{customdata[3]:.4f}", "")  # no "± 0.0000"
     sem = np.zeros_like(z) if sem is None else np.asarray(sem, dtype=float)
     ablated = set(map(tuple, ablated))
     for l, h in ablated:
@@ -67,7 +68,7 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
                              texttemplate=f"%{{z:.{places}f}}" if show_values else None))
     fig.add_trace(go.Scatter(
         x=hh.ravel().tolist(), y=ll.ravel().tolist(), mode="markers", customdata=custom,
-        hovertemplate=_HOVER.replace("VALUE", value_name),
+        hovertemplate=hover.replace("VALUE", value_name),
         marker=dict(symbol="square", size=marker, opacity=0, color="black"), showlegend=False, name="heads",
         selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
     ))
@@ -76,8 +77,8 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
                                  marker=dict(symbol="x-thin", size=marker * 0.6, line=dict(width=2, color="#555")),
                                  hoverinfo="skip", showlegend=False, name="ablated"))
     for l, h in selected:
-        fig.add_shape(type="rect", x0=h - 0.5, x1=h + 0.5, y0=l - 0.5, y1=l + 0.5,
-                      line=dict(color="#ff2d55", width=3))
+        fig.add_shape(type="rect", x0=h - 0.5, x1=h + 0.5, y0=l - 0.5, y1=l + 0.5, name="selected",
+                      line=dict(color="#ff2d55", width=3))  # named: an export for a paper leaves it out
     # the toolbar stands upright at the right so it never covers the title; wide maps label every other head
     fig.update_layout(title=title, height=height, margin=dict(l=50, r=20, t=40 if title else 10, b=40),
                       clickmode="event+select", dragmode=False, plot_bgcolor="#d9d9d9",
