@@ -12,6 +12,7 @@ from induction.study.reported import STUDY_CITATION
 # inputs
 state = sidebar()
 title("Induction map")
+run_line = st.empty()  # the run this map shows, said first once it is known (its segment, its K masks)
 st.caption(f"Following {STUDY_CITATION}. Targets and setups: the About / method page.")
 
 # guard + compute: K masks (set on Several masks) count here too, as that page's caption says
@@ -22,7 +23,7 @@ if result is None:
 # render
 drilldown.check_selected(result)
 state = view.current_state()
-st.caption(maps.run_caption(result, state))
+run_line.caption(maps.run_caption(result, state))
 mean, sem = result.stats(state.target)
 zmin, zmax, null = maps.colour_range(mean, result.baseline, state.rescale)
 best = result.top_heads(state.target, 1)[0]

@@ -309,3 +309,33 @@ def tokens_figure(windows: list[list[str]], occurrences: list[dict], selected: i
     fig.update_xaxes(visible=False, range=[-0.6, per_row - 0.4])
     fig.update_yaxes(visible=False, range=[rows - 0.5, -0.5])
     return fig
+
+
+def compare_figure(a: np.ndarray, b: np.ndarray, *, names: tuple[str, str], zmin: float, zmax: float,
+                   diff: np.ndarray | None = None) -> go.Figure:
+    """A and B on one colour scale (and B - A on a diverging one when the shapes match), in one figure: what a
+    paper prints of a comparison (the page shows the panels apart, each clickable)."""
+    from plotly.subplots import make_subplots
+
+    panels = [(a, "A"), (b, "B")] + ([(diff, "B − A")] if diff is not None else [])
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[1] for p in panels], horizontal_spacing=0.07)
+    for col, (z, _) in enumerate(panels, start=1):
+        is_diff = diff is not None and col == 3
+        fig.add_trace(go.Heatmap(z=np.asarray(z).tolist(), coloraxis="coloraxis2" if is_diff else "coloraxis",
+                                 xgap=1, ygap=1, hovertemplate="layer %{y}, head %{x}: %{z:.4f}<extra></extra>"),
+                      row=1, col=col)
+        fig.update_yaxes(autorange="reversed", title="layer" if col == 1 else None,
+                         dtick=1 if z.shape[0] <= 24 else 2, row=1, col=col)
+        fig.update_xaxes(title="head", dtick=1 if z.shape[1] <= 12 else 2, row=1, col=col)
+    if diff is not None:
+        bound = float(max(np.nanmax(np.abs(diff)), 1e-3))
+        fig.update_layout(coloraxis2=dict(colorscale=DIFF_COLORS, cmin=-bound, cmax=bound,
+                                          colorbar=dict(title="B − A", x=1.1, len=0.9)))
+    names_note = dict(text=f"A = {names[0]}<br>B = {names[1]}", xref="paper", yref="paper", x=0, y=1.12,
+                      xanchor="left", yanchor="bottom", showarrow=False, align="left", font=dict(size=12))
+    fig.update_layout(coloraxis=dict(colorscale=MAP_COLORS, cmin=zmin, cmax=zmax,
+                                     colorbar=dict(title="score", x=1.01, len=0.9)),
+                      height=_height(max(a.shape[0], b.shape[0])) + 60, width=400 * len(panels) + 160,
+                      margin=dict(l=50, r=140, t=110, b=40), plot_bgcolor="#d9d9d9",
+                      annotations=[*fig.layout.annotations, names_note])
+    return fig
