@@ -83,3 +83,24 @@ def test_the_pattern_row_is_never_a_query_query_row():
     from induction.figures.plots import row_label
 
     assert row_label("query") == "query row" and row_label("[MASK]") == "[MASK] query row"
+
+
+def test_a_map_without_standard_errors_hovers_no_plus_minus():
+    assert "±" not in map_figure(np.full((2, 2), 0.5), None).data[1].hovertemplate  # K masks: one map a mask
+    assert "±" in map_figure(np.full((2, 2), 0.5), np.zeros((2, 2))).data[1].hovertemplate
+
+
+def test_the_sweep_has_nats_and_attention_on_two_axes_and_names_the_heads():
+    from induction.figures.plots import sweep_figure
+
+    rows = [{"k": 1, "ablated": ["L1H0"], "loss": 2.0, "best_remaining": "L1H1", "best_remaining_score": 0.8},
+            {"k": 2, "ablated": ["L1H0", "L1H1"], "loss": 3.5, "best_remaining": "L0H0", "best_remaining_score": 0.1}]
+    fig = sweep_figure(rows, loss="masked-token loss")
+    loss, score = fig.data
+    assert loss.yaxis == "y" and score.yaxis == "y2"  # nats and attention never share an axis
+    assert fig.layout.yaxis.title.text == "masked-token loss (nats)"
+    assert fig.layout.yaxis2.title.text == "attention score"
+    assert list(fig.layout.xaxis.ticktext) == ["1: +L1H0", "2: +L1H1"]
+    assert list(loss.customdata) == ["L1H0", "L1H0, L1H1"]
+    no_loss = sweep_figure([{**r, "loss": None} for r in rows], loss="next-token loss")
+    assert len(no_loss.data) == 1  # nothing drawn as a loss of 0

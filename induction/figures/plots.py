@@ -339,3 +339,30 @@ def compare_figure(a: np.ndarray, b: np.ndarray, *, names: tuple[str, str], zmin
                       margin=dict(l=50, r=140, t=110, b=40), plot_bgcolor="#d9d9d9",
                       annotations=[*fig.layout.annotations, names_note])
     return fig
+
+
+def sweep_figure(rows: list[dict], *, loss: str, title: str = "") -> go.Figure:
+    """The cumulative ablation sweep: the loss (nats, left axis) and the best remaining head's attention score
+    (right axis) against k, apart because they are different units; each tick names the head added at that k
+    and the hover every head ablated."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    ks = [r["k"] for r in rows]
+    ablated = [", ".join(r["ablated"]) for r in rows]
+    if any(r.get("loss") is not None for r in rows):
+        fig.add_trace(go.Scatter(x=ks, y=[r.get("loss") for r in rows], name=f"{loss} (nats)", mode="lines+markers",
+                                 customdata=ablated, hovertemplate=f"k=%{{x}}: {loss} %{{y:.3f}} nats<br>ablated: "
+                                                                   "%{customdata}<extra></extra>"), secondary_y=False)
+    fig.add_trace(go.Scatter(x=ks, y=[r["best_remaining_score"] for r in rows], name="best remaining head's score",
+                             mode="lines+markers", line=dict(dash="dot"),
+                             customdata=[[a, r["best_remaining"]] for a, r in zip(ablated, rows, strict=True)],
+                             hovertemplate="k=%{x}: best remaining %{customdata[1]} %{y:.4f}<br>ablated: "
+                                           "%{customdata[0]}<extra></extra>"), secondary_y=True)
+    fig.update_layout(title=title, height=340, margin=dict(l=50, r=50, t=40, b=60),
+                      legend=dict(orientation="h", y=-0.35))
+    fig.update_xaxes(title="heads ablated (top k; the tick names the head added)", tickvals=ks,
+                     ticktext=[f"{r['k']}: +{r['ablated'][-1]}" for r in rows])
+    fig.update_yaxes(title=f"{loss} (nats)", secondary_y=False, rangemode="tozero")
+    fig.update_yaxes(title="attention score", secondary_y=True, rangemode="tozero")
+    return fig
