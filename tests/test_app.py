@@ -175,6 +175,28 @@ def test_text_page_on_the_toy_from_a_link_and_a_click():
     assert not at.exception and at.selectbox(key="text_occurrence").value == 7
     at.text_area(key="user_text").input("t001 " * 70).run()  # over 300 characters: out of the link
     assert "text" not in at.query_params and any("not this text" in c.value for c in at.caption)
+    assert at.selectbox(key="text_occurrence").value == 0  # a new text starts at its first occurrence
+    tokens = json.loads(charts(at)[0].proto.spec)["data"][0]
+    assert tokens["textfont"]["color"][tokens["marker"]["color"].index("#d62728")] == "white"  # white on red
+    # the page's own Target: the sidebar offers no setup, target or segment that this page would ignore
+    assert not [s for s in at.sidebar.selectbox if s.key in ("w_setup", "w_target")]
+    assert at.text_area(key="user_text").max_chars == 20_000
+
+
+def test_long_tokens_fit_their_chips_and_the_row_plot_names_its_tokens():
+    from types import SimpleNamespace
+
+    from induction.figures.plots import CHIP_CHARS, row_figure, tokens_figure
+
+    fig = tokens_figure([["tokenization", "a"]], [], None)
+    assert fig.data[0].text == ("toke…", "a") and len(fig.data[0].text[0]) == CHIP_CHARS
+    assert fig.data[0].customdata[0][3] == "tokenization"  # whole on hover
+    detail = SimpleNamespace(row=np.array([0.1, 0.6, 0.3]), tokens=["[CLS]", "t101", "[MASK]"],
+                             original_tokens=["[CLS]", "t101", "t101"], target_index={"prev": 1}, mask_index=2,
+                             query_label="[MASK]")
+    row = row_figure(detail)
+    assert "1 t101" in row.layout.xaxis.ticktext and "2 [MASK]" in row.layout.xaxis.ticktext
+    assert [a.text for a in row.layout.annotations] == ["prev: t101", "[MASK]"]
 
 
 def test_icl_page_refuses_a_model_without_an_mlm_head_before_any_button():

@@ -18,6 +18,7 @@ from induction.config import OFFSETS, SIGNAL_RATIO
 
 MAP_COLORS = "Viridis"
 TOKEN_HOVER_MAX = 160
+CHIP_CHARS = 5  # a token chip holds five monospace characters; longer pieces are cut, whole on hover
 DIFF_COLORS = "RdBu_r"
 _HOVER = "<b>L%{customdata[0]}H%{customdata[1]}</b><br>layer %{customdata[0]}, head %{customdata[1]}<br>" \
          "VALUE %{customdata[2]:.4f} ± %{customdata[3]:.4f}<extra></extra>"
@@ -170,13 +171,18 @@ def row_figure(detail, *, title: str = "") -> go.Figure:
                            customdata=[[t, o] for t, o in zip(detail.tokens, detail.original_tokens, strict=True)],
                            hovertemplate="position %{x}<br>token %{customdata[0]} (%{customdata[1]})"
                                          "<br>attention %{y:.4f}<extra></extra>"))
-    for i, (name, pos) in enumerate(detail.target_index.items()):  # staggered so neighbours stay legible
-        fig.add_annotation(x=pos, y=float(detail.row[pos]), text=name, showarrow=True, arrowhead=2,
-                           ay=-25 - 18 * i, ax=(i - 1) * 25)
-    fig.add_annotation(x=detail.mask_index, y=0, text=detail.query_label, showarrow=True, arrowhead=2, ay=-40)
-    fig.update_layout(title=title, height=300, margin=dict(l=50, r=20, t=40, b=40), bargap=0)
-    fig.update_xaxes(title="key position")
-    fig.update_yaxes(title="attention", rangemode="tozero")
+    marks = sorted([*detail.target_index.items(), (detail.query_label, detail.mask_index)], key=lambda m: m[1])
+    top = float(max(detail.row.max(), 1e-9))
+    for i, (name, pos) in enumerate(marks):  # left to right, alternately high and low: neighbours never overlap
+        token = str(detail.tokens[pos])[:12]
+        fig.add_annotation(x=pos, y=float(detail.row[pos]), text=name if token == name else f"{name}: {token}",
+                           showarrow=True, arrowhead=2, ax=0, ay=-(22 + 26 * (i % 3)), font=dict(size=11),
+                           bgcolor="rgba(255,255,255,0.8)")
+    shown = sorted({*(p for _, p in marks), *np.argsort(detail.row)[-6:].tolist()})  # marked and most attended
+    fig.update_layout(title=title, height=320, margin=dict(l=50, r=20, t=40, b=70), bargap=0)
+    fig.update_xaxes(title="key position (token)", tickvals=shown, tickangle=-45,
+                     ticktext=[f"{p} {str(detail.tokens[p])[:10]}" for p in shown])
+    fig.update_yaxes(title="attention", range=[0, top * 1.5])
     return fig
 
 
@@ -231,7 +237,8 @@ def offset_figure(profile, *, baseline: float, title: str = "") -> go.Figure:
     fig.add_hline(y=baseline, line=dict(color="#555", dash="dash"), annotation_text="uniform",
                   annotation_position="top right")
     fig.update_layout(title=title, height=280, margin=dict(l=50, r=20, t=40, b=40))
-    fig.update_xaxes(title="offset from the previous instance", dtick=1)
+    # every other offset labelled: eleven ticks crowd a half-width panel at 800 pixels
+    fig.update_xaxes(title="offset from the previous instance", tickvals=list(OFFSETS)[::2], tickfont=dict(size=10))
     fig.update_yaxes(title="attention", rangemode="tozero")
     return fig
 
@@ -295,14 +302,16 @@ def tokens_figure(windows: list[list[str]], occurrences: list[dict], selected: i
     earlier = {(o["window"], o["earlier"]) for o in occurrences}
     chosen = (occurrences[selected]["window"], occurrences[selected]["position"]) if selected is not None else None
     cells = [(w, i, t) for w, window in enumerate(windows) for i, t in enumerate(window)][:most]
-    colours = ["#ff4b4b" if (w, i) == chosen else "#ff9f40" if (w, i) in index else "#ffd9a8" if (w, i) in earlier
+    colours = ["#d62728" if (w, i) == chosen else "#ff9f40" if (w, i) in index else "#ffd9a8" if (w, i) in earlier
                else "#ececec" for w, i, _ in cells]
+    ink = ["white" if (w, i) == chosen else "#222" for w, i, _ in cells]  # the masked chip: white on red
     fig = go.Figure(go.Scatter(
         x=[n % per_row for n in range(len(cells))], y=[n // per_row for n in range(len(cells))], mode="markers+text",
-        text=[t for _, _, t in cells], textfont=dict(size=11, family="monospace"),
+        text=[t if len(t) <= CHIP_CHARS else t[:CHIP_CHARS - 1] + "…" for _, _, t in cells],  # fits its chip
+        textfont=dict(size=11, family="monospace", color=ink),
         marker=dict(symbol="square", size=34, color=colours, line=dict(width=0)),
-        customdata=[[index.get((w, i), -1), w, i] for w, i, _ in cells], showlegend=False,
-        hovertemplate="window %{customdata[1]}, position %{customdata[2]}: %{text}<extra></extra>"))
+        customdata=[[index.get((w, i), -1), w, i, t] for w, i, t in cells], showlegend=False,
+        hovertemplate="window %{customdata[1]}, position %{customdata[2]}: %{customdata[3]}<extra></extra>"))
     rows = max(1, -(-len(cells) // per_row))
     fig.update_layout(height=40 + 30 * rows, margin=dict(l=10, r=10, t=10, b=10), dragmode=False,
                       clickmode="event+select", plot_bgcolor="white")
