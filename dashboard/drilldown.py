@@ -74,6 +74,10 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
         return
     name = head_name(layer, head)
     st.subheader(f"Head {name}", anchor="drilldown")
+    if st.session_state.pop("_scroll_to_drilldown", False):
+        from .maps import scroll_here
+
+        scroll_here("drilldown")
     _named_roles(state, result, layer, head)
     st.session_state.sample_trial = min(state.trial, result.trials - 1)
     trial = st.number_input("Sample trial", 0, result.trials - 1, key="sample_trial",

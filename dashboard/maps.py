@@ -59,6 +59,18 @@ def _on_map_click() -> None:
     head = clicked("map_chart")
     if head:
         select_head(*head)
+        st.session_state._scroll_to_drilldown = True  # the drill-down opens below the fold: go there
+
+
+def scroll_here(anchor: str) -> None:
+    """Scroll the page to the element with id `anchor` once it is drawn (after a click that opened it)."""
+    st.html(f"""<script>
+      (function go(n) {{
+        const el = window.parent.document.getElementById("{anchor}") || document.getElementById("{anchor}");
+        if (el) {{ el.scrollIntoView({{block: "start"}}); }}
+        else if (n > 0) {{ setTimeout(() => go(n - 1), 100); }}
+      }})(50);
+    </script>""", unsafe_allow_javascript=True, width="content")
 
 
 def clickable_map(fig, key: str = "map_chart", on_select=_on_map_click) -> None:

@@ -357,3 +357,30 @@ def test_words_from_the_sidebar_and_the_word_split_view():
     assert not at.exception and at.query_params["piece"] == "first"
     fresh = make_app(model="minilm", trials=3, segment=20, unit="word", piece="last", target="word_after").run()
     assert not fresh.exception and not fresh.warning and fresh.selectbox(key="w_target").value == "word_after"
+
+
+def test_a_click_on_model_sizes_or_setups_opens_the_head_of_that_panel(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = make_app(trials=4).run()
+    at.switch_page("views/setups.py").run()
+    assert not at.exception
+    shuffled = next(c for c in charts(at) if c.proto.id and "setup_shuffled_left_match" in c.proto.id)
+    click_chart(at, shuffled, 1, 1)
+    assert not at.exception and at.title[0].value == "Head drill-down"
+    q = at.query_params
+    assert (q["setup"], q["target"], q["layer"], q["head"]) == ("shuffled", "left_match", "1", "1")
+    assert any("shuffled setup" in c.value for c in at.caption)  # the Head page says which run it shows
+    at.switch_page("views/sizes.py").run()
+    assert not at.exception
+    toy = next(c for c in charts(at) if "size_toy" in c.proto.id and "gpt" not in c.proto.id)
+    click_chart(at, toy, 1, 0)
+    assert not at.exception and at.title[0].value == "Head drill-down" and at.subheader[0].value == "Head L1H0"
+
+
+def test_a_map_click_scrolls_to_the_drilldown_once():
+    at = make_app(trials=4).run()
+    click_chart(at, charts(at)[0], 1, 1)
+    assert not at.exception and at.subheader[0].value == "Head L1H1"
+    assert any("scrollIntoView" in h.proto.body for h in at.main.get("html"))
+    at.run()  # a rerun that is not a click stays where the reader is
+    assert not any("scrollIntoView" in h.proto.body for h in at.main.get("html"))
