@@ -384,3 +384,29 @@ def test_a_map_click_scrolls_to_the_drilldown_once():
     assert any("scrollIntoView" in h.proto.body for h in at.main.get("html"))
     at.run()  # a rerun that is not a click stays where the reader is
     assert not any("scrollIntoView" in h.proto.body for h in at.main.get("html"))
+
+
+def test_back_and_forward_step_through_the_views():
+    at = make_app(trials=4).run()
+    at.number_input(key="w_seed").set_value(3).run()
+    click_chart(at, charts(at)[0], 1, 0)
+    assert (at.query_params["seed"], at.query_params["layer"]) == ("3", "1")
+    for key in ("layer", "head"):  # Back: the browser restores the URL before the click
+        del at.query_params[key]
+    at.run()
+    assert not at.exception and at.session_state.layer is None and at.selectbox(key="sel_layer").value is None
+    at.query_params["seed"] = "0"  # Back again: the URL before the seed changed
+    at.run()
+    assert at.number_input(key="w_seed").value == 0 and at.session_state.seed == 0
+    at.run()  # the app's own URL is not a step: nothing reloads
+    assert at.number_input(key="w_seed").value == 0 and not at.warning
+
+
+def test_page_only_settings_stay_on_their_page_and_out_of_the_others_links():
+    at = make_app(trials=4, ablate="L1H0").run()
+    assert "ablate" not in at.query_params  # the map's link: no ablation
+    at.switch_page("views/ablation.py").run()
+    assert at.query_params["ablate"] == "L1H0" and not at.exception  # kept for the page that reads it
+    at.switch_page("views/map.py").run()
+    assert "ablate" not in at.query_params
+    assert "ablate" not in at.sidebar.code[0].value  # nor in the link to copy
