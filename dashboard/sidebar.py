@@ -216,7 +216,28 @@ def sidebar() -> ViewState:
         st.code(share_link(state), language=None, wrap_lines=True)
         if state.local_model():
             st.caption("A link to this view does not carry the local folder: whoever opens it picks the model.")
+        if not s.get("_narrow_checked"):  # once a session (and once a tab): the user may open it again
+            s._narrow_checked = True
+            collapse_when_narrow()
     return state
+
+
+NARROW = 1000  # below this width (a laptop's half screen, 800 px) the sidebar starts closed: the maps get the room
+
+
+def collapse_when_narrow() -> None:
+    """Close the sidebar on a narrow window (Streamlit itself only does so below 768 px), once per browser tab."""
+    st.html(f"""<script>
+      (function () {{
+        const doc = window.parent.document || document;
+        if (window.parent.innerWidth >= {NARROW} || sessionStorage.getItem("induction-narrow")) return;
+        sessionStorage.setItem("induction-narrow", "1");
+        (function go(n) {{
+          const button = doc.querySelector('[data-testid="stSidebarCollapseButton"] button');
+          if (button) {{ button.click(); }} else if (n > 0) {{ setTimeout(() => go(n - 1), 100); }}
+        }})(50);
+      }})();
+    </script>""", unsafe_allow_javascript=True, width="content")
 
 
 def share_link(state: ViewState) -> str:

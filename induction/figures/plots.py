@@ -24,6 +24,27 @@ _HOVER = "<b>L%{customdata[0]}H%{customdata[1]}</b><br>layer %{customdata[0]}, h
          "VALUE %{customdata[2]:.4f} ± %{customdata[3]:.4f}<extra></extra>"
 
 
+def score_text(value: float) -> str:
+    """A score as a page prints it: two decimals when they can be read, else four, so a panel of small scores
+    never reads "best 0.00" (and an exact zero reads 0)."""
+    value = float(value)
+    if value == 0.0:
+        return "0"
+    return f"{value:.2f}" if abs(value) >= 0.1 else f"{value:.4f}"
+
+
+def ratio_text(ratio: float) -> str:
+    """A multiple of the uniform baseline: '30.3x', or '0.03x' below one (never a bare '0.0x')."""
+    return f"{ratio:.1f}x" if ratio >= 1 else f"{ratio:.2f}x"
+
+
+def best_text(name: str, score: float, ratio: float) -> str:
+    """A panel's best head, or that it has none: a head below SIGNAL_RATIO x uniform is not called best."""
+    if ratio < SIGNAL_RATIO:
+        return f"no head above {SIGNAL_RATIO:g}x uniform (top {name} {score_text(score)})"
+    return f"best {name} {score_text(score)} ({ratio_text(ratio)})"
+
+
 def _height(layers: int) -> int:
     return int(min(900, max(260, 26 * layers + 110)))
 
