@@ -33,7 +33,8 @@ def init_state() -> None:
     if again:
         s.sel_layer, s.sel_head = state.layer, state.head  # the Layer/Head boxes follow the history too
     s.notices = [*s.get("notices", []), *notices]
-    s.setdefault("chosen", {}).update({name: getattr(state, name) for name in FIELDS if name in query})  # a link is a choice
+    chosen = {name: getattr(state, name) for name in FIELDS if name in query}  # a link is a choice
+    s.setdefault("chosen", {}).update(chosen)
     s._loaded = True
     s._written = None
 

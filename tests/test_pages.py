@@ -21,6 +21,7 @@ from induction.models.registry import SIZES
 from induction.scoring import InductionMap
 
 from .conftest import ROOT
+from .page_checks import assert_clean
 
 # with a Chromium on the machine, the map offers SVG, PDF and PNG too
 FIGURES = ["Figure (SVG)", "Figure (PDF)", "Figure (PNG)"] if browser_available() else []
@@ -93,7 +94,7 @@ def open_page(page: str, **params) -> AppTest:
         at.query_params[key] = str(value)
     at.run()
     at.switch_page(page).run()
-    assert not at.exception, at.exception
+    assert_clean(at)  # no exception, no magic output, no stray None or NaN
     return at
 
 

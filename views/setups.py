@@ -11,7 +11,6 @@ from induction.figures.plots import map_figure
 from induction.models.kinds import setups_for
 
 
-
 def _open(setup: str, target: str, chart: str):
     """A click on a panel's head: its drill-down in that setup and target (a choice the user made)."""
     def callback() -> None:

@@ -13,7 +13,6 @@ from induction.models.registry import CAUSAL_MODELS, OFFLINE_MODELS, SIZES
 from induction.scoring import late_layer_share
 
 
-
 def _open(model: str, chart: str):
     """A click on a panel's head: that model and head in the drill-down (the Head page names both)."""
     def callback() -> None:
