@@ -24,6 +24,7 @@ def null_notice(best, baseline: float, target: str) -> None:
     s = st.session_state
     if not s.rescale:
         s.rescale, s.auto_rescaled = True, True
+        s.notices = [*s.get("_shown", []), *s.get("notices", [])]  # this run's notices are shown again
         st.rerun()  # the sidebar, drawn already, shows the box ticked
     ticked = " (the app ticked “Rescale colours to the data”)" if s.pop("auto_rescaled", False) else ""
     st.info(f"No induction head for `{target}`: the best head, {best.name}, scores {best.score:.4f}, "

@@ -136,7 +136,9 @@ def _model_label(name: str) -> str:
 def title(text: str) -> None:
     """The page's title, then any notices about the link that opened it (shown once, under the title)."""
     st.title(text)
-    for notice in st.session_state.pop("notices", []):
+    s = st.session_state
+    s._shown = s.pop("notices", [])  # kept for a rerun that would lose them (maps.null_notice)
+    for notice in s._shown:
         st.warning(notice)
 
 

@@ -410,3 +410,11 @@ def test_page_only_settings_stay_on_their_page_and_out_of_the_others_links():
     at.switch_page("views/map.py").run()
     assert "ablate" not in at.query_params
     assert "ablate" not in at.sidebar.code[0].value  # nor in the link to copy
+
+
+def test_the_sidebar_is_told_to_close_on_a_narrow_window_once_a_session():
+    at = make_app(trials=4).run()
+    scripts = [h.proto.body for h in at.sidebar.get("html")]
+    assert any("stSidebarCollapseButton" in s and "innerWidth >= 1000" in s for s in scripts)
+    at.run()  # once: a user who opens the sidebar again keeps it open
+    assert not any("stSidebarCollapseButton" in h.proto.body for h in at.sidebar.get("html"))

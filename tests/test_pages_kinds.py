@@ -89,3 +89,12 @@ def test_your_text_on_minilm_reads_only_the_model_and_seed(fresh_cache):
     assert charts(at) == 3 and at.selectbox(key="text_occurrence").value == 0
     assert [s.key for s in at.sidebar.selectbox] == ["w_model"]  # the page's own target only
     assert "This page reads only the inputs above" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_the_restore_notice_survives_the_rescale_rerun_of_a_null_map(fresh_cache):
+    """minilm's map is null: the app ticks Rescale and reruns; what it changed on the switch is still said."""
+    at = visit("views/map.py", model="toy-gpt")
+    at.sidebar.selectbox(key="w_model").select("minilm").run()
+    assert_clean(at)
+    assert any("setup repeat → standard" in w.value for w in at.warning)
+    assert at.query_params["rescale"] == "1"
