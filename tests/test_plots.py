@@ -48,6 +48,9 @@ def test_small_maps_print_their_values_and_mark_the_baseline():
     fig = map_figure(np.full((2, 2), 0.02), zmin=0.0, zmax=0.05, baseline=0.025)
     assert fig.data[0].texttemplate == "%{z:.4f}"  # a 0..0.05 scale: four decimals tell its cells apart
     assert "— uniform 0.0250" in fig.data[0].colorbar.ticktext and 0.025 in fig.data[0].colorbar.tickvals
+    assert 0.025 not in fig.data[0].colorbar.tickvals[:-1]  # the regular tick at the baseline gave way
+    toy = map_figure(np.full((2, 2), 0.5), zmin=0.0, zmax=1.0, baseline=0.0294).data[0].colorbar
+    assert 0.0 not in toy.tickvals and toy.tickvals[-1] == 0.0294  # "0.00" and the baseline never overlap
     assert map_figure(np.full((2, 2), 0.5)).data[0].texttemplate == "%{z:.2f}"  # the 0..1 scale: two
     assert map_figure(np.zeros((24, 16))).data[0].texttemplate is None  # BERT-large: too many cells for text
 

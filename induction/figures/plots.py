@@ -82,6 +82,7 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
     colorbar = dict(title=colorbar_title, tickformat=f".{places}f")  # plain decimals: never "800μ" or "0.00101"
     if baseline is not None and zmin is not None and zmax is not None and zmin <= baseline <= zmax:
         ticks = [float(v) for v in np.linspace(zmin, zmax, 5)]
+        ticks = [v for v in ticks if abs(v - baseline) > (zmax - zmin) / 8]  # the baseline's tick replaces a close one
         colorbar.update(tickvals=[*ticks, baseline],
                         ticktext=[f"{v:.{places}f}" for v in ticks] + [f"— uniform {baseline:.{places}f}"])
     show_values = layers * heads <= 64 if values is None else values
