@@ -133,10 +133,10 @@ def _int(params, name, low, high, notices, default):
     if raw is None:
         return default
     text = str(raw)[:MAX_TEXT]
-    if not re.fullmatch(r"\d{1,18}", text.strip()):
+    if not re.fullmatch(r"-?\d{1,18}", text.strip()):  # -1 is a whole number, out of range (said so below)
         notices.append(f"ignored {name}={text!r}: write a whole number from {low} to {high}")
         return default
-    value = int(text)
+    value = int(text.strip())
     if not low <= value <= high:
         notices.append(f"ignored {name}={value}: must be between {low} and {high}")
         return default

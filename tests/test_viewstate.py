@@ -21,7 +21,7 @@ def test_defaults_when_empty():
 
 @pytest.mark.parametrize("params, fragment", [
     ({"trials": "1000000000"}, "trials=1000000000: must be between"),
-    ({"trials": "-3"}, "write a whole number"),
+    ({"trials": "-3"}, "ignored trials=-3: must be between 1 and"),
     ({"trials": "ten"}, "write a whole number"),
     ({"seed": "1e9"}, "write a whole number"),
     ({"segment": "0"}, "segment=0"),
