@@ -8,6 +8,7 @@ from dashboard import library, maps
 from dashboard import state as view
 from dashboard.downloads import figure_downloads, figures_html, public, to_json_text
 from dashboard.sidebar import kind_of, sidebar, title
+from induction import deploy
 from induction.analyses.compare import depth_profile, depth_spearman, spearman
 from induction.config import MAX_SEED, SETUP_TARGETS
 from induction.figures.export import file_stem, for_paper
@@ -54,7 +55,8 @@ if not state.model2 and not state.setup2 and state.seed2 is None:  # a first vis
     view.sync_url(state)  # the link carries B from the start
 a_col, b_col, c_col = st.columns(3)
 b_model = state.model2 or state.model
-models = list(dict.fromkeys([state.model, b_model, *KNOWN_MODELS]))
+offered = deploy.limits().allowed_models or tuple(KNOWN_MODELS)  # a deployed server offers its allow-list only
+models = list(dict.fromkeys([state.model, b_model, *offered]))
 b_setups = setups_for(kind_of(b_model) or "encoder")
 b_setup = state.setup2 or state.setup
 if b_setup not in b_setups:
