@@ -33,4 +33,6 @@ PAGES = [
 ]
 # expanded: every page listed (About too, never under "View N more"); each page starts with
 # dashboard.sidebar.sidebar(): the shared inputs, written once
-st.navigation(PAGES, expanded=True).run()
+page = st.navigation(PAGES, expanded=True)
+st.session_state["_page"] = page.url_path or "map"  # which settings its link carries (viewstate.PAGE_ONLY)
+page.run()

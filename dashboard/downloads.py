@@ -36,24 +36,34 @@ def public(payload: dict) -> dict:
 
 
 def downloads(result, target: str, fig) -> None:
-    """Scores (every target, with the run's metadata), the map as JSON, and the figure in four formats."""
-    from induction.figures.export import scores_csv
+    """Scores (every target, with the run's metadata), the map as JSON, and the figure in four formats: titled
+    with the run (model, setup, target, trials, seed), without the selection outline, named by the run."""
+    from induction.figures.export import file_stem, for_paper, run_title, scores_csv
 
-    name = f"induction_{Path(result.config.model).name}_{result.config.setup}_{target}"
-    columns = [*st.columns(3), *st.columns(3)]  # two rows of three: no button is cut at 800 pixels
-    columns[0].download_button("Scores (CSV)", public_csv(scores_csv(result)), f"{name}.csv", "text/csv")
-    columns[1].download_button("Map (JSON)", to_json_text(public(result.to_json())), f"{name}.json",
-                               "application/json")
-    columns[2].download_button("Figure (HTML)", lambda: figure_html(fig), f"{name}.html", "text/html")
+    c = result.config
+    model = public({"model": c.model})["model"].removeprefix("local folder ")
+    name = file_stem("induction", model, c.setup, target, f"{result.trials}trials", f"seed{c.seed}",
+                     f"{result.masks}masks" if result.masks > 1 else "")
+    extra = f"{result.masks} masks ({c.mask_span})" if result.masks > 1 else ""
+    figure_downloads(for_paper(fig, run_title(model, c.setup, target, result.trials, c.seed, extra)), name,
+                     data=[("Scores (CSV)", public_csv(scores_csv(result)), f"{name}.csv", "text/csv"),
+                           ("Map (JSON)", to_json_text(public(result.to_json())), f"{name}.json", "application/json")])
+
+
+def figure_downloads(fig, name: str, data=()) -> None:
+    """`data` buttons (label, payload, file name, mime), then the figure as HTML, SVG, PDF and PNG."""
     from induction.figures.export import browser_available, figure_bytes
 
+    buttons = [*data, ("Figure (HTML)", lambda: figure_html(fig), f"{name}.html", "text/html")]
+    if browser_available():
+        buttons += [(f"Figure ({fmt.upper()})", lambda f=fmt: figure_bytes(fig, f), f"{name}.{fmt}", mime)
+                    for fmt, mime in (("svg", "image/svg+xml"), ("pdf", "application/pdf"), ("png", "image/png"))]
+    for start in range(0, len(buttons), 3):  # rows of three: no button is cut at 800 pixels
+        for column, (label, payload, file, mime) in zip(st.columns(3), buttons[start:start + 3], strict=False):
+            column.download_button(label, payload, file, mime, key=f"dl_{name}_{label}")
     if not browser_available():
         st.caption("SVG, PDF and PNG need a Chrome or Chromium on the server (apt-get install chromium); the "
                    "camera button of the figure's toolbar still saves a PNG.")
-        return
-    for column, fmt, mime in zip(columns[3:], ("svg", "pdf", "png"), ("image/svg+xml", "application/pdf",
-                                                                         "image/png"), strict=True):
-        column.download_button(f"Figure ({fmt.upper()})", lambda f=fmt: figure_bytes(fig, f), f"{name}.{fmt}", mime)
 
 
 def public_csv(text: str) -> str:

@@ -10,9 +10,10 @@ import streamlit as st
 
 from dashboard.viewstate import ViewState
 from induction.config import InductionError, MapConfig, head_name, parse_head
+from induction.figures.export import file_stem
 
 from . import library
-from .downloads import to_json_text
+from .downloads import public, to_json_text
 from .state import copy_to, current_state, select_head, sync_url
 
 
@@ -73,6 +74,10 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
         return
     name = head_name(layer, head)
     st.subheader(f"Head {name}", anchor="drilldown")
+    if st.session_state.pop("_scroll_to_drilldown", False):
+        from .maps import scroll_here
+
+        scroll_here("drilldown")
     _named_roles(state, result, layer, head)
     st.session_state.sample_trial = min(state.trial, result.trials - 1)
     trial = st.number_input("Sample trial", 0, result.trials - 1, key="sample_trial",
@@ -94,10 +99,10 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
     heads = [(layer, head), *(parse_head(n) for n in compare)]
     left, right = st.columns(2)
     left.plotly_chart(distribution_figure({head_name(*x): result.per_trial[state.target][:, x[0], x[1]] for x in heads},
-                                          baseline=result.baseline, title=f"{state.target} score across trials"),
+                                          baseline=result.baseline, title=f"{state.target} across trials"),
                       width="stretch")
     right.plotly_chart(offset_figure({head_name(*x): result.offsets[x] for x in heads}, baseline=result.baseline,
-                                     title="attention around the previous instance"), width="stretch")
+                                     title="attention by offset"), width="stretch")
     if result.word_split is not None:  # the study's question: the earlier word's first piece or the rest?
         st.plotly_chart(distribution_figure({"first piece": result.word_split["first"][:, layer, head],
                                              "continuation pieces": result.word_split["rest"][:, layer, head]},
@@ -105,5 +110,10 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
                                             title=f"{name}: how attention to the earlier word splits"),
                         width="stretch", key="word_split")
     st.plotly_chart(pattern_figure(detail, title=f"{name} full pattern, trial {trial}"), width="stretch")
-    st.download_button(f"This trial's tokens and {detail.query_label} row (JSON)", to_json_text(detail.to_json()),
-                       f"{name}_trial{trial}.json", "application/json")
+    c = result.config  # the trial's file says which run it is of (a local folder by its last part only)
+    model = public({"model": c.model})["model"]
+    payload = {"model": model, "setup": c.setup, "protocol": c.protocol, "target": state.target,
+               "trials": result.trials, "seed": c.seed, "segment": c.segment, **detail.to_json()}
+    stem = file_stem(model.removeprefix("local folder "), c.setup, name, f"trial{trial}", f"seed{c.seed}")
+    st.download_button(f"This trial's tokens and {detail.query_label} row (JSON)", to_json_text(payload),
+                       f"{stem}.json", "application/json")

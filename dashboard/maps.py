@@ -24,11 +24,27 @@ def null_notice(best, baseline: float, target: str) -> None:
     s = st.session_state
     if not s.rescale:
         s.rescale, s.auto_rescaled = True, True
+        s.notices = [*s.get("_shown", []), *s.get("notices", [])]  # this run's notices are shown again
         st.rerun()  # the sidebar, drawn already, shows the box ticked
     ticked = " (the app ticked “Rescale colours to the data”)" if s.pop("auto_rescaled", False) else ""
     st.info(f"No induction head for `{target}`: the best head, {best.name}, scores {best.score:.4f}, "
             f"{best.ratio:.1f}x the uniform baseline {baseline:.4f} (a head needs {SIGNAL_RATIO:g}x to count). "
             f"The colours are rescaled to the data{ticked}; the colour bar marks the baseline.")
+
+
+def map_masks(state) -> dict:
+    """The K masks a map page runs with (set on Several masks; the setups that mask tokens, token unit only)."""
+    masks = state.masks if state.setup != "repeat" and state.unit == "token" else 1
+    return dict(masks=masks, mask_span=state.span) if masks > 1 else {}
+
+
+def run_caption(result, state) -> str:
+    """The run a map shows, said before it: model, setup, protocol, target, trials, seed, segment, K masks."""
+    c = result.config
+    segment = f"segment {c.segment}" + (" (the default)" if state.segment is None else "")
+    masks = f" · **{result.masks} masks** per trial, {c.mask_span} (set on Several masks)" if result.masks > 1 else ""
+    return (f"{c.model} · {c.setup} setup · {c.protocol} protocol · target **{state.target}** · {result.trials} "
+            f"trials · seed {c.seed} · {segment}{masks}")
 
 
 def clicked(chart_key: str) -> tuple[int, int] | None:
@@ -44,6 +60,18 @@ def _on_map_click() -> None:
     head = clicked("map_chart")
     if head:
         select_head(*head)
+        st.session_state._scroll_to_drilldown = True  # the drill-down opens below the fold: go there
+
+
+def scroll_here(anchor: str) -> None:
+    """Scroll the page to the element with id `anchor` once it is drawn (after a click that opened it)."""
+    st.html(f"""<script>
+      (function go(n) {{
+        const el = window.parent.document.getElementById("{anchor}") || document.getElementById("{anchor}");
+        if (el) {{ el.scrollIntoView({{block: "start"}}); }}
+        else if (n > 0) {{ setTimeout(() => go(n - 1), 100); }}
+      }})(50);
+    </script>""", unsafe_allow_javascript=True, width="content")
 
 
 def clickable_map(fig, key: str = "map_chart", on_select=_on_map_click) -> None:

@@ -12,7 +12,7 @@ from induction.models.kinds import setups_for
 from induction.models.registry import KNOWN_MODELS, OFFLINE_MODELS
 from induction.training.series import series_of
 
-from .state import clear_head, copy_to, current_state, init_state, sync_url
+from .state import clear_head, copy_to, current_page, current_state, init_state, sync_url
 
 OTHER = "other (Hugging Face id or folder)…"
 
@@ -138,8 +138,41 @@ def _model_label(name: str) -> str:
 def title(text: str) -> None:
     """The page's title, then any notices about the link that opened it (shown once, under the title)."""
     st.title(text)
-    for notice in st.session_state.pop("notices", []):
+    s = st.session_state
+    s._shown = s.pop("notices", [])  # kept for a rerun that would lose them (maps.null_notice)
+    for notice in s._shown:
         st.warning(notice)
+
+
+# pages that read only some of the shared inputs (url path -> the inputs they read); the others are hidden
+# there, so a page's own choice (Your text's target) never sits beside a sidebar one that does nothing
+PAGE_INPUTS = {"text": ("model", "seed"), "icl": ("model", "trials", "seed"), "reproduce": ("trials", "seed")}
+ALL_INPUTS = ("model", "setup", "trials", "seed", "segment", "rescale")
+
+
+def _model_inputs(s, options: list[str]) -> None:
+    """The model box, and the free-text field of a Hugging Face id or folder (the page waits for it)."""
+    st.selectbox("Model", options, key="w_model", on_change=_on_model_change, format_func=_model_label)
+    if s.w_model == OTHER:
+        s.setdefault("w_model_custom", "" if s.model in KNOWN_MODELS else s.model)
+        st.text_input("Hugging Face id or local folder", key="w_model_custom", on_change=_on_custom_model)
+        if not (s.w_model_custom or "").strip():  # nothing of the previous model stays on screen
+            st.info("Type a Hugging Face id (org/name) or the path of a model folder, then press Enter.")
+            st.stop()
+
+
+def _setup_inputs(s) -> None:
+    """Setup, protocol, target, unit (and the word unit's pieces): what the map pages read."""
+    st.selectbox("Setup", setups_for(kind_of(s.model) or "encoder"), key="w_setup", on_change=_on_setup_change)
+    st.selectbox("Protocol", PROTOCOLS, key="w_protocol", on_change=chosen_copy("protocol", "w_protocol"),
+                 help="clean: [CLS] + copies + [SEP], ordinary tokens only. paper: the reference study's "
+                      "[SEP] + copies, ids from [100, 20000).")
+    st.selectbox("Target", _targets(s.setup, s.unit), key="w_target", on_change=chosen_copy("target", "w_target"))
+    st.radio("Unit", UNITS, horizontal=True, key="w_unit", on_change=_on_unit_change,
+             help="word: segments of whole words of the model's tokenizer (from python-docs), word-level targets")
+    if s.unit == "word":
+        st.radio("Mask pieces", MASK_PIECES, horizontal=True, key="w_piece", on_change=copy_to("piece", "w_piece"),
+                 help="which pieces of the chosen word are masked: all (each a query), the first or the last")
 
 
 def sidebar() -> ViewState:
@@ -147,6 +180,7 @@ def sidebar() -> ViewState:
     init_state()
     fit_to_model()  # a link may name a setup the model cannot run
     s, limits = st.session_state, deploy.limits()
+    inputs = PAGE_INPUTS.get(current_page() or "", ALL_INPUTS)
     options = list(limits.allowed_models or KNOWN_MODELS)
     if limits.allowed_models is None:
         options.append(OTHER)
@@ -160,30 +194,25 @@ def sidebar() -> ViewState:
         if not limits.deployed and not hub_reachable():  # a deployed image offers what it holds
             st.info(f"Hugging Face Hub not reachable: the offline models ({', '.join(OFFLINE_MODELS)}) work; "
                     "others need weights already in the local Hugging Face cache.")
-        st.selectbox("Model", options, key="w_model", on_change=_on_model_change, format_func=_model_label)
-        if s.w_model == OTHER:
-            s.setdefault("w_model_custom", "" if s.model in KNOWN_MODELS else s.model)
-            st.text_input("Hugging Face id or local folder", key="w_model_custom", on_change=_on_custom_model)
-            if not (s.w_model_custom or "").strip():  # nothing of the previous model stays on screen
-                st.info("Type a Hugging Face id (org/name) or the path of a model folder, then press Enter.")
-                st.stop()
-        st.selectbox("Setup", setups_for(kind_of(s.model) or "encoder"), key="w_setup", on_change=_on_setup_change)
-        st.selectbox("Protocol", PROTOCOLS, key="w_protocol", on_change=chosen_copy("protocol", "w_protocol"),
-                     help="clean: [CLS] + copies + [SEP], ordinary tokens only. paper: the reference study's "
-                          "[SEP] + copies, ids from [100, 20000).")
-        st.selectbox("Target", _targets(s.setup, s.unit), key="w_target", on_change=chosen_copy("target", "w_target"))
-        st.radio("Unit", UNITS, horizontal=True, key="w_unit", on_change=_on_unit_change,
-                 help="word: segments of whole words of the model's tokenizer (from python-docs), word-level targets")
-        if s.unit == "word":
-            st.radio("Mask pieces", MASK_PIECES, horizontal=True, key="w_piece", on_change=copy_to("piece", "w_piece"),
-                     help="which pieces of the chosen word are masked: all (each a query), the first or the last")
-        st.number_input("Trials", 1, limits.max_trials, key="w_trials", on_change=copy_to("trials", "w_trials"))
-        st.number_input("Seed", 0, MAX_SEED, key="w_seed", on_change=copy_to("seed", "w_seed"))
-        st.checkbox("Default segment length", key="w_segment_auto", on_change=_on_segment_change,
-                    help="paper: 200 (150 for triple); clean: the model's default")
-        if not s.w_segment_auto:
-            st.number_input("Segment length", 1, limits.max_segment, key="w_segment", on_change=_on_segment_change)
-        st.checkbox("Rescale colours to the data", key="w_rescale", on_change=copy_to("rescale", "w_rescale"))
+        if "model" in inputs:
+            _model_inputs(s, options)
+        if "setup" in inputs:
+            _setup_inputs(s)
+        if "trials" in inputs:
+            st.number_input("Trials", 1, limits.max_trials, key="w_trials", on_change=copy_to("trials", "w_trials"))
+        if "seed" in inputs:
+            st.number_input("Seed", 0, MAX_SEED, key="w_seed", on_change=copy_to("seed", "w_seed"))
+        if "segment" in inputs:
+            st.checkbox("Default segment length", key="w_segment_auto", on_change=_on_segment_change,
+                        help="paper: 200 (150 for triple); clean: the model's default")
+            if not s.w_segment_auto:
+                st.number_input("Segment length", 1, limits.max_segment, key="w_segment",
+                                on_change=_on_segment_change)
+        if "rescale" in inputs:
+            st.checkbox("Rescale colours to the data", key="w_rescale", on_change=copy_to("rescale", "w_rescale"))
+        if inputs != ALL_INPUTS:
+            st.caption("This page reads only the inputs above; the map pages' setup, target and segment are kept "
+                       "for them.")
     state = current_state()
     sync_url(state)
     with st.sidebar:
@@ -191,7 +220,28 @@ def sidebar() -> ViewState:
         st.code(share_link(state), language=None, wrap_lines=True)
         if state.local_model():
             st.caption("A link to this view does not carry the local folder: whoever opens it picks the model.")
+        if not s.get("_narrow_checked"):  # once a session (and once a tab): the user may open it again
+            s._narrow_checked = True
+            collapse_when_narrow()
     return state
+
+
+NARROW = 1000  # below this width (a laptop's half screen, 800 px) the sidebar starts closed: the maps get the room
+
+
+def collapse_when_narrow() -> None:
+    """Close the sidebar on a narrow window (Streamlit itself only does so below 768 px), once per browser tab."""
+    st.html(f"""<script>
+      (function () {{
+        const doc = window.parent.document || document;
+        if (window.parent.innerWidth >= {NARROW} || sessionStorage.getItem("induction-narrow")) return;
+        sessionStorage.setItem("induction-narrow", "1");
+        (function go(n) {{
+          const button = doc.querySelector('[data-testid="stSidebarCollapseButton"] button');
+          if (button) {{ button.click(); }} else if (n > 0) {{ setTimeout(() => go(n - 1), 100); }}
+        }})(50);
+      }})();
+    </script>""", unsafe_allow_javascript=True, width="content")
 
 
 def share_link(state: ViewState) -> str:
@@ -199,4 +249,4 @@ def share_link(state: ViewState) -> str:
     from urllib.parse import urlencode
 
     base = (st.context.url or "").split("?")[0]
-    return f"{base}?{urlencode(state.to_query())}"
+    return f"{base}?{urlencode(state.to_query(current_page()))}"

@@ -9,6 +9,8 @@ from induction.config import InductionError
 from .progress import run_with_progress, show_error
 
 DEPLOYED_MAX_CHARS = 5000  # deployed mode: the most text a visitor may paste
+LOCAL_MAX_CHARS = 20_000  # otherwise: about 10 s of scoring on a 2-core CPU (a 100 KB paste took 50 s)
+CHARS_PER_SECOND = 2000  # what the estimate of a long text's wait assumes (the toy and minilm on 2 cores)
 
 
 PASTE, DOCUMENT = "paste", "python-docs document"
@@ -57,6 +59,21 @@ def tokens(config) -> list[list[str]]:
     from induction.analyses.text_map import window_tokens
 
     return window_tokens(config)
+
+
+def keep_occurrence_in_range(config, count: int) -> None:
+    """A new text (or document, or model) starts at occurrence #0: the picker and the plot never disagree."""
+    s = st.session_state
+    if s.get("_text_config") != config or s.get("text_occurrence", 0) >= count:
+        s.text_occurrence = 0
+    s._text_config = config
+
+
+def wait_note(chars: int) -> str | None:
+    """About how long a long text takes to score, said before it runs (None for a short one)."""
+    if chars <= DEPLOYED_MAX_CHARS:
+        return None
+    return f"A long text ({chars:,} characters): scoring takes about {chars / CHARS_PER_SECOND:.0f} s."
 
 
 def on_token_click() -> None:

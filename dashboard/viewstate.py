@@ -35,6 +35,16 @@ from induction.config import (
 MAX_TEXT = 200
 MAX_LINK_TEXT = 300  # a longer pasted text stays out of the URL: a shared link then carries the settings only
 
+# Settings only some pages read (url path -> pages): a link from any other page leaves them out, so a shared
+# map does not carry last hour's ablation. Every other parameter is shared by all pages. The Map and Head pages
+# read K masks (the Several masks caption calls its map "the Induction map with K masks").
+_MASK_PAGES = ("map", "head", "masks")
+PAGE_ONLY: dict[str, tuple[str, ...]] = {
+    "ablate": ("ablation",), "mode": ("ablation", "effects"), "pair": ("effects",), "text": ("text",),
+    "doc": ("text",), "masks": _MASK_PAGES, "span": _MASK_PAGES, "trial": ("map", "head"),
+    "model2": ("compare",), "setup2": ("compare",), "seed2": ("compare",),
+}
+
 
 @dataclass(frozen=True)
 class ViewState:
@@ -60,12 +70,22 @@ class ViewState:
     span: str = "scattered"  # Several masks page: scattered or contiguous
     unit: str = "token"  # map pages: token, or word (segments of whole words)
     piece: str = "all"  # word unit: which pieces of the chosen word are masked
+    model2: str = ""  # Compare page: B's model ("" = A's)
+    setup2: str = ""  # Compare page: B's setup ("" = A's)
+    seed2: int | None = None  # Compare page: B's seed (None = A's)
 
     def local_model(self) -> bool:
         """A folder on this machine: never written into a link (it would name a local path)."""
         return os.path.isdir(self.model) or not MODEL_ID.fullmatch(self.model)
 
-    def to_query(self) -> dict[str, str]:
+    def to_query(self, page: str | None = None) -> dict[str, str]:
+        """The link's parameters; on `page` (a url path), without the settings only other pages read."""
+        q = self._query()
+        if page is not None:
+            q = {k: v for k, v in q.items() if page in PAGE_ONLY.get(k, (page,))}
+        return q
+
+    def _query(self) -> dict[str, str]:
         q = {"setup": self.setup, "protocol": self.protocol, "target": self.target,
              "trials": str(self.trials), "seed": str(self.seed)}
         if not self.local_model():
@@ -92,6 +112,12 @@ class ViewState:
             q["doc"] = self.doc
         elif self.text and len(self.text) <= MAX_LINK_TEXT:
             q["text"] = self.text
+        if self.model2 and MODEL_ID.fullmatch(self.model2) and not os.path.isdir(self.model2):
+            q["model2"] = self.model2  # a local folder stays out of a link, as for A
+        if self.setup2:
+            q["setup2"] = self.setup2
+        if self.seed2 is not None:
+            q["seed2"] = str(self.seed2)
         return q
 
     @classmethod
@@ -107,10 +133,10 @@ def _int(params, name, low, high, notices, default):
     if raw is None:
         return default
     text = str(raw)[:MAX_TEXT]
-    if not re.fullmatch(r"\d{1,18}", text.strip()):
+    if not re.fullmatch(r"-?\d{1,18}", text.strip()):  # -1 is a whole number, out of range (said so below)
         notices.append(f"ignored {name}={text!r}: write a whole number from {low} to {high}")
         return default
-    value = int(text)
+    value = int(text.strip())
     if not low <= value <= high:
         notices.append(f"ignored {name}={value}: must be between {low} and {high}")
         return default
@@ -127,16 +153,16 @@ def _choice(params, name, options, notices, default):
     return raw
 
 
-def _model(params, notices, allowed: tuple[str, ...] | None, default: str) -> str:
-    raw = params.get("model")
+def _model(params, notices, allowed: tuple[str, ...] | None, default: str, name: str = "model") -> str:
+    raw = params.get(name)
     if raw is None:
         return default
     text = str(raw)
     if allowed is not None and text not in allowed:
-        notices.append(f"ignored model={text[:40]!r}: this server offers {', '.join(allowed)}")
+        notices.append(f"ignored {name}={text[:40]!r}: this server offers {', '.join(allowed)}")
         return default
     if len(text) > MAX_TEXT or ".." in text or text.startswith(("/", "~", "\\")) or not MODEL_ID.fullmatch(text):
-        notices.append(f"ignored model={text[:40]!r}: not a model name or Hugging Face id")
+        notices.append(f"ignored {name}={text[:40]!r}: not a model name or Hugging Face id")
         return default
     return text
 
@@ -217,5 +243,8 @@ def from_query(params: Mapping[str, str], *, allowed_models: tuple[str, ...] | N
         masks=_int(params, "masks", 1, MAX_MASKS, notices, 1), unit=unit,
         piece=_choice(params, "piece", MASK_PIECES, notices, default.piece),
         span=_choice(params, "span", MASK_SPANS, notices, "scattered"),
+        model2=_model(params, notices, allowed_models, "", "model2"),
+        setup2=_choice(params, "setup2", SETUPS, notices, ""),
+        seed2=_int(params, "seed2", 0, MAX_SEED, notices, None),
     )
     return state, notices

@@ -175,6 +175,28 @@ def test_text_page_on_the_toy_from_a_link_and_a_click():
     assert not at.exception and at.selectbox(key="text_occurrence").value == 7
     at.text_area(key="user_text").input("t001 " * 70).run()  # over 300 characters: out of the link
     assert "text" not in at.query_params and any("not this text" in c.value for c in at.caption)
+    assert at.selectbox(key="text_occurrence").value == 0  # a new text starts at its first occurrence
+    tokens = json.loads(charts(at)[0].proto.spec)["data"][0]
+    assert tokens["textfont"]["color"][tokens["marker"]["color"].index("#d62728")] == "white"  # white on red
+    # the page's own Target: the sidebar offers no setup, target or segment that this page would ignore
+    assert not [s for s in at.sidebar.selectbox if s.key in ("w_setup", "w_target")]
+    assert at.text_area(key="user_text").max_chars == 20_000
+
+
+def test_long_tokens_fit_their_chips_and_the_row_plot_names_its_tokens():
+    from types import SimpleNamespace
+
+    from induction.figures.plots import CHIP_CHARS, row_figure, tokens_figure
+
+    fig = tokens_figure([["tokenization", "a"]], [], None)
+    assert fig.data[0].text == ("toke…", "a") and len(fig.data[0].text[0]) == CHIP_CHARS
+    assert fig.data[0].customdata[0][3] == "tokenization"  # whole on hover
+    detail = SimpleNamespace(row=np.array([0.1, 0.6, 0.3]), tokens=["[CLS]", "t101", "[MASK]"],
+                             original_tokens=["[CLS]", "t101", "t101"], target_index={"prev": 1}, mask_index=2,
+                             query_label="[MASK]")
+    row = row_figure(detail)
+    assert "1 t101" in row.layout.xaxis.ticktext and "2 [MASK]" in row.layout.xaxis.ticktext
+    assert [a.text for a in row.layout.annotations] == ["prev: t101", "[MASK]"]
 
 
 def test_icl_page_refuses_a_model_without_an_mlm_head_before_any_button():
@@ -335,3 +357,64 @@ def test_words_from_the_sidebar_and_the_word_split_view():
     assert not at.exception and at.query_params["piece"] == "first"
     fresh = make_app(model="minilm", trials=3, segment=20, unit="word", piece="last", target="word_after").run()
     assert not fresh.exception and not fresh.warning and fresh.selectbox(key="w_target").value == "word_after"
+
+
+def test_a_click_on_model_sizes_or_setups_opens_the_head_of_that_panel(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = make_app(trials=4).run()
+    at.switch_page("views/setups.py").run()
+    assert not at.exception
+    shuffled = next(c for c in charts(at) if c.proto.id and "setup_shuffled_left_match" in c.proto.id)
+    click_chart(at, shuffled, 1, 1)
+    assert not at.exception and at.title[0].value == "Head drill-down"
+    q = at.query_params
+    assert (q["setup"], q["target"], q["layer"], q["head"]) == ("shuffled", "left_match", "1", "1")
+    assert any("shuffled setup" in c.value for c in at.caption)  # the Head page says which run it shows
+    at.switch_page("views/sizes.py").run()
+    assert not at.exception
+    toy = next(c for c in charts(at) if "size_toy" in c.proto.id and "gpt" not in c.proto.id)
+    click_chart(at, toy, 1, 0)
+    assert not at.exception and at.title[0].value == "Head drill-down" and at.subheader[0].value == "Head L1H0"
+
+
+def test_a_map_click_scrolls_to_the_drilldown_once():
+    at = make_app(trials=4).run()
+    click_chart(at, charts(at)[0], 1, 1)
+    assert not at.exception and at.subheader[0].value == "Head L1H1"
+    assert any("scrollIntoView" in h.proto.body for h in at.main.get("html"))
+    at.run()  # a rerun that is not a click stays where the reader is
+    assert not any("scrollIntoView" in h.proto.body for h in at.main.get("html"))
+
+
+def test_back_and_forward_step_through_the_views():
+    at = make_app(trials=4).run()
+    at.number_input(key="w_seed").set_value(3).run()
+    click_chart(at, charts(at)[0], 1, 0)
+    assert (at.query_params["seed"], at.query_params["layer"]) == ("3", "1")
+    for key in ("layer", "head"):  # Back: the browser restores the URL before the click
+        del at.query_params[key]
+    at.run()
+    assert not at.exception and at.session_state.layer is None and at.selectbox(key="sel_layer").value is None
+    at.query_params["seed"] = "0"  # Back again: the URL before the seed changed
+    at.run()
+    assert at.number_input(key="w_seed").value == 0 and at.session_state.seed == 0
+    at.run()  # the app's own URL is not a step: nothing reloads
+    assert at.number_input(key="w_seed").value == 0 and not at.warning
+
+
+def test_page_only_settings_stay_on_their_page_and_out_of_the_others_links():
+    at = make_app(trials=4, ablate="L1H0").run()
+    assert "ablate" not in at.query_params  # the map's link: no ablation
+    at.switch_page("views/ablation.py").run()
+    assert at.query_params["ablate"] == "L1H0" and not at.exception  # kept for the page that reads it
+    at.switch_page("views/map.py").run()
+    assert "ablate" not in at.query_params
+    assert "ablate" not in at.sidebar.code[0].value  # nor in the link to copy
+
+
+def test_the_sidebar_is_told_to_close_on_a_narrow_window_once_a_session():
+    at = make_app(trials=4).run()
+    scripts = [h.proto.body for h in at.sidebar.get("html")]
+    assert any("stSidebarCollapseButton" in s and "innerWidth >= 1000" in s for s in scripts)
+    at.run()  # once: a user who opens the sidebar again keeps it open
+    assert not any("stSidebarCollapseButton" in h.proto.body for h in at.sidebar.get("html"))

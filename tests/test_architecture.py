@@ -111,3 +111,14 @@ def test_one_reader_of_the_offline_corpus_and_cache_keys_only_in_runs():
     key_builders = [p.relative_to(ROOT).as_posix() for p in LIBRARY_FILES
                     if re.search(r"\bmake_key\(", p.read_text()) and p.name not in ("runs.py", "cache.py")]
     assert not key_builders, key_builders
+
+
+def test_no_page_has_a_bare_expression_for_streamlit_magic_to_print():
+    """A statement that is an expression but not a call (`a() if k else b()`, a name, a comparison) is what
+    Streamlit's magic prints into the page; magic is off (.streamlit/config.toml), and pages have none either."""
+    import ast
+
+    for path in UI_FILES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Expr) and not isinstance(node.value, (ast.Call, ast.Constant, ast.Await)):
+                raise AssertionError(f"{path.name}:{node.lineno}: a bare expression ({ast.unparse(node)[:60]})")

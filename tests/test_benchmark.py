@@ -66,3 +66,10 @@ def test_every_benchmark_script_has_a_quick_mode_that_a_test_runs():
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         assert "--quick" in script.read_text(), script.name
         assert script.name in tested, f"{script.name} has no quick-mode test"
+
+
+def test_quick_dashboard_benchmark_reaches_the_map_and_the_drilldown(tmp_path):
+    data = run_quick("bench_dashboard.py", tmp_path / "dashboard.json")
+    assert set(data["median"]) == {"ready_s", "first_map_s", "click_s", "second_click_s", "library_map_loaded_s",
+                                   "library_detail_s"}
+    assert data["trials"] == 4 and data["repeats"] == 1

@@ -111,6 +111,7 @@ def click_head(page, layer: int, head: int, heads: int) -> None:
 
 def click_point(page, point, hover_text: str | None = None) -> None:
     """Hover a Plotly marker until its hover label shows (with `hover_text`, when given), then click it."""
+    point.scroll_into_view_if_needed()  # a click on the map scrolls the page down to the drill-down
     box = point.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x - 3, y - 3)

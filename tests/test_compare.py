@@ -79,3 +79,27 @@ def test_compare_page_models_of_different_depth_align_by_depth(fresh_cache):
     assert not at.exception and not at.error
     assert any("relative depth" in c.proto.spec for c in at.get("plotly_chart"))
     assert any(m.label.startswith("Spearman") and "depth" in m.label for m in at.metric)
+
+
+def test_b_lives_in_the_link_and_is_restored_from_it(fresh_cache):
+    at = make_app()
+    assert at.query_params["seed2"] == "1"  # a first visit: B is A's next seed, in the link from the start
+    at.number_input(key="cmp_seed").set_value(3).run()
+    assert at.query_params["seed2"] == "3" and not at.exception
+    again = make_app(model2="toy", seed2="3")  # a new browser opens the link: B comes back
+    assert again.number_input(key="cmp_seed").value == 3 and not again.exception
+    names = [b.proto.label for b in again.get("download_button")]
+    assert "Comparison (JSON)" in names and "Figure (HTML)" in names
+    files = [b.proto.url for b in again.get("download_button")]
+    assert files  # the exports are offered
+
+
+def test_a_click_on_bs_map_opens_bs_head(fresh_cache):
+    from .test_app import click_chart
+
+    at = make_app(seed2="5")
+    b_chart = at.get("plotly_chart")[1]
+    click_chart(at, b_chart, 1, 0)
+    assert not at.exception
+    assert at.title[0].value == "Head drill-down"
+    assert (at.query_params["seed"], at.query_params["layer"], at.query_params["head"]) == ("5", "1", "0")

@@ -26,7 +26,7 @@ def deployed(monkeypatch):
     ({"model": "/etc"}, "this server offers"),
     ({"model": "someone/huge-model"}, "this server offers"),
     ({"trials": "100000"}, "must be between 1 and 100"),
-    ({"trials": "-1"}, "write a whole number"),
+    ({"trials": "-1"}, "ignored trials=-1: must be between 1 and 100"),
     ({"segment": "99999"}, "must be between 1 and 250"),
     ({"seed": "x" * 10000}, "write a whole number"),
 ])

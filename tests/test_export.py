@@ -57,3 +57,28 @@ def test_the_csv_has_every_target_and_the_runs_metadata():
     row = table[(table["layer"] == 1) & (table["head"] == 0)].iloc[0]
     assert row["left_match"] == pytest.approx(float(result.mean("left_match")[1, 0]), rel=1e-6)
     assert row["setup"] == "shuffled" and row["trials"] == 5
+
+
+def test_a_figure_for_a_paper_has_the_run_in_its_title_and_no_selection_outline():
+    from induction.figures.export import file_stem, for_paper, run_title
+
+    fig = map_figure(np.full((2, 2), 0.5), selected=[(1, 0)])
+    assert [s.name for s in fig.layout.shapes] == ["selected"]
+    paper = for_paper(fig, run_title("toy", "standard", "prev", 50, 0))
+    assert paper.layout.title.text == "toy · standard setup · target prev · 50 trials · seed 0"
+    assert not paper.layout.shapes and len(fig.layout.shapes) == 1  # the page's figure keeps its outline
+    assert file_stem("induction", "toy", "standard", "prev", "50trials", "seed0") == \
+        "induction_toy_standard_prev_50trials_seed0"
+    assert "/" not in file_stem("a/b", "c d")
+
+
+def test_the_compare_figure_puts_both_maps_on_one_scale_and_the_difference_apart():
+    from induction.figures.plots import compare_figure
+
+    a, b = np.full((2, 2), 0.2), np.full((2, 2), 0.6)
+    fig = compare_figure(a, b, names=("toy seed 0", "toy seed 1"), zmin=0.0, zmax=1.0, diff=b - a)
+    assert [t.coloraxis for t in fig.data] == ["coloraxis", "coloraxis", "coloraxis2"]
+    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0.0, 1.0)
+    assert fig.layout.coloraxis2.cmin == -fig.layout.coloraxis2.cmax
+    assert any("A = toy seed 0" in (n.text or "") for n in fig.layout.annotations)
+    assert len(compare_figure(a, np.zeros((4, 2)), names=("a", "b"), zmin=0, zmax=1).data) == 2  # no diff

@@ -14,21 +14,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from .conftest import ROOT
+from .page_checks import page_problems
 
 PAGES = re.findall(r'st\.Page\("(views/\w+\.py)"', (ROOT / "app.py").read_text())
 MODEL_KINDS = {"encoder": "toy", "decoder": "toy-gpt"}
-
-
-def page_problems(at: AppTest) -> list[str]:
-    """What a sound page never shows: an exception, magic output (code or help blocks), a bare "None"."""
-    problems = [f"exception: {e.value}" for e in at.exception]
-    problems += [f"code block: {c.value[:80]!r}" for c in at.main.code]  # the sidebar's link is the one code block
-    problems += [f"help block: {h.proto}"[:120] for h in at.main.get("help")]
-    for node in at.main:
-        value = getattr(node, "value", None) if not hasattr(node, "children") else None
-        if isinstance(value, str) and value.strip() in ("None", "`None`"):
-            problems.append(f"a bare None ({node.type})")
-    return problems
 
 
 def tour_page(page: str, model: str, **params) -> AppTest:
@@ -66,7 +55,8 @@ def test_several_masks_prints_no_python(masks, span, fresh_cache):
 def test_the_check_catches_magic_output(tmp_path):
     """The checker itself: a page with magic on and a bare expression fails it."""
     script = tmp_path / "page.py"
-    script.write_text("import streamlit as st\nst.help(st.plotly_chart)\nst.code('x if k else y')\nst.write(None)\n")
+    script.write_text("import streamlit as st\nst.help(st.plotly_chart)\nst.code('x if k else y')\nst.write(None)\n"
+                      "st.markdown('best nan')\n")
     at = AppTest.from_file(str(script)).run()
     found = " ".join(page_problems(at))
-    assert "code block" in found and "help block" in found and "bare None" in found
+    assert "code block" in found and "help block" in found and "bare None" in found and "'best nan'" in found

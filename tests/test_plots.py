@@ -48,6 +48,9 @@ def test_small_maps_print_their_values_and_mark_the_baseline():
     fig = map_figure(np.full((2, 2), 0.02), zmin=0.0, zmax=0.05, baseline=0.025)
     assert fig.data[0].texttemplate == "%{z:.4f}"  # a 0..0.05 scale: four decimals tell its cells apart
     assert "— uniform 0.0250" in fig.data[0].colorbar.ticktext and 0.025 in fig.data[0].colorbar.tickvals
+    assert 0.025 not in fig.data[0].colorbar.tickvals[:-1]  # the regular tick at the baseline gave way
+    toy = map_figure(np.full((2, 2), 0.5), zmin=0.0, zmax=1.0, baseline=0.0294).data[0].colorbar
+    assert 0.0 not in toy.tickvals and toy.tickvals[-1] == 0.0294  # "0.00" and the baseline never overlap
     assert map_figure(np.full((2, 2), 0.5)).data[0].texttemplate == "%{z:.2f}"  # the 0..1 scale: two
     assert map_figure(np.zeros((24, 16))).data[0].texttemplate is None  # BERT-large: too many cells for text
 
@@ -83,3 +86,24 @@ def test_the_pattern_row_is_never_a_query_query_row():
     from induction.figures.plots import row_label
 
     assert row_label("query") == "query row" and row_label("[MASK]") == "[MASK] query row"
+
+
+def test_a_map_without_standard_errors_hovers_no_plus_minus():
+    assert "±" not in map_figure(np.full((2, 2), 0.5), None).data[1].hovertemplate  # K masks: one map a mask
+    assert "±" in map_figure(np.full((2, 2), 0.5), np.zeros((2, 2))).data[1].hovertemplate
+
+
+def test_the_sweep_has_nats_and_attention_on_two_axes_and_names_the_heads():
+    from induction.figures.plots import sweep_figure
+
+    rows = [{"k": 1, "ablated": ["L1H0"], "loss": 2.0, "best_remaining": "L1H1", "best_remaining_score": 0.8},
+            {"k": 2, "ablated": ["L1H0", "L1H1"], "loss": 3.5, "best_remaining": "L0H0", "best_remaining_score": 0.1}]
+    fig = sweep_figure(rows, loss="masked-token loss")
+    loss, score = fig.data
+    assert loss.yaxis == "y" and score.yaxis == "y2"  # nats and attention never share an axis
+    assert fig.layout.yaxis.title.text == "masked-token loss (nats)"
+    assert fig.layout.yaxis2.title.text == "attention score"
+    assert list(fig.layout.xaxis.ticktext) == ["1: +L1H0", "2: +L1H1"]
+    assert list(loss.customdata) == ["L1H0", "L1H0, L1H1"]
+    no_loss = sweep_figure([{**r, "loss": None} for r in rows], loss="next-token loss")
+    assert len(no_loss.data) == 1  # nothing drawn as a loss of 0

@@ -21,7 +21,7 @@ def test_defaults_when_empty():
 
 @pytest.mark.parametrize("params, fragment", [
     ({"trials": "1000000000"}, "trials=1000000000: must be between"),
-    ({"trials": "-3"}, "write a whole number"),
+    ({"trials": "-3"}, "ignored trials=-3: must be between 1 and"),
     ({"trials": "ten"}, "write a whole number"),
     ({"seed": "1e9"}, "write a whole number"),
     ({"segment": "0"}, "segment=0"),
@@ -71,3 +71,25 @@ def test_text_and_document_in_a_link():
     assert state.to_query()["doc"] == "for" and "text" not in state.to_query()  # the document wins
     state, notices = from_query({"text": "x" * (MAX_LINK_TEXT + 1), "doc": "../etc"})
     assert state.text == "" and state.doc == "" and len(notices) == 2
+
+
+def test_page_only_settings_stay_out_of_other_pages_links():
+    state = ViewState(ablate=((1, 0),), mode="mean", pair=(0, 1), doc="for", masks=2, span="contiguous",
+                      model2="toy-gpt", seed2=3, trial=2)
+    assert {"ablate", "mode"} <= set(state.to_query("ablation")) and "pair" not in state.to_query("ablation")
+    assert {"pair", "mode"} <= set(state.to_query("effects")) and "ablate" not in state.to_query("effects")
+    assert {"masks", "span", "trial"} <= set(state.to_query("map"))  # the Map page honours K masks
+    assert "doc" in state.to_query("text") and "doc" not in state.to_query("map")
+    assert {"model2", "seed2"} <= set(state.to_query("compare"))
+    shared = state.to_query("sizes")
+    assert not {"ablate", "mode", "pair", "doc", "masks", "span", "model2", "seed2", "trial"} & set(shared)
+    assert shared["model"] == "toy" and {"ablate", "pair", "model2"} <= set(state.to_query())  # no page: all
+
+
+def test_compare_parameters_round_trip_and_fall_back():
+    state = ViewState(model2="toy-gpt", setup2="repeat", seed2=4)
+    parsed, notices = from_query(state.to_query("compare"))
+    assert parsed == state and notices == []
+    parsed, notices = from_query({"model2": "../x", "setup2": "sideways", "seed2": "-1"})
+    assert (parsed.model2, parsed.setup2, parsed.seed2) == ("", "", None) and len(notices) == 3
+    assert any(n.startswith("ignored model2=") for n in notices)

@@ -7,7 +7,7 @@ from dashboard import library, maps
 from dashboard import state as view
 from dashboard.downloads import to_json_text
 from dashboard.sidebar import sidebar, title
-from induction.figures.plots import curve_figure, diff_figure, map_figure
+from induction.figures.plots import diff_figure, map_figure, sweep_figure
 from induction.losses import loss_name
 
 # inputs
@@ -67,8 +67,9 @@ if st.button("Run sweep"):
 kept = st.session_state.get("ablation_sweep")
 rows = kept[1] if kept and kept[0] == sweep_inputs else None  # kept until an input changes
 if rows:
-    st.plotly_chart(curve_figure([r["k"] for r in rows], {
-        loss_name(clean.kind): ([r["loss"] or 0.0 for r in rows], [0.0] * len(rows)),
-        "best remaining score": ([r["best_remaining_score"] for r in rows], [0.0] * len(rows))},
-        x_title="heads ablated (top k)", y_title="value", x_dtick=1), width="stretch")
-    st.dataframe(pd.DataFrame(rows).round(4), hide_index=True, width="stretch")
+    st.plotly_chart(sweep_figure(rows, loss=loss_name(clean.kind), title=f"top-k ablation of {state.target} "
+                                 f"({state.mode})"), width="stretch", key="sweep_chart")
+    if all(r.get("loss") is None for r in rows):
+        st.caption(f"No {loss_name(clean.kind)}: no trained MLM head, or the repeat setup, which masks nothing.")
+    table = pd.DataFrame(rows).assign(ablated=[", ".join(r["ablated"]) for r in rows]).round(4)
+    st.dataframe(table, hide_index=True, width="stretch")

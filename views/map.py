@@ -6,24 +6,24 @@ from dashboard import drilldown, library, maps
 from dashboard import state as view
 from dashboard.downloads import downloads
 from dashboard.sidebar import sidebar, title
-from induction.figures.plots import map_figure
+from induction.figures.plots import map_figure, ratio_text, score_text
 from induction.study.reported import STUDY_CITATION
 
 # inputs
 state = sidebar()
 title("Induction map")
-st.caption(f"{state.model} · {state.setup} setup · {state.protocol} protocol · target **{state.target}** · "
-           f"{state.trials} trials · seed {state.seed}")
+run_line = st.empty()  # the run this map shows, said first once it is known (its segment, its K masks)
 st.caption(f"Following {STUDY_CITATION}. Targets and setups: the About / method page.")
 
-# guard + compute
-result = library.get_map(library.map_config(state))
+# guard + compute: K masks (set on Several masks) count here too, as that page's caption says
+result = library.get_map(library.map_config(state, **maps.map_masks(state)))
 if result is None:
     st.stop()
 
 # render
 drilldown.check_selected(result)
 state = view.current_state()
+run_line.caption(maps.run_caption(result, state))
 mean, sem = result.stats(state.target)
 zmin, zmax, null = maps.colour_range(mean, result.baseline, state.rescale)
 best = result.top_heads(state.target, 1)[0]
@@ -41,8 +41,8 @@ with right:
     st.markdown(f"**Top heads** ({result.trials} trials, segment {result.config.segment}{default}, "
                 f"{result.seq_len} tokens, baseline {result.baseline:.4f})")
     # a list, not a table: at 800 pixels a narrow table hides columns, a list only wraps
-    st.markdown("\n".join(f"- **{h.name}** {h.score:.3f} ± {h.sem:.3f} · {h.ratio:.1f}x uniform"
-                           for h in result.top_heads(state.target, 10)))
+    st.markdown("\n".join(f"- **{h.name}** {score_text(h.score)} ± {score_text(h.sem)} · {ratio_text(h.ratio)} "
+                          "uniform" for h in result.top_heads(state.target, 10)))
     st.markdown(f"Best head: **{best.name}** {best.score:.4f} ± {best.sem:.4f}")
     st.caption(("cached" if result.cached else "computed") + f" in {result.elapsed_s:.2f}s · "
                f"{result.capture_path} capture path")

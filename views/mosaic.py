@@ -8,6 +8,7 @@ from dashboard.sidebar import sidebar, title, use_repeat
 from dashboard.state import select_head
 from induction import deploy
 from induction.analyses.mosaic import MOSAIC_MODELS, MOSAIC_SETUP, mosaic_figure, ordered
+from induction.figures.plots import best_text
 from induction.models.registry import KNOWN_MODELS, OFFLINE_MODELS
 
 
@@ -75,7 +76,7 @@ fig = mosaic_figure(tiles, target=state.target,
                     title=f"{state.setup} · {state.target} · {state.trials} trials · seed {state.seed}")
 st.plotly_chart(fig, key="mosaic_chart", on_select=_open_clicked, selection_mode="points", width="stretch")
 st.caption("Hover a head for its score; click one to open its model's map with that head selected.")
-st.markdown(" · ".join(f"**{t.model}** best L{t.best[0]}H{t.best[1]} {t.best[2]:.2f} "
-                       f"({t.best[2] / t.baseline:.1f}x)" for t in tiles))
+st.markdown(" · ".join(f"**{t.model}** {best_text(f'L{t.best[0]}H{t.best[1]}', t.best[2], t.best[2] / t.baseline)}"
+                       for t in tiles))
 if st.session_state.pop("_open_map", False):
     st.switch_page("views/map.py")

@@ -3,16 +3,34 @@ repeat (nothing masked, every token of the second copy a query: the one setup a 
 
 import streamlit as st
 
-from dashboard import library
+from dashboard import library, maps
 from dashboard.sidebar import kind_of, sidebar, title
+from dashboard.state import select_head
 from induction.config import SETUP_TARGETS, SIGNAL_RATIO
 from induction.figures.plots import map_figure
 from induction.models.kinds import setups_for
 
+
+def _open(setup: str, target: str, chart: str):
+    """A click on a panel's head: its drill-down in that setup and target (a choice the user made)."""
+    def callback() -> None:
+        head = maps.clicked(chart)
+        if head:
+            s = st.session_state
+            s.setup, s.target = setup, target
+            if setup == "repeat":
+                s.protocol, s.unit, s.masks = "clean", "token", 1
+            s.setdefault("chosen", {}).update(setup=setup, target=target)
+            select_head(*head)
+            s._open_head = True
+    return callback
+
+
 # inputs
 state = sidebar()
 title("Setups")
-st.caption(f"{state.model} · {state.protocol} protocol · {state.trials} trials · one colour scale (0..1)")
+st.caption(f"{state.model} · {state.protocol} protocol · {state.trials} trials · one colour scale (0..1) · click a "
+           "head for its drill-down")
 
 setups = setups_for(kind_of(state.model) or "encoder")
 
@@ -29,4 +47,7 @@ for setup in setups:
             best = result.top_heads(target, 1)[0]
             st.markdown(f"**{target}** · best {best.name} {best.score:.3f}" if best.ratio >= SIGNAL_RATIO else
                         f"**{target}** · no head above {SIGNAL_RATIO:g}x uniform (best {best.score:.4f})")
-            st.plotly_chart(map_figure(mean, sem), key=f"setup_{setup}_{target}", width="stretch")
+            key = f"setup_{setup}_{target}"
+            maps.clickable_map(map_figure(mean, sem), key=key, on_select=_open(setup, target, key))
+if st.session_state.pop("_open_head", False):
+    st.switch_page("views/head.py")

@@ -4,17 +4,33 @@ import math
 
 import streamlit as st
 
-from dashboard import library
+from dashboard import library, maps
 from dashboard.sidebar import sidebar, title
+from dashboard.state import clear_head, select_head
 from induction.config import SIGNAL_RATIO
 from induction.figures.plots import map_figure
 from induction.models.registry import CAUSAL_MODELS, OFFLINE_MODELS, SIZES
 from induction.scoring import late_layer_share
 
+
+def _open(model: str, chart: str):
+    """A click on a panel's head: that model and head in the drill-down (the Head page names both)."""
+    def callback() -> None:
+        head = maps.clicked(chart)
+        if head:
+            if st.session_state.model != model:
+                st.session_state.model = model
+                clear_head()
+            select_head(*head)
+            st.session_state._open_head = True
+    return callback
+
+
 # inputs
 state = sidebar()
 title("Model sizes")
-st.caption(f"{state.setup} setup · target **{state.target}** · {state.protocol} protocol · {state.trials} trials")
+st.caption(f"{state.setup} setup · target **{state.target}** · {state.protocol} protocol · {state.trials} trials · "
+           "one colour scale (0..1) · click a head for its drill-down")
 sizes, missing = library.loadable(SIZES)
 if missing:  # said once, not in five red panels
     reason = next(iter(missing.values())).split(": ", 1)[-1]
@@ -35,7 +51,7 @@ for i, name in enumerate(models):
         if result is None:
             continue
         mean, sem = result.stats(state.target)
-        st.plotly_chart(map_figure(mean, sem), key=f"size_{name}", width="stretch")
+        maps.clickable_map(map_figure(mean, sem), key=f"size_{name}", on_select=_open(name, f"size_{name}"))
         share = late_layer_share(mean, threshold)
         frac = "–" if math.isnan(share["fraction"]) else f"{share['fraction']:.0%}"
         st.markdown(f"{share['high']} heads ≥ {threshold:.2f}; in the last third (layer ≥ "
@@ -43,3 +59,5 @@ for i, name in enumerate(models):
         top = result.top_heads(state.target, 3)
         st.markdown("Top: " + ", ".join(f"{h.name} {h.score:.2f}" for h in top) if top[0].ratio >= SIGNAL_RATIO
                     else f"No head above {SIGNAL_RATIO:g}x uniform (best {top[0].name} {top[0].score:.4f})")
+if st.session_state.pop("_open_head", False):
+    st.switch_page("views/head.py")

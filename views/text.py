@@ -25,8 +25,12 @@ source = st.radio("Text", [page.PASTE, page.DOCUMENT], horizontal=True, key="w_t
                   on_change=page.on_source_change, args=(topics[0],))
 if source == page.PASTE:
     st.session_state.setdefault("user_text", state.text)
-    limit = page.DEPLOYED_MAX_CHARS if deploy.limits().deployed else None
-    text = st.text_area("Your text", key="user_text", height=140, max_chars=limit, on_change=page.on_text_change)
+    limit = page.DEPLOYED_MAX_CHARS if deploy.limits().deployed else page.LOCAL_MAX_CHARS
+    text = st.text_area("Your text", key="user_text", height=140, max_chars=limit, on_change=page.on_text_change,
+                        help=f"at most {limit:,} characters")
+    note = page.wait_note(len(text))
+    if note:
+        st.caption(note)
     config_source = dict(text=text)
 else:
     st.session_state.w_doc = state.doc if state.doc in topics else topics[0]
@@ -53,6 +57,7 @@ if result is None:
 
 # render
 names = [f"#{k}: '{o['token']}' at {o['position']} (earlier {o['earlier']})" for k, o in enumerate(result.occurrences)]
+page.keep_occurrence_in_range(config, len(names))
 pick = st.selectbox("Mask this occurrence", range(len(names)), format_func=names.__getitem__, key="text_occurrence")
 st.plotly_chart(tokens_figure(page.tokens(config), result.occurrences, pick), key="text_tokens", width="stretch",
                 on_select=page.on_token_click, selection_mode="points")

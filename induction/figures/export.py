@@ -57,6 +57,29 @@ def figure_format(path: str) -> str:
     return fmt
 
 
+def run_title(model: str, setup: str, target: str, trials: int, seed: int, extra: str = "") -> str:
+    """What a figure for a paper says about itself: model, setup, target, trials and seed."""
+    parts = (model, f"{setup} setup", f"target {target}", f"{trials} trials", f"seed {seed}", extra)
+    return " · ".join(p for p in parts if p)
+
+
+def file_stem(*parts: object) -> str:
+    """A file name that says the run: induction_toy_standard_prev_50trials_seed0 (no path separators)."""
+    text = "_".join(str(p) for p in parts if p not in (None, ""))
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)
+
+
+def for_paper(fig, title: str):
+    """A copy of `fig` as a paper takes it: the run's title on top and no on-screen selection outline."""
+    import plotly.graph_objects as go
+
+    out = go.Figure(fig)
+    out.layout.shapes = tuple(s for s in out.layout.shapes if s.name != "selected")
+    top = max(out.layout.margin.t or 0, 60)
+    out.update_layout(title=dict(text=title, x=0.01, xanchor="left", font=dict(size=14)), margin=dict(t=top))
+    return out
+
+
 def write_figure(fig, path: str) -> Path:
     """Write `fig` to `path`, the format from its suffix."""
     out = Path(path)

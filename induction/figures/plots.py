@@ -18,9 +18,31 @@ from induction.config import OFFSETS, SIGNAL_RATIO
 
 MAP_COLORS = "Viridis"
 TOKEN_HOVER_MAX = 160
+CHIP_CHARS = 5  # a token chip holds five monospace characters; longer pieces are cut, whole on hover
 DIFF_COLORS = "RdBu_r"
 _HOVER = "<b>L%{customdata[0]}H%{customdata[1]}</b><br>layer %{customdata[0]}, head %{customdata[1]}<br>" \
          "VALUE %{customdata[2]:.4f} ± %{customdata[3]:.4f}<extra></extra>"
+
+
+def score_text(value: float) -> str:
+    """A score as a page prints it: two decimals when they can be read, else four, so a panel of small scores
+    never reads "best 0.00" (and an exact zero reads 0)."""
+    value = float(value)
+    if value == 0.0:
+        return "0"
+    return f"{value:.2f}" if abs(value) >= 0.1 else f"{value:.4f}"
+
+
+def ratio_text(ratio: float) -> str:
+    """A multiple of the uniform baseline: '30.3x', or '0.03x' below one (never a bare '0.0x')."""
+    return f"{ratio:.1f}x" if ratio >= 1 else f"{ratio:.2f}x"
+
+
+def best_text(name: str, score: float, ratio: float) -> str:
+    """A panel's best head, or that it has none: a head below SIGNAL_RATIO x uniform is not called best."""
+    if ratio < SIGNAL_RATIO:
+        return f"no head above {SIGNAL_RATIO:g}x uniform (top {name} {score_text(score)})"
+    return f"best {name} {score_text(score)} ({ratio_text(ratio)})"
 
 
 def _height(layers: int) -> int:
@@ -46,6 +68,7 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
     and small maps (or `values=True`) show each cell's value."""
     layers, heads = mean.shape
     z = np.asarray(mean, dtype=float).copy()
+    hover = _HOVER if sem is not None else _HOVER.replace(" ± %{customdata[3]:.4f}", "")  # no "± 0.0000"
     sem = np.zeros_like(z) if sem is None else np.asarray(sem, dtype=float)
     ablated = set(map(tuple, ablated))
     for l, h in ablated:
@@ -59,6 +82,7 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
     colorbar = dict(title=colorbar_title, tickformat=f".{places}f")  # plain decimals: never "800μ" or "0.00101"
     if baseline is not None and zmin is not None and zmax is not None and zmin <= baseline <= zmax:
         ticks = [float(v) for v in np.linspace(zmin, zmax, 5)]
+        ticks = [v for v in ticks if abs(v - baseline) > (zmax - zmin) / 8]  # the baseline's tick replaces a close one
         colorbar.update(tickvals=[*ticks, baseline],
                         ticktext=[f"{v:.{places}f}" for v in ticks] + [f"— uniform {baseline:.{places}f}"])
     show_values = layers * heads <= 64 if values is None else values
@@ -67,7 +91,7 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
                              texttemplate=f"%{{z:.{places}f}}" if show_values else None))
     fig.add_trace(go.Scatter(
         x=hh.ravel().tolist(), y=ll.ravel().tolist(), mode="markers", customdata=custom,
-        hovertemplate=_HOVER.replace("VALUE", value_name),
+        hovertemplate=hover.replace("VALUE", value_name),
         marker=dict(symbol="square", size=marker, opacity=0, color="black"), showlegend=False, name="heads",
         selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
     ))
@@ -76,8 +100,8 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
                                  marker=dict(symbol="x-thin", size=marker * 0.6, line=dict(width=2, color="#555")),
                                  hoverinfo="skip", showlegend=False, name="ablated"))
     for l, h in selected:
-        fig.add_shape(type="rect", x0=h - 0.5, x1=h + 0.5, y0=l - 0.5, y1=l + 0.5,
-                      line=dict(color="#ff2d55", width=3))
+        fig.add_shape(type="rect", x0=h - 0.5, x1=h + 0.5, y0=l - 0.5, y1=l + 0.5, name="selected",
+                      line=dict(color="#ff2d55", width=3))  # named: an export for a paper leaves it out
     # the toolbar stands upright at the right so it never covers the title; wide maps label every other head
     fig.update_layout(title=title, height=height, margin=dict(l=50, r=20, t=40 if title else 10, b=40),
                       clickmode="event+select", dragmode=False, plot_bgcolor="#d9d9d9",
@@ -169,13 +193,18 @@ def row_figure(detail, *, title: str = "") -> go.Figure:
                            customdata=[[t, o] for t, o in zip(detail.tokens, detail.original_tokens, strict=True)],
                            hovertemplate="position %{x}<br>token %{customdata[0]} (%{customdata[1]})"
                                          "<br>attention %{y:.4f}<extra></extra>"))
-    for i, (name, pos) in enumerate(detail.target_index.items()):  # staggered so neighbours stay legible
-        fig.add_annotation(x=pos, y=float(detail.row[pos]), text=name, showarrow=True, arrowhead=2,
-                           ay=-25 - 18 * i, ax=(i - 1) * 25)
-    fig.add_annotation(x=detail.mask_index, y=0, text=detail.query_label, showarrow=True, arrowhead=2, ay=-40)
-    fig.update_layout(title=title, height=300, margin=dict(l=50, r=20, t=40, b=40), bargap=0)
-    fig.update_xaxes(title="key position")
-    fig.update_yaxes(title="attention", rangemode="tozero")
+    marks = sorted([*detail.target_index.items(), (detail.query_label, detail.mask_index)], key=lambda m: m[1])
+    top = float(max(detail.row.max(), 1e-9))
+    for i, (name, pos) in enumerate(marks):  # left to right, alternately high and low: neighbours never overlap
+        token = str(detail.tokens[pos])[:12]
+        fig.add_annotation(x=pos, y=float(detail.row[pos]), text=name if token == name else f"{name}: {token}",
+                           showarrow=True, arrowhead=2, ax=0, ay=-(22 + 26 * (i % 3)), font=dict(size=11),
+                           bgcolor="rgba(255,255,255,0.8)")
+    shown = sorted({*(p for _, p in marks), *np.argsort(detail.row)[-6:].tolist()})  # marked and most attended
+    fig.update_layout(title=title, height=320, margin=dict(l=50, r=20, t=40, b=70), bargap=0)
+    fig.update_xaxes(title="key position (token)", tickvals=shown, tickangle=-45,
+                     ticktext=[f"{p} {str(detail.tokens[p])[:10]}" for p in shown])
+    fig.update_yaxes(title="attention", range=[0, top * 1.5])
     return fig
 
 
@@ -230,7 +259,8 @@ def offset_figure(profile, *, baseline: float, title: str = "") -> go.Figure:
     fig.add_hline(y=baseline, line=dict(color="#555", dash="dash"), annotation_text="uniform",
                   annotation_position="top right")
     fig.update_layout(title=title, height=280, margin=dict(l=50, r=20, t=40, b=40))
-    fig.update_xaxes(title="offset from the previous instance", dtick=1)
+    # every other offset labelled: eleven ticks crowd a half-width panel at 800 pixels
+    fig.update_xaxes(title="offset from the previous instance", tickvals=list(OFFSETS)[::2], tickfont=dict(size=10))
     fig.update_yaxes(title="attention", rangemode="tozero")
     return fig
 
@@ -294,17 +324,76 @@ def tokens_figure(windows: list[list[str]], occurrences: list[dict], selected: i
     earlier = {(o["window"], o["earlier"]) for o in occurrences}
     chosen = (occurrences[selected]["window"], occurrences[selected]["position"]) if selected is not None else None
     cells = [(w, i, t) for w, window in enumerate(windows) for i, t in enumerate(window)][:most]
-    colours = ["#ff4b4b" if (w, i) == chosen else "#ff9f40" if (w, i) in index else "#ffd9a8" if (w, i) in earlier
+    colours = ["#d62728" if (w, i) == chosen else "#ff9f40" if (w, i) in index else "#ffd9a8" if (w, i) in earlier
                else "#ececec" for w, i, _ in cells]
+    ink = ["white" if (w, i) == chosen else "#222" for w, i, _ in cells]  # the masked chip: white on red
     fig = go.Figure(go.Scatter(
         x=[n % per_row for n in range(len(cells))], y=[n // per_row for n in range(len(cells))], mode="markers+text",
-        text=[t for _, _, t in cells], textfont=dict(size=11, family="monospace"),
+        text=[t if len(t) <= CHIP_CHARS else t[:CHIP_CHARS - 1] + "…" for _, _, t in cells],  # fits its chip
+        textfont=dict(size=11, family="monospace", color=ink),
         marker=dict(symbol="square", size=34, color=colours, line=dict(width=0)),
-        customdata=[[index.get((w, i), -1), w, i] for w, i, _ in cells], showlegend=False,
-        hovertemplate="window %{customdata[1]}, position %{customdata[2]}: %{text}<extra></extra>"))
+        customdata=[[index.get((w, i), -1), w, i, t] for w, i, t in cells], showlegend=False,
+        hovertemplate="window %{customdata[1]}, position %{customdata[2]}: %{customdata[3]}<extra></extra>"))
     rows = max(1, -(-len(cells) // per_row))
     fig.update_layout(height=40 + 30 * rows, margin=dict(l=10, r=10, t=10, b=10), dragmode=False,
                       clickmode="event+select", plot_bgcolor="white")
     fig.update_xaxes(visible=False, range=[-0.6, per_row - 0.4])
     fig.update_yaxes(visible=False, range=[rows - 0.5, -0.5])
+    return fig
+
+
+def compare_figure(a: np.ndarray, b: np.ndarray, *, names: tuple[str, str], zmin: float, zmax: float,
+                   diff: np.ndarray | None = None) -> go.Figure:
+    """A and B on one colour scale (and B - A on a diverging one when the shapes match), in one figure: what a
+    paper prints of a comparison (the page shows the panels apart, each clickable)."""
+    from plotly.subplots import make_subplots
+
+    panels = [(a, "A"), (b, "B")] + ([(diff, "B − A")] if diff is not None else [])
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[1] for p in panels], horizontal_spacing=0.07)
+    for col, (z, _) in enumerate(panels, start=1):
+        is_diff = diff is not None and col == 3
+        fig.add_trace(go.Heatmap(z=np.asarray(z).tolist(), coloraxis="coloraxis2" if is_diff else "coloraxis",
+                                 xgap=1, ygap=1, hovertemplate="layer %{y}, head %{x}: %{z:.4f}<extra></extra>"),
+                      row=1, col=col)
+        fig.update_yaxes(autorange="reversed", title="layer" if col == 1 else None,
+                         dtick=1 if z.shape[0] <= 24 else 2, row=1, col=col)
+        fig.update_xaxes(title="head", dtick=1 if z.shape[1] <= 12 else 2, row=1, col=col)
+    if diff is not None:
+        bound = float(max(np.nanmax(np.abs(diff)), 1e-3))
+        fig.update_layout(coloraxis2=dict(colorscale=DIFF_COLORS, cmin=-bound, cmax=bound,
+                                          colorbar=dict(title="B − A", x=1.1, len=0.9)))
+    names_note = dict(text=f"A = {names[0]}<br>B = {names[1]}", xref="paper", yref="paper", x=0, y=1.12,
+                      xanchor="left", yanchor="bottom", showarrow=False, align="left", font=dict(size=12))
+    fig.update_layout(coloraxis=dict(colorscale=MAP_COLORS, cmin=zmin, cmax=zmax,
+                                     colorbar=dict(title="score", x=1.01, len=0.9)),
+                      height=_height(max(a.shape[0], b.shape[0])) + 60, width=400 * len(panels) + 160,
+                      margin=dict(l=50, r=140, t=110, b=40), plot_bgcolor="#d9d9d9",
+                      annotations=[*fig.layout.annotations, names_note])
+    return fig
+
+
+def sweep_figure(rows: list[dict], *, loss: str, title: str = "") -> go.Figure:
+    """The cumulative ablation sweep: the loss (nats, left axis) and the best remaining head's attention score
+    (right axis) against k, apart because they are different units; each tick names the head added at that k
+    and the hover every head ablated."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    ks = [r["k"] for r in rows]
+    ablated = [", ".join(r["ablated"]) for r in rows]
+    if any(r.get("loss") is not None for r in rows):
+        fig.add_trace(go.Scatter(x=ks, y=[r.get("loss") for r in rows], name=f"{loss} (nats)", mode="lines+markers",
+                                 customdata=ablated, hovertemplate=f"k=%{{x}}: {loss} %{{y:.3f}} nats<br>ablated: "
+                                                                   "%{customdata}<extra></extra>"), secondary_y=False)
+    fig.add_trace(go.Scatter(x=ks, y=[r["best_remaining_score"] for r in rows], name="best remaining head's score",
+                             mode="lines+markers", line=dict(dash="dot"),
+                             customdata=[[a, r["best_remaining"]] for a, r in zip(ablated, rows, strict=True)],
+                             hovertemplate="k=%{x}: best remaining %{customdata[1]} %{y:.4f}<br>ablated: "
+                                           "%{customdata[0]}<extra></extra>"), secondary_y=True)
+    fig.update_layout(title=title, height=340, margin=dict(l=50, r=50, t=40, b=60),
+                      legend=dict(orientation="h", y=-0.35))
+    fig.update_xaxes(title="heads ablated (top k; the tick names the head added)", tickvals=ks,
+                     ticktext=[f"{r['k']}: +{r['ablated'][-1]}" for r in rows])
+    fig.update_yaxes(title=f"{loss} (nats)", secondary_y=False, rangemode="tozero")
+    fig.update_yaxes(title="attention score", secondary_y=True, rangemode="tozero")
     return fig

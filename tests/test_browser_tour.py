@@ -1,0 +1,147 @@
+"""A tour in a real browser, as a new user takes it: every page for each offline model (toy, toy-gpt, minilm)
+from an empty cache, models switched back and forth, a head clicked where there is a map. Any page fails it
+that shows Streamlit magic output (an object's help, a code block), an exception box, a bare "None", an empty
+chart or a NaN in a hover.
+
+Bounded: 4 trials, short segments, the models' maps only (no Compute buttons but the Mosaic's), a few minutes
+on a shared 2-core machine. Screenshots of any failing page land in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import ROOT
+from .test_browser import ARTIFACTS, _free_port, _need_browser, browser, running_server  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+
+PAGES = re.findall(r'url_path="(\w+)"', (ROOT / "app.py").read_text())
+MODELS = {"toy": "trials=4", "toy-gpt": "trials=4", "minilm": "trials=4&segment=8"}
+SETTLE_MS = 1500  # the script has not run for this long: the page is drawn
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on 127.0.0.1 with an empty cache of its own: every map is computed as a new user's would be."""
+    _need_browser()
+    with running_server(_free_port(), INDUCTION_CACHE_DIR=str(tmp_path_factory.mktemp("tour-cache"))) as running:
+        yield running
+
+PROBLEMS_JS = """() => {
+  const main = document.querySelector('[data-testid=stMain]');
+  const out = [];
+  if (document.querySelector('[data-testid=stException]')) out.push('an exception box');
+  if (main.querySelector('[data-testid=stHelp], [data-testid=stDocString]')) out.push('help text (Streamlit magic)');
+  if (main.querySelector('[data-testid=stCode]')) out.push('a code block in the page (Streamlit magic?)');
+  for (const el of main.querySelectorAll('p, span, div, code, li')) {
+    if (el.children.length === 0 && /^\\s*`?None`?\\s*$/.test(el.textContent)) { out.push('a bare None'); break; }
+  }
+  if (/\\bNaN\\b/.test(main.innerText)) out.push('NaN in the page');
+  for (const plot of main.querySelectorAll('.js-plotly-plot')) {
+    const data = plot.data || [];  // arrays, or the {dtype, bdata} Plotly sends for numpy arrays
+    const has = v => v && (v.length > 0 || (v.bdata || '').length > 0);
+    const filled = data.some(t => ['x', 'y', 'z'].some(k => has(t[k])));
+    if (!filled) out.push('an empty chart');
+  }
+  return out;
+}"""
+
+
+def settle(page, timeout_ms: int = 180_000) -> None:
+    """Wait until the script has run and stayed idle for SETTLE_MS (reruns included)."""
+    page.wait_for_function(f"""() => {{
+        const app = document.querySelector('[data-testid=stApp]');
+        const state = app && app.getAttribute('data-test-script-state');
+        const now = Date.now();
+        if (state !== 'notRunning') {{ window.__busy = now; return false; }}
+        if (window.__busy === undefined) window.__busy = now;
+        return now - window.__busy > {SETTLE_MS};
+    }}""", timeout=timeout_ms, polling=250)
+
+
+def check(page, where: str) -> None:
+    problems = page.evaluate(PROBLEMS_JS)
+    if problems:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^\w]+", "_", where)
+        page.screenshot(path=str(ARTIFACTS / f"tour_{name}.png"), full_page=True)
+    assert not problems, f"{where}: {', '.join(dict.fromkeys(problems))}"
+
+
+def hover_text(page) -> str:
+    """The text of every hover label showing (SVG: its text content)."""
+    return " ".join(t or "" for t in page.locator(".hoverlayer").all_text_contents())
+
+
+def click_head(page, head: tuple[int, int], heads: int, tries: int = 3) -> str:
+    """Hover a head of the page's first map until its label shows, read it, click (again if a rerun redrew the
+    map under the mouse), as tests/test_browser.py's click_point does; the hover label's text."""
+    for attempt in range(tries):
+        points = page.locator(".js-plotly-plot .scatterlayer .trace").first.locator("path.point")
+        points.first.wait_for(state="attached", timeout=60_000)
+        point = points.nth(head[0] * heads + head[1])
+        try:
+            point.scroll_into_view_if_needed()
+            box = point.bounding_box()
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(x - 3, y - 3)
+            page.mouse.move(x, y)  # Plotly registers a click only after a hover
+            page.wait_for_function("name => Array.from(document.querySelectorAll('.hoverlayer'))"
+                                   ".some(h => h.textContent.includes(name))", arg=f"L{head[0]}H{head[1]}",
+                                   timeout=10_000)
+            label = hover_text(page)  # read before the click redraws the page
+            page.mouse.click(x, y)
+            return label
+        except Exception:
+            if attempt == tries - 1:
+                raise
+            page.mouse.move(0, 0)
+            settle(page)
+    return ""
+
+
+def test_every_page_for_each_offline_model(server, browser):  # noqa: F811 - the fixture above
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    for model, query in MODELS.items():
+        for path in PAGES:
+            page.goto(f"{url}/{path}?model={model}&{query}", wait_until="domcontentloaded")
+            settle(page)
+            check(page, f"{path} {model}")
+            if path == "mosaic":  # the one page whose maps are computed on a click
+                button = page.get_by_role("button", name=re.compile("^Compute "))
+                if button.count():
+                    button.first.click()
+                    settle(page)
+                    check(page, f"mosaic {model} computed")
+    page.close()
+
+
+def test_switch_models_back_and_forth_and_click_a_head(server, browser):  # noqa: F811
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/?model=toy&trials=4", wait_until="domcontentloaded")
+    settle(page)
+    for model, heads, head in (("toy-gpt", 2, (1, 0)), ("minilm", 12, (3, 5)), ("toy", 2, (1, 1))):
+        page.locator('[data-testid=stSidebar] [data-testid=stSelectbox]').first.click()
+        page.get_by_role("option", name=re.compile(f"^{re.escape(model)} —")).click()
+        page.get_by_text(re.compile(f"^{re.escape(model)} · .* setup")).first.wait_for(timeout=120_000)  # redrawn
+        settle(page)
+        check(page, f"map after switching to {model}")
+        if model == "toy-gpt":  # the app says what it changed, and gives it back to an encoder
+            page.get_by_text(re.compile("setup standard → repeat.*is a decoder")).first.wait_for(timeout=30_000)
+        if model == "minilm":
+            page.get_by_text(re.compile("setup repeat → standard")).first.wait_for(timeout=30_000)
+        label = click_head(page, head, heads)
+        assert f"L{head[0]}H{head[1]}" in label and "NaN" not in label, f"{model}: hover {label!r}"
+        page.get_by_role("heading", name=f"Head L{head[0]}H{head[1]}").wait_for(timeout=120_000)
+        settle(page)
+        check(page, f"drill-down of {model}")
+    page.go_back()  # the browser's Back: the previous view, toy's map before the click
+    settle(page)
+    page.get_by_text("Click a cell of the map").first.wait_for(timeout=60_000)
+    assert "head=1" not in page.url
+    page.close()
