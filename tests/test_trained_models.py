@@ -37,7 +37,7 @@ def test_the_final_checkpoint_has_a_strong_head_that_agrees_with_the_eager_refer
 
 
 def test_the_first_checkpoint_has_no_head_above_three_times_the_baseline(series):
-    setup, target = CASES[series]
+    setup, _ = CASES[series]
     first = shipped_series(series) / f"step_{checkpoint_steps(shipped_series(series))[0]}"
     result = compute_map(MapConfig(model=str(first), setup=setup, trials=50), use_cache=False)
     for name in result.targets:
@@ -74,3 +74,31 @@ def test_the_heads_form_where_the_late_token_loss_drops_and_the_icl_score_moves(
     icl = {p["step"]: p["mean"] for p in icl_series(models, trials=30)}
     better = -1 if setup == "repeat" else 1  # next-token: loss(long) - loss(short), negative when context helps
     assert better * (icl[steps[-1]] - icl[steps[0]]) > 0.1
+
+
+@pytest.mark.parametrize("model", sorted(CASES))
+def test_the_icl_and_effects_pages_give_numbers_for_the_trained_models_offline(model, fresh_cache):
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    for key, value in {"model": model, "trials": 5}.items():
+        at.query_params[key] = str(value)
+    at.run()
+    at.switch_page("views/icl.py").run()
+    assert model in at.info[0].value and "python-docs" in at.info[0].value  # said up front: it reads the corpus
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (metric,) = at.metric
+    assert np.isfinite(float(metric.value))
+    at.switch_page("views/effects.py").run()
+    next(b for b in at.button if b.label == "Compute effects").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) == 3 and any("clean loss" in c.value for c in at.caption)
+
+
+def test_the_sizes_page_offers_the_trained_models():
+    from induction.models.registry import OFFLINE_MODELS
+
+    assert set(CASES) <= set(OFFLINE_MODELS)

@@ -63,8 +63,9 @@ if setup not in setups_for(kind):
 head = (state.layer, state.head) if state.head_selected() else None
 template = MapConfig(setup=setup, protocol=state.protocol if kind != "causal" else "clean", trials=state.trials,
                      seed=state.seed, segment=state.segment)
+what = "decoder" if kind == "causal" else "encoder"
 st.caption(f"{len(models)} checkpoints · setup {setup} · target **{target}** · {state.trials} trials · seed "
-           f"{state.seed}" + (f" (a {'decoder' if kind == 'causal' else 'encoder'}: the sidebar's {state.setup} setup does not run on it)"
+           f"{state.seed}" + (f" (a {what}: the sidebar's {state.setup} setup does not run on it)"
                               if setup != state.setup else ""))
 
 # compute

@@ -379,7 +379,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     last = recipe.final if args.until is None else args.until
     print(f"training {recipe.name} ({recipe.architecture}, {recipe.layers} layers x {recipe.heads} heads, hidden "
-          f"{recipe.hidden}) for {last} steps on one CPU thread; checkpoints at {', '.join(map(str, recipe.checkpoints))}")
+          f"{recipe.hidden}) for {last} steps on one CPU thread; checkpoints at "
+          f"{', '.join(map(str, recipe.checkpoints))}")
 
     def report(entry: dict) -> None:
         if entry["step"] % (recipe.log_every * 25) == 0:

@@ -1,4 +1,5 @@
-"""Command line: `python -m induction {map,precompute,ablate,effects,reproduce,text,sweep,mosaic,icl,roles,train,models}`.
+"""Command line: `python -m induction {map,precompute,ablate,effects,reproduce,text,sweep,mosaic,icl,roles,train,
+models}`.
 
 Why a CLI: the engine is a library first; the dashboard is one client, the shell another. This module
 is the parser (choices come from `config`, spelled once); `commands.py` runs each command. Errors meant

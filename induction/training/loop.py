@@ -132,7 +132,8 @@ def train(recipe: Recipe, out_dir: Path | str, *, until: int | None = None,
                 run[:] = 0
                 if on_log:
                     on_log(entry)
-    result = {"recipe": asdict(recipe), "steps_run": last, "note": LOG_NOTE, "wall_s": round(time.perf_counter() - start, 1),
+    wall = round(time.perf_counter() - start, 1)
+    result = {"recipe": asdict(recipe), "steps_run": last, "note": LOG_NOTE, "wall_s": wall,
               "log": log}
     (out_dir / "training_log.json").write_text(json.dumps(result, indent=1))
     logger.info("trained %s: %d steps in %.0f s", recipe.name, last, result["wall_s"])

@@ -13,7 +13,7 @@ import numpy as np
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 PAD, UNK, CLS, SEP, MASK = range(len(SPECIALS))
-CHARACTERS = tuple(chr(c) for c in range(32, 127)) + ("\n",)
+CHARACTERS = (*(chr(c) for c in range(32, 127)), "\n")
 TOKENS = SPECIALS + CHARACTERS
 FIRST_CHARACTER = len(SPECIALS)
 VOCAB_SIZE = len(TOKENS)
