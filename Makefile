@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: run test browser bench load-test docker-smoke wheel-check
+.PHONY: run test browser bench load-test docker-smoke wheel-check trained-models
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -54,3 +54,7 @@ wheel-check: $(RUN_STAMP)
 # Build the deploy image, run it on 127.0.0.1 and check it (needs root to start a Docker engine; see the script)
 docker-smoke:
 	bash scripts/docker-smoke.sh
+
+# Retrain the shipped series from scratch into induction/toys/assets (one CPU thread each; bit for bit the same)
+trained-models: $(RUN_STAMP)
+	for r in trained-gpt; do $(BIN)/induction train $$r --out /tmp/induction-$$r --force --verify || exit 1; done

@@ -62,6 +62,23 @@ def get_icl(config):
     return run_with_progress(f"ICL {config.model}", icl_score, config)
 
 
+def get_dynamics(models: list[str], template: MapConfig, target: str, head, *, compute: bool):
+    """Every checkpoint's map of the series: computed where missing when `compute` (the series trained here are
+    small), else read from the cache only."""
+    from induction.analyses.dynamics import dynamics
+
+    if not compute:
+        return dynamics(models, template, target, head)
+    return run_with_progress(f"maps of {len(models)} checkpoints", dynamics, models, template, target, head,
+                             compute_missing=True, unit="checkpoints")
+
+
+def get_icl_series(models: list[str]):
+    from induction.analyses.dynamics import icl_series
+
+    return run_with_progress(f"ICL scores of {len(models)} checkpoints", icl_series, models, unit="checkpoints")
+
+
 def get_mosaic(models, state: ViewState):
     """(tiles, {model: why missing}) of the view's setup and target, from the cache only: nothing is computed."""
     from induction.analyses.mosaic import collect

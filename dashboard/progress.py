@@ -96,9 +96,9 @@ def show_error(text: str, *, compact: bool = False) -> None:
         st.error(text)
 
 
-def run_with_progress(label: str, compute, *args, compact: bool = False, **kwargs):
-    """Call `compute(..., progress=cb)` with an st.progress bar; errors show as messages. None on error or when
-    the visitor cancelled this computation (until they ask for it again)."""
+def run_with_progress(label: str, compute, *args, compact: bool = False, unit: str = "trials", **kwargs):
+    """Call `compute(..., progress=cb)` with an st.progress bar counting `unit`; errors show as messages. None on
+    error or when the visitor cancelled this computation (until they ask for it again)."""
     key = f"{getattr(compute, '__name__', label)}{args!r}{sorted(kwargs.items())!r}"
     if key in st.session_state.get(_CANCELLED, ()):
         st.info(f"{label}: cancelled.")
@@ -109,7 +109,7 @@ def run_with_progress(label: str, compute, *args, compact: bool = False, **kwarg
     bar = st.progress(0.0, text=f"{label}: loading the model (the first time in this server)…")
 
     def progress(done: int, total: int) -> None:
-        bar.progress(min(1.0, done / max(total, 1)), text=f"{label}: {done}/{total} trials")
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{label}: {done}/{total} {unit}")
 
     stack = contextlib.ExitStack()  # the slot, held until the computation ends, however it ends
     try:

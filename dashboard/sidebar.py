@@ -10,6 +10,7 @@ from induction.config import CAUSAL_SETUPS, MASK_PIECES, MAX_SEED, PROTOCOLS, SE
 from induction.models.hub import hub_reachable
 from induction.models.kinds import setups_for
 from induction.models.registry import KNOWN_MODELS, OFFLINE_MODELS
+from induction.training.series import series_of
 
 from .state import clear_head, copy_to, current_page, current_state, init_state, sync_url
 
@@ -52,8 +53,9 @@ def _on_model_change() -> None:
 
 
 def kind_of(model: str) -> str | None:
-    """'encoder' or 'causal' for a named model; None for a free id or folder (known once it loads)."""
-    spec = KNOWN_MODELS.get(model)
+    """'encoder' or 'causal' for a named model or a checkpoint of a series trained here; None for a free id or
+    folder (known once it loads)."""
+    spec = KNOWN_MODELS.get(model) or KNOWN_MODELS.get(series_of(model) or "")
     return spec.kind if spec else None
 
 

@@ -97,14 +97,15 @@ def test_deployed_mode_offers_exactly_the_listed_models_and_no_developer_advice(
 
 def test_the_image_holds_what_it_offers_and_its_precomputed_tier_is_root_owned():
     text = _dockerfile()
-    assert 'INDUCTION_ALLOWED_MODELS="toy toy-gpt minilm ${PRECOMPUTE_MODELS}"' in text
-    assert "precompute --models toy toy-gpt minilm ${PRECOMPUTE_MODELS}" in text  # what it offers, it holds
+    offline = "toy toy-gpt trained-gpt trained-bert minilm"
+    assert f'INDUCTION_ALLOWED_MODELS="{offline} ${{PRECOMPUTE_MODELS}}"' in text
+    assert f"precompute --models {offline} ${{PRECOMPUTE_MODELS}}" in text  # what it offers, it holds
     import re
 
     from induction.analyses.mosaic import MOSAIC_MODELS
 
     default = re.search(r'ARG PRECOMPUTE_MODELS="([^"]*)"', text).group(1).split()
-    assert set(MOSAIC_MODELS) <= {"toy", "toy-gpt", "minilm", *default}  # the Mosaic page's defaults are precomputed
+    assert set(MOSAIC_MODELS) <= {*offline.split(), *default}  # the Mosaic page's defaults are precomputed
     precompute = text.index("python -m induction precompute")
     assert precompute < text.index("USER app")  # computed as root: the runtime user cannot write the tier
     assert "chown -R app /app/cache /app/hf" in text

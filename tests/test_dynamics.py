@@ -3,6 +3,9 @@ the appearance step is where the best head first reaches half its highest score,
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -11,6 +14,9 @@ from induction.config import MapConfig
 from induction.sweep import run_sweep, tasks_for
 
 from .conftest import ROOT, save_random_bert
+from .test_app import click_point
+
+OTHER = "another series (a folder, or MultiBERTs)"
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +62,36 @@ def test_the_page_plots_the_series(run_folder, fresh_cache):
         at.query_params[key] = value
     at.run()
     at.switch_page("views/dynamics.py").run()
+    assert "What works here" in at.info[0].value and "trained-gpt" in at.info[0].value  # said up front
+    at.selectbox(key="dyn_choice").select(OTHER).run()
     assert any("None of the" in i.value for i in at.info)  # the MultiBERTs default is not cached here
-    assert "What works here" in at.info[0].value  # said up front
     at.text_input(key="dyn_series").input("garbage!!").run()
     assert any("not a checkpoint series" in e.value for e in at.error)
     at.text_input(key="dyn_series").input(str(run_folder)).run()
     assert not at.exception and len(at.get("plotly_chart")) == 1
     assert len(at.dataframe[0].value) == 3
     assert any("Induction heads appear" in m.value and "seed 3: step" in m.value for m in at.markdown)
+
+
+def test_a_trained_series_shows_its_phase_change_offline_and_a_click_opens_a_checkpoint(fresh_cache):
+    """From an empty cache: every checkpoint's map and ICL score computed on demand, the losses from the training
+    log, the step the heads form; a click on a checkpoint's point opens that checkpoint's map."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.query_params["trials"] = "6"
+    at.run()
+    at.switch_page("views/dynamics.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="dyn_choice").value == "trained-gpt"
+    assert "setup repeat" in at.caption[0].value  # the decoder's own setup, though the sidebar says standard
+    (chart,) = at.get("plotly_chart")
+    figure = json.loads(chart.proto.spec)
+    names = [t.get("name") for t in figure["data"]]
+    assert {"L1H0", "late-token loss", "ICL score"} <= set(names)
+    appears = next(m.value for m in at.markdown if "Induction heads appear" in m.value)
+    step = int(re.search(r"step (\d+)", appears).group(1))
+    assert 0 < step < 1500
+    checkpoint = series_models("trained-gpt")[-1]
+    assert checkpoint.endswith("step_1500")  # the series in step order
+    click_point(at, chart, [checkpoint, 1500], x=1500, y=0.7)
+    assert at.title[0].value == "Induction map" and at.session_state.model == checkpoint
+    assert at.session_state.setup == "repeat" and not at.exception

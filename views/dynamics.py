@@ -1,52 +1,106 @@
-"""Training dynamics: does an encoder have an induction phase change? Scores against training step, from the cache."""
+"""Training dynamics: watch induction heads form. The series trained here show the phase change offline (every
+head's score, the training and late-token losses and the ICL score against step); other series are read from the
+cache a sweep filled. A click on a checkpoint opens its map."""
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.sidebar import sidebar, title
-from induction.analyses.dynamics import dynamics, series_models
-from induction.config import InductionError, MapConfig, head_name
+from dashboard import library
+from dashboard.sidebar import fit_to_model, kind_of, sidebar, title
+from induction.analyses.dynamics import ICL_LENGTHS, loss_curve, series_models
+from induction.config import SETUP_TARGETS, InductionError, MapConfig, head_name
 from induction.figures.plots import dynamics_figure
+from induction.figures.training import phase_change_figure
+from induction.models.kinds import setups_for
+from induction.training.series import SERIES, shipped_series
+
+OTHER = "another series (a folder, or MultiBERTs)"
+
+
+def _open_checkpoint() -> None:
+    """A click on a checkpoint's point: that checkpoint becomes the model, and the map page opens."""
+    points = (st.session_state.get("dyn_chart") or {}).get("selection", {}).get("points", [])
+    data = points[0].get("customdata") if points else None
+    if data and isinstance(data[0], str):
+        s = st.session_state
+        s.model, s.custom_model, s.w_model_custom = data[0], True, data[0]
+        s.layer = s.head = None
+        fit_to_model(restore=True)
+        s.open_map = True
+
 
 # inputs
 state = sidebar()
+if st.session_state.pop("open_map", False):
+    st.switch_page("views/map.py")
 title("Training dynamics")
-st.info("**What works here.** This page reads checkpoint maps from the cache; it computes nothing. The released "
-        "MultiBERTs checkpoints need the Hugging Face Hub (or its local cache) and a `python -m induction sweep` "
-        "first. Offline, the toy's own training run works: `python -m induction.toys.toy_bert --checkpoints DIR`, "
-        "then `python -m induction sweep --models DIR/step_…` (or the folder), then type DIR below. A single model "
-        "(toy, minilm) is not a series: its map is on the Induction map page.")
-st.caption("One line per training seed: the best head's score (and the selected head's) at each checkpoint, for "
-           f"the sidebar's setup ({state.setup}), target **{state.target}**, protocol, trials and seed. Read from "
-           "the cache: fill it with `python -m induction sweep` (optionally on a Ray cluster).")
-spec = st.text_input("Checkpoints", "multiberts:seeds=0-4:steps=all", key="dyn_series",
-                     help="a sweep's --models (multiberts:seeds=0-4:steps=all), or a folder of step_N checkpoints "
-                          "such as the toy's training run (python -m induction.toys.toy_bert --checkpoints ...)")
+shipped = [name for name in SERIES if shipped_series(name).is_dir()]
+st.info("**What works here.** The series trained here from scratch "
+        f"({', '.join(f'`{n}`' for n in shipped) or 'none in this install'}) work offline: their maps and ICL "
+        "scores are computed on demand (seconds), beside the training log. Another series is read from the cache: "
+        "a folder of `step_N` checkpoint folders, or the MultiBERTs checkpoints (they need the Hugging Face Hub), "
+        "after `induction sweep --models …`. A single model is not a series: its map is on the Induction map page.")
+choice = st.selectbox("Series", [*shipped, OTHER], key="dyn_choice",
+                      help="trained-gpt: a Llama-style decoder; trained-bert: a RoFormer masked LM; both trained here "
+                           "(`induction train`, docs/training.md)")
+spec = choice
+if choice == OTHER:
+    spec = st.text_input("Checkpoints", "multiberts:seeds=0-4:steps=all", key="dyn_series",
+                         help="a sweep's --models (multiberts:seeds=0-4:steps=all), or a folder of step_N checkpoints")
 
-# guard + compute (cache reads only)
+# guard
 try:
     models = series_models(spec)
 except InductionError as exc:
     st.error(str(exc))
     st.stop()
+trained_here = spec in shipped
+kind = kind_of(spec) or "encoder"
+setup, target = state.setup, state.target
+if setup not in setups_for(kind):
+    setup = setups_for(kind)[0]
+    target = SETUP_TARGETS[setup][0]
 head = (state.layer, state.head) if state.head_selected() else None
-template = MapConfig(setup=state.setup, protocol=state.protocol, trials=state.trials, seed=state.seed,
-                     segment=state.segment)
-result = dynamics(models, template, state.target, head)
+template = MapConfig(setup=setup, protocol=state.protocol if kind != "causal" else "clean", trials=state.trials,
+                     seed=state.seed, segment=state.segment)
+what = "decoder" if kind == "causal" else "encoder"
+st.caption(f"{len(models)} checkpoints · setup {setup} · target **{target}** · {state.trials} trials · seed "
+           f"{state.seed}" + (f" (a {what}: the sidebar's {state.setup} setup does not run on it)"
+                              if setup != state.setup else ""))
+
+# compute
+result = library.get_dynamics(models, template, target, head, compute=trained_here)
+if result is None:
+    st.stop()
 if not result["rows"]:
     st.info(f"None of the {len(models)} checkpoints is in the cache yet. Fill it with:\n\n"
-            f"`python -m induction sweep --models {spec} --setups {state.setup} --seeds {state.seed} "
-            f"--protocol {state.protocol} --trials {state.trials}"
+            f"`induction sweep --models {spec} --setups {setup} --seeds {state.seed} "
+            f"--protocol {template.protocol} --trials {state.trials}"
             + (f" --segment {state.segment}`" if state.segment else "`"))
     st.stop()
+curve = loss_curve(spec)
+icl = library.get_icl_series(models) if trained_here else None
 
 # render
-name = head_name(*head) if head else None
-st.plotly_chart(dynamics_figure(result["rows"], result["appears"], head_name=name,
-                                title=f"{state.target} against training step"), width="stretch", key="dyn_chart")
-appears = ", ".join(f"seed {s}: step {a}" for s, a in result["appears"].items() if a is not None)
-st.markdown(f"Induction heads appear (best head at half its highest score): {appears or 'not in this series'}")
+appears = result["appears"]
+if trained_here:
+    st.plotly_chart(phase_change_figure(result["rows"], target=target, curve=curve, icl=icl, appears=appears,
+                                        title=f"{spec}: the phase change"),
+                    key="dyn_chart", on_select=_open_checkpoint, selection_mode="points", width="stretch")
+    st.caption("Top: each head's score against step (dotted: the uniform baseline); middle: the training loss over "
+               "every target and over the late tokens only an earlier instance predicts; bottom: the ICL score "
+               f"of each checkpoint ({icl[0]['definition'] if icl else 'not computed'}; {ICL_LENGTHS[1]} tokens is "
+               "what the trained models' 64 positions hold). Click a checkpoint's point to open its map.")
+else:
+    name = head_name(*head) if head else None
+    st.plotly_chart(dynamics_figure(result["rows"], appears, head_name=name, title=f"{target} against training step"),
+                    width="stretch", key="dyn_chart_cached")
+formed = ", ".join(f"seed {s}: step {a}" for s, a in appears.items() if a is not None)
+st.markdown(f"Induction heads appear (best head at half its highest score): {formed or 'not in this series'}")
 if result["missing"]:
     st.caption(f"{len(result['missing'])} of {len(models)} checkpoints are not in the cache (or cannot be described "
                "here) and are left out.")
-st.dataframe(pd.DataFrame(result["rows"]).round(4), hide_index=True, width="stretch")
+table = pd.DataFrame([{k: v for k, v in r.items() if k != "scores"} for r in result["rows"]])
+if icl:
+    table["icl"] = [p["mean"] for p in icl][:len(table)]
+st.dataframe(table.round(4), hide_index=True, width="stretch")

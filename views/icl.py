@@ -10,9 +10,11 @@ from induction.analyses.icl import CAUSAL_VARIANTS, CURVE_LENGTHS, ENCODER_VARIA
 from induction.figures.plots import curve_figure, distribution_figure
 from induction.losses import loss_name
 from induction.models.registry import KNOWN_MODELS, OFFLINE_MODELS
+from induction.training.series import SERIES
 
 NAMED_CORPORA = ("python-docs", "wikipedia-simple")
-TOYS = tuple(m for m in OFFLINE_MODELS if KNOWN_MODELS[m].source.startswith("bundled:"))  # their own tokens only
+TRAINED = tuple(m for m in OFFLINE_MODELS if m in SERIES)  # trained here: they read python-docs
+TOYS = tuple(m for m in OFFLINE_MODELS if KNOWN_MODELS[m].source.startswith("bundled:") and m not in TRAINED)
 
 # inputs
 state = sidebar()
@@ -21,6 +23,8 @@ no_head = [m for m in OFFLINE_MODELS if m not in TOYS and library.mlm_note(m)]
 st.info(f"**What works here.** The score needs a model with a trained LM head and a corpus its tokenizer reads. "
         f"Offline, {', '.join(TOYS)} (hand-set) read only their own tokens (t100 t101 …): they score a folder of "
         f".txt files written in those tokens, not the named corpora"
+        + (f"; {', '.join(TRAINED)} (trained here, one token a character) score python-docs offline, with contexts "
+           "their 64 positions hold (for example 6 and 60 tokens)" if TRAINED else "")
         + (f"; {', '.join(no_head)} has no trained masked-LM head and gives no number" if no_head else "")
         + ". BERT tiny..large (the study's models) score python-docs once their weights are in the local Hugging "
           "Face cache or the Hub is reachable.")

@@ -1,10 +1,11 @@
-"""Training dynamics: a head's induction score against training step, one line per training seed, read from
-the cache (a sweep fills it; nothing is computed here).
+"""Training dynamics: every head's induction score against training step, one line per training seed, with the
+training loss, the late-token loss and the ICL score of each checkpoint on the same steps.
 
-Why: Olsson et al. saw induction heads appear in a phase change during the training of decoders; with the
-MultiBERTs checkpoints (or the toy's own training run) the same question can be asked of encoders. The
-step at which induction heads *appear* is taken as the first checkpoint whose best head reaches half of
-that seed's highest score over the series.
+Why: Olsson et al. saw induction heads appear in a phase change during the training of decoders: at the same
+step the in-context learning score jumps and the loss on late tokens drops. The series trained here
+(`trained-gpt`, `trained-bert`: `induction train`) show it offline, and are small enough to compute on demand;
+other series (the MultiBERTs checkpoints) are read from the cache a sweep filled. The step at which induction
+heads *appear* is the first checkpoint whose best head reaches half of that seed's highest score.
 """
 
 from __future__ import annotations
@@ -13,15 +14,32 @@ import dataclasses
 from pathlib import Path
 
 from induction.config import InductionError, MapConfig
+from induction.engine import Progress
 from induction.sweep import checkpoint_seed, checkpoint_step, expand_models
+from induction.training.series import SERIES, shipped_series, training_log
+
+ICL_LENGTHS = (6, 60)  # the trained series' ICL contexts (short, long): their 64 positions hold at most 64 tokens
+
+
+def series_folder(spec: str) -> Path | None:
+    """The folder a series lives in: a shipped series' by its name, or the folder given; None for a model list."""
+    if spec in SERIES:
+        return shipped_series(spec)
+    folder = Path(spec).expanduser()
+    return folder if folder.is_dir() else None
 
 
 def series_models(spec: str, *, require_steps: bool = True) -> list[str]:
-    """A checkpoint series: a folder of checkpoint folders (`step_N`, or `seed_S/step_N`), or a sweep's --models.
-    `require_steps`: every model must name its training step (the Training dynamics page); a sweep takes any."""
-    folder = Path(spec).expanduser()
+    """A checkpoint series: a shipped series by name (trained-gpt), a folder of checkpoint folders (`step_N`, or
+    `seed_S/step_N`), or a sweep's --models. `require_steps`: every model must name its training step (the
+    Training dynamics page); a sweep takes any."""
+    if spec in SERIES and not shipped_series(spec).is_dir():
+        raise InductionError(f"the series {spec!r} is not in this install: regenerate it with "
+                             f"`induction train {spec} --out {shipped_series(spec)}`")
+    folder = series_folder(spec) or Path(spec).expanduser()
     if folder.is_dir():
-        found = sorted(p.parent for p in folder.glob("**/config.json") if checkpoint_step(p.parent.name) is not None)
+        found = sorted((p.parent for p in folder.glob("**/config.json") if checkpoint_step(p.parent.name) is not None),
+                       key=lambda p: (checkpoint_seed(str(p)), checkpoint_step(p.name), str(p)))  # step order
         if not found:
             raise InductionError(f"the folder {spec!r} has no checkpoint folders named step_N")
         return [str(p) for p in found]
@@ -42,20 +60,25 @@ def appearance_step(points: list[tuple[int, float]]) -> int | None:
     return next((step for step, score in points if score >= top / 2), None) if top > 0 else None
 
 
-def dynamics(models: list[str], template: MapConfig, target: str, head: tuple[int, int] | None = None) -> dict:
-    """Per checkpoint, from the cache: its seed, step, best head and score, and the chosen head's score.
+def dynamics(models: list[str], template: MapConfig, target: str, head: tuple[int, int] | None = None, *,
+             compute_missing: bool = False, progress: Progress | None = None) -> dict:
+    """Per checkpoint: its seed, step, best head and score, the chosen head's score and every head's ([L][H]).
+    From the cache; with `compute_missing`, the maps not cached are computed (the trained series are small).
 
     Returns {"rows": [...], "missing": [models not in the cache or not describable], "appears": {seed: step}}.
     """
-    from induction.engine import cached_map
+    from induction.engine import cached_map, compute_map
 
     rows, missing = [], []
-    for model in models:
+    for done, model in enumerate(models):
         step = checkpoint_step(model)
+        config = dataclasses.replace(template, model=model)
         try:
-            result = cached_map(dataclasses.replace(template, model=model))
+            result = compute_map(config) if compute_missing else cached_map(config)
         except InductionError:
             result = None
+        if progress:
+            progress(done + 1, len(models))
         if step is None or result is None:
             missing.append(model)
             continue
@@ -63,8 +86,35 @@ def dynamics(models: list[str], template: MapConfig, target: str, head: tuple[in
         mean = result.mean(target)
         chosen = float(mean[head]) if head and head[0] < result.layers and head[1] < result.heads else None
         rows.append({"model": model, "seed": checkpoint_seed(model), "step": step, "best_head": best.name,
-                     "best": best.score, "head": chosen, "baseline": result.baseline})
+                     "best": best.score, "head": chosen, "baseline": result.baseline,
+                     "scores": mean.round(6).tolist()})
     rows.sort(key=lambda r: (r["seed"], r["step"]))
     appears = {seed: appearance_step([(r["step"], r["best"]) for r in rows if r["seed"] == seed])
                for seed in sorted({r["seed"] for r in rows})}
     return {"rows": rows, "missing": missing, "appears": appears}
+
+
+def loss_curve(spec: str) -> dict | None:
+    """The training log of a series trained here: {"step", "loss", "late_loss"} lists, or None for other series."""
+    folder = series_folder(spec)
+    log = training_log(folder) if folder else None
+    if not log:
+        return None
+    entries = log["log"]
+    return {"step": [e["step"] for e in entries], "loss": [e["loss"] for e in entries],
+            "late_loss": [e["late_loss"] for e in entries], "note": log["note"]}
+
+
+def icl_series(models: list[str], *, lengths: tuple[int, int] = ICL_LENGTHS, trials: int = 50, seed: int = 0,
+               progress: Progress | None = None) -> list[dict]:
+    """The ICL score of every checkpoint (the kind's own variant, python-docs, cached): [{step, mean, sem}]."""
+    from induction.analyses.icl import ICLConfig, icl_score
+
+    out = []
+    for done, model in enumerate(models):
+        result = icl_score(ICLConfig(model=model, short=lengths[0], long=lengths[1], trials=trials, seed=seed))
+        out.append({"model": model, "step": checkpoint_step(model), "mean": result.mean, "sem": result.sem,
+                    "definition": result.definition, "sign": result.sign})
+        if progress:
+            progress(done + 1, len(models))
+    return out

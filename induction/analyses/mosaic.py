@@ -18,8 +18,8 @@ import numpy as np
 from induction.config import InductionError, MapConfig, check_target
 
 # The offline known answers and real weights, then BERT's sizes beside GPT-2, Pythia and OPT.
-MOSAIC_MODELS = ("toy", "toy-gpt", "minilm", "tiny", "small", "medium", "base", "large", "gpt2", "gpt2-medium",
-                 "pythia-70m", "pythia-160m", "pythia-410m", "opt-125m")
+MOSAIC_MODELS = ("toy", "toy-gpt", "trained-gpt", "trained-bert", "minilm", "tiny", "small", "medium", "base", "large",
+                 "gpt2", "gpt2-medium", "pythia-70m", "pythia-160m", "pythia-410m", "opt-125m")
 MOSAIC_SETUP, MOSAIC_TARGET = "repeat", "induction"
 
 

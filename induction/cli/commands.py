@@ -365,3 +365,34 @@ def cmd_roles(args: argparse.Namespace) -> int:
         print(f"  no {what} scores: {why}")
     write_json(args.json, result.to_json())
     return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from induction.training.recipes import RECIPES
+    from induction.training.series import compare_series, shipped_series
+
+    recipe = RECIPES[args.recipe]
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise ConfigError(f"{out} is not empty: choose a new folder, or pass --force to overwrite its checkpoints")
+    from induction.training.loop import train
+
+    last = recipe.final if args.until is None else args.until
+    print(f"training {recipe.name} ({recipe.architecture}, {recipe.layers} layers x {recipe.heads} heads, hidden "
+          f"{recipe.hidden}) for {last} steps on one CPU thread; checkpoints at "
+          f"{', '.join(map(str, recipe.checkpoints))}")
+
+    def report(entry: dict) -> None:
+        if entry["step"] % (recipe.log_every * 25) == 0:
+            print(f"  step {entry['step']:5d}  loss {entry['loss']:.3f}  late-token loss {entry['late_loss']:.3f}",
+                  flush=True)
+
+    result = train(recipe, out, until=args.until, on_log=report)
+    print(f"wrote {out} in {result['wall_s']:.0f}s")
+    if args.verify:
+        differ = compare_series(out, shipped_series(recipe.name))
+        if differ:
+            print(f"differs from the shipped series: {', '.join(differ)}", file=sys.stderr)
+            return 1
+        print(f"every checkpoint written is bit for bit the shipped {recipe.name}'s")
+    return 0

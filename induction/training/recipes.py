@@ -1,0 +1,53 @@
+"""The training recipes: one frozen config each, everything that decides a run (and so its checkpoints, bit for bit).
+
+What the data rewards: sequences of random characters (or, for a share of them, python-docs text) in which spans
+are copied to later, random positions. A copy's tokens are predictable only from its
+earlier instance, so the loss falls fastest with an induction circuit: a previous-token head, then a head that
+matches what precedes the current token. Span lengths, counts and places vary and positions are rotary (relative),
+so neither an absolute-position nor a fixed-offset shortcut solves it; characters are drawn with replacement and
+an encoder's masks fall outside the copies too, so counting tokens cannot solve it either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    kind: Literal["causal", "encoder"]
+    architecture: str  # the transformers class trained: LlamaForCausalLM or RoFormerForMaskedLM
+    layers: int = 2
+    hidden: int = 64
+    heads: int = 2
+    inner: int = 128  # MLP width
+    positions: int = 64  # tokens per training sequence = the model's positions (specials included)
+    batch: int = 64
+    lr: float = 3e-3
+    warmup: int = 100  # linear warm-up steps, then cosine to lr * min_lr_ratio
+    min_lr_ratio: float = 0.1
+    natural_share: float = 0.25  # share of sequences whose background is python-docs text (else random characters)
+    spans: tuple[int, int] = (3, 5)  # copied spans per sequence, inclusive
+    span_length: tuple[int, int] = (4, 12)  # inclusive
+    adjacent_rate: float = 0.25  # chance a copy starts right after its source
+    mask_rate_repeat: float = 0.3  # encoder: masking rate inside a span or its copy
+    mask_rate_other: float = 0.1  # encoder: masking rate elsewhere
+    seed: int = 0
+    checkpoints: tuple[int, ...] = (0, 150, 300, 400, 450, 500, 550, 600, 800, 1000, 1500)
+    log_every: int = 10
+
+    @property
+    def final(self) -> int:
+        return max(self.checkpoints)
+
+
+RECIPES: dict[str, Recipe] = {
+    "trained-gpt": Recipe(name="trained-gpt", kind="causal", architecture="LlamaForCausalLM"),
+    # natural text (three rows in four) makes the neighbour heads an encoder's circuit needs form first; with random
+    # rows only, or half natural with fewer masks, no head formed (docs/training.md)
+    "trained-bert": Recipe(name="trained-bert", kind="encoder", architecture="RoFormerForMaskedLM",
+                           natural_share=0.75,
+                           checkpoints=(0, 300, 600, 700, 800, 900, 1000, 1100, 1200, 1500, 2000, 3000)),
+}
