@@ -96,3 +96,14 @@ def test_the_train_command_refuses_a_folder_it_would_overwrite(tmp_path, capsys)
     (tmp_path / "keep.txt").write_text("mine")
     assert main(["train", "trained-gpt", "--out", str(tmp_path)]) == 2
     assert "not empty" in capsys.readouterr().err and (tmp_path / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(("recipe", "until"), [("trained-gpt", 150), ("trained-bert", 300)])
+def test_the_command_regenerates_the_shipped_series_bit_for_bit(recipe, until, tmp_path, capsys):
+    """The first two checkpoints of each shipped series, retrained from scratch by `induction train --verify`
+    (the whole series: `make trained-models`)."""
+    from induction.cli.parser import main
+
+    assert main(["train", recipe, "--out", str(tmp_path), "--until", str(until), "--verify"]) == 0
+    assert "bit for bit" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.glob("step_*")) == ["step_0", f"step_{until}"]
