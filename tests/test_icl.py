@@ -202,7 +202,7 @@ def test_icl_refusals_on_a_decoder_say_what_works():
 
     with pytest.raises(ConfigError, match="its ICL variants are next-token"):
         icl_score(ICLConfig(model="toy-gpt", variant="masked"), use_cache=False)
-    with pytest.raises(ConfigError, match=r"does not fit 'toy-gpt'.s 128 positions: choose a long context .* "
+    with pytest.raises(ConfigError, match=r"does not fit the 128 positions of 'toy-gpt': choose a long context .* "
                                           r"at most 128"):
         icl_score(ICLConfig(model="toy-gpt"), use_cache=False)  # the study's 50/500
     with pytest.raises(ConfigError, match="next-token is for decoder-only models"):

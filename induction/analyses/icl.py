@@ -221,9 +221,9 @@ def check(config: ICLConfig, max_positions: int, kind: str = "encoder") -> None:
     if min(lengths) < 3 or config.short >= config.long:
         raise ConfigError("context lengths must be at least 3 tokens and short < long")
     if max(lengths) > max_positions:
-        raise ConfigError(f"a {max(lengths)}-token context does not fit {config.model!r}'s {max_positions} positions: "
-                          f"choose a long context (and curve lengths) of at most {max_positions} tokens, with the "
-                          "short one below it (for example --short 10 --long 100)")
+        raise ConfigError(f"a {max(lengths)}-token context does not fit the {max_positions} positions of "
+                          f"{config.model!r}: choose a long context (and curve lengths) of at most {max_positions} "
+                          "tokens, with the short one below it (for example --short 10 --long 100)")
 
 
 def resolve_icl(config: ICLConfig) -> tuple[ICLConfig, ModelInfo]:
