@@ -46,15 +46,16 @@ def phase_change_figure(rows: list[dict], *, target: str, curve: dict | None = N
         row += 1
     if icl:
         fig.add_trace(go.Scatter(x=[p["step"] for p in icl], y=[p["mean"] for p in icl], mode="lines+markers",
-                                 name="ICL score", line=dict(color="#9467bd"), customdata=[[p["model"], p["step"]]
+                                 name="ICL score", line=dict(color="#8c564b"), customdata=[[p["model"], p["step"]]
                                                                                            for p in icl],
                                  error_y=dict(type="data", array=[p["sem"] for p in icl], visible=True),
                                  hovertemplate="step %{x}<br>ICL %{y:.3f}<extra></extra>"), row=row, col=1)
     for seed, step in (appears or {}).items():
         if step is not None:
             fig.add_vline(x=step, line=dict(color="#888", dash="dash"))
-            fig.add_annotation(x=step, y=1.0, yref="paper", text=f"heads form: step {step}" if len(appears) == 1
-                               else f"seed {seed}: step {step}", showarrow=False, xanchor="left", yanchor="bottom")
+            fig.add_annotation(x=step, y=0.97, xref="x", yref="y domain", xanchor="left", yanchor="top",
+                               text=f" heads form: step {step}" if len(appears) == 1 else f" seed {seed}: step {step}",
+                               showarrow=False)  # inside the top panel, clear of its title
     fig.update_layout(title=title, height=260 + 170 * len(panels), margin=dict(l=60, r=20, t=70, b=40),
                       legend=dict(orientation="h", y=-0.08))
     fig.update_xaxes(title="training step", row=len(panels), col=1)
