@@ -38,6 +38,13 @@ def test_a_folder_of_checkpoints_is_a_series_in_step_order(run_folder, tmp_path)
             series_models(not_a_series)
 
 
+def test_a_trained_series_by_name_is_its_checkpoints_on_the_page_and_its_final_model_in_a_sweep():
+    page = series_models("trained-gpt")
+    assert [m.rsplit("_", 1)[-1] for m in page] == ["0", "150", "300", "400", "450", "500", "550", "600", "800",
+                                                    "1000", "1500"]
+    assert series_models("trained-gpt", require_steps=False) == ["trained-gpt"]
+
+
 def test_appearance_is_the_first_step_at_half_the_highest_score():
     assert appearance_step([(0, 0.02), (100, 0.05), (200, 0.31), (300, 0.6), (400, 0.58)]) == 200
     assert appearance_step([(0, 0.0), (10, 0.0)]) is None and appearance_step([]) is None

@@ -32,11 +32,13 @@ def series_folder(spec: str) -> Path | None:
 def series_models(spec: str, *, require_steps: bool = True) -> list[str]:
     """A checkpoint series: a shipped series by name (trained-gpt), a folder of checkpoint folders (`step_N`, or
     `seed_S/step_N`), or a sweep's --models. `require_steps`: every model must name its training step (the
-    Training dynamics page); a sweep takes any."""
-    if spec in SERIES and not shipped_series(spec).is_dir():
+    Training dynamics page, where a series' name is the series); a sweep takes any (and a series' name is its
+    final checkpoint, the registry's model: sweep the series by its folder)."""
+    named = require_steps and spec in SERIES
+    if named and not shipped_series(spec).is_dir():
         raise InductionError(f"the series {spec!r} is not in this install: regenerate it with "
                              f"`induction train {spec} --out {shipped_series(spec)}`")
-    folder = series_folder(spec) or Path(spec).expanduser()
+    folder = (series_folder(spec) if named or spec not in SERIES else None) or Path(spec).expanduser()
     if folder.is_dir():
         found = sorted((p.parent for p in folder.glob("**/config.json") if checkpoint_step(p.parent.name) is not None),
                        key=lambda p: (checkpoint_seed(str(p)), checkpoint_step(p.name), str(p)))  # step order
