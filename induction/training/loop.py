@@ -97,9 +97,6 @@ def train(recipe: Recipe, out_dir: Path | str, *, until: int | None = None,
     out_dir/training_log.json (the recipe, the per-`log_every` losses, the wall time). Returns the log.
 
     `until`: stop after that step (its checkpoints are the full run's, bit for bit: the schedule is the recipe's)."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with _deterministic_cpu():
