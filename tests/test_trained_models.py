@@ -67,9 +67,10 @@ def test_the_heads_form_where_the_late_token_loss_drops_and_the_icl_score_moves(
     steps = [r["step"] for r in result["rows"]]
     assert steps[0] < formed < steps[-1]
     curve = loss_curve(series)
-    late = dict(zip(curve["step"], curve["late_loss"], strict=True))
+    late = np.asarray(curve["late_loss"], dtype=float)  # [steps]: entry i is step curve["step"][i]
+    at = {s: i for i, s in enumerate(curve["step"])}
     before, after = steps[steps.index(formed) - 1], formed
-    drop = late[min(s for s in late if s >= before + 10)] - late[min(s for s in late if s >= after)]
+    drop = late[at[before]:at[before] + 10].mean() - late[at[after] - 9:at[after] + 1].mean()  # ten steps each
     assert drop > 0.5  # nats, between the checkpoint before the heads formed and the one they formed at
     icl = {p["step"]: p["mean"] for p in icl_series(models, trials=30)}
     better = -1 if setup == "repeat" else 1  # next-token: loss(long) - loss(short), negative when context helps

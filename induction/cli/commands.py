@@ -383,7 +383,7 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{', '.join(map(str, recipe.checkpoints))}")
 
     def report(entry: dict) -> None:
-        if entry["step"] % (recipe.log_every * 25) == 0:
+        if entry["step"] % 250 == 0:
             print(f"  step {entry['step']:5d}  loss {entry['loss']:.3f}  late-token loss {entry['late_loss']:.3f}",
                   flush=True)
 

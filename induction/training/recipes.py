@@ -36,7 +36,7 @@ class Recipe:
     mask_rate_other: float = 0.1  # encoder: masking rate elsewhere
     seed: int = 0
     checkpoints: tuple[int, ...] = (0, 150, 300, 400, 450, 500, 550, 600, 800, 1000, 1500)
-    log_every: int = 10
+    log_every: int = 1  # the log has every step
 
     @property
     def final(self) -> int:
