@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -45,8 +46,16 @@ def workers_wanted(deployed: bool) -> int:
     return 0
 
 
+def _exit_with(parent: int) -> None:
+    """End this worker when the server that started it is gone (killed: nobody would read its answer)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 def _serve(conn, threads: int, niceness: int, env: dict[str, str]) -> None:
     """The worker's loop: one call at a time from the pipe, progress and the outcome back through it."""
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     os.environ.update(env)
     if hasattr(os, "nice"):
         with contextlib.suppress(OSError):
