@@ -86,3 +86,21 @@ def test_the_server_starts_workers_when_deployed_or_asked(monkeypatch):
     monkeypatch.setenv("INDUCTION_COMPUTE_WORKERS", "1")
     assert compute_workers.workers_wanted(deployed=False) == 2
     assert compute_workers.server_pool() is None  # nothing started outside serve.py
+
+
+def map_on_a_full_disk(config: MapConfig, progress=None):
+    """compute_map in a worker whose cache cannot write (the disk is full): run there by the test below."""
+    from induction.cache import open_cache
+    from induction.engine import compute_map
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    open_cache().store.set = full
+    return compute_map(config, progress=progress)
+
+
+def test_a_full_disk_in_a_worker_returns_the_map_with_its_warning(pool, random_bert):
+    result, notes = pool.run(map_on_a_full_disk, (MapConfig(model=random_bert, trials=2, segment=8, seed=9),), {})
+    assert result.trials == 2
+    assert len(notes) == 1 and "No space left on device" in notes[0]  # the page shows it as a warning
