@@ -104,3 +104,13 @@ def test_a_full_disk_in_a_worker_returns_the_map_with_its_warning(pool, random_b
     result, notes = pool.run(map_on_a_full_disk, (MapConfig(model=random_bert, trials=2, segment=8, seed=9),), {})
     assert result.trials == 2
     assert len(notes) == 1 and "No space left on device" in notes[0]  # the page shows it as a warning
+
+
+def test_the_about_page_says_where_computations_run(monkeypatch):
+    from types import SimpleNamespace
+
+    from dashboard.library import server_load
+
+    assert "worker process" not in server_load()  # no pool: they run in the server process
+    monkeypatch.setattr(compute_workers, "_POOL", SimpleNamespace(size=1, restarts=2))
+    assert "1 worker process(es)" in server_load() and "restarted 2 time(s)" in server_load()
