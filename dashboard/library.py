@@ -182,4 +182,16 @@ def server_load() -> str:
             f"(`INDUCTION_MODEL_MEMORY_MB`; least recently used evicted first, never one in use).\n\n"
             f"| model | MB | in use |\n|---|---|---|{rows}\n\n"
             f"Computations: {queue['running']} running of {queue['slots']} at once (`INDUCTION_MAX_COMPUTE`), "
-            f"{queue['queued']} waiting; maps already computed never wait.")
+            f"{queue['queued']} waiting; maps already computed never wait." + _workers_line())
+
+
+def _workers_line() -> str:
+    """Where computations run: the server's worker processes when it started them (deployed), else this process."""
+    from induction.compute_workers import server_pool
+
+    pool = server_pool()
+    if pool is None:
+        return ""
+    return (f"\n\nThey run in {pool.size} worker process(es) of their own at the lowest priority (restarted "
+            f"{pool.restarts} time(s) after a cancel), each with its share of the model budget; the table above "
+            f"is the server process's own models.")

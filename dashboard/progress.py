@@ -3,6 +3,11 @@
 A call that has to compute (not one served from the cache: the engine asks only then) first waits for one
 of the server's computation slots (induction/admission.py): the page shows its place in the queue and a
 cancel button; cancelling, or closing the tab (Streamlit stops the script), frees the place or the slot.
+
+In the server (serve.py starts a pool of worker processes when deployed), the admitted computation runs in
+a worker process, not in this page's thread, so it cannot hold up the pages of other visitors; the page
+polls the worker's progress, and a cancel or a closed tab kills the worker (a fresh one replaces it).
+Cached results never leave this thread: the computation moves only when the engine reaches real work.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import warnings
 
 import streamlit as st
 
-from induction import admission, deploy
+from induction import admission, compute_workers, deploy
 from induction.cache import CacheWriteWarning
 from induction.config import InductionError
 
@@ -24,6 +29,15 @@ _RATES: dict[int, admission.RateLimit] = {}
 
 class Refused(Exception):
     """A per-visitor limit of the deployed mode: shown as a notice, not an error."""
+
+
+class Offload(BaseException):
+    """Raised at the first heavy section when a worker pool runs computations: the call moves to a worker.
+    A BaseException so that no library fallback (`except Exception`) mistakes it for a failure."""
+
+
+def _offload() -> None:
+    raise Offload
 
 
 def visitor_id() -> str:
@@ -51,8 +65,9 @@ def _check_limits(visitor: str, queue: admission.Admission) -> None:
                           f"please wait {math.ceil(wait)} s (maps already computed still open at once).")
 
 
-def _gate(label: str, key: str, stack: contextlib.ExitStack):
-    """The wait for a slot, shown in the page: the place in the queue and a cancel button."""
+def _gate(label: str, key: str, stack: contextlib.ExitStack, *, in_process: bool = True):
+    """The wait for a slot, shown in the page: the place in the queue and a cancel button. `in_process`: the
+    computation then runs in this thread (no worker pool), with fewer threads and a lower priority."""
     def gate() -> None:
         queue = admission.server_admission()
         visitor = visitor_id()
@@ -70,10 +85,35 @@ def _gate(label: str, key: str, stack: contextlib.ExitStack):
 
         stack.enter_context(admission.admitted(visitor, on_wait))
         box.empty()
-        if deploy.limits().deployed:
+        if in_process and deploy.limits().deployed:
             admission.limit_torch_threads(queue.slots)
             admission.deprioritize_this_thread()  # cached views and page serving come first
     return gate
+
+
+def _in_worker(pool: compute_workers.Pool, label: str, key: str, bar, compute, args: tuple, kwargs: dict,
+               progress) -> tuple:
+    """Wait for a slot (place shown, cancel offered), then run the call in one of the pool's workers, redrawing
+    the bar while it runs: each redraw lets Streamlit stop this run (a cancel, a closed tab), which kills the
+    worker and frees the slot."""
+    with contextlib.ExitStack() as stack:
+        _gate(label, key, stack, in_process=False)()
+        box = st.empty()
+        stack.callback(box.empty)
+        box.button("cancel", key=f"cancel-run-{key}", on_click=_cancel, args=(key,))
+        last: list[tuple[int, int]] = []
+
+        def on_progress(done: int, total: int) -> None:
+            last[:] = [(done, total)]
+            progress(done, total)
+
+        def on_wait() -> None:  # the same bar again, but the redraw lets Streamlit stop this run
+            if last:
+                progress(*last[0])
+            else:
+                bar.progress(0.0, text=f"{label}: loading the model (the first time in this worker)…")
+
+        return pool.run(compute, args, kwargs, on_progress=on_progress, on_wait=on_wait, poll_s=0.5)
 
 
 def _cancel(key: str) -> None:
@@ -97,8 +137,8 @@ def show_error(text: str, *, compact: bool = False) -> None:
 
 
 def run_with_progress(label: str, compute, *args, compact: bool = False, unit: str = "trials", **kwargs):
-    """Call `compute(..., progress=cb)` with an st.progress bar counting `unit`; errors show as messages. None on
-    error or when the visitor cancelled this computation (until they ask for it again)."""
+    """Call `compute(..., progress=cb)` with an st.progress bar; errors show as messages. None on error or when
+    the visitor cancelled this computation (until they ask for it again). `unit` names what the bar counts."""
     key = f"{getattr(compute, '__name__', label)}{args!r}{sorted(kwargs.items())!r}"
     if key in st.session_state.get(_CANCELLED, ()):
         st.info(f"{label}: cancelled.")
@@ -111,12 +151,18 @@ def run_with_progress(label: str, compute, *args, compact: bool = False, unit: s
     def progress(done: int, total: int) -> None:
         bar.progress(min(1.0, done / max(total, 1)), text=f"{label}: {done}/{total} {unit}")
 
+    pool = compute_workers.server_pool()
     stack = contextlib.ExitStack()  # the slot, held until the computation ends, however it ends
     try:
         with warnings.catch_warnings(record=True) as caught, stack, models_in_use(), \
-                admission.gated(_gate(label, str(hash(key)), stack)):
+                admission.gated(_offload if pool else _gate(label, str(hash(key)), stack)):
             warnings.simplefilter("always", CacheWriteWarning)
-            result = compute(*args, progress=progress, **kwargs)
+            try:
+                result = compute(*args, progress=progress, **kwargs)
+            except Offload:  # not in the cache: the rest runs in a worker process, this thread only waits
+                result, notes = _in_worker(pool, label, str(hash(key)), bar, compute, args, kwargs, progress)
+                for note in notes:
+                    warnings.warn(note, CacheWriteWarning, stacklevel=1)
         for w in caught:
             if issubclass(w.category, CacheWriteWarning):
                 st.warning(str(w.message))

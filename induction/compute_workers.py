@@ -1,0 +1,216 @@
+"""Heavy computations in long-lived worker processes, so they cannot hold up the server serving pages.
+
+Why: in one process a computation shares the interpreter (and its lock) with every page the server draws,
+so on a small machine a visitor opening a cached map waits behind the visitors computing. Here the server
+keeps one worker process per admission slot (spawned once and kept, so their loaded models stay warm;
+each at the lowest OS priority, with the intra-op threads its share of the cores). A page submits a
+module-level library call with picklable arguments (frozen config dataclasses), reads progress from the
+pipe while it waits, and gets the result back pickled (only across the pipe; the disk cache stays
+pickle-free). A caller that gives up (cancel, a closed tab) kills its worker, and a fresh one takes its place.
+
+Only the server starts a pool (`start_server_pool`, from serve.py when deployed or when
+`INDUCTION_COMPUTE_WORKERS` asks); the CLI, the library and AppTest compute in their own process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+_SPAWN = multiprocessing.get_context("spawn")  # no fork of a threaded server; the child imports afresh
+LOWEST_PRIORITY = 19
+
+
+class WorkerDied(RuntimeError):
+    """The worker process ended before answering (killed, or out of memory)."""
+
+
+def workers_wanted(deployed: bool) -> int:
+    """How many workers the server should start: INDUCTION_COMPUTE_WORKERS (0 turns them off, any other
+    number is ignored in favour of the admission slots), else one per slot when deployed, none otherwise."""
+    from induction.admission import server_admission
+
+    raw = os.environ.get("INDUCTION_COMPUTE_WORKERS", "").strip().lower()
+    if raw in ("0", "no", "false", "off"):
+        return 0
+    if raw or deployed:
+        return server_admission().slots
+    return 0
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when the server that started it is gone (killed: nobody would read its answer)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _serve(conn, threads: int, niceness: int, env: dict[str, str]) -> None:
+    """The worker's loop: one call at a time from the pipe, progress and the outcome back through it."""
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
+    os.environ.update(env)
+    if hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(niceness)
+    import torch
+
+    torch.set_num_threads(threads)
+    from induction.cache import CacheWriteWarning
+    from induction.engine import models_in_use
+
+    while True:
+        try:
+            fn, args, kwargs = conn.recv()
+        except (EOFError, OSError):
+            return  # the server went away
+
+        def progress(done: int, total: int) -> None:
+            conn.send(("progress", done, total))
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CacheWriteWarning)
+            try:
+                with models_in_use():
+                    outcome: tuple = ("ok", fn(*args, progress=progress, **kwargs))
+            except Exception as exc:  # the caller raises it in its own thread
+                outcome = ("error", exc)
+        notes = [str(w.message) for w in caught if issubclass(w.category, CacheWriteWarning)]
+        _answer(conn, outcome, notes)
+
+
+def _answer(conn, outcome: tuple, notes: list[str]) -> None:
+    """Send the outcome; one that cannot be pickled becomes an error naming why (the pipe stays usable, since
+    pickling happens before anything is written)."""
+    try:
+        conn.send((*outcome, notes))
+    except Exception as exc:
+        conn.send(("error", RuntimeError(f"the result could not be sent back: {type(exc).__name__}: {exc}"), notes))
+
+
+class Worker:
+    """One long-lived worker process and the server's end of its pipe."""
+
+    def __init__(self, threads: int = 1, niceness: int = LOWEST_PRIORITY, env: dict[str, str] | None = None):
+        self._conn, child = _SPAWN.Pipe()
+        self.process = _SPAWN.Process(target=_serve, args=(child, threads, niceness, env or {}), daemon=True,
+                                      name="induction-compute")
+        self.process.start()
+        child.close()
+        self.busy = False  # a call was sent and its answer has not come back
+
+    def call(self, fn: Callable, args: tuple, kwargs: dict, *, on_progress: Callable[[int, int], None] | None = None,
+             on_wait: Callable[[], None] | None = None, poll_s: float = 0.25) -> tuple[Any, list[str]]:
+        """(fn(*args, **kwargs, progress=...), cache-write notes) computed in the worker. `on_wait` runs every
+        `poll_s` while waiting and may raise to give up (the caller must then `kill` this worker)."""
+        self._conn.send((fn, args, kwargs))
+        self.busy = True
+        while True:
+            if self._conn.poll(poll_s):
+                try:
+                    kind, *rest = self._conn.recv()
+                except (EOFError, OSError) as exc:
+                    raise WorkerDied("the computation's worker process ended") from exc
+                if kind == "progress":
+                    if on_progress:
+                        on_progress(*rest)
+                    continue
+                value, notes = rest
+                self.busy = False
+                if kind == "error":
+                    raise value
+                return value, notes
+            if not self.process.is_alive():
+                raise WorkerDied("the computation's worker process ended")
+            if on_wait:
+                on_wait()
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def kill(self) -> None:
+        """End the process now (a computation nobody waits for any more) and close the pipe."""
+        self.process.kill()
+        self.process.join(5)
+        self._conn.close()
+
+
+class Pool:
+    """`size` idle workers; a caller holding an admission slot takes one, and gives it back or kills it."""
+
+    def __init__(self, size: int, threads: int = 1, env: dict[str, str] | None = None,
+                 niceness: int = LOWEST_PRIORITY):
+        self.size, self._make = size, lambda: Worker(threads, niceness, env)
+        self._lock = threading.Lock()
+        self._idle = [self._make() for _ in range(size)]
+        self.restarts = 0
+
+    def take(self) -> Worker:
+        """An idle worker (a fresh one if none is idle: admission normally keeps one free per slot)."""
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+                self.restarts += 1
+        return self._make()
+
+    def give_back(self, worker: Worker, *, finished: bool) -> None:
+        """Keep a worker that finished its call; kill one that did not and start its replacement."""
+        if not finished or not worker.alive():
+            worker.kill()
+            worker = self._make()
+            with self._lock:
+                self.restarts += 1
+        with self._lock:
+            if len(self._idle) < self.size:
+                self._idle.append(worker)
+                return
+        worker.kill()
+
+    def run(self, fn: Callable, args: tuple, kwargs: dict, **hooks) -> tuple[Any, list[str]]:
+        """`Worker.call` on a worker of the pool; killed and replaced when the caller gives up or it dies."""
+        worker = self.take()
+        try:
+            return worker.call(fn, args, kwargs, **hooks)
+        finally:  # an answer (a result or the call's own error) leaves the worker ready for the next call
+            self.give_back(worker, finished=not worker.busy)
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [w.process.pid for w in self._idle if w.process.pid]
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.kill()
+
+
+_POOL: Pool | None = None
+
+
+def start_server_pool(size: int) -> Pool | None:
+    """The server's pool of `size` workers (none for 0), each with its share of the cores and of the model
+    memory budget; started once."""
+    global _POOL
+    from induction.admission import torch_threads
+    from induction.model_memory import budget_bytes
+
+    if _POOL is None and size > 0:
+        env = {"INDUCTION_MODEL_MEMORY_MB": str(max(64, budget_bytes() // 2**20 // size))}
+        _POOL = Pool(size, threads=torch_threads(size), env=env)
+        log.info("started %d compute worker process(es)", size)
+    return _POOL
+
+
+def server_pool() -> Pool | None:
+    """The pool serve.py started, or None (AppTest, `streamlit run app.py` when not deployed)."""
+    return _POOL

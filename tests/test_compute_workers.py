@@ -1,0 +1,116 @@
+"""Heavy computations in worker processes: the same results, errors as messages, a caller who gives up frees the
+worker, and a cached map never leaves the page's thread."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from induction import admission, compute_workers
+from induction.config import InductionError, MapConfig
+
+
+@pytest.fixture()
+def pool(fresh_cache):
+    """One worker (spawned after fresh_cache set the cache directory, so it shares this test's cache)."""
+    p = compute_workers.Pool(1)
+    yield p
+    p.close()
+
+
+def test_a_map_computed_in_a_worker_equals_the_one_computed_here_and_reports_progress(pool, random_bert):
+    from induction.engine import compute_map
+
+    config = MapConfig(model=random_bert, trials=3, segment=8)
+    seen: list[tuple[int, int]] = []
+    result, notes = pool.run(compute_map, (config,), {}, on_progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (3, 3) and notes == []
+    here = compute_map(config, use_cache=False)
+    for target in here.targets:
+        np.testing.assert_allclose(result.per_trial[target], here.per_trial[target], atol=1e-6)
+    assert compute_map(config).cached  # the worker stored it in the cache this process reads
+
+
+def test_an_unreadable_model_in_a_worker_is_a_clear_message_and_the_worker_stays(pool, random_bert, tmp_path):
+    from induction.engine import compute_map
+
+    broken = tmp_path / "broken"
+    shutil.copytree(random_bert, broken)
+    for weights in broken.glob("*.safetensors"):
+        weights.write_bytes(b"not a safetensors file")
+    pid = pool.pids()
+    with pytest.raises(InductionError) as err:
+        pool.run(compute_map, (MapConfig(model=str(broken), trials=2, segment=8),), {})
+    assert "\n" not in str(err.value) and "Traceback" not in str(err.value)
+    assert pool.pids() == pid and pool.restarts == 0  # its own error: the worker serves the next call
+    assert pool.run(compute_map, (MapConfig(model=random_bert, trials=2, segment=8),), {})[0].trials == 2
+
+
+def test_a_caller_who_gives_up_kills_its_worker_and_a_fresh_one_takes_its_place(pool, random_bert):
+    from induction.engine import compute_map
+
+    before = pool.pids()
+
+    def give_up() -> None:
+        raise admission.Cancelled("the visitor left")
+
+    with pytest.raises(admission.Cancelled):
+        pool.run(compute_map, (MapConfig(model=random_bert, trials=200, segment=64),), {}, on_wait=give_up,
+                 poll_s=0.01)
+    assert pool.restarts == 1 and pool.pids() != before and len(pool.pids()) == 1
+    assert pool.run(compute_map, (MapConfig(model=random_bert, trials=2, segment=8),), {})[0].trials == 2
+
+
+def test_only_an_uncached_computation_leaves_the_page_thread(random_bert, fresh_cache):
+    from dashboard.progress import Offload, _offload
+    from induction.engine import compute_map
+
+    config = MapConfig(model=random_bert, trials=2, segment=8)
+    with pytest.raises(Offload), admission.gated(_offload):
+        compute_map(config)  # not cached: the first heavy section sends it elsewhere
+    compute_map(config)
+    with admission.gated(_offload):
+        assert compute_map(config).cached  # cached: served here, the gate never called
+
+
+def test_the_server_starts_workers_when_deployed_or_asked(monkeypatch):
+    monkeypatch.setenv("INDUCTION_MAX_COMPUTE", "2")
+    monkeypatch.setattr(admission, "_ADMISSION", None)
+    monkeypatch.delenv("INDUCTION_COMPUTE_WORKERS", raising=False)
+    assert compute_workers.workers_wanted(deployed=False) == 0
+    assert compute_workers.workers_wanted(deployed=True) == 2
+    monkeypatch.setenv("INDUCTION_COMPUTE_WORKERS", "0")
+    assert compute_workers.workers_wanted(deployed=True) == 0
+    monkeypatch.setenv("INDUCTION_COMPUTE_WORKERS", "1")
+    assert compute_workers.workers_wanted(deployed=False) == 2
+    assert compute_workers.server_pool() is None  # nothing started outside serve.py
+
+
+def map_on_a_full_disk(config: MapConfig, progress=None):
+    """compute_map in a worker whose cache cannot write (the disk is full): run there by the test below."""
+    from induction.cache import open_cache
+    from induction.engine import compute_map
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    open_cache().store.set = full
+    return compute_map(config, progress=progress)
+
+
+def test_a_full_disk_in_a_worker_returns_the_map_with_its_warning(pool, random_bert):
+    result, notes = pool.run(map_on_a_full_disk, (MapConfig(model=random_bert, trials=2, segment=8, seed=9),), {})
+    assert result.trials == 2
+    assert len(notes) == 1 and "No space left on device" in notes[0]  # the page shows it as a warning
+
+
+def test_the_about_page_says_where_computations_run(monkeypatch):
+    from types import SimpleNamespace
+
+    from dashboard.library import server_load
+
+    assert "worker process" not in server_load()  # no pool: they run in the server process
+    monkeypatch.setattr(compute_workers, "_POOL", SimpleNamespace(size=1, restarts=2))
+    assert "1 worker process(es)" in server_load() and "restarted 2 time(s)" in server_load()
