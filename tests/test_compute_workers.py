@@ -114,3 +114,16 @@ def test_the_about_page_says_where_computations_run(monkeypatch):
     assert "worker process" not in server_load()  # no pool: they run in the server process
     monkeypatch.setattr(compute_workers, "_POOL", SimpleNamespace(size=1, restarts=2))
     assert "1 worker process(es)" in server_load() and "restarted 2 time(s)" in server_load()
+
+
+def test_a_trained_series_dynamics_and_icl_scores_come_back_from_a_worker(pool):
+    """What the Training dynamics page offloads: every checkpoint's map, then every checkpoint's ICL score."""
+    from induction.analyses.dynamics import dynamics, icl_series, series_models
+
+    models = series_models("trained-gpt")[:3]
+    template = MapConfig(setup="repeat", trials=3)
+    result, _ = pool.run(dynamics, (models, template, "induction", None), {"compute_missing": True})
+    assert [r["step"] for r in result["rows"]] == [0, 150, 300] and result["missing"] == []
+    assert result == dynamics(models, template, "induction", None)  # now read from the cache, here
+    icl, _ = pool.run(icl_series, (models,), {"trials": 3})
+    assert [p["step"] for p in icl] == [0, 150, 300] and all(np.isfinite(p["mean"]) for p in icl)
