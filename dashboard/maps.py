@@ -47,11 +47,17 @@ def run_caption(result, state) -> str:
             f"trials · seed {c.seed} · {segment}{masks}")
 
 
+def clicked_data(chart_key: str) -> list | None:
+    """The customdata of the point a click on `chart_key` selected, if any."""
+    points = (st.session_state.get(chart_key) or {}).get("selection", {}).get("points", [])
+    return (points[0].get("customdata") or None) if points else None
+
+
 def clicked(chart_key: str) -> tuple[int, int] | None:
     """(layer, head) of the point a click on `chart_key` selected, if any."""
-    points = (st.session_state.get(chart_key) or {}).get("selection", {}).get("points", [])
-    if points and points[0].get("customdata"):
-        layer, head = points[0]["customdata"][:2]
+    data = clicked_data(chart_key)
+    if data:
+        layer, head = data[:2]
         return int(layer), int(head)
     return None
 

@@ -92,6 +92,13 @@ def checkpoint_seed(model: str) -> int:
     return int(found[-1]) if found else 0
 
 
+def checkpoint_folders(folder: Path) -> list[Path]:
+    """The checkpoint folders under `folder` (`step_N`, or `seed_S/step_N`: a config.json and a step in the name),
+    in (seed, step) order."""
+    found = (p.parent for p in folder.glob("**/config.json") if checkpoint_step(p.parent.name) is not None)
+    return sorted(found, key=lambda p: (checkpoint_seed(str(p)), checkpoint_step(p.name), str(p)))
+
+
 def run_task(task: Task, *, use_cache: bool) -> dict:
     """One task in this process: the map (from the cache when it is there), or the error."""
     from induction.engine import compute_map

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 
+from streamlit.testing.v1 import AppTest
+
+from .conftest import ROOT
+
 BAD_TEXT = re.compile(r"DeltaGenerator|<function |<bound method |\bnan\b|\bNaN\b")
 BARE_NONE = ("None", "`None`")
 
@@ -30,3 +34,14 @@ def page_problems(at) -> list[str]:
 def assert_clean(at) -> None:
     problems = page_problems(at)
     assert not problems, "\n".join(problems)
+
+
+def open_page(page: str, timeout: float = 60, **params) -> AppTest:
+    """A fresh session that opens `page` with `params` (4 trials unless given), checked clean."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    for key, value in {"trials": 4, **params}.items():
+        at.query_params[key] = str(value)
+    at.run()
+    at.switch_page(page).run()
+    assert_clean(at)  # no exception, no magic output, no stray None or NaN
+    return at

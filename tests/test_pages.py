@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from dashboard import drilldown, library
 from induction.analyses.ablation import AblationResult
@@ -20,8 +19,7 @@ from induction.figures.export import browser_available
 from induction.models.registry import SIZES
 from induction.scoring import InductionMap
 
-from .conftest import ROOT
-from .page_checks import assert_clean
+from .page_checks import open_page
 
 # with a Chromium on the machine, the map offers SVG, PDF and PNG too
 FIGURES = ["Figure (SVG)", "Figure (PDF)", "Figure (PNG)"] if browser_available() else []
@@ -86,16 +84,6 @@ def stubbed(monkeypatch):
     monkeypatch.setattr(library, "loadable", lambda models: (list(models), {}))
     monkeypatch.setattr(library, "mlm_note", lambda model: None)
     monkeypatch.setattr(drilldown, "_head_detail", fake_detail)
-
-
-def open_page(page: str, **params) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    for key, value in {"trials": 4, **params}.items():
-        at.query_params[key] = str(value)
-    at.run()
-    at.switch_page(page).run()
-    assert_clean(at)  # no exception, no magic output, no stray None or NaN
-    return at
 
 
 def charts(at) -> int:

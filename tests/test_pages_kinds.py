@@ -8,23 +8,15 @@ on Compare, the sweep's axes, the text page on real weights, the sidebar inputs 
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from .conftest import ROOT
-from .page_checks import assert_clean
+from .page_checks import assert_clean, open_page
 from .test_app import click_chart
 
-
-def visit(page: str, **params) -> AppTest:
-    """A fresh session that opens `page` with `params` (4 trials unless given), checked clean."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
-    for key, value in {"trials": 4, **params}.items():
-        at.query_params[key] = str(value)
-    at.run()
-    at.switch_page(page).run()
-    assert_clean(at)
-    return at
+visit = functools.partial(open_page, timeout=240)  # the real library, not stubs: minutes at most
 
 
 def texts(at) -> str:

@@ -13,7 +13,8 @@ from induction.config import MapConfig
 from induction.engine import compute_map, get_model, make_trials
 from induction.models.loading import resolve
 from induction.reference import load_eager, straightforward_scores
-from induction.training.series import checkpoint_steps, shipped_series
+from induction.sweep import checkpoint_folders
+from induction.training.series import shipped_series
 
 # (series, its kind's setup and induction target) -- what issue 27 asks each final checkpoint to show
 CASES = {"trained-gpt": ("repeat", "induction"), "trained-bert": ("standard", "prev")}
@@ -38,7 +39,7 @@ def test_the_final_checkpoint_has_a_strong_head_that_agrees_with_the_eager_refer
 
 def test_the_first_checkpoint_has_no_head_above_three_times_the_baseline(series):
     setup, _ = CASES[series]
-    first = shipped_series(series) / f"step_{checkpoint_steps(shipped_series(series))[0]}"
+    first = checkpoint_folders(shipped_series(series))[0]
     result = compute_map(MapConfig(model=str(first), setup=setup, trials=50), use_cache=False)
     for name in result.targets:
         assert result.mean(name).max() < WEAK * result.baseline, name
@@ -62,7 +63,7 @@ def test_the_heads_form_where_the_late_token_loss_drops_and_the_icl_score_moves(
     setup, target = CASES[series]
     models = series_models(series)
     result = dynamics(models, MapConfig(setup=setup, trials=30), target, compute_missing=True)
-    assert result["missing"] == [] and len(result["rows"]) == len(checkpoint_steps(shipped_series(series)))
+    assert result["missing"] == [] and len(result["rows"]) == len(checkpoint_folders(shipped_series(series)))
     formed = result["appears"][0]
     steps = [r["step"] for r in result["rows"]]
     assert steps[0] < formed < steps[-1]

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import library
+from dashboard.maps import clicked_data
 from dashboard.sidebar import fit_to_model, kind_of, sidebar, title
 from induction.analyses.dynamics import ICL_LENGTHS, loss_curve, series_models
 from induction.config import SETUP_TARGETS, InductionError, MapConfig, head_name
@@ -19,8 +20,7 @@ OTHER = "another series (a folder, or MultiBERTs)"
 
 def _open_checkpoint() -> None:
     """A click on a checkpoint's point: that checkpoint becomes the model, and the map page opens."""
-    points = (st.session_state.get("dyn_chart") or {}).get("selection", {}).get("points", [])
-    data = points[0].get("customdata") if points else None
+    data = clicked_data("dyn_chart")
     if data and isinstance(data[0], str):
         s = st.session_state
         s.model, s.custom_model, s.w_model_custom = data[0], True, data[0]

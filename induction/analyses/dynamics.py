@@ -15,7 +15,7 @@ from pathlib import Path
 
 from induction.config import InductionError, MapConfig
 from induction.engine import Progress
-from induction.sweep import checkpoint_seed, checkpoint_step, expand_models
+from induction.sweep import checkpoint_folders, checkpoint_seed, checkpoint_step, expand_models
 from induction.training.series import SERIES, shipped_series, training_log
 
 ICL_LENGTHS = (6, 60)  # the trained series' ICL contexts (short, long): their 64 positions hold at most 64 tokens
@@ -38,10 +38,9 @@ def series_models(spec: str, *, require_steps: bool = True) -> list[str]:
     if named and not shipped_series(spec).is_dir():
         raise InductionError(f"the series {spec!r} is not in this install: regenerate it with "
                              f"`induction train {spec} --out {shipped_series(spec)}`")
-    folder = (series_folder(spec) if named or spec not in SERIES else None) or Path(spec).expanduser()
+    folder = shipped_series(spec) if named else Path(spec).expanduser()
     if folder.is_dir():
-        found = sorted((p.parent for p in folder.glob("**/config.json") if checkpoint_step(p.parent.name) is not None),
-                       key=lambda p: (checkpoint_seed(str(p)), checkpoint_step(p.name), str(p)))  # step order
+        found = checkpoint_folders(folder)
         if not found:
             raise InductionError(f"the folder {spec!r} has no checkpoint folders named step_N")
         return [str(p) for p in found]

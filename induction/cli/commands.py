@@ -377,7 +377,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError(f"{out} is not empty: choose a new folder, or pass --force to overwrite its checkpoints")
     from induction.training.loop import train
 
-    last = recipe.final if args.until is None else args.until
+    last = recipe.last_step(args.until)
     print(f"training {recipe.name} ({recipe.architecture}, {recipe.layers} layers x {recipe.heads} heads, hidden "
           f"{recipe.hidden}) for {last} steps on one CPU thread; checkpoints at "
           f"{', '.join(map(str, recipe.checkpoints))}")

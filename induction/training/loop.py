@@ -104,7 +104,7 @@ def train(recipe: Recipe, out_dir: Path | str, *, until: int | None = None,
         opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=(0.9, 0.98), weight_decay=0.0, foreach=False)
         log: list[dict] = []
         start, run = time.perf_counter(), np.zeros(4)  # running sums: loss, steps, late loss, steps with late targets
-        last = recipe.final if until is None else min(until, recipe.final)
+        last = recipe.last_step(until)
         for step in range(last + 1):
             if step in recipe.checkpoints:
                 model.eval()

@@ -42,6 +42,10 @@ class Recipe:
     def final(self) -> int:
         return max(self.checkpoints)
 
+    def last_step(self, until: int | None = None) -> int:
+        """The step a run stops at: the final checkpoint's, or `until` if that comes first."""
+        return self.final if until is None else min(until, self.final)
+
 
 RECIPES: dict[str, Recipe] = {
     "trained-gpt": Recipe(name="trained-gpt", kind="causal", architecture="LlamaForCausalLM"),

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from induction.models.registry import ASSETS
+from induction.sweep import checkpoint_folders
 
 SERIES: tuple[str, ...] = ("trained-gpt", "trained-bert")
 WEIGHTS = "model.safetensors"
@@ -22,12 +23,6 @@ def shipped_series(name: str) -> Path:
     if name not in SERIES:
         raise KeyError(f"no shipped series {name!r}: the series are {', '.join(SERIES)}")
     return ASSETS / name
-
-
-def checkpoint_steps(folder: Path) -> list[int]:
-    """The steps of a series folder's step_N checkpoints, in order."""
-    steps = (p.name.removeprefix("step_") for p in folder.glob("step_*") if (p / "config.json").is_file())
-    return sorted(int(s) for s in steps if s.isdigit())
 
 
 def training_log(folder: Path) -> dict | None:
@@ -43,8 +38,8 @@ def _digest(path: Path) -> str:
 def compare_series(fresh: Path, shipped: Path) -> list[str]:
     """The step_N/model.safetensors files of `fresh` whose bytes differ from (or are missing in) `shipped`."""
     differ = []
-    for step in checkpoint_steps(fresh):
-        name = f"step_{step}/{WEIGHTS}"
+    for checkpoint in checkpoint_folders(fresh):
+        name = f"{checkpoint.relative_to(fresh).as_posix()}/{WEIGHTS}"
         if not (shipped / name).is_file() or _digest(fresh / name) != _digest(shipped / name):
             differ.append(name)
     return differ
