@@ -207,3 +207,34 @@ def test_icl_refusals_on_a_decoder_say_what_works():
         icl_score(ICLConfig(model="toy-gpt"), use_cache=False)  # the study's 50/500
     with pytest.raises(ConfigError, match="next-token is for decoder-only models"):
         icl_score(ICLConfig(model="toy", variant="next-token"), use_cache=False)
+
+
+def test_a_model_trained_here_is_scored_on_held_out_documents_it_never_read():
+    """The trained models read python-docs' training topics: by default their ICL reads only the held-out ones
+    (restated here: a topic is held out when sha256(name) % 5 == 0), and the JSON names each trial's document."""
+    import hashlib
+
+    from induction.analyses.icl import resolve_icl
+
+    result = icl_score(ICLConfig(model="trained-gpt", short=6, long=60, trials=20), use_cache=False)
+    assert result.config.corpus == "python-docs-held-out"
+    topics = {name.split("#")[0] for name in result.documents}
+    assert len(result.documents) == 20 and len(topics) >= 3
+    assert all(int(hashlib.sha256(t.encode()).hexdigest(), 16) % 5 == 0 for t in topics)
+    data = result.to_json()
+    assert data["documents"] == result.documents and "sha256" in data["held_out_rule"]
+    assert resolve_icl(ICLConfig(model="toy", short=10, long=100))[0].corpus == "python-docs"  # not trained here: the whole corpus
+    seen = icl_score(ICLConfig(model="trained-gpt", corpus="python-docs", short=6, long=60, trials=20))
+    assert seen.config.corpus == "python-docs" and seen.to_json()["held_out_rule"] is None
+
+
+def test_a_checkpoint_written_by_induction_train_anywhere_counts_as_trained_here(tmp_path):
+    import shutil
+
+    from induction.analyses.icl import resolve_icl
+    from induction.training.series import shipped_series
+
+    shutil.copytree(shipped_series("trained-bert") / "step_0", tmp_path / "run" / "step_0")
+    assert resolve_icl(ICLConfig(model=str(tmp_path / "run" / "step_0")))[0].corpus == "python-docs"
+    shutil.copy(shipped_series("trained-bert") / "training_log.json", tmp_path / "run")
+    assert resolve_icl(ICLConfig(model=str(tmp_path / "run" / "step_0")))[0].corpus == "python-docs-held-out"

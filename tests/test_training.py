@@ -99,11 +99,95 @@ def test_the_train_command_refuses_a_folder_it_would_overwrite(tmp_path, capsys)
 
 
 @pytest.mark.parametrize(("recipe", "until"), [("trained-gpt", 150), ("trained-bert", 300)])
-def test_the_command_regenerates_the_shipped_series_bit_for_bit(recipe, until, tmp_path, capsys):
+def test_the_command_regenerates_the_shipped_series_within_the_tolerance(recipe, until, tmp_path, capsys):
     """The first two checkpoints of each shipped series, retrained from scratch by `induction train --verify`
-    (the whole series: `make trained-models`)."""
+    (the whole series: `make trained-models`): within the tolerance on any machine, and "bit for bit" said only
+    when the bytes are equal."""
     from induction.cli.parser import main
+    from induction.training.series import compare_series, shipped_series
 
     assert main(["train", recipe, "--out", str(tmp_path), "--until", str(until), "--verify"]) == 0
-    assert "bit for bit" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "largest weight difference" in out
     assert sorted(p.name for p in tmp_path.glob("step_*")) == ["step_0", f"step_{until}"]
+    equal = compare_series(tmp_path, shipped_series(recipe)) == []
+    assert ("every checkpoint written is bit for bit" in out) == equal
+    assert ("not bit for bit" in out) == (not equal)
+
+
+def _copy_series(src, dst, scale_step=None, delta=0.0):
+    """A copy of a series' checkpoints, one weight of `scale_step` moved by `delta`."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    shutil.copytree(src, dst)
+    if scale_step is not None:
+        path = dst / scale_step / "model.safetensors"
+        tensors = load_file(path)
+        name = sorted(tensors)[0]
+        tensors[name] = tensors[name].copy()
+        tensors[name].flat[0] += delta
+        save_file(tensors, path, metadata={"format": "pt"})
+
+
+def test_verify_measures_the_largest_weight_difference_and_applies_the_tolerance(tmp_path):
+    from induction.training.loop import train
+    from induction.training.series import WEIGHT_TOLERANCE, check_weights
+    from induction.training.verify import verify_series
+
+    tiny = _tiny(GPT)
+    train(tiny, tmp_path / "run")
+    near, far = tmp_path / "near", tmp_path / "far"
+    _copy_series(tmp_path / "run", near, "step_3", WEIGHT_TOLERANCE / 100)
+    _copy_series(tmp_path / "run", far, "step_6", WEIGHT_TOLERANCE * 30)
+    same = check_weights(tmp_path / "run", tmp_path / "run")
+    assert all(c.bit_equal and c.ok and c.weight_diff == 0 for c in same)
+    checks = {c.name: c for c in verify_series(tmp_path / "run", near)}
+    assert checks["step_0"].bit_equal and not checks["step_3"].bit_equal
+    assert checks["step_3"].weight_diff == pytest.approx(WEIGHT_TOLERANCE / 100, rel=1e-3)
+    assert checks["step_3"].map_diff is not None and checks["step_3"].ok  # a map, scored, within 1e-4
+    bad = {c.name: c for c in check_weights(tmp_path / "run", far)}
+    assert bad["step_6"].weight_diff == pytest.approx(WEIGHT_TOLERANCE * 30, rel=1e-3) and not bad["step_6"].ok
+    assert [c.name for c in check_weights(tmp_path / "run", tmp_path / "missing") if c.weight_diff is None] == [
+        "step_0", "step_3", "step_6"]
+
+
+def test_a_retrain_on_other_cpu_kernels_passes_verify_without_equal_bits(tmp_path):
+    """The fresh-machine guard: a retrain whose vectorised kernels differ from this machine's (ATEN_CPU_CAPABILITY
+    =default, as on a CPU of another generation) is not bit for bit the shipped series, and the check on it must
+    still pass. A test that passed only with the bits of the machine that made the checkpoints fails here."""
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    if torch.backends.cpu.get_cpu_capability() == "DEFAULT":
+        pytest.skip("this CPU already runs the default kernels: no other kernels to compare with")
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
+    run = subprocess.run([sys.executable, "-m", "induction", "train", "trained-gpt", "--out", str(tmp_path / "gpt"),
+                          "--until", "150", "--verify"], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "not bit for bit" in run.stdout and "largest weight difference" in run.stdout
+
+
+def test_training_reads_no_held_out_topic_and_the_rule_is_the_recipe_s():
+    """An independent restatement of the split: a topic is held out when sha256(name) % 5 == 0; no held-out
+    topic's text is in the training stream, every training topic's is."""
+    import hashlib
+
+    from induction.training.data import character_stream
+    from induction.trials.corpus import held_out_documents, python_docs
+
+    assert GPT.held_out_every == BERT.held_out_every == 5
+    topics = python_docs()
+    held = {n for n in topics if int(hashlib.sha256(n.encode()).hexdigest(), 16) % 5 == 0}
+    assert 8 <= len(held) <= len(topics) // 3
+    stream = character_stream(GPT.held_out_every).tobytes()
+    for name, text in topics.items():
+        probe = encode(text[len(text) // 2: len(text) // 2 + 200]).tobytes()  # a stretch from its middle
+        assert (probe in stream) == (name not in held), name
+    docs = held_out_documents()
+    assert {n.split("#")[0] for n in docs} == held
+    assert sum(len(t) >= 60 for t in docs.values()) >= 200  # enough 60-character contexts for a standard error

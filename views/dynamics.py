@@ -14,6 +14,7 @@ from induction.figures.plots import dynamics_figure
 from induction.figures.training import phase_change_figure
 from induction.models.kinds import setups_for
 from induction.training.series import SERIES, shipped_series
+from induction.trials.corpus import PYTHON_DOCS_HELD_OUT
 
 OTHER = "another series (a folder, or MultiBERTs)"
 
@@ -90,7 +91,10 @@ if trained_here:
     st.caption("Top: each head's score against step (dotted: the uniform baseline); middle: the training loss over "
                "every target and over the late tokens only an earlier instance predicts; bottom: the ICL score "
                f"of each checkpoint ({icl[0]['definition'] if icl else 'not computed'}; {ICL_LENGTHS[1]} tokens is "
-               "what the trained models' 64 positions hold). Click a checkpoint's point to open its map.")
+               "what the trained models' 64 positions hold"
+               + (f"; {icl[0]['trials']} documents of {icl[0]['corpus']}, paragraphs of python-docs topics the "
+                  "model never trained on" if icl and icl[0]["corpus"] == PYTHON_DOCS_HELD_OUT else "")
+               + "). Click a checkpoint's point to open its map.")
 else:
     name = head_name(*head) if head else None
     st.plotly_chart(dynamics_figure(result["rows"], appears, head_name=name, title=f"{target} against training step"),

@@ -11,9 +11,10 @@ from induction.figures.plots import curve_figure, distribution_figure
 from induction.losses import loss_name
 from induction.models.registry import KNOWN_MODELS, OFFLINE_MODELS
 from induction.training.series import SERIES
+from induction.trials.corpus import PYTHON_DOCS, PYTHON_DOCS_HELD_OUT, PYTHON_DOCS_TRAIN
 
-NAMED_CORPORA = ("python-docs", "wikipedia-simple")
-TRAINED = tuple(m for m in OFFLINE_MODELS if m in SERIES)  # trained here: they read python-docs
+NAMED_CORPORA = (PYTHON_DOCS, PYTHON_DOCS_HELD_OUT, PYTHON_DOCS_TRAIN, "wikipedia-simple")
+TRAINED = tuple(m for m in OFFLINE_MODELS if m in SERIES)  # trained here on python-docs' training topics
 TOYS = tuple(m for m in OFFLINE_MODELS if KNOWN_MODELS[m].source.startswith("bundled:") and m not in TRAINED)
 
 # inputs
@@ -23,8 +24,9 @@ no_head = [m for m in OFFLINE_MODELS if m not in TOYS and library.mlm_note(m)]
 st.info(f"**What works here.** The score needs a model with a trained LM head and a corpus its tokenizer reads. "
         f"Offline, {', '.join(TOYS)} (hand-set) read only their own tokens (t100 t101 …): they score a folder of "
         f".txt files written in those tokens, not the named corpora"
-        + (f"; {', '.join(TRAINED)} (trained here, one token a character) score python-docs offline, with contexts "
-           "their 64 positions hold (for example 6 and 60 tokens)" if TRAINED else "")
+        + (f"; {', '.join(TRAINED)} (trained here, one token a character, on python-docs' training topics) score "
+           f"{PYTHON_DOCS_HELD_OUT} offline (paragraphs of the python-docs topics they never trained on), with "
+           "contexts their 64 positions hold (for example 6 and 60 tokens)" if TRAINED else "")
         + (f"; {', '.join(no_head)} has no trained masked-LM head and gives no number" if no_head else "")
         + ". BERT tiny..large (the study's models) score python-docs once their weights are in the local Hugging "
           "Face cache or the Hub is reachable.")
@@ -37,8 +39,10 @@ else:
                "**all-tokens** is what the study's code computed (mean loss over every position), which gave 0.2555 "
                "for bert-base-uncased.")
 a, b, c = st.columns(3)
-corpus = a.text_input("Corpus", "python-docs", help="python-docs (offline), wikipedia-simple (needs network and "
-                      "the datasets package), or a .txt file / folder of .txt files", key="icl_corpus")
+own_corpus = PYTHON_DOCS_HELD_OUT if state.model in TRAINED else PYTHON_DOCS  # never a model's training text
+corpus = a.text_input("Corpus", own_corpus, help=f"{PYTHON_DOCS} (offline; {PYTHON_DOCS_HELD_OUT} and "
+                      f"{PYTHON_DOCS_TRAIN} are its held-out and training topics), wikipedia-simple (needs network "
+                      "and the datasets package), or a .txt file / folder of .txt files", key="icl_corpus")
 if st.session_state.get("icl_variant") not in variants:
     st.session_state.pop("icl_variant", None)
 variant = b.selectbox("Variant", variants, key="icl_variant")
@@ -54,6 +58,9 @@ note = library.mlm_note(state.model)
 if note:
     st.error(note)
     st.stop()
+if state.model in TRAINED and corpus in (PYTHON_DOCS, PYTHON_DOCS_TRAIN):
+    st.warning(f"{state.model} trained on python-docs' training topics: a score on {corpus} is measured on text it "
+               f"has seen. {PYTHON_DOCS_HELD_OUT} holds the topics it never saw.")
 if state.model in TOYS and corpus in NAMED_CORPORA:
     st.error(f"{state.model} reads only its own tokens (t100 t101 …), not the English text of {corpus}: type the "
              "path of a folder of .txt files written in those tokens, or choose a BERT size.")
@@ -77,7 +84,10 @@ result = kept[1]
 st.metric(f"{result.definition}, {variant}", f"{result.mean:.4f}", f"± {result.sem:.4f} (s.e.)",
           delta_color="off")
 st.caption(f"{len(result.per_trial)} trials · {result.eligible_documents} eligible documents · "
-           f"{result.skipped_documents} shorter documents skipped · corpus hash {result.corpus_hash}")
+           f"{result.skipped_documents} shorter documents skipped · corpus {result.config.corpus}, hash "
+           f"{result.corpus_hash}")
+with st.expander("The documents of the trials"):
+    st.write(", ".join(result.documents))
 st.plotly_chart(distribution_figure(result.per_trial, baseline=0.0, title="per-trial score",
                                     x_title=f"{result.definition} of one trial (nats)",
                                     line_label="no help from context"), width="stretch")

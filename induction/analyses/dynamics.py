@@ -108,14 +108,16 @@ def loss_curve(spec: str) -> dict | None:
 
 def icl_series(models: list[str], *, lengths: tuple[int, int] = ICL_LENGTHS, trials: int = 50, seed: int = 0,
                progress: Progress | None = None) -> list[dict]:
-    """The ICL score of every checkpoint (the kind's own variant, python-docs, cached): [{step, mean, sem}]."""
+    """The ICL score of every checkpoint (the kind's own variant, cached): [{step, mean, sem, corpus}]. A model
+    trained here is scored on the held-out python-docs topics, never its training text."""
     from induction.analyses.icl import ICLConfig, icl_score
 
     out = []
     for done, model in enumerate(models):
         result = icl_score(ICLConfig(model=model, short=lengths[0], long=lengths[1], trials=trials, seed=seed))
         out.append({"model": model, "step": checkpoint_step(model), "mean": result.mean, "sem": result.sem,
-                    "definition": result.definition, "sign": result.sign})
+                    "definition": result.definition, "sign": result.sign, "corpus": result.config.corpus,
+                    "trials": len(result.per_trial)})
         if progress:
             progress(done + 1, len(models))
     return out

@@ -46,7 +46,8 @@ from induction.models.hub import hub_reachable
 from induction.models.loading import LoadedModel, ModelInfo, describe, resolve_device
 from induction.runs import icl_key
 from induction.scoring import mean_sem
-from induction.trials.corpus import offline_documents
+from induction.training.series import trained_here
+from induction.trials.corpus import HELD_OUT_RULE, PYTHON_DOCS, PYTHON_DOCS_HELD_OUT, offline_documents
 from induction.trials.rrt import repeat_prefix
 
 CURVE_LENGTHS = (25, 50, 100, 200, 300, 400, 500)
@@ -76,7 +77,7 @@ def sign(variant: str) -> str:
 @dataclass(frozen=True)
 class ICLConfig:
     model: str = "base"
-    corpus: str = "python-docs"
+    corpus: str | None = None  # None: python-docs, or for a model trained here its held-out part (never trained on)
     variant: ICLVariant | None = None  # None: the kind's own (masked for an encoder, next-token for a decoder)
     trials: int = 50
     seed: int = 0
@@ -96,6 +97,7 @@ class ICLResult:
     skipped_documents: int
     eligible_documents: int
     curve: dict[int, tuple[float, float]] = field(default_factory=dict)  # length -> (mean, sem)
+    documents: list[str] = field(default_factory=list)  # [T] the name of each trial's document
     elapsed_s: float = 0.0
     cached: bool = False
 
@@ -123,7 +125,9 @@ class ICLResult:
                "short": c.short, "long": c.long, "mean": self.mean,
                "sem": self.sem, "definition": self.definition, "sign": self.sign,
                "per_trial": [float(v) for v in self.per_trial],
-               "skipped_documents": self.skipped_documents, "eligible_documents": self.eligible_documents}
+               "skipped_documents": self.skipped_documents, "eligible_documents": self.eligible_documents,
+               "held_out_rule": HELD_OUT_RULE if c.corpus == PYTHON_DOCS_HELD_OUT else None,
+               "documents": self.documents}
         if self.curve:
             out["curve"] = {str(k): {"mean": m, "sem": s} for k, (m, s) in self.curve.items()}
         return out
@@ -138,6 +142,11 @@ def sample_documents(dataset, seed: int, count: int = WIKIPEDIA_DOCUMENTS) -> li
 
 def load_corpus(corpus: str, seed: int = 0) -> list[str]:
     """Documents of a named corpus, a .txt file or a folder of .txt files."""
+    return list(load_named_corpus(corpus, seed).values())
+
+
+def load_named_corpus(corpus: str, seed: int = 0) -> dict[str, str]:
+    """Documents of a named corpus, a .txt file or a folder of .txt files, by name (in the corpus's order)."""
     if corpus == "wikipedia-simple":
         if not hub_reachable():
             raise InductionError("the wikipedia-simple corpus downloads from the Hugging Face Hub, which is not "
@@ -148,11 +157,12 @@ def load_corpus(corpus: str, seed: int = 0) -> list[str]:
             raise InductionError("the wikipedia-simple corpus needs `pip install datasets`; "
                                  "python-docs works offline") from exc
         try:
-            return sample_documents(load_dataset(*WIKIPEDIA, split="train"), seed)
+            docs = sample_documents(load_dataset(*WIKIPEDIA, split="train"), seed)
+            return {f"wikipedia-simple:{i}": d for i, d in enumerate(docs)}
         except Exception as exc:
             raise InductionError(f"could not load Simple English Wikipedia ({exc}); python-docs works offline") from exc
     try:
-        return list(offline_documents(corpus).values())
+        return offline_documents(corpus)
     except ConfigError as exc:
         raise ConfigError(f"{exc} (or wikipedia-simple, with a network)") from exc
 
@@ -167,22 +177,29 @@ def corpus_hash(docs: list[str]) -> str:
 def eligible(model: LoadedModel, docs: list[str], length: int) -> tuple[list[np.ndarray], int]:
     """The prefix + the first word pieces of every document that has `length` tokens in all, as the study built
     its contexts (no closing [SEP]; a shorter context is a prefix of a longer one)."""
-    kept, skipped, pieces_seen, unknown = [], 0, 0, 0
+    _, kept, skipped = eligible_indexed(model, docs, length)
+    return kept, skipped
+
+
+def eligible_indexed(model: LoadedModel, docs: list[str], length: int) -> tuple[list[int], list[np.ndarray], int]:
+    """`eligible`, with the index in `docs` of each kept document (so a trial can name its document)."""
+    index, kept, skipped, pieces_seen, unknown = [], [], 0, 0, 0
     unk = model.tokenizer.unk_token_id
     prefix = repeat_prefix(model.vocab)  # [CLS], as the study built its contexts; a decoder's BOS
     need = length - len(prefix)
-    for doc in docs:
+    for i, doc in enumerate(docs):
         pieces = model.tokenizer(doc, add_special_tokens=False, truncation=True, max_length=need)["input_ids"]
         pieces_seen += len(pieces)
         unknown += sum(p == unk for p in pieces) if unk is not None else 0
         if len(pieces) >= need:
             kept.append(np.asarray([*prefix, *pieces[:need]], dtype=np.int64))
+            index.append(i)
         else:
             skipped += 1
     if pieces_seen and unknown / pieces_seen > MAX_UNKNOWN_SHARE:
         raise ConfigError(f"{unknown / pieces_seen:.0%} of the corpus's tokens are unknown to the tokenizer "
                           f"of {model.name!r}: it cannot read this corpus, and a score on [UNK] tokens means nothing")
-    return kept, skipped
+    return index, kept, skipped
 
 
 def _loss(model: LoadedModel, ids: np.ndarray, pos: int, variant: str) -> float:
@@ -229,6 +246,9 @@ def check(config: ICLConfig, max_positions: int, kind: str = "encoder") -> None:
 def resolve_icl(config: ICLConfig) -> tuple[ICLConfig, ModelInfo]:
     """Check the config against the model and make its device and dtype concrete (once per call)."""
     info = describe(config.model)
+    if config.corpus is None:  # a model trained here read the training topics: it is scored on the held-out ones
+        config = dataclasses.replace(config, corpus=PYTHON_DOCS_HELD_OUT if info.local and trained_here(info.source)
+                                     else PYTHON_DOCS)
     if config.variant is None:
         own = CAUSAL_VARIANTS if info.kind == "causal" else ENCODER_VARIANTS
         config = dataclasses.replace(config, variant=own[0])
@@ -242,7 +262,8 @@ def icl_score(config: ICLConfig, *, progress: Progress | None = None, use_cache:
     """The in-context learning score of `config.model` on `config.corpus`: the loss with a short context minus
     the loss with a long one, per document, with its definition and sign recorded in the result (cached)."""
     config, info = resolve_icl(config)
-    docs = load_corpus(config.corpus, config.seed)
+    named = load_named_corpus(config.corpus, config.seed)
+    docs, names = list(named.values()), list(named)
     chash = corpus_hash(docs)
 
     def compute() -> tuple[dict, dict]:
@@ -253,7 +274,7 @@ def icl_score(config: ICLConfig, *, progress: Progress | None = None, use_cache:
             raise ModelLoadError(f"model {config.model!r} has no trained {what} head (its checkpoint is the base model "
                                  "only), so it cannot predict tokens; the ICL score needs one")
         longest = max(config.long, *config.curve) if config.curve else config.long
-        kept, skipped = eligible(model, docs, longest)
+        index, kept, skipped = eligible_indexed(model, docs, longest)
         if not kept or (len(kept) < config.trials and not config.replace):
             raise ConfigError(f"the corpus {config.corpus!r} has {len(kept)} documents of at least {longest} "
                               f"tokens for {config.model!r} ({skipped} shorter were skipped) but {config.trials} "
@@ -287,7 +308,8 @@ def icl_score(config: ICLConfig, *, progress: Progress | None = None, use_cache:
                 progress(t + 1, config.trials)
         arrays = {"per_trial": np.asarray(scores, dtype=np.float64)}
         arrays.update({f"curve_{n}": np.asarray(v) for n, v in curve.items()})
-        return {"skipped": skipped, "eligible": len(kept), "elapsed_s": time.perf_counter() - started}, arrays
+        return {"skipped": skipped, "eligible": len(kept), "elapsed_s": time.perf_counter() - started,
+                "documents": [names[index[int(d)]] for d in picks]}, arrays
 
     meta, arrays, cached = get_or_compute(icl_key(config, info, chash), compute, use_cache=use_cache, cache=cache)
     curve = {}
@@ -296,4 +318,5 @@ def icl_score(config: ICLConfig, *, progress: Progress | None = None, use_cache:
         curve[n] = (float(m), float(s))
     return ICLResult(config=config, corpus_hash=chash, per_trial=arrays["per_trial"],
                      skipped_documents=int(meta["skipped"]), eligible_documents=int(meta["eligible"]),
-                     curve=curve, elapsed_s=float(meta["elapsed_s"]), cached=cached)
+                     curve=curve, elapsed_s=float(meta["elapsed_s"]), cached=cached,
+                     documents=list(meta.get("documents", [])))

@@ -1,6 +1,6 @@
 """The training batches: a pure function of (recipe, step), so a run is reproducible bit for bit.
 
-A sequence is a background (a window of the python-docs character stream, or random characters) whose
+A sequence is a background (a window of the python-docs training topics' character stream, or random characters) whose
 spans are copied to later places. `late` marks the targets only the other instance predicts, in the random rows
 (a natural row's copied text is partly predictable from the text itself): a decoder's copy tokens after the copy's
 first, an encoder's masked tokens in a span or its copy.
@@ -15,7 +15,7 @@ import numpy as np
 
 from induction.training.recipes import Recipe
 from induction.training.vocabulary import CLS, FIRST_CHARACTER, MASK, SEP, VOCAB_SIZE, encode
-from induction.trials.corpus import PYTHON_DOCS, offline_documents
+from induction.trials.corpus import training_documents
 
 IGNORE = -100  # label of an unmasked token (what torch's cross_entropy skips)
 
@@ -27,15 +27,16 @@ class Batch:
     late: np.ndarray  # [B, S] bool: labels predictable only from an earlier instance
 
 
-@lru_cache(maxsize=1)
-def character_stream() -> np.ndarray:
-    """The python-docs corpus as one character-id stream, documents in name order."""
-    return encode("\n".join(offline_documents(PYTHON_DOCS).values()))
+@lru_cache(maxsize=2)
+def character_stream(held_out_every: int = 5) -> np.ndarray:
+    """The python-docs training topics (the held-out ones left out: their paragraphs are the trained models' ICL
+    corpus) as one character-id stream, topics in name order."""
+    return encode("\n".join(training_documents(held_out_every).values()))
 
 
 def _background(rng: np.random.Generator, recipe: Recipe, n: int) -> tuple[np.ndarray, np.ndarray]:
     """[B, n] character ids, and which rows are random characters (the rest are python-docs windows)."""
-    stream = character_stream()
+    stream = character_stream(recipe.held_out_every)
     starts = rng.integers(0, len(stream) - n, size=recipe.batch)
     body = np.stack([stream[s:s + n] for s in starts])  # [B, n]
     random_rows = rng.random(recipe.batch) >= recipe.natural_share

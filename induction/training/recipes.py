@@ -29,6 +29,7 @@ class Recipe:
     warmup: int = 100  # linear warm-up steps, then cosine to lr * min_lr_ratio
     min_lr_ratio: float = 0.1
     natural_share: float = 0.25  # share of sequences whose background is python-docs text (else random characters)
+    held_out_every: int = 5  # python-docs topics with sha256(name) % this == 0 are not trained on (ICL reads them)
     spans: tuple[int, int] = (3, 5)  # copied spans per sequence, inclusive
     span_length: tuple[int, int] = (4, 12)  # inclusive
     adjacent_rate: float = 0.25  # chance a copy starts right after its source

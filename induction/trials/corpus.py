@@ -3,16 +3,28 @@
 Why one place: natural-text maps, the ICL score and the word unit all read the same documents; reading them
 in one place means one order, one name per document and one error for a folder with nothing in it.
 `python-docs` is the text of Python's own help topics (`pydoc_data.topics`), which ships with every Python:
-it works offline and is the same on every machine.
+it works offline and is the same on every machine with the same Python.
+
+The models trained here read python-docs text during training, so their ICL score must not: python-docs is split
+by a fixed rule into training topics and held-out topics (`held_out`), training reads only the former
+(`python-docs-train`), and their ICL reads only the latter (`python-docs-held-out`, one document per paragraph of
+a held-out topic, so that a 60-character context has a few hundred documents to draw from).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 from induction.config import ConfigError
 
 PYTHON_DOCS = "python-docs"
+PYTHON_DOCS_TRAIN = "python-docs-train"  # the topics that are not held out: what the models trained here read
+PYTHON_DOCS_HELD_OUT = "python-docs-held-out"  # the held-out topics, a document per paragraph: their ICL corpus
+HELD_OUT_EVERY = 5  # a topic is held out when the SHA-256 of its name is 0 modulo this (17 of Python 3.11's 79)
+HELD_OUT_RULE = f"a python-docs topic is held out when int(sha256(topic name), 16) % {HELD_OUT_EVERY} == 0"
+NAMED_CORPORA = (PYTHON_DOCS, PYTHON_DOCS_TRAIN, PYTHON_DOCS_HELD_OUT)
 
 
 def python_docs() -> dict[str, str]:
@@ -20,6 +32,27 @@ def python_docs() -> dict[str, str]:
     from pydoc_data.topics import topics
 
     return dict(sorted(topics.items()))
+
+
+def held_out(topic: str, every: int = HELD_OUT_EVERY) -> bool:
+    """Whether a python-docs topic is held out of training: a rule on its name alone, so it holds on any Python
+    whatever topics are added or removed."""
+    return int(hashlib.sha256(topic.encode()).hexdigest(), 16) % every == 0
+
+
+def training_documents(every: int = HELD_OUT_EVERY) -> dict[str, str]:
+    """The python-docs topics the models trained here read: those not held out, in name order."""
+    return {name: text for name, text in python_docs().items() if not held_out(name, every)}
+
+
+def held_out_documents(every: int = HELD_OUT_EVERY) -> dict[str, str]:
+    """The held-out topics, one document per paragraph (blank-line separated, stripped), named topic#k."""
+    docs = {}
+    for name, text in python_docs().items():
+        if held_out(name, every):
+            paragraphs = (p.strip() for p in re.split(r"\n[ \t]*\n", text))
+            docs.update({f"{name}#{k}": p for k, p in enumerate(q for q in paragraphs if q)})
+    return docs
 
 
 def folder_documents(folder: str | Path) -> dict[str, str]:
@@ -31,12 +64,18 @@ def folder_documents(folder: str | Path) -> dict[str, str]:
 
 
 def offline_documents(corpus: str) -> dict[str, str]:
-    """Named documents of an offline corpus: python-docs, a folder of .txt files, or one .txt file."""
+    """Named documents of an offline corpus: python-docs (or its training or held-out part), a folder of .txt
+    files, or one .txt file."""
     if corpus == PYTHON_DOCS:
         return python_docs()
+    if corpus == PYTHON_DOCS_TRAIN:
+        return training_documents()
+    if corpus == PYTHON_DOCS_HELD_OUT:
+        return held_out_documents()
     path = Path(corpus)
     if path.is_dir():
         return folder_documents(path)
     if path.is_file() and path.suffix == ".txt":
         return {path.name: path.read_text(errors="replace")}
-    raise ConfigError(f"unknown corpus {corpus!r}: use {PYTHON_DOCS}, a .txt file or a folder of .txt files")
+    raise ConfigError(f"unknown corpus {corpus!r}: use {', '.join(NAMED_CORPORA)}, a .txt file or a folder of "
+                      ".txt files")
