@@ -223,7 +223,8 @@ def test_a_model_trained_here_is_scored_on_held_out_documents_it_never_read():
     assert all(int(hashlib.sha256(t.encode()).hexdigest(), 16) % 5 == 0 for t in topics)
     data = result.to_json()
     assert data["documents"] == result.documents and "sha256" in data["held_out_rule"]
-    assert resolve_icl(ICLConfig(model="toy", short=10, long=100))[0].corpus == "python-docs"  # not trained here: the whole corpus
+    # a model not trained here: the whole corpus
+    assert resolve_icl(ICLConfig(model="toy", short=10, long=100))[0].corpus == "python-docs"
     seen = icl_score(ICLConfig(model="trained-gpt", corpus="python-docs", short=6, long=60, trials=20))
     assert seen.config.corpus == "python-docs" and seen.to_json()["held_out_rule"] is None
 

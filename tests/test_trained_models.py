@@ -1,6 +1,7 @@
 """Known answers by measurement: the series trained here from scratch formed induction heads, at a step the
 training log and the ICL score mark too, and the head is used. Each number is measured on the shipped checkpoints,
-regenerable bit for bit (`induction train`, tests/test_training.py)."""
+regenerable by `induction train` (bit for bit on one machine, within 1e-4 across machines: tests/test_training.py);
+the ICL scores are read from held-out python-docs topics the models never trained on."""
 
 from __future__ import annotations
 
@@ -58,8 +59,8 @@ def test_ablating_the_formed_head_raises_the_loss_on_repeated_tokens(series):
 
 def test_the_heads_form_where_the_late_token_loss_drops_and_the_icl_score_moves(series, fresh_cache):
     """The phase change: between the checkpoint before the heads formed and the one they formed at, the late-token
-    loss falls by more than half a nat, and the last checkpoint's ICL score is better than the first's (by the
-    variant's own sign)."""
+    loss falls by more than half a nat, and from the formation step on a checkpoint's ICL score on held-out text is
+    better than the first checkpoint's by more than three standard errors (by the variant's own sign)."""
     setup, target = CASES[series]
     models = series_models(series)
     result = dynamics(models, MapConfig(setup=setup, trials=30), target, compute_missing=True)
@@ -73,9 +74,11 @@ def test_the_heads_form_where_the_late_token_loss_drops_and_the_icl_score_moves(
     before, after = steps[steps.index(formed) - 1], formed
     drop = late[at[before]:at[before] + 10].mean() - late[at[after] - 9:at[after] + 1].mean()  # ten steps each
     assert drop > 0.5  # nats, between the checkpoint before the heads formed and the one they formed at
-    icl = {p["step"]: p["mean"] for p in icl_series(models, trials=30)}
+    icl = icl_series(models)  # on held-out python-docs paragraphs, never the training text
+    assert {p["corpus"] for p in icl} == {"python-docs-held-out"}
     better = -1 if setup == "repeat" else 1  # next-token: loss(long) - loss(short), negative when context helps
-    assert better * (icl[steps[-1]] - icl[steps[0]]) > 0.1
+    first, best = icl[0], max((p for p in icl if p["step"] >= formed), key=lambda p: better * p["mean"])
+    assert better * (best["mean"] - first["mean"]) > 3 * float(np.hypot(best["sem"], first["sem"]))
 
 
 @pytest.mark.parametrize("model", sorted(CASES))

@@ -19,6 +19,7 @@ from induction.sweep import checkpoint_folders, checkpoint_seed, checkpoint_step
 from induction.training.series import SERIES, shipped_series, training_log
 
 ICL_LENGTHS = (6, 60)  # the trained series' ICL contexts (short, long): their 64 positions hold at most 64 tokens
+ICL_TRIALS = 250  # of the 299 held-out paragraphs long enough: a single token's loss is noisy (s.e. about 0.13 nats)
 
 
 def series_folder(spec: str) -> Path | None:
@@ -106,7 +107,7 @@ def loss_curve(spec: str) -> dict | None:
             "late_loss": [e["late_loss"] for e in entries], "note": log["note"]}
 
 
-def icl_series(models: list[str], *, lengths: tuple[int, int] = ICL_LENGTHS, trials: int = 50, seed: int = 0,
+def icl_series(models: list[str], *, lengths: tuple[int, int] = ICL_LENGTHS, trials: int = ICL_TRIALS, seed: int = 0,
                progress: Progress | None = None) -> list[dict]:
     """The ICL score of every checkpoint (the kind's own variant, cached): [{step, mean, sem, corpus}]. A model
     trained here is scored on the held-out python-docs topics, never its training text."""
