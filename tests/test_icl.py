@@ -236,6 +236,6 @@ def test_a_checkpoint_written_by_induction_train_anywhere_counts_as_trained_here
     from induction.training.series import shipped_series
 
     shutil.copytree(shipped_series("trained-bert") / "step_0", tmp_path / "run" / "step_0")
-    assert resolve_icl(ICLConfig(model=str(tmp_path / "run" / "step_0")))[0].corpus == "python-docs"
+    assert resolve_icl(ICLConfig(model=str(tmp_path / "run" / "step_0"), short=6, long=60))[0].corpus == "python-docs"
     shutil.copy(shipped_series("trained-bert") / "training_log.json", tmp_path / "run")
-    assert resolve_icl(ICLConfig(model=str(tmp_path / "run" / "step_0")))[0].corpus == "python-docs-held-out"
+    assert resolve_icl(ICLConfig(model=str(tmp_path / "run" / "step_0"), short=6, long=60))[0].corpus == "python-docs-held-out"

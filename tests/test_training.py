@@ -173,8 +173,9 @@ def test_a_retrain_on_other_cpu_kernels_passes_verify_without_equal_bits(tmp_pat
 
 
 def test_training_reads_no_held_out_topic_and_the_rule_is_the_recipe_s():
-    """An independent restatement of the split: a topic is held out when sha256(name) % 5 == 0; no held-out
-    topic's text is in the training stream, every training topic's is."""
+    """An independent restatement of the split: a topic is held out when sha256(name) % 5 == 0; every training
+    topic's text is in the training stream, and no held-out document (the trained models' ICL corpus) shares a
+    50-character stretch with it (python-docs repeats some passages across topics: those are dropped)."""
     import hashlib
 
     from induction.training.data import character_stream
@@ -186,8 +187,11 @@ def test_training_reads_no_held_out_topic_and_the_rule_is_the_recipe_s():
     assert 8 <= len(held) <= len(topics) // 3
     stream = character_stream(GPT.held_out_every).tobytes()
     for name, text in topics.items():
-        probe = encode(text[len(text) // 2: len(text) // 2 + 200]).tobytes()  # a stretch from its middle
-        assert (probe in stream) == (name not in held), name
+        if name not in held:
+            assert encode(text[len(text) // 2: len(text) // 2 + 200]).tobytes() in stream, name
+    text = "\n".join(t for n, t in topics.items() if n not in held)
     docs = held_out_documents()
-    assert {n.split("#")[0] for n in docs} == held
+    assert {n.split("#")[0] for n in docs} <= held
+    for name, doc in docs.items():
+        assert not any(doc[i:i + 50] in text for i in range(0, max(1, len(doc) - 49), 10)), name
     assert sum(len(t) >= 60 for t in docs.values()) >= 200  # enough 60-character contexts for a standard error

@@ -19,7 +19,7 @@ from induction.sweep import checkpoint_folders, checkpoint_seed, checkpoint_step
 from induction.training.series import SERIES, shipped_series, training_log
 
 ICL_LENGTHS = (6, 60)  # the trained series' ICL contexts (short, long): their 64 positions hold at most 64 tokens
-ICL_TRIALS = 250  # of the 299 held-out paragraphs long enough: a single token's loss is noisy (s.e. about 0.13 nats)
+ICL_TRIALS = 200  # of the 245 held-out paragraphs long enough: one token's loss is noisy (s.e. about 0.1-0.15 nats)
 
 
 def series_folder(spec: str) -> Path | None:

@@ -8,13 +8,15 @@ it works offline and is the same on every machine with the same Python.
 The models trained here read python-docs text during training, so their ICL score must not: python-docs is split
 by a fixed rule into training topics and held-out topics (`held_out`), training reads only the former
 (`python-docs-train`), and their ICL reads only the latter (`python-docs-held-out`, one document per paragraph of
-a held-out topic, so that a 60-character context has a few hundred documents to draw from).
+a held-out topic that shares no 50-character stretch with the training topics, so that a 60-character context
+has a few hundred documents to draw from).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from induction.config import ConfigError
@@ -45,14 +47,35 @@ def training_documents(every: int = HELD_OUT_EVERY) -> dict[str, str]:
     return {name: text for name, text in python_docs().items() if not held_out(name, every)}
 
 
+OVERLAP = 50  # characters: a held-out paragraph sharing this long a stretch with the training topics is dropped
+
+
+@lru_cache(maxsize=2)
 def held_out_documents(every: int = HELD_OUT_EVERY) -> dict[str, str]:
-    """The held-out topics, one document per paragraph (blank-line separated, stripped), named topic#k."""
+    """The held-out topics, one document per paragraph (blank-line separated, stripped), named topic#k, less every
+    paragraph that shares OVERLAP characters with a training topic (python-docs repeats some passages across
+    topics, and a held-out document must be text the trained models never read)."""
+    training = "\n".join(training_documents(every).values())
+    seen = _windows(training)
+
+    def read(p: str) -> bool:  # a paragraph shorter than OVERLAP counts as read when it occurs whole
+        return p in training if len(p) < OVERLAP else any(w in seen for w in _windows_of(p))
+
     docs = {}
     for name, text in python_docs().items():
         if held_out(name, every):
-            paragraphs = (p.strip() for p in re.split(r"\n[ \t]*\n", text))
-            docs.update({f"{name}#{k}": p for k, p in enumerate(q for q in paragraphs if q)})
+            paragraphs = [p.strip() for p in re.split(r"\n[ \t]*\n", text)]
+            docs.update({f"{name}#{k}": p for k, p in enumerate(q for q in paragraphs if q) if not read(p)})
     return docs
+
+
+def _windows_of(text: str) -> list[str]:
+    return [text[i:i + OVERLAP] for i in range(max(1, len(text) - OVERLAP + 1))]
+
+
+def _windows(text: str) -> set[str]:
+    """Every OVERLAP-character stretch of `text`."""
+    return set(_windows_of(text))
 
 
 def folder_documents(folder: str | Path) -> dict[str, str]:
@@ -71,7 +94,7 @@ def offline_documents(corpus: str) -> dict[str, str]:
     if corpus == PYTHON_DOCS_TRAIN:
         return training_documents()
     if corpus == PYTHON_DOCS_HELD_OUT:
-        return held_out_documents()
+        return dict(held_out_documents())
     path = Path(corpus)
     if path.is_dir():
         return folder_documents(path)
