@@ -69,8 +69,35 @@ MODEL_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?(@[\w.-]+)?")
 _HEAD = re.compile(r"\s*L(\d{1,4})H(\d{1,4})\s*", flags=re.IGNORECASE)
 
 
+_OPTIONS = re.compile(r"\[\[([^\]]+)\]\]")  # [[setup=repeat]] or [[short=6 long=64]] in a message
+
+
+def _python_options(match: re.Match) -> str:
+    """[[setup=repeat trials=5]] -> setup='repeat', trials=5: what a Python caller passes."""
+    pairs = [item.split("=", 1) for item in match.group(1).split()]
+    return ", ".join(f"{k}={v}" if v == "..." or re.fullmatch(r"-?\d+(\.\d+)?", v) else f"{k}={v!r}" for k, v in pairs)
+
+
+def _cli_options(match: re.Match) -> str:
+    """[[setup=repeat trials=5]] -> --setup repeat --trials 5: what a command-line user types."""
+    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (item.split("=", 1) for item in match.group(1).split()))
+
+
 class InductionError(Exception):
-    """Base class: every error meant for a user's eyes."""
+    """Base class: every error meant for a user's eyes.
+
+    Why two renderings: one message serves a Python caller and a command-line user, each in their own terms.
+    A message marks its advice as [[name=value ...]]: `str(error)` says name='value' (the keyword a Python
+    caller passes), `error.cli` says --name value (the flag), and the CLI prints `cli`.
+    """
+
+    def __init__(self, message: str = "", *args) -> None:
+        self.template = str(message)
+        super().__init__(_OPTIONS.sub(_python_options, self.template), *args)
+        self.cli = _OPTIONS.sub(_cli_options, self.template)
+
+    def __reduce__(self):  # across a process boundary (the dashboard's workers) with both renderings
+        return type(self), (self.template, *self.args[1:])
 
 
 class ConfigError(InductionError, ValueError):
@@ -146,10 +173,10 @@ class MapConfig:
         check_choice("mask piece", self.mask_piece, MASK_PIECES)
         if self.setup == "repeat" and (self.protocol != "clean" or self.masks != 1 or self.unit != "token"):
             raise ConfigError("the repeat setup masks nothing (every token of the second copy is a query) and draws "
-                              "distinct ids: use it with --protocol clean, --masks 1 and --unit token")
+                              "distinct ids: use it with [[protocol=clean masks=1 unit=token]]")
         if self.unit == "word" and (self.setup != "standard" or self.masks != 1):
             raise ConfigError("the word unit has the standard setup's targets and masks one word a trial "
-                              "(--mask-piece chooses its pieces): use --setup standard and --masks 1")
+                              "([[mask_piece=...]] chooses its pieces): use [[setup=standard masks=1]]")
         return self
 
     def with_segment(self, default_clean: int | None, max_positions: int, kind: str = "encoder",

@@ -49,7 +49,7 @@ class Run:
     def one_mask(self, what: str) -> None:
         """Ablation and effects score one masked token a trial."""
         if self.config.masks != 1 or self.config.unit != "token":
-            raise ConfigError(f"{what} masks one token a trial; leave --masks at 1 and the unit at token "
+            raise ConfigError(f"{what} masks one token a trial; leave [[masks=1 unit=token]] "
                               "(several masks and words: maps only)")
 
     def check_head(self, layer: int, head: int) -> tuple[int, int]:
@@ -117,7 +117,8 @@ def icl_key(config: ICLConfig, info: ModelInfo, chash: str) -> str:
     return make_key("icl", fingerprint=info.fingerprint, source=info.source, corpus=config.corpus,
                     corpus_hash=chash, variant=config.variant, short=config.short, long=config.long,
                     trials=config.trials, seed=config.seed, replace=config.replace, curve=list(config.curve),
-                    device=config.device, dtype=config.dtype)
+                    device=config.device, dtype=config.dtype,
+                    **({"curve_draws": "own-generator"} if config.curve else {}))  # curves before it shared the trials'
 
 
 def roles_key(run: Run) -> str:

@@ -79,7 +79,7 @@ def test_bad_mask_counts_get_clear_errors(random_bert):
         compute_map(MapConfig(model=random_bert, trials=2, segment=6, masks=4), use_cache=False)
     with pytest.raises(ConfigError, match="unknown mask span"):
         compute_map(MapConfig(model=random_bert, trials=2, masks=2, mask_span="random"), use_cache=False)
-    with pytest.raises(ConfigError, match="leave --masks at 1"):
+    with pytest.raises(ConfigError, match="leave masks=1, unit='token'"):
         ablate(MapConfig(model="toy", trials=2, masks=2), ["L1H0"], use_cache=False)
 
 

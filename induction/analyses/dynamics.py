@@ -108,13 +108,15 @@ def loss_curve(spec: str) -> dict | None:
 
 def icl_series(models: list[str], *, lengths: tuple[int, int] = ICL_LENGTHS, trials: int = 50, seed: int = 0,
                progress: Progress | None = None) -> list[dict]:
-    """The ICL score of every checkpoint (the kind's own variant, python-docs, cached): [{step, mean, sem}]."""
+    """The ICL score of every checkpoint (the kind's own variant, python-docs, cached): [{model, step, gain, mean,
+    sem, ...}]; `gain` is positive when context helps for both kinds (`mean` is the variant's raw, signed score)."""
     from induction.analyses.icl import ICLConfig, icl_score
 
     out = []
     for done, model in enumerate(models):
         result = icl_score(ICLConfig(model=model, short=lengths[0], long=lengths[1], trials=trials, seed=seed))
-        out.append({"model": model, "step": checkpoint_step(model), "mean": result.mean, "sem": result.sem,
+        out.append({"model": model, "step": checkpoint_step(model), "gain": result.gain, "mean": result.mean,
+                    "sem": result.sem,
                     "definition": result.definition, "sign": result.sign})
         if progress:
             progress(done + 1, len(models))

@@ -193,8 +193,9 @@ def _effects_until(run: Run, mode, pair, until_sem: float, chunk: int, progress,
     if not until_sem > 0:
         raise ConfigError("until_sem must be a positive number")
     if mode == "mean":
-        raise ConfigError("adaptive trials (--until-sem) need zero ablation: a mean replacement depends on every "
-                          "trial of the run, so it cannot grow chunk by chunk; give a fixed --trials instead")
+        raise ConfigError("adaptive trials ([[until_sem=...]]) need zero ablation: a mean replacement depends on every "
+                          "trial of the run, so it cannot grow chunk by chunk; give a fixed "
+                          "number of [[trials=...]] instead")
     started = time.perf_counter()
     model = _model_with_head(run)
     parts: list[dict] = []

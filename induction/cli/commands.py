@@ -243,7 +243,7 @@ def cmd_text(args: argparse.Namespace) -> int:
 
 
 def cmd_icl(args: argparse.Namespace) -> int:
-    from induction.analyses.icl import CURVE_LENGTHS, ICLConfig, icl_score
+    from induction.analyses.icl import CURVE_LENGTHS, GAIN, ICLConfig, icl_score
 
     curve = tuple(n for n in CURVE_LENGTHS if n <= args.long) if args.curve else ()
     config = ICLConfig(model=args.model, corpus=args.corpus, variant=args.variant, trials=args.trials,
@@ -254,6 +254,7 @@ def cmd_icl(args: argparse.Namespace) -> int:
           f"{result.mean:.4f} ± {result.sem:.4f} over {args.trials} trials "
           f"({result.skipped_documents} documents shorter than needed skipped)")
     print(f"  sign: {result.sign}")
+    print(f"  gain: {result.gain:+.4f} ± {result.sem:.4f} nats, {GAIN}")
     what = "next-token loss of token" if result.config.variant == "next-token" else "masked-token loss, context"
     for n, (m, s) in result.curve.items():
         print(f"  {what} {n:4d}: {m:.4f} ± {s:.4f}")

@@ -132,8 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--json", help="write {'executor': ..., 'runs': [...]} as JSON")
     p.set_defaults(func=commands.cmd_sweep)
-    p = sub.add_parser("icl", help="in-context learning score Loss(short) - Loss(long)")
-    p.add_argument("--model", default="base")
+    p = sub.add_parser("icl", help="in-context learning: the loss saved by a longer context (gain, positive when "
+                                   "context helps)")
+    p.add_argument("--model", required=True, help="a known model, a hub id or a folder (offline: trained-gpt and "
+                                                  "trained-bert read python-docs, with --short 6 --long 60)")
     p.add_argument("--corpus", default="python-docs", help="python-docs, wikipedia-simple, a .txt file or a folder")
     p.add_argument("--variant", choices=ICL_VARIANTS, default=None,
                    help="masked (an encoder's default), all-tokens (the study's code), next-token (a decoder's: "
@@ -186,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except InductionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {getattr(exc, 'cli', exc)}", file=sys.stderr)  # its advice as flags
         return 2
     except KeyboardInterrupt:
         print("interrupted: nothing was written to the cache for the unfinished run", file=sys.stderr)
