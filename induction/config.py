@@ -143,7 +143,7 @@ class MapConfig:
     """Everything that changes an induction map's numbers (but the model's weights)."""
 
     model: str = "toy"
-    setup: Setup = "standard"
+    setup: Setup | None = None  # None: the model's kind's own (standard for an encoder, repeat for a decoder)
     protocol: Protocol = "clean"
     trials: int = PAPER_TRIALS
     seed: int = 0
@@ -159,6 +159,9 @@ class MapConfig:
         """Check everything that can be checked without loading the model."""
         if not isinstance(self.model, str) or not self.model.strip():
             raise ConfigError("model must be a non-empty name, Hugging Face id or folder")
+        if self.setup is None:
+            raise ConfigError("the setup is decided from the model's kind when the run is resolved "
+                              "(runs.resolve_run); name one to validate before")
         check_choice("setup", self.setup, SETUPS)
         check_choice("protocol", self.protocol, PROTOCOLS)
         check_int("trials", self.trials, 1, MAX_TRIALS)
@@ -179,12 +182,17 @@ class MapConfig:
                               "([[mask_piece=...]] chooses its pieces): use [[setup=standard masks=1]]")
         return self
 
+    def with_setup(self, kind: str) -> MapConfig:
+        """Fill in the kind's own setup (standard for an encoder, repeat for a decoder) where none was named: a
+        default that belongs to the weights, read from what the model is, never from its name."""
+        return self if self.setup is not None else dataclasses.replace(self, setup=default_setup(kind))
+
     def with_segment(self, default_clean: int | None, max_positions: int, kind: str = "encoder",
                      bos: bool = True) -> MapConfig:
         """Fill in the default segment and check it fits the model's positions.
 
-        paper: the study's 200/150; clean: the model's own default (the toy's), else
-        the study's lengths shortened to fit the model.
+        paper: the study's 200/150; clean: the weights' own default (the hand-set toys' 16, recognised by their
+        fingerprint), else the study's lengths (repeat: REPEAT_SEGMENT) shortened to fit the model's positions.
         """
         most = max_segment(self.setup, self.protocol, max_positions, kind, bos)
         segment = self.segment
@@ -202,6 +210,11 @@ class MapConfig:
 
     def targets(self) -> tuple[str, ...]:
         return targets_for(self.setup, self.unit)
+
+
+def default_setup(kind: str) -> str:
+    """A model kind's own setup: what a map of it shows when no setup is named."""
+    return CAUSAL_SETUPS[0] if kind == "causal" else SETUPS[0]
 
 
 def targets_for(setup: str, unit: str = "token") -> tuple[str, ...]:

@@ -40,7 +40,7 @@ _STEP = re.compile(r"step[_-]?0*(\d+)(k?)", re.IGNORECASE)
 @dataclass(frozen=True)
 class Task:
     model: str
-    setup: str
+    setup: str | None  # None: the model's kind's own
     seed: int
     protocol: str = "clean"
     trials: int = PAPER_TRIALS
@@ -114,24 +114,30 @@ def run_task(task: Task, *, use_cache: bool) -> dict:
 
 
 def ok_row(task: Task, result, *, cached: bool, elapsed_s: float) -> dict:
-    """A finished task's row: its map's best head on the setup's first target."""
-    best = result.top_heads(result.targets[0], 1)[0]
-    return {**task_row(task), "status": "ok", "error": None, "top_head": best.name, "top_score": round(best.score, 6),
-            "cached": cached, "elapsed_s": round(elapsed_s, 3)}
+    """A finished task's row: its map's best head on the setup's first target, with the setup, target and segment
+    the defaults chose (a checkpoint's step from its name)."""
+    target = result.targets[0]
+    best = result.top_heads(target, 1)[0]
+    return {**task_row(task), "setup": result.config.setup, "target": target, "segment": result.config.segment,
+            "trials": result.trials, "status": "ok", "error": None, "top_head": best.name,
+            "top_score": round(best.score, 6), "baseline": result.baseline, "cached": cached,
+            "elapsed_s": round(elapsed_s, 3)}
 
 
 def task_row(task: Task) -> dict:
-    return {"model": task.model, "setup": task.setup, "seed": task.seed}
+    return {"model": task.model, "step": checkpoint_step(task.model), "setup": task.setup, "target": None,
+            "segment": task.segment, "trials": task.trials, "seed": task.seed}
 
 
 def failed_row(task: Task, error: str, started: float) -> dict:
-    return {**task_row(task), "status": "failed", "error": error, "top_head": None, "top_score": None, "cached": False,
-            "elapsed_s": round(time.perf_counter() - started, 3)}
+    return {**task_row(task), "status": "failed", "error": error, "top_head": None, "top_score": None,
+            "baseline": None, "cached": False, "elapsed_s": round(time.perf_counter() - started, 3)}
 
 
-def tasks_for(models: list[str], setups: list[str], seeds: list[int], *, protocol: str, trials: int,
-              segment: int | None = None) -> list[Task]:
-    """Every (model, setup, seed) one task, in that order: what `run_sweep` runs."""
+def tasks_for(models: list[str], setups: list[str | None], seeds: list[int], *, protocol: str = "clean",
+              trials: int = PAPER_TRIALS, segment: int | None = None) -> list[Task]:
+    """Every (model, setup, seed) one task, in that order: what `run_sweep` runs (a setup None: each model's
+    kind's own)."""
     return [Task(m, s, seed, protocol, trials, segment) for m in models for s in setups for seed in seeds]
 
 ROOT = Path(__file__).resolve().parent.parent  # the folder holding the package: workers import it from there

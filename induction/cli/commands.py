@@ -51,12 +51,12 @@ def write_json(path: str | None, payload: dict) -> None:
         print(f"wrote {path}")
 
 
-def _print_table(result, top: int = 5) -> None:
+def _print_table(result, top: int = 5, only: str | None = None) -> None:
     c = result.config
     print(f"{c.model} [{result.layers} layers x {result.heads} heads]  setup={c.setup}  protocol={c.protocol}  "
           f"segment={c.segment}  trials={result.trials}  seed={c.seed}  uniform baseline={result.baseline:.4f}  "
           f"{'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s")
-    for target in result.targets:
+    for target in [only] if only else result.targets:
         heads = ", ".join(f"{h.name} {h.score:.3f}±{h.sem:.3f}" for h in result.top_heads(target, top))
         print(f"  {target:12s} {heads}")
 
@@ -70,13 +70,15 @@ def cmd_map(args: argparse.Namespace) -> int:
                                 seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype,
                                 masks=args.masks, mask_span=args.mask_span, unit=args.unit,
                                 mask_piece=args.mask_piece))
-    if args.figure:  # a bad path or target is said before the computation, not after
-        from induction.config import check_target
+    targets = run.config.targets()
+    if args.target is not None and args.target not in targets:  # said before the computation, not after
+        raise ConfigError(f"unknown target {args.target!r} for the {run.config.setup} setup"
+                          f"{' (word unit)' if run.config.unit == 'word' else ''}; choose one of {', '.join(targets)}")
+    if args.figure:  # a bad path is said before the computation, not after
         from induction.figures.export import figure_format
 
         figure_format(args.figure)
-        check_target(args.setup, args.target or run.config.targets()[0])
-    desc = f"{args.model} {args.setup}"
+    desc = f"{args.model} {run.config.setup}"
     if args.until_sem:
         result = with_progress(desc, compute_map_until, run, args.until_sem, use_cache=not args.no_cache)
         print(f"adaptive: {result.trials} trials reached a standard error below {args.until_sem} "
@@ -84,14 +86,14 @@ def cmd_map(args: argparse.Namespace) -> int:
               f"adaptive: the cap of {args.trials} trials was reached before the bound {args.until_sem}")
     else:
         result = with_progress(desc, compute_map, run, use_cache=not args.no_cache)
-    _print_table(result)
+    _print_table(result, only=args.target)
     if args.figure:
         from induction.figures.export import write_figure
         from induction.figures.plots import map_figure
 
         target = args.target or result.targets[0]
         mean, sem = result.stats(target)
-        title = f"{args.model} · {args.setup} · {target} · {result.trials} trials"
+        title = f"{args.model} · {result.config.setup} · {target} · {result.trials} trials"
         print(f"wrote {write_figure(map_figure(mean, sem, title=title, baseline=result.baseline), args.figure)}")
     payload = result.to_json() if args.json else {}
     if args.json and args.dump_trials:
@@ -101,7 +103,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 
             payload["trials_dump"] = dump_word_trials(batch)
         else:
-            payload["trials_dump"] = dump_trials(batch, args.setup)
+            payload["trials_dump"] = dump_trials(batch, run.config.setup)
     write_json(args.json, payload)
     return 0
 
@@ -166,7 +168,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
                        seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype)
     heads = [h for h in args.heads.split(",") if h.strip()]
     result = with_progress(f"ablate {args.heads}", ablate, config, heads, mode=args.mode, use_cache=not args.no_cache)
-    print(f"{args.model} {args.setup}: ablated {', '.join(head_name(l, h) for l, h in result.heads)} ({result.mode})")
+    print(f"{args.model} {result.clean.config.setup}: ablated "
+          f"{', '.join(head_name(l, h) for l, h in result.heads)} ({result.mode})")
     if result.loss_clean is not None:
         print(f"  {loss_name(result.clean.kind)} on the RRT trials: clean {result.loss_clean:.4f} -> ablated "
               f"{result.loss_ablated:.4f} ({result.loss_ablated - result.loss_clean:+.4f})")
@@ -195,7 +198,8 @@ def cmd_effects(args: argparse.Namespace) -> int:
     result = with_progress(f"effects {args.model}", effects, config, mode=args.mode, pairs_with=args.pairs_with,
                             until_sem=args.until_sem, use_cache=not args.no_cache, unit="step")
     pair = f" with {head_name(*result.pairs_with)} ablated" if result.pairs_with else ""
-    print(f"{args.model} {args.setup}: per-head effect on the {loss_name(result.kind)} ({result.mode} ablation{pair}), "
+    print(f"{args.model} {result.config.setup}: per-head effect on the {loss_name(result.kind)} "
+          f"({result.mode} ablation{pair}), "
           f"{result.trials} trials, {'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s "
           f"({result.path} path)")
     print(f"  loss: clean {result.loss_clean.mean():.4f}" +
@@ -290,7 +294,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from induction.config import check_choice
     from induction.sweep import run_sweep, tasks_for
 
-    setups = [check_choice("setup", s.strip(), SETUPS) for s in args.setups.split(",") if s.strip()]
+    setups = ([check_choice("setup", s.strip(), SETUPS) for s in args.setups.split(",") if s.strip()]
+              if args.setups else [None])  # None: each model's kind's own setup
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     from induction.analyses.dynamics import series_models
 
@@ -299,10 +304,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     where = f"ray {args.ray}" if args.ray else "in this process"
     result = with_progress(f"sweep ({where})", run_sweep, tasks, ray=args.ray,
                             use_cache=not args.no_cache, unit="task")
+    width = max((len(run["model"]) for run in result["runs"]), default=0)  # whole names: steps must stay apart
     for run in result["runs"]:
-        what = f"{run['top_head']} {run['top_score']:.3f}" if run["status"] == "ok" else f"failed: {run['error'][:160]}"
+        what = (f"{run['target']} {run['top_head']} {run['top_score']:.3f} (segment {run['segment']})"
+                if run["status"] == "ok" else f"failed: {run['error'][:160]}")
         took = "cached" if run["cached"] else f"{run['elapsed_s']:.1f}s"
-        print(f"{run['model'][:40]:40s} {run['setup']:9s} seed {run['seed']:<3d} {took:>7s}  {what}")
+        print(f"{run['model']:{width}s} {run['setup'] or '-':9s} seed {run['seed']:<3d} {took:>7s}  {what}")
     failed = sum(r["status"] == "failed" for r in result["runs"])
     print(f"{len(result['runs']) - failed} of {len(result['runs'])} tasks ok ({result['executor']} executor)")
     write_json(args.json, result)

@@ -33,7 +33,8 @@ from induction.training.recipes import RECIPES
 
 def _add_map_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="toy", help="a size (tiny..large), toy, minilm, a hub id or a folder")
-    p.add_argument("--setup", choices=SETUPS, default="standard")
+    p.add_argument("--setup", choices=SETUPS, default=None,
+                   help="default: the model's kind's own (standard for an encoder, repeat for a decoder)")
     p.add_argument("--protocol", choices=PROTOCOLS, default="clean")
     p.add_argument("--trials", type=int, default=PAPER_TRIALS)
     p.add_argument("--seed", type=int, default=0)
@@ -62,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-piece", choices=MASK_PIECES, default="all", help="word unit: which pieces are masked")
     p.add_argument("--mask-span", choices=MASK_SPANS, default="scattered",
                    help="several masks: K neighbouring tokens (contiguous) or K with no two adjacent (scattered)")
-    p.add_argument("--target", default=None, help="the target the figure shows (default: the setup's first)")
+    p.add_argument("--target", default=None, help="the target the table and figure show (default: every target; "
+                                                  "the figure: the setup's first)")
     p.add_argument("--until-sem", type=float, default=None,
                    help="adaptive: run trials in chunks until every head's standard error is below this "
                         "(--trials is then the cap)")
@@ -123,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", required=True,
                    help="comma-separated models; multiberts:seeds=0-4:steps=all expands to checkpoints; a folder "
                         "of step_N checkpoint folders stands for all of them")
-    p.add_argument("--setups", default="standard", help="comma-separated setups")
+    p.add_argument("--setups", default=None, help="comma-separated setups (default: each model's kind's own)")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--protocol", choices=PROTOCOLS, default="clean")
     p.add_argument("--trials", type=int, default=PAPER_TRIALS)
