@@ -72,7 +72,12 @@ class AblationResult:
 
 
 def check_heads(heads, run: Run) -> Heads:
-    """Accept 'L9H9' strings or (layer, head) pairs; refuse heads the model does not have."""
+    """Accept 'L9H9' strings or (layer, head) pairs, or one head alone ('L1H0', 'L1H0,L1H1' or (1, 0)): a string is
+    never read letter by letter; refuse heads the model does not have."""
+    if isinstance(heads, str):
+        heads = [h for h in heads.split(",") if h.strip()]
+    elif isinstance(heads, tuple) and len(heads) == 2 and all(isinstance(x, int | np.integer) for x in heads):
+        heads = [heads]
     out = []
     for item in heads:
         out.append(run.check_head(*(parse_head(item) if isinstance(item, str) else (int(item[0]), int(item[1])))))

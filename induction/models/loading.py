@@ -10,6 +10,7 @@ attention implementation.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
@@ -79,6 +80,10 @@ def resolve(name: str) -> tuple[str, bool]:
         raise ModelLoadError(f"no model folder at {name!r}")
     if not MODEL_ID.fullmatch(name):
         raise ModelLoadError(f"{name!r} is neither a known model, a Hugging Face id (org/name) nor a folder")
+    near = difflib.get_close_matches(name, KNOWN_MODELS, n=1, cutoff=0.8) if "/" not in name else []
+    if near:  # a typo of a known name is not sent to the Hub
+        raise ModelLoadError(f"unknown model {name!r}: did you mean {near[0]!r}? (`induction models` lists the known "
+                             "models; a Hub id is written org/name)")
     return name, False
 
 

@@ -35,7 +35,7 @@ def parse_models(text: str) -> dict[str, str]:
     for part in (p.strip() for p in text.split(",") if p.strip()):
         name, _, source = part.partition("=")
         if name not in SIZES_ORDER:
-            raise InductionError(f"unknown size {name!r} in --models; the study's sizes are {', '.join(SIZES_ORDER)}"
+            raise InductionError(f"unknown size {name!r} in the models; the study's sizes are {', '.join(SIZES_ORDER)}"
                                  " (write size=folder to stand in another model)")
         out[name] = source or name
     return out
