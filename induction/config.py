@@ -209,6 +209,7 @@ class MapConfig:
         return dataclasses.replace(self, segment=segment)
 
     def targets(self) -> tuple[str, ...]:
+        """The names of the targets a map of this config scores (its setup's, or the word unit's)."""
         return targets_for(self.setup, self.unit)
 
 
@@ -223,6 +224,7 @@ def targets_for(setup: str, unit: str = "token") -> tuple[str, ...]:
 
 
 def check_target(setup: str, target: str) -> str:
+    """`target` if the setup scores it, else a ConfigError naming the setup's targets."""
     options = SETUP_TARGETS.get(setup, ())
     if target not in options:
         raise ConfigError(f"unknown target {target!r} for setup {setup!r}; choose one of {', '.join(options)}")
@@ -230,6 +232,7 @@ def check_target(setup: str, target: str) -> str:
 
 
 def check_int(name: str, value: object, low: int, high: int) -> int:
+    """`value` if it is a whole number in [low, high], else a ConfigError that says the range."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
     if not low <= value <= high:
@@ -246,4 +249,5 @@ def parse_head(text: str) -> tuple[int, int]:
 
 
 def head_name(layer: int, head: int) -> str:
+    """(9, 9) -> 'L9H9', 0-indexed: the one spelling of a head."""
     return f"L{layer}H{head}"

@@ -125,10 +125,12 @@ class PerHeadScores:
     _stats: dict
 
     def check(self, target: str) -> None:
+        """Raise a ConfigError naming the choices when `target` is not one of this result's targets."""
         raise NotImplementedError
 
     @property
     def baseline(self) -> float:
+        """The score a head spreading its attention evenly would get (what every score is read against)."""
         raise NotImplementedError
 
     def stats(self, target: str) -> tuple[np.ndarray, np.ndarray]:
@@ -139,17 +141,30 @@ class PerHeadScores:
         return self._stats[target]
 
     def mean(self, target: str) -> np.ndarray:
+        """[L, H] the mean over trials of every head's score at `target` (attention, 0..1)."""
         return self.stats(target)[0]
 
     def sem(self, target: str) -> np.ndarray:
+        """[L, H] the standard error of `mean` over trials."""
         return self.stats(target)[1]
+
+    def _describe_run(self) -> str:
+        """The run in a few words, for the repr."""
+        return ""
+
+    def __repr__(self) -> str:
+        """Short: the run and its best head (the per-trial arrays are in `per_trial`)."""
+        first = self.targets[0]
+        best = self.top_heads(first, 1)[0]
+        return (f"{type(self).__name__}({self._describe_run()}{self.layers} layers x {self.heads} heads, "
+                f"{self.trials} trials, baseline {self.baseline:.4f}, best {first} {best.name} {best.score:.3f})")
 
     def top_heads(self, target: str, k: int = 5) -> list[HeadScore]:
         """The k highest-scoring heads, best first (ties in layer-then-head order)."""
         return rank_heads(*self.stats(target), self.baseline, k)
 
 
-@dataclass
+@dataclass(repr=False)
 class InductionMap(PerHeadScores):
     """One model's induction scores for one setup: every target, every head."""
 
@@ -172,6 +187,7 @@ class InductionMap(PerHeadScores):
 
     @property
     def trials(self) -> int:
+        """Trials the map was measured on (with several masks, each trial holds `masks` rows)."""
         if self.config.unit == "word":  # a row per masked piece: the trials are the run's
             return int(self.config.trials)
         return int(next(iter(self.per_trial.values())).shape[0]) // self.masks
@@ -199,9 +215,19 @@ class InductionMap(PerHeadScores):
 
     @property
     def targets(self) -> tuple[str, ...]:
+        """The names of the targets this map scores (its setup's, or the word unit's), in display order."""
         return tuple(self.per_trial)
 
+    def _describe_run(self) -> str:
+        c = self.config
+        return f"{c.model!r}, {c.setup}, segment {c.segment}, "
+
+    def to_pandas(self):
+        """The map as a tidy pandas DataFrame: `to_frame()` (issue 35's name for it)."""
+        return self.to_frame()
+
     def check(self, target: str) -> None:
+        """Raise a ConfigError naming this map's targets when `target` is not one of them."""
         if self.config.unit == "word":
             if target not in self.config.targets():
                 raise ConfigError(f"unknown target {target!r} for the word unit; choose one of "
@@ -210,6 +236,7 @@ class InductionMap(PerHeadScores):
         check_target(self.config.setup, target)
 
     def to_json(self) -> dict:
+        """The JSON `induction map --json` writes (keys in docs/method.md's glossary)."""
         c = self.config
         return {
             "model": c.model, "kind": self.kind, "model_source": self.model_source, "fingerprint": self.fingerprint,

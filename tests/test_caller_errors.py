@@ -68,9 +68,9 @@ def test_a_head_given_as_one_string_is_one_head():
     one = ablate(config, "L1H0", use_cache=False)
     listed = ablate(config, ["L1H0"], use_cache=False)
     pair = ablate(config, (1, 0), use_cache=False)
-    assert one.heads == listed.heads == pair.heads == ((1, 0),)
+    assert one.ablated_heads == listed.ablated_heads == pair.ablated_heads == ((1, 0),)
     np.testing.assert_array_equal(one.per_trial["prev"], listed.per_trial["prev"])
-    assert ablate(config, "L1H0,L1H1", use_cache=False).heads == ((1, 0), (1, 1))
+    assert ablate(config, "L1H0,L1H1", use_cache=False).ablated_heads == ((1, 0), (1, 1))
 
 
 def test_a_config_or_a_name_is_what_compute_map_takes():
@@ -78,3 +78,51 @@ def test_a_config_or_a_name_is_what_compute_map_takes():
     assert compute_map("toy", use_cache=False).config.model == "toy"
     with pytest.raises(InductionError, match="MapConfig"):
         compute_map(["toy"], use_cache=False)
+
+
+def test_a_cached_result_shows_no_absurd_rate(capsys):
+    """Item 11: a cache hit reports every trial done at once; the bar said "3994575 trial/s"."""
+    import re
+    import time
+
+    from induction.cli.commands import with_progress
+
+    def cached(progress):
+        time.sleep(0.01)
+        progress(50, 50)
+        return 1
+
+    assert with_progress("cached", cached) == 1
+    err = capsys.readouterr().err
+    assert "50/50" in err and not re.search(r"\d+(\.\d+)?\s*trial/s", err), err
+
+
+def test_results_have_short_reprs_and_every_public_name_a_docstring():
+    """Item 11: repr(InductionMap) printed every per-trial array; mean, sem, effect, ICLConfig, ICLResult,
+    HeadDetail, AblationResult had no docstring (a dataclass's generated signature is no docstring)."""
+    import inspect
+
+    import induction
+
+    result = compute_map(MapConfig(model="toy", trials=20), use_cache=False)
+    text = repr(result)
+    assert len(text) < 200 and result.top_heads("prev", 1)[0].name in text and "array" not in text
+    missing = []
+    for name in induction.__all__:
+        obj = getattr(induction, name)
+        doc = (obj.__doc__ or "").strip()
+        if not doc or doc.startswith(f"{name}("):
+            missing.append(name)
+        if not inspect.isclass(obj):
+            continue
+        for klass in obj.__mro__:
+            if not klass.__module__.startswith("induction"):
+                continue
+            for attr, value in vars(klass).items():
+                fn = value.fget if isinstance(value, property) else value
+                if attr.startswith("_") or not (callable(fn) or isinstance(value, property)):
+                    continue
+                if not (getattr(fn, "__doc__", None) or "").strip():
+                    missing.append(f"{klass.__name__}.{attr}")
+    assert not missing, missing
+    assert "positive" in induction.EffectsResult.effect.__doc__.lower()  # its sign said

@@ -113,7 +113,7 @@ class ICLConfig:
     dtype: str = "auto"
 
 
-@dataclass
+@dataclass(repr=False)
 class ICLResult:
     """An ICL score: `mean`/`per_trial` in the variant's own sign (`sign`), `gain` in one sign for every kind
     (positive when context helps), the curve (length -> (mean loss, sem)) and how many documents were read."""
@@ -149,13 +149,21 @@ class ICLResult:
 
     @property
     def definition(self) -> str:
+        """What `mean` is, in one line (for example Loss(50-token context) - Loss(500-token context))."""
         return definition(self.config.variant, self.config.short, self.config.long)
 
     @property
     def sign(self) -> str:
+        """The sign convention of `mean` (the variant's own; `gain` is positive when context helps)."""
         return sign(self.config.variant)
 
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"ICLResult({c.model!r}, {c.variant}, {c.short}/{c.long} tokens, {len(self.per_trial)} trials: "
+                f"gain {self.gain:+.4f} ± {self.sem:.4f} nats, mean {self.mean:+.4f})")
+
     def to_json(self) -> dict:
+        """The JSON `induction icl --json` writes (keys in docs/method.md's glossary)."""
         c = self.config
         out = {"model": c.model, "corpus": c.corpus, "corpus_hash": self.corpus_hash, "variant": c.variant,
                "corpus_snapshot": "/".join(WIKIPEDIA) if c.corpus == "wikipedia-simple" else None,

@@ -107,7 +107,7 @@ def copy_logits(rows: np.ndarray, outputs: np.ndarray, columns: np.ndarray, voca
 
 # ---- the result ----------------------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(repr=False)
 class HeadRoles:
     """Every head of one model: behavioural scores (role -> [L, H] mean and sem, with each score's baseline),
     copying (the OV eigenvalue score and its reach, [L, H]), the direct-logit copy score and the composition
@@ -133,6 +133,8 @@ class HeadRoles:
 
     @property
     def prefix_matching(self) -> np.ndarray:
+        """[L, H] the prefix-matching score (the induction role's): a decoder's repeat `induction`, an encoder's
+        standard `prev`."""
         return self.scores["induction"]
 
     def passed(self) -> dict[str, np.ndarray]:
@@ -146,6 +148,7 @@ class HeadRoles:
         return out
 
     def roles(self, layer: int, head: int) -> list[str]:
+        """The roles one head passes, in ROLES order."""
         passed = self.passed()
         return [r for r in ROLES if passed[r][layer, head]]
 
@@ -155,6 +158,7 @@ class HeadRoles:
         return [[[r for r in ROLES if passed[r][l, h]] for h in range(self.heads)] for l in range(self.layers)]
 
     def head_json(self, layer: int, head: int, roles: list[str]) -> dict:
+        """One head's entry of the roles JSON: its roles and every score."""
         value = lambda a: None if a is None else round(float(a[layer, head]), 6)  # noqa: E731
         return {"name": head_name(layer, head), "layer": layer, "head": head, "roles": roles,
                 "scores": {r: value(self.scores[r]) for r in BEHAVIOURAL},
@@ -172,7 +176,13 @@ class HeadRoles:
                  **{k: round(float(self.composition[k][l1, h1, l2, h2]), 6) for k in COMPOSITIONS}}
                 for l1 in range(L) for l2 in range(l1 + 1, L) for h1 in range(H) for h2 in range(H)]
 
+    def __repr__(self) -> str:
+        named = sum(bool(r) for row in self.role_map() for r in row)
+        return (f"HeadRoles({self.model!r}, {self.kind}, {self.layers} layers x {self.heads} heads, {self.trials} "
+                f"trials: {named} heads with a role)")
+
     def to_json(self) -> dict:
+        """The JSON `induction roles --json` writes (keys in docs/method.md's glossary)."""
         role_map = self.role_map()
         return {"model": self.model, "kind": self.kind, "layers": self.layers, "heads_per_layer": self.heads,
                 "trials": self.trials, "seed": self.seed, "baselines": {r: round(b, 6) for r, b in

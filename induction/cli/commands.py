@@ -24,7 +24,9 @@ def _progress_bar(desc: str, unit: str = "trial"):
 
     def update(done: int, total: int) -> None:
         nonlocal bar
-        bar = bar or tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
+        # the first report's count is the starting point: a cache hit reports everything done at once, and a rate
+        # over it would read millions of trials a second
+        bar = bar or tqdm(total=total, initial=done, desc=desc, unit=unit, file=sys.stderr, leave=False)
         bar.total = total
         bar.n = done
         bar.refresh()
@@ -169,10 +171,10 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     heads = [h for h in args.heads.split(",") if h.strip()]
     result = with_progress(f"ablate {args.heads}", ablate, config, heads, mode=args.mode, use_cache=not args.no_cache)
     print(f"{args.model} {result.clean.config.setup}: ablated "
-          f"{', '.join(head_name(l, h) for l, h in result.heads)} ({result.mode})")
-    if result.loss_clean is not None:
+          f"{', '.join(head_name(l, h) for l, h in result.ablated_heads)} ({result.mode})")
+    if result.loss_change is not None:
         print(f"  {loss_name(result.clean.kind)} on the RRT trials: clean {result.loss_clean:.4f} -> ablated "
-              f"{result.loss_ablated:.4f} ({result.loss_ablated - result.loss_clean:+.4f})")
+              f"{result.loss_ablated:.4f} ({result.loss_change:+.4f} ± {result.loss_change_sem:.4f}, paired)")
     else:
         print(f"  {loss_name(result.clean.kind)}: n/a (no MLM head, or the repeat setup, which masks nothing)")
     for target in result.clean.targets:
@@ -202,8 +204,8 @@ def cmd_effects(args: argparse.Namespace) -> int:
           f"({result.mode} ablation{pair}), "
           f"{result.trials} trials, {'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s "
           f"({result.path} path)")
-    print(f"  loss: clean {result.loss_clean.mean():.4f}" +
-          (f", with {head_name(*result.pairs_with)} ablated {result.loss_base.mean():.4f}" if pair else ""))
+    print(f"  loss: clean {result.loss_clean:.4f}" +
+          (f", with {head_name(*result.pairs_with)} ablated {result.loss_base:.4f}" if pair else ""))
     effect, sem = result.effect, result.effect_sem
     order = np.argsort(-np.abs(effect), axis=None, kind="stable")[:5]  # by magnitude: a negative effect is news too
     print("  largest effects (by magnitude): " + ", ".join(f"{head_name(l, h)} {effect[l, h]:+.4f}±{sem[l, h]:.4f}"
