@@ -243,13 +243,13 @@ class InductionMap(PerHeadScores):
             "setup": c.setup, "protocol": c.protocol, "trials": self.trials, "seed": c.seed,
             "segment": c.segment, "device": c.device, "dtype": c.dtype, "seq_len": self.seq_len,
             "layers": self.layers, "heads": self.heads,
-            "targets": {t: self.mean(t).round(6).tolist() for t in self.targets},
+            "targets": list(self.targets), "mean": {t: self.mean(t).round(6).tolist() for t in self.targets},
             "sem": {t: self.sem(t).round(6).tolist() for t in self.targets},
             "baseline": self.baseline, "offsets": list(OFFSETS),
             "offset_profile": np.round(self.offsets, 6).tolist(),
             "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached, "capture_path": self.capture_path,
             "masks": self.masks, "mask_span": c.mask_span,
-            **({"targets_by_mask": [{t: self.by_mask(t)[k].round(6).tolist() for t in self.targets}
+            **({"mean_by_mask": [{t: self.by_mask(t)[k].round(6).tolist() for t in self.targets}
                                     for k in range(self.masks)]} if self.masks > 1 else {}),
             **({"cross": np.round(self.cross, 6).tolist()} if self.cross is not None else {}),
             **({"unit": c.unit, "mask_piece": c.mask_piece, "pieces": int(self.per_trial[self.targets[0]].shape[0]),

@@ -130,8 +130,8 @@ def test_cli_map_json_and_trial_dump(random_bert, tmp_path):
     for key in ("model", "setup", "protocol", "trials", "seed", "layers", "heads", "targets", "sem", "baseline",
                 "elapsed_s", "cached"):
         assert key in data
-    assert set(data["targets"]) == {"left_match", "right_match", "sum"}
-    assert np.asarray(data["targets"]["sum"]).shape == (3, 4)
+    assert data["targets"] == ["left_match", "right_match", "sum"] and set(data["mean"]) == set(data["targets"])
+    assert np.asarray(data["mean"]["sum"]).shape == (3, 4)
     dump = data["trials_dump"]
     assert len(dump) == 3
     for trial in dump:

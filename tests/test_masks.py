@@ -90,7 +90,7 @@ def test_cli_masks_json_and_dump(tmp_path):
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    assert data["masks"] == 2 and data["mask_span"] == "contiguous" and len(data["targets_by_mask"]) == 2
+    assert data["masks"] == 2 and data["mask_span"] == "contiguous" and len(data["mean_by_mask"]) == 2
     assert np.asarray(data["cross"]).shape == (2, 2, 2, 2)
     trial = data["trials_dump"][0]
     assert len(trial["mask_index"]) == 2 and trial["mask_index"][1] == trial["mask_index"][0] + 1

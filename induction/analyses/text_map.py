@@ -251,7 +251,7 @@ class TextMap(PerHeadScores):
                 "min_distance": self.config.min_distance, "seed": self.config.seed, "layers": self.layers,
                 "device": self.device, "dtype": self.dtype,
                 "heads": self.heads, "occurrences": self.trials, "kind": self.kind,
-                "targets": {t: self.mean(t).round(6).tolist() for t in self.targets},
+                "targets": list(self.targets), "mean": {t: self.mean(t).round(6).tolist() for t in self.targets},
                 "sem": {t: self.sem(t).round(6).tolist() for t in self.targets}, "baseline": self.baseline,
                 "per_occurrence": self.occurrences, "capture_path": self.capture_path,
                 "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached}
