@@ -152,6 +152,13 @@ class PerHeadScores:
         """The run in a few words, for the repr."""
         return ""
 
+    def to_frame(self):
+        """Every (target, layer, head) as a row of the tidy long format (`induction.frames.FRAME_COLUMNS`): score,
+        sem, baseline, ratio, with the run's model, step, setup, segment, trials and seed (pandas DataFrame)."""
+        from induction.frames import frame, map_rows
+
+        return frame(map_rows(self))
+
     def __repr__(self) -> str:
         """Short: the run and its best head (the per-trial arrays are in `per_trial`)."""
         first = self.targets[0]

@@ -16,25 +16,26 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from induction.checkpoints import checkpoint_seed, checkpoint_step
 from induction.config import PAPER_TRIALS, InductionError, MapConfig
+from induction.frames import SweepResult
 from induction.models.hub import QUIET_ENVIRONMENT
 
 
-def run_sweep(tasks: list[Task], *, ray: str | None = None, use_cache: bool = True, progress=None) -> dict:
-    """Run every task; {"executor": "ray" | "local", "runs": [...]} in task order."""
+def run_sweep(tasks: list[Task], *, ray: str | None = None, use_cache: bool = True, progress=None) -> SweepResult:
+    """Run every task; {"executor": "ray" | "local", "runs": [...]} in task order (a dict with `to_frame()`)."""
     if ray is None:
         runs = []
         for done, task in enumerate(tasks, 1):
             runs.append(run_task(task, use_cache=use_cache))
             if progress:
                 progress(done, len(tasks))
-        return {"executor": "local", "runs": runs}
+        return SweepResult(executor="local", runs=runs)
 
-    return {"executor": "ray", "runs": run_on_ray(tasks, ray, use_cache=use_cache, progress=progress)}
+    return SweepResult(executor="ray", runs=run_on_ray(tasks, ray, use_cache=use_cache, progress=progress))
 
 MULTIBERTS_STEPS = (*range(0, 201, 20), *range(300, 2001, 100))  # thousands of steps, as released
 MULTIBERTS_SEEDS = range(5)  # the seeds with intermediate checkpoints
-_STEP = re.compile(r"step[_-]?0*(\d+)(k?)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -76,20 +77,6 @@ def expand_models(spec: str) -> list[str]:
         steps = _numbers(fields.get("steps", "all"), MULTIBERTS_STEPS)
         out += [f"google/multiberts-seed_{s}-step_{k}k" for s in seeds for k in steps]
     return out
-
-
-def checkpoint_step(model: str) -> int | None:
-    """The training step a checkpoint's name says (step_20k -> 20000, step_000500 -> 500), or None."""
-    found = _STEP.findall(model)
-    if not found:
-        return None
-    number, k = found[-1]
-    return int(number) * (1000 if k else 1)
-
-
-def checkpoint_seed(model: str) -> int:
-    found = re.findall(r"seed[_-]?(\d+)", model, flags=re.IGNORECASE)
-    return int(found[-1]) if found else 0
 
 
 def checkpoint_folders(folder: Path) -> list[Path]:

@@ -68,6 +68,13 @@ class AblationResult:
                                                     f"({self.loss_change:+.4f} ± {self.loss_change_sem:.4f})")
         return f"AblationResult({self.clean.config.model!r}, ablated [{heads}] ({self.mode}){loss})"
 
+    def to_frame(self):
+        """The tidy long format (`induction.frames`): each target's ablated score and its change per head, and the
+        loss change (a row without a head)."""
+        from induction.frames import ablation_rows, frame
+
+        return frame(ablation_rows(self))
+
     def ablated(self, target: str) -> np.ndarray:
         """[L, H] the mean score over trials with the heads ablated (NaN at the ablated heads: they have none)."""
         if target not in self._means:

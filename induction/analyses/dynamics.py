@@ -15,6 +15,7 @@ from pathlib import Path
 
 from induction.config import InductionError, MapConfig
 from induction.engine import Progress
+from induction.frames import DynamicsResult
 from induction.sweep import checkpoint_folders, checkpoint_seed, checkpoint_step, expand_models
 from induction.training.series import SERIES, shipped_series, training_log
 
@@ -110,7 +111,7 @@ def dynamics(models: list[str] | str, template: MapConfig | None = None, target:
     rows.sort(key=lambda r: (r["seed"], r["step"]))
     appears = {seed: appearance_step([(r["step"], r["best"]) for r in rows if r["seed"] == seed])
                for seed in sorted({r["seed"] for r in rows})}
-    return {"rows": rows, "missing": missing, "appears": appears}
+    return DynamicsResult(rows=rows, missing=missing, appears=appears, map_seed=template.seed)
 
 
 def loss_curve(spec: str) -> dict | None:

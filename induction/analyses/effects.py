@@ -100,6 +100,12 @@ class EffectsResult:
         """[L, H] the standard error of `effect` over the paired trials."""
         return mean_sem(self.per_trial)[1]
 
+    def to_frame(self):
+        """The tidy long format (`induction.frames`): every head's effect (score, nats) and its sem."""
+        from induction.frames import effects_rows, frame
+
+        return frame(effects_rows(self))
+
     def __repr__(self) -> str:
         l, h = np.unravel_index(int(np.argmax(np.abs(self.effect))), self.effect.shape)
         pair = f", with {head_name(*self.pairs_with)} ablated" if self.pairs_with else ""

@@ -157,6 +157,12 @@ class ICLResult:
         """The sign convention of `mean` (the variant's own; `gain` is positive when context helps)."""
         return sign(self.config.variant)
 
+    def to_frame(self):
+        """The tidy long format (`induction.frames`): the gain, the raw mean and the curve's losses, one row each."""
+        from induction.frames import frame, icl_rows
+
+        return frame(icl_rows(self))
+
     def __repr__(self) -> str:
         c = self.config
         return (f"ICLResult({c.model!r}, {c.variant}, {c.short}/{c.long} tokens, {len(self.per_trial)} trials: "

@@ -192,6 +192,12 @@ class HeadRoles:
                  **{k: round(float(self.composition[k][l1, h1, l2, h2]), 6) for k in COMPOSITIONS}}
                 for l1 in range(L) for l2 in range(l1 + 1, L) for h1 in range(H) for h2 in range(H)]
 
+    def to_frame(self):
+        """The tidy long format (`induction.frames`): every role's score per head (target: the role), and copying."""
+        from induction.frames import frame, roles_rows
+
+        return frame(roles_rows(self))
+
     def __repr__(self) -> str:
         named = sum(bool(r) for row in self.role_map() for r in row)
         return (f"HeadRoles({self.model!r}, {self.kind}, {self.layers} layers x {self.heads} heads, {self.trials} "

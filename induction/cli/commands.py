@@ -53,6 +53,13 @@ def write_json(path: str | None, payload: dict) -> None:
         print(f"wrote {path}")
 
 
+def write_csv(path: str | None, result) -> None:
+    """The result's tidy frame (`to_frame()`, the long format of `induction.frames`) as CSV."""
+    if path:
+        result.to_frame().to_csv(path, index=False)
+        print(f"wrote {path}")
+
+
 def _print_table(result, top: int = 5, only: str | None = None) -> None:
     c = result.config
     print(f"{c.model} [{result.layers} layers x {result.heads} heads]  setup={c.setup}  protocol={c.protocol}  "
@@ -107,6 +114,7 @@ def cmd_map(args: argparse.Namespace) -> int:
         else:
             payload["trials_dump"] = dump_trials(batch, run.config.setup)
     write_json(args.json, payload)
+    write_csv(args.csv, result)
     return 0
 
 
@@ -184,6 +192,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
                            for l, h in (np.unravel_index(i, diff.shape) for i in order))
         print(f"  {target:12s} largest rises (backup candidates): {rising}")
     write_json(args.json, result.to_json())
+    write_csv(args.csv, result)
     return 0
 
 
@@ -225,6 +234,7 @@ def cmd_effects(args: argparse.Namespace) -> int:
         run = resolve_run(result.config)
         payload["trials_dump"] = dump_trials(make_trials(run, model_for(run)), run.config.setup)
     write_json(args.json, payload)
+    write_csv(args.csv, result)
     return 0
 
 
@@ -245,6 +255,7 @@ def cmd_text(args: argparse.Namespace) -> int:
     if args.json and args.dump_trials:
         payload["trials_dump"] = dump_text_trials(prepare(config)[1])
     write_json(args.json, payload)
+    write_csv(args.csv, result)
     return 0
 
 
@@ -265,13 +276,20 @@ def cmd_icl(args: argparse.Namespace) -> int:
     for n, (m, s) in result.curve.items():
         print(f"  {what} {n:4d}: {m:.4f} ± {s:.4f}")
     write_json(args.json, result.to_json())
+    write_csv(args.csv, result)
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    for row in model_status():
+    rows = model_status()
+    for row in rows:
         print(f"{row['name']:18s} {row['layers']:>2d}x{row['heads']:<2d} "
               f"{'offline' if row['offline'] else 'needs network':14s} {row['note']}  [{row['source']}]")
+    if args.csv:
+        import pandas as pd
+
+        pd.DataFrame(rows).to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
     return 0
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -289,6 +307,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     for failure in result.failed:
         print(f"failed: {failure}", file=sys.stderr)
     write_json(args.json, result.to_json())
+    if args.csv:
+        import pandas as pd
+
+        pd.DataFrame(result.rows).to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
     return 1 if result.failed else 0
 
 
@@ -315,6 +338,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     failed = sum(r["status"] == "failed" for r in result["runs"])
     print(f"{len(result['runs']) - failed} of {len(result['runs'])} tasks ok ({result['executor']} executor)")
     write_json(args.json, result)
+    write_csv(args.csv, result)
     return 1 if failed else 0
 
 
@@ -334,6 +358,14 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
               f"{score:.3f} ({score / t.baseline:.1f}x baseline)")
     for name, why in missing.items():
         print(f"{name[:40]:40s} missing: {why[:200]}")
+    if args.csv:
+        from induction.frames import frame, grid_rows
+
+        frame([row for t in tiles for row in grid_rows(t.mean, None, baseline=t.baseline, model=t.model,
+                                                       setup=args.setup, target=args.target, trials=t.trials,
+                                                       seed=args.seed, measure="attention")]).to_csv(args.csv,
+                                                                                                    index=False)
+        print(f"wrote {args.csv}")
     title = f"Mosaic · {args.setup} · {args.target} · {args.trials} trials"
     print(f"wrote {write_figure(mosaic_figure(tiles, target=args.target, title=title), args.figure)}")
     return 0
@@ -374,6 +406,7 @@ def cmd_roles(args: argparse.Namespace) -> int:
     for what, why in result.notes.items():
         print(f"  no {what} scores: {why}")
     write_json(args.json, result.to_json())
+    write_csv(args.csv, result)
     return 0
 
 
