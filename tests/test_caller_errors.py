@@ -126,3 +126,24 @@ def test_results_have_short_reprs_and_every_public_name_a_docstring():
                     missing.append(f"{klass.__name__}.{attr}")
     assert not missing, missing
     assert "positive" in induction.EffectsResult.effect.__doc__.lower()  # its sign said
+
+
+def test_the_figure_helpers_are_in_the_facade_and_take_result_objects(fresh_cache):
+    """Item 8: phase_change_figure and scores_csv were in neither the facade nor the docs; map_figure(result) failed
+    ("'InductionMap' object has no attribute 'shape'")."""
+    import induction
+
+    result = compute_map(MapConfig(model="toy", trials=4), use_cache=False)
+    fig = induction.map_figure(result)
+    heat = fig.data[0]
+    np.testing.assert_allclose(np.asarray(heat.z, dtype=float), result.mean("prev"))
+    assert "prev" in fig.layout.title.text and "toy" in fig.layout.title.text
+    other = induction.map_figure(result, target="prev_after")
+    np.testing.assert_allclose(np.asarray(other.data[0].z, dtype=float), result.mean("prev_after"))
+    effects = induction.effects(result.config, use_cache=False)
+    np.testing.assert_allclose(np.asarray(induction.effect_figure(effects).data[0].z, dtype=float), effects.effect)
+    dynamics = induction.dynamics("trained-gpt", MapConfig(trials=2), compute_missing=True)
+    phase = induction.phase_change_figure(dynamics)
+    assert {t.name for t in phase.data} >= {"L1H0", "uniform baseline"}
+    assert "head,layer" not in induction.scores_csv(result) and "prev_sem" in induction.scores_csv(result)
+    assert induction.roles_figure(induction.head_roles("toy-gpt", trials=2)).data
