@@ -103,3 +103,20 @@ def test_the_cli_refuses_an_unknown_target(capsys):
     assert main(["map", "--model", "toy", "--target", "prev_after", "--trials", "2", "--no-cache"]) == 0
     printed = capsys.readouterr().out
     assert "prev_after" in printed and "prev_before" not in printed
+
+
+def test_the_sweep_table_prints_whole_checkpoint_names(tmp_path, capsys, fresh_cache):
+    """Item 7: step_1000, step_150 and step_1500 all printed as `.../step_1`; the JSON had no step, target or
+    segment."""
+    from induction.cli import main
+
+    folder = str(ASSETS / "trained-gpt")
+    out = tmp_path / "sweep.json"
+    assert main(["sweep", "--models", folder, "--trials", "2", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for step in (150, 1000, 1500):
+        assert f"{folder}/step_{step} " in printed
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["step"] for r in runs] == sorted(r["step"] for r in runs) and runs[-1]["step"] == 1500
+    assert {r["target"] for r in runs} == {"induction"} and {r["setup"] for r in runs} == {"repeat"}
+    assert len({r["segment"] for r in runs}) == 1
