@@ -54,7 +54,7 @@ def fake_ablation(config, heads, mode):
     clean = fake_map(config)
     return AblationResult(clean=clean, ablated_heads=tuple(heads), mode=mode,
                           per_trial={t: v * 0.5 for t, v in clean.per_trial.items()}, loss_clean=0.1,
-                          loss_ablated=2.5)
+                          loss_ablated=2.5, loss_change_sem=0.05)
 
 
 def fake_effects(config, mode, pair):

@@ -64,8 +64,9 @@ class AblationResult:
 
     def __repr__(self) -> str:
         heads = ", ".join(head_name(l, h) for l, h in self.ablated_heads)
+        sem = "" if self.loss_change_sem is None else f" ± {self.loss_change_sem:.4f}"
         loss = "" if self.loss_change is None else (f", loss {self.loss_clean:.4f} -> {self.loss_ablated:.4f} "
-                                                    f"({self.loss_change:+.4f} ± {self.loss_change_sem:.4f})")
+                                                    f"({self.loss_change:+.4f}{sem})")
         return f"AblationResult({self.clean.config.model!r}, ablated [{heads}] ({self.mode}){loss})"
 
     def to_frame(self):
