@@ -89,3 +89,29 @@ def test_an_encoders_prefix_matching_is_its_standard_prev_not_the_repeat_inducti
     np.testing.assert_array_equal(roles.scores["induction"], roles.scores["prefix_matching"])  # the old spelling
     np.testing.assert_array_equal(roles.scores["previous-token"], roles.scores["previous_token"])
     assert "prefix_matching" in roles.roles(1, 0)
+
+
+def test_heads_loss_clean_and_targets_mean_one_thing_each():
+    """Item 6: JSON `heads` was an int (map, effects), a list of names (ablate), a list of dicts (roles);
+    `loss_clean` per trial in EffectsResult, a scalar in its JSON; the map JSON's `targets` held scores."""
+    from induction.analyses.ablation import ablate
+    from induction.analyses.effects import effects
+    from induction.analyses.roles import head_roles
+    from induction.config import MapConfig
+    from induction.engine import compute_map
+
+    config = MapConfig(model="toy", trials=3)
+    result = compute_map(config, use_cache=False)
+    effect = effects(config, use_cache=False)
+    ablation = ablate(config, "L1H0", use_cache=False)
+    roles = head_roles("toy", trials=3)
+    for payload in (result.to_json(), effect.to_json(), ablation.to_json(), roles.to_json()):
+        assert payload["heads"] == 2 and payload["layers"] == 2
+    assert result.to_json()["targets"] == list(result.targets)  # names, as InductionMap.targets
+    assert result.to_json()["mean"]["prev"] == result.mean("prev").round(6).tolist()
+    for loss in (effect.loss_clean, ablation.loss_clean, effect.to_json()["loss_clean"],
+                 ablation.to_json()["loss_clean"]):
+        assert isinstance(loss, float)
+    assert effect.loss_clean == ablation.loss_clean  # the same clean loss on the same trials
+    assert ablation.to_json()["ablated_heads"] == ["L1H0"]
+    assert [h["name"] for h in roles.to_json()["per_head"]] == ["L0H0", "L0H1", "L1H0", "L1H1"]
