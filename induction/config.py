@@ -210,6 +210,9 @@ class MapConfig:
 
     def targets(self) -> tuple[str, ...]:
         """The names of the targets a map of this config scores (its setup's, or the word unit's)."""
+        if self.setup is None and self.unit != "word":
+            raise ConfigError("the setup, and so the targets, are decided from the model's kind when the run is "
+                              "resolved: read them from runs.resolve_run(config).config.targets(), or name a setup")
         return targets_for(self.setup, self.unit)
 
 
