@@ -91,8 +91,10 @@ def test_the_icl_and_effects_pages_give_numbers_for_the_trained_models_offline(m
     assert model in at.info[0].value and "python-docs" in at.info[0].value  # said up front: it reads the corpus
     at.button[0].click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    (metric,) = at.metric
-    assert np.isfinite(float(metric.value))
+    gain, raw = at.metric  # issue 40: the gain (positive when context helps) beside the variant's own score
+    assert "positive when context helps" in gain.label and np.isfinite(float(raw.value))
+    flip = -1 if CASES[model][0] == "repeat" else 1  # a decoder's next-token score has the opposite sign
+    assert float(gain.value) == pytest.approx(flip * float(raw.value), abs=1e-4)
     at.switch_page("views/effects.py").run()
     next(b for b in at.button if b.label == "Compute effects").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
