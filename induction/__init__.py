@@ -62,7 +62,10 @@ _LAZY: dict[str, str] = {
     "run_sweep": "induction.sweep", "tasks_for": "induction.sweep",
     "reproduce": "induction.study.reproduce", "Reproduction": "induction.study.reproduce",
     # figures
-    "map_figure": "induction.figures.plots", "write_figure": "induction.figures.export",
+    "map_figure": "induction.figures.plots", "effect_figure": "induction.figures.plots",
+    "roles_figure": "induction.figures.roles", "phase_change_figure": "induction.figures.training",
+    "write_figure": "induction.figures.export", "scores_csv": "induction.figures.export",
+    "loss_curve": "induction.analyses.dynamics", "icl_series": "induction.analyses.dynamics",
 }
 _ALIASES = {"collect_mosaic": "collect"}  # facade name -> the name in its module
 
@@ -94,17 +97,23 @@ __all__ = [
     "cumulative_ablation",
     "describe",
     "dynamics",
+    "effect_figure",
     "effects",
     "get_model",
     "head_detail",
     "head_roles",
     "icl_score",
+    "icl_series",
+    "loss_curve",
     "map_figure",
     "mask_curve",
     "model_status",
     "mosaic_figure",
+    "phase_change_figure",
     "reproduce",
+    "roles_figure",
     "run_sweep",
+    "scores_csv",
     "tasks_for",
     "text_map",
     "write_figure",
@@ -126,7 +135,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
     from induction.analyses.ablation import AblationResult, ablate, cumulative_ablation
-    from induction.analyses.dynamics import dynamics
+    from induction.analyses.dynamics import dynamics, icl_series, loss_curve
     from induction.analyses.effects import EffectsResult, effects
     from induction.analyses.head_detail import HeadDetail, head_detail
     from induction.analyses.icl import ICLConfig, ICLResult, icl_score
@@ -136,8 +145,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from induction.analyses.roles import HeadRoles, head_roles
     from induction.analyses.text_map import TextConfig, TextMap, text_map
     from induction.engine import cached_map, compute_map, compute_map_until, get_model
-    from induction.figures.export import write_figure
-    from induction.figures.plots import map_figure
+    from induction.figures.export import scores_csv, write_figure
+    from induction.figures.plots import effect_figure, map_figure
+    from induction.figures.roles import roles_figure
+    from induction.figures.training import phase_change_figure
     from induction.models.loading import describe, model_status
     from induction.models.registry import KNOWN_MODELS
     from induction.scoring import HeadScore, InductionMap

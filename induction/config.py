@@ -69,8 +69,35 @@ MODEL_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?(@[\w.-]+)?")
 _HEAD = re.compile(r"\s*L(\d{1,4})H(\d{1,4})\s*", flags=re.IGNORECASE)
 
 
+_OPTIONS = re.compile(r"\[\[([^\]]+)\]\]")  # [[setup=repeat]] or [[short=6 long=64]] in a message
+
+
+def _python_options(match: re.Match) -> str:
+    """[[setup=repeat trials=5]] -> setup='repeat', trials=5: what a Python caller passes."""
+    pairs = [item.split("=", 1) for item in match.group(1).split()]
+    return ", ".join(f"{k}={v}" if v == "..." or re.fullmatch(r"-?\d+(\.\d+)?", v) else f"{k}={v!r}" for k, v in pairs)
+
+
+def _cli_options(match: re.Match) -> str:
+    """[[setup=repeat trials=5]] -> --setup repeat --trials 5: what a command-line user types."""
+    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (item.split("=", 1) for item in match.group(1).split()))
+
+
 class InductionError(Exception):
-    """Base class: every error meant for a user's eyes."""
+    """Base class: every error meant for a user's eyes.
+
+    Why two renderings: one message serves a Python caller and a command-line user, each in their own terms.
+    A message marks its advice as [[name=value ...]]: `str(error)` says name='value' (the keyword a Python
+    caller passes), `error.cli` says --name value (the flag), and the CLI prints `cli`.
+    """
+
+    def __init__(self, message: str = "", *args) -> None:
+        self.template = str(message)
+        super().__init__(_OPTIONS.sub(_python_options, self.template), *args)
+        self.cli = _OPTIONS.sub(_cli_options, self.template)
+
+    def __reduce__(self):  # across a process boundary (the dashboard's workers) with both renderings
+        return type(self), (self.template, *self.args[1:])
 
 
 class ConfigError(InductionError, ValueError):
@@ -116,7 +143,7 @@ class MapConfig:
     """Everything that changes an induction map's numbers (but the model's weights)."""
 
     model: str = "toy"
-    setup: Setup = "standard"
+    setup: Setup | None = None  # None: the model's kind's own (standard for an encoder, repeat for a decoder)
     protocol: Protocol = "clean"
     trials: int = PAPER_TRIALS
     seed: int = 0
@@ -132,6 +159,9 @@ class MapConfig:
         """Check everything that can be checked without loading the model."""
         if not isinstance(self.model, str) or not self.model.strip():
             raise ConfigError("model must be a non-empty name, Hugging Face id or folder")
+        if self.setup is None:
+            raise ConfigError("the setup is decided from the model's kind when the run is resolved "
+                              "(runs.resolve_run); name one to validate before")
         check_choice("setup", self.setup, SETUPS)
         check_choice("protocol", self.protocol, PROTOCOLS)
         check_int("trials", self.trials, 1, MAX_TRIALS)
@@ -146,18 +176,23 @@ class MapConfig:
         check_choice("mask piece", self.mask_piece, MASK_PIECES)
         if self.setup == "repeat" and (self.protocol != "clean" or self.masks != 1 or self.unit != "token"):
             raise ConfigError("the repeat setup masks nothing (every token of the second copy is a query) and draws "
-                              "distinct ids: use it with --protocol clean, --masks 1 and --unit token")
+                              "distinct ids: use it with [[protocol=clean masks=1 unit=token]]")
         if self.unit == "word" and (self.setup != "standard" or self.masks != 1):
             raise ConfigError("the word unit has the standard setup's targets and masks one word a trial "
-                              "(--mask-piece chooses its pieces): use --setup standard and --masks 1")
+                              "([[mask_piece=...]] chooses its pieces): use [[setup=standard masks=1]]")
         return self
+
+    def with_setup(self, kind: str) -> MapConfig:
+        """Fill in the kind's own setup (standard for an encoder, repeat for a decoder) where none was named: a
+        default that belongs to the weights, read from what the model is, never from its name."""
+        return self if self.setup is not None else dataclasses.replace(self, setup=default_setup(kind))
 
     def with_segment(self, default_clean: int | None, max_positions: int, kind: str = "encoder",
                      bos: bool = True) -> MapConfig:
         """Fill in the default segment and check it fits the model's positions.
 
-        paper: the study's 200/150; clean: the model's own default (the toy's), else
-        the study's lengths shortened to fit the model.
+        paper: the study's 200/150; clean: the weights' own default (the hand-set toys' 16, recognised by their
+        fingerprint), else the study's lengths (repeat: REPEAT_SEGMENT) shortened to fit the model's positions.
         """
         most = max_segment(self.setup, self.protocol, max_positions, kind, bos)
         segment = self.segment
@@ -174,7 +209,16 @@ class MapConfig:
         return dataclasses.replace(self, segment=segment)
 
     def targets(self) -> tuple[str, ...]:
+        """The names of the targets a map of this config scores (its setup's, or the word unit's)."""
+        if self.setup is None and self.unit != "word":
+            raise ConfigError("the setup, and so the targets, are decided from the model's kind when the run is "
+                              "resolved: read them from runs.resolve_run(config).config.targets(), or name a setup")
         return targets_for(self.setup, self.unit)
+
+
+def default_setup(kind: str) -> str:
+    """A model kind's own setup: what a map of it shows when no setup is named."""
+    return CAUSAL_SETUPS[0] if kind == "causal" else SETUPS[0]
 
 
 def targets_for(setup: str, unit: str = "token") -> tuple[str, ...]:
@@ -183,6 +227,7 @@ def targets_for(setup: str, unit: str = "token") -> tuple[str, ...]:
 
 
 def check_target(setup: str, target: str) -> str:
+    """`target` if the setup scores it, else a ConfigError naming the setup's targets."""
     options = SETUP_TARGETS.get(setup, ())
     if target not in options:
         raise ConfigError(f"unknown target {target!r} for setup {setup!r}; choose one of {', '.join(options)}")
@@ -190,6 +235,7 @@ def check_target(setup: str, target: str) -> str:
 
 
 def check_int(name: str, value: object, low: int, high: int) -> int:
+    """`value` if it is a whole number in [low, high], else a ConfigError that says the range."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
     if not low <= value <= high:
@@ -206,4 +252,5 @@ def parse_head(text: str) -> tuple[int, int]:
 
 
 def head_name(layer: int, head: int) -> str:
+    """(9, 9) -> 'L9H9', 0-indexed: the one spelling of a head."""
     return f"L{layer}H{head}"

@@ -49,7 +49,7 @@ class Run:
     def one_mask(self, what: str) -> None:
         """Ablation and effects score one masked token a trial."""
         if self.config.masks != 1 or self.config.unit != "token":
-            raise ConfigError(f"{what} masks one token a trial; leave --masks at 1 and the unit at token "
+            raise ConfigError(f"{what} masks one token a trial; leave [[masks=1 unit=token]] "
                               "(several masks and words: maps only)")
 
     def check_head(self, layer: int, head: int) -> tuple[int, int]:
@@ -59,14 +59,29 @@ class Run:
         return layer, head
 
 
-def resolve_run(config: MapConfig | Run, command: str = "map") -> Run:
+def as_config(config: MapConfig | str) -> MapConfig:
+    """A model name stands for its default map (`compute_map("toy")`); anything else but a MapConfig is refused
+    with what to pass."""
+    if isinstance(config, str):
+        return MapConfig(model=config)
+    if not isinstance(config, MapConfig):
+        raise ConfigError(f"expected a MapConfig or a model name, got {type(config).__name__}: pass, for example, "
+                          "MapConfig(model='toy', trials=20) or 'toy'")
+    return config
+
+
+def resolve_run(config: MapConfig | Run | str, command: str = "map") -> Run:
     """Validate, describe the model, check the command fits its kind (`compatibility`), fill in the segment and
     choose the device and dtype (idempotent)."""
     if isinstance(config, Run):
         check(command, config.info.kind, config.config.setup, config.config.unit)
         return config
-    config.validate()
+    config = as_config(config)
+    if not isinstance(config.model, str) or not config.model.strip():
+        config.validate()  # says what a model must be
     info = describe(config.model)
+    config = config.with_setup(info.kind)  # the kind's own setup where none was named
+    config.validate()
     check_setup(config.model, info.kind, config.setup)
     masks = "masks" if config.masks > 1 and command == "map" else command
     check("words" if config.unit == "word" and masks == "map" else masks, info.kind, config.setup, config.unit)
@@ -117,7 +132,8 @@ def icl_key(config: ICLConfig, info: ModelInfo, chash: str) -> str:
     return make_key("icl", fingerprint=info.fingerprint, source=info.source, corpus=config.corpus,
                     corpus_hash=chash, variant=config.variant, short=config.short, long=config.long,
                     trials=config.trials, seed=config.seed, replace=config.replace, curve=list(config.curve),
-                    device=config.device, dtype=config.dtype)
+                    device=config.device, dtype=config.dtype,
+                    **({"curve_draws": "own-generator"} if config.curve else {}))  # curves before it shared the trials'
 
 
 def roles_key(run: Run) -> str:

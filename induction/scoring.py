@@ -125,10 +125,12 @@ class PerHeadScores:
     _stats: dict
 
     def check(self, target: str) -> None:
+        """Raise a ConfigError naming the choices when `target` is not one of this result's targets."""
         raise NotImplementedError
 
     @property
     def baseline(self) -> float:
+        """The score a head spreading its attention evenly would get (what every score is read against)."""
         raise NotImplementedError
 
     def stats(self, target: str) -> tuple[np.ndarray, np.ndarray]:
@@ -139,17 +141,37 @@ class PerHeadScores:
         return self._stats[target]
 
     def mean(self, target: str) -> np.ndarray:
+        """[L, H] the mean over trials of every head's score at `target` (attention, 0..1)."""
         return self.stats(target)[0]
 
     def sem(self, target: str) -> np.ndarray:
+        """[L, H] the standard error of `mean` over trials."""
         return self.stats(target)[1]
+
+    def _describe_run(self) -> str:
+        """The run in a few words, for the repr."""
+        return ""
+
+    def to_frame(self):
+        """Every (target, layer, head) as a row of the tidy long format (`induction.frames.FRAME_COLUMNS`): score,
+        sem, baseline, ratio, with the run's model, step, setup, segment, trials and seed (pandas DataFrame)."""
+        from induction.frames import frame, map_rows
+
+        return frame(map_rows(self))
+
+    def __repr__(self) -> str:
+        """Short: the run and its best head (the per-trial arrays are in `per_trial`)."""
+        first = self.targets[0]
+        best = self.top_heads(first, 1)[0]
+        return (f"{type(self).__name__}({self._describe_run()}{self.layers} layers x {self.heads} heads, "
+                f"{self.trials} trials, baseline {self.baseline:.4f}, best {first} {best.name} {best.score:.3f})")
 
     def top_heads(self, target: str, k: int = 5) -> list[HeadScore]:
         """The k highest-scoring heads, best first (ties in layer-then-head order)."""
         return rank_heads(*self.stats(target), self.baseline, k)
 
 
-@dataclass
+@dataclass(repr=False)
 class InductionMap(PerHeadScores):
     """One model's induction scores for one setup: every target, every head."""
 
@@ -172,6 +194,7 @@ class InductionMap(PerHeadScores):
 
     @property
     def trials(self) -> int:
+        """Trials the map was measured on (with several masks, each trial holds `masks` rows)."""
         if self.config.unit == "word":  # a row per masked piece: the trials are the run's
             return int(self.config.trials)
         return int(next(iter(self.per_trial.values())).shape[0]) // self.masks
@@ -199,9 +222,19 @@ class InductionMap(PerHeadScores):
 
     @property
     def targets(self) -> tuple[str, ...]:
+        """The names of the targets this map scores (its setup's, or the word unit's), in display order."""
         return tuple(self.per_trial)
 
+    def _describe_run(self) -> str:
+        c = self.config
+        return f"{c.model!r}, {c.setup}, segment {c.segment}, "
+
+    def to_pandas(self):
+        """The map as a tidy pandas DataFrame: `to_frame()` (issue 35's name for it)."""
+        return self.to_frame()
+
     def check(self, target: str) -> None:
+        """Raise a ConfigError naming this map's targets when `target` is not one of them."""
         if self.config.unit == "word":
             if target not in self.config.targets():
                 raise ConfigError(f"unknown target {target!r} for the word unit; choose one of "
@@ -210,19 +243,20 @@ class InductionMap(PerHeadScores):
         check_target(self.config.setup, target)
 
     def to_json(self) -> dict:
+        """The JSON `induction map --json` writes (keys in docs/method.md's glossary)."""
         c = self.config
         return {
             "model": c.model, "kind": self.kind, "model_source": self.model_source, "fingerprint": self.fingerprint,
             "setup": c.setup, "protocol": c.protocol, "trials": self.trials, "seed": c.seed,
             "segment": c.segment, "device": c.device, "dtype": c.dtype, "seq_len": self.seq_len,
             "layers": self.layers, "heads": self.heads,
-            "targets": {t: self.mean(t).round(6).tolist() for t in self.targets},
+            "targets": list(self.targets), "mean": {t: self.mean(t).round(6).tolist() for t in self.targets},
             "sem": {t: self.sem(t).round(6).tolist() for t in self.targets},
             "baseline": self.baseline, "offsets": list(OFFSETS),
             "offset_profile": np.round(self.offsets, 6).tolist(),
             "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached, "capture_path": self.capture_path,
             "masks": self.masks, "mask_span": c.mask_span,
-            **({"targets_by_mask": [{t: self.by_mask(t)[k].round(6).tolist() for t in self.targets}
+            **({"mean_by_mask": [{t: self.by_mask(t)[k].round(6).tolist() for t in self.targets}
                                     for k in range(self.masks)]} if self.masks > 1 else {}),
             **({"cross": np.round(self.cross, 6).tolist()} if self.cross is not None else {}),
             **({"unit": c.unit, "mask_piece": c.mask_piece, "pieces": int(self.per_trial[self.targets[0]].shape[0]),

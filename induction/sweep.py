@@ -16,31 +16,32 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from induction.checkpoints import checkpoint_seed, checkpoint_step
 from induction.config import PAPER_TRIALS, InductionError, MapConfig
+from induction.frames import SweepResult
 from induction.models.hub import QUIET_ENVIRONMENT
 
 
-def run_sweep(tasks: list[Task], *, ray: str | None = None, use_cache: bool = True, progress=None) -> dict:
-    """Run every task; {"executor": "ray" | "local", "runs": [...]} in task order."""
+def run_sweep(tasks: list[Task], *, ray: str | None = None, use_cache: bool = True, progress=None) -> SweepResult:
+    """Run every task; {"executor": "ray" | "local", "runs": [...]} in task order (a dict with `to_frame()`)."""
     if ray is None:
         runs = []
         for done, task in enumerate(tasks, 1):
             runs.append(run_task(task, use_cache=use_cache))
             if progress:
                 progress(done, len(tasks))
-        return {"executor": "local", "runs": runs}
+        return SweepResult(executor="local", runs=runs)
 
-    return {"executor": "ray", "runs": run_on_ray(tasks, ray, use_cache=use_cache, progress=progress)}
+    return SweepResult(executor="ray", runs=run_on_ray(tasks, ray, use_cache=use_cache, progress=progress))
 
 MULTIBERTS_STEPS = (*range(0, 201, 20), *range(300, 2001, 100))  # thousands of steps, as released
 MULTIBERTS_SEEDS = range(5)  # the seeds with intermediate checkpoints
-_STEP = re.compile(r"step[_-]?0*(\d+)(k?)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Task:
     model: str
-    setup: str
+    setup: str | None  # None: the model's kind's own
     seed: int
     protocol: str = "clean"
     trials: int = PAPER_TRIALS
@@ -78,20 +79,6 @@ def expand_models(spec: str) -> list[str]:
     return out
 
 
-def checkpoint_step(model: str) -> int | None:
-    """The training step a checkpoint's name says (step_20k -> 20000, step_000500 -> 500), or None."""
-    found = _STEP.findall(model)
-    if not found:
-        return None
-    number, k = found[-1]
-    return int(number) * (1000 if k else 1)
-
-
-def checkpoint_seed(model: str) -> int:
-    found = re.findall(r"seed[_-]?(\d+)", model, flags=re.IGNORECASE)
-    return int(found[-1]) if found else 0
-
-
 def checkpoint_folders(folder: Path) -> list[Path]:
     """The checkpoint folders under `folder` (`step_N`, or `seed_S/step_N`: a config.json and a step in the name),
     in (seed, step) order."""
@@ -114,24 +101,30 @@ def run_task(task: Task, *, use_cache: bool) -> dict:
 
 
 def ok_row(task: Task, result, *, cached: bool, elapsed_s: float) -> dict:
-    """A finished task's row: its map's best head on the setup's first target."""
-    best = result.top_heads(result.targets[0], 1)[0]
-    return {**task_row(task), "status": "ok", "error": None, "top_head": best.name, "top_score": round(best.score, 6),
-            "cached": cached, "elapsed_s": round(elapsed_s, 3)}
+    """A finished task's row: its map's best head on the setup's first target, with the setup, target and segment
+    the defaults chose (a checkpoint's step from its name)."""
+    target = result.targets[0]
+    best = result.top_heads(target, 1)[0]
+    return {**task_row(task), "setup": result.config.setup, "target": target, "segment": result.config.segment,
+            "trials": result.trials, "status": "ok", "error": None, "top_head": best.name,
+            "top_score": round(best.score, 6), "baseline": result.baseline, "cached": cached,
+            "elapsed_s": round(elapsed_s, 3)}
 
 
 def task_row(task: Task) -> dict:
-    return {"model": task.model, "setup": task.setup, "seed": task.seed}
+    return {"model": task.model, "step": checkpoint_step(task.model), "setup": task.setup, "target": None,
+            "segment": task.segment, "trials": task.trials, "seed": task.seed}
 
 
 def failed_row(task: Task, error: str, started: float) -> dict:
-    return {**task_row(task), "status": "failed", "error": error, "top_head": None, "top_score": None, "cached": False,
-            "elapsed_s": round(time.perf_counter() - started, 3)}
+    return {**task_row(task), "status": "failed", "error": error, "top_head": None, "top_score": None,
+            "baseline": None, "cached": False, "elapsed_s": round(time.perf_counter() - started, 3)}
 
 
-def tasks_for(models: list[str], setups: list[str], seeds: list[int], *, protocol: str, trials: int,
-              segment: int | None = None) -> list[Task]:
-    """Every (model, setup, seed) one task, in that order: what `run_sweep` runs."""
+def tasks_for(models: list[str], setups: list[str | None], seeds: list[int], *, protocol: str = "clean",
+              trials: int = PAPER_TRIALS, segment: int | None = None) -> list[Task]:
+    """Every (model, setup, seed) one task, in that order: what `run_sweep` runs (a setup None: each model's
+    kind's own)."""
     return [Task(m, s, seed, protocol, trials, segment) for m in models for s in setups for seed in seeds]
 
 ROOT = Path(__file__).resolve().parent.parent  # the folder holding the package: workers import it from there

@@ -31,7 +31,7 @@ result = induction.compute_map(induction.MapConfig(model="toy", trials=10))
 best = result.top_heads("prev", 1)[0]
 cli = json.load(open("map.json"))
 assert best.name in ("L1H0", "L1H1") and best.score > 0.5, best
-assert abs(cli["targets"]["prev"][best.layer][best.head] - best.score) < 1e-6, "the console script and the API differ"
+assert abs(cli["mean"]["prev"][best.layer][best.head] - best.score) < 1e-6, "the console script and the API differ"
 print(f"installed wheel: import induction maps the toy, best prev head {best.name} {best.score:.3f}; "
       "the console script agrees")
 PY

@@ -38,7 +38,7 @@ def test_ablating_the_induction_heads_raises_the_copying_loss(toy_map):
         assert np.isnan(res.ablated("prev")[l, h])  # an ablated head has no score
     out = res.to_json()
     assert out["ablated"]["prev"][1][0] is None and out["diff"]["prev"][1][1] is None
-    assert set(out) >= {"heads", "mode", "clean", "ablated", "diff", "loss_clean", "loss_ablated"}
+    assert set(out) >= {"ablated_heads", "mode", "clean", "ablated", "diff", "loss_clean", "loss_ablated"}
     # one induction head alone is backed up by the other: the loss rises far less
     single = ablate(CONFIG, both[:1])
     assert single.loss_ablated - single.loss_clean < 0.5 * (res.loss_ablated - res.loss_clean)
@@ -108,6 +108,25 @@ def test_cli_ablate_json(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    assert data["heads"] == ["L1H0", "L0H1"] and data["mode"] == "zero"
+    assert data["ablated_heads"] == ["L1H0", "L0H1"] and data["heads"] == 2 and data["mode"] == "zero"
     assert data["ablated"]["prev"][1][0] is None
     assert isinstance(data["loss_clean"], float) and isinstance(data["loss_ablated"], float)
+
+
+def test_the_loss_change_has_a_standard_error_paired_over_the_trials():
+    """Issue 40 item 11: effects gave a standard error, ablate did not. Restated independently: the per-trial losses
+    with and without the head, differenced trial by trial."""
+    from induction.analyses.ablation import clean_loss, run_trials
+    from induction.engine import make_trials, model_for
+    from induction.runs import resolve_run
+
+    config = MapConfig(model="toy", trials=8)
+    result = ablate(config, "L1H0", use_cache=False)
+    run = resolve_run(config)
+    model = model_for(run)
+    ablated = run_trials(model, make_trials(run, model), ((1, 0),), "zero")[1]
+    change = ablated - clean_loss(run, use_cache=False)
+    assert result.loss_change == pytest.approx(change.mean(), abs=1e-6)
+    assert result.loss_change_sem == pytest.approx(change.std(ddof=1) / np.sqrt(len(change)), abs=1e-6)
+    assert result.to_json()["loss_change_sem"] == result.loss_change_sem
+    assert "L1H0" in repr(result) and "±" in repr(result) and len(repr(result)) < 200

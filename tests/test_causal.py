@@ -219,7 +219,10 @@ def test_cli_records_the_kind_and_dumps_query_lists(tmp_path, capsys):
     assert trial["target_index"]["previous_token"] == [5, 6, 7, 8, 9]
     assert all(trial["input_ids"][q] == trial["input_ids"][d]
                for q, d in zip(trial["query_index"], trial["target_index"]["duplicate"], strict=True))
-    assert main(["map", "--model", "toy-gpt", "--trials", "2"]) == 2
+    capsys.readouterr()
+    assert main(["map", "--model", "toy-gpt", "--trials", "2", "--no-cache"]) == 0  # issue 40: the decoder's setup
+    assert "setup=repeat" in capsys.readouterr().out
+    assert main(["map", "--model", "toy-gpt", "--setup", "standard", "--trials", "2"]) == 2
     assert "causal" in capsys.readouterr().err
 
 

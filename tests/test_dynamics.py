@@ -93,7 +93,7 @@ def test_a_trained_series_shows_its_phase_change_offline_and_a_click_opens_a_che
     (chart,) = at.get("plotly_chart")
     figure = json.loads(chart.proto.spec)
     names = [t.get("name") for t in figure["data"]]
-    assert {"L1H0", "late-token loss", "ICL score"} <= set(names)
+    assert {"L1H0", "late-token loss", "ICL gain"} <= set(names)
     appears = next(m.value for m in at.markdown if "Induction heads appear" in m.value)
     step = int(re.search(r"step (\d+)", appears).group(1))
     assert 0 < step < 1500

@@ -48,8 +48,8 @@ def test_fast_paths_equal_the_straightforward_way(random_bert, monkeypatch, path
     assert result.path == path
     model = get_model(random_bert)
     batch = make_trials(config, model)
-    np.testing.assert_allclose(result.loss_ablated, _straightforward(model, batch, "zero"), atol=1e-5, rtol=0)
-    np.testing.assert_allclose(result.loss_clean, run_trials(model, batch, (), "zero")[1], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(result.loss_ablated_per_trial, _straightforward(model, batch, "zero"), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(result.loss_clean_per_trial, run_trials(model, batch, (), "zero")[1], atol=1e-5, rtol=0)
 
 
 def test_pairs_with_equals_ablating_both(random_bert):
@@ -57,8 +57,9 @@ def test_pairs_with_equals_ablating_both(random_bert):
     result = effects(config, pairs_with="L1H2", use_cache=False)
     model = get_model(random_bert)
     batch = make_trials(config, model)
-    np.testing.assert_allclose(result.loss_ablated, _straightforward(model, batch, "zero", ((1, 2),)), atol=1e-5)
-    np.testing.assert_allclose(result.loss_base, run_trials(model, batch, ((1, 2),), "zero")[1], atol=1e-5)
+    expected = _straightforward(model, batch, "zero", ((1, 2),))
+    np.testing.assert_allclose(result.loss_ablated_per_trial, expected, atol=1e-5)
+    np.testing.assert_allclose(result.loss_base_per_trial, run_trials(model, batch, ((1, 2),), "zero")[1], atol=1e-5)
     assert np.abs(result.effect[1, 2]) < 1e-5  # ablating the paired head again changes nothing
 
 
@@ -68,7 +69,7 @@ def test_the_toy_induction_heads_back_each_other_up():
     pair_effect = both.loss_ablated - both.loss_clean
     assert pair_effect > 5 * (single.effect[1, 0] + single.effect[1, 1])
     on_top = effects(TOY, pairs_with="L1H0", use_cache=False)  # L1H1 carries the task once L1H0 is gone
-    assert on_top.effect[1, 1] == pytest.approx(both.loss_ablated - on_top.loss_base.mean(), abs=1e-4)
+    assert on_top.effect[1, 1] == pytest.approx(both.loss_ablated - on_top.loss_base, abs=1e-4)
     assert on_top.effect[1, 1] > 10 * single.effect[1, 1]
     assert abs(on_top.effect[0, 0]) < 0.01  # L0H0 only feeds L1H0, which is already gone
 
@@ -77,7 +78,7 @@ def test_cached_and_adaptive(random_bert, fresh_cache):
     config = MapConfig(model=random_bert, trials=6, segment=9, seed=8)
     first, second = effects(config), effects(config)
     assert not first.cached and second.cached
-    np.testing.assert_array_equal(first.loss_ablated, second.loss_ablated)
+    np.testing.assert_array_equal(first.loss_ablated_per_trial, second.loss_ablated_per_trial)
     adaptive = effects(MapConfig(model=random_bert, trials=40, segment=9, seed=8), until_sem=1e9, chunk=3)
     assert adaptive.trials == 3  # any standard error is below 1e9: the first chunk ends it
     fixed = effects(MapConfig(model=random_bert, trials=3, segment=9, seed=8), use_cache=False)

@@ -97,7 +97,9 @@ def test_unreachable_hub_names_the_model_and_the_way_out(monkeypatch):
     with pytest.raises(ModelLoadError) as err:
         compute_map(MapConfig(model="large", trials=1), use_cache=False)
     text = str(err.value)
-    assert "bert-large-uncased" in text and "HF_HUB_OFFLINE=1" in text and ", ".join(OFFLINE_MODELS) in text
+    assert "bert-large-uncased" in text and ", ".join(OFFLINE_MODELS) in text and "\n" not in text
+    assert "it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set" in text
+    assert "set HF_HUB_OFFLINE=1" not in text  # issue 40: it was already set
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "/nonexistent/model", "a b c", "x" * 300])
@@ -128,8 +130,8 @@ def test_cli_map_json_and_trial_dump(random_bert, tmp_path):
     for key in ("model", "setup", "protocol", "trials", "seed", "layers", "heads", "targets", "sem", "baseline",
                 "elapsed_s", "cached"):
         assert key in data
-    assert set(data["targets"]) == {"left_match", "right_match", "sum"}
-    assert np.asarray(data["targets"]["sum"]).shape == (3, 4)
+    assert data["targets"] == ["left_match", "right_match", "sum"] and set(data["mean"]) == set(data["targets"])
+    assert np.asarray(data["mean"]["sum"]).shape == (3, 4)
     dump = data["trials_dump"]
     assert len(dump) == 3
     for trial in dump:

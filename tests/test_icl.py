@@ -236,6 +236,97 @@ def test_a_checkpoint_written_by_induction_train_anywhere_counts_as_trained_here
     from induction.training.series import shipped_series
 
     shutil.copytree(shipped_series("trained-bert") / "step_0", tmp_path / "run" / "step_0")
-    assert resolve_icl(ICLConfig(model=str(tmp_path / "run" / "step_0"), short=6, long=60))[0].corpus == "python-docs"
+    config = ICLConfig(model=str(tmp_path / "run" / "step_0"), short=6, long=60)
+    assert resolve_icl(config)[0].corpus == "python-docs"
     shutil.copy(shipped_series("trained-bert") / "training_log.json", tmp_path / "run")
-    assert resolve_icl(ICLConfig(model=str(tmp_path / "run" / "step_0"), short=6, long=60))[0].corpus == "python-docs-held-out"
+    assert resolve_icl(config)[0].corpus == "python-docs-held-out"
+
+
+# issue 40: the curve's draws, one sign, the fit error's advice, no Hub default
+
+
+@pytest.mark.parametrize(("model", "variant"), [("toy", "masked"), ("toy", "all-tokens"), ("toy-gpt", None)])
+def test_asking_for_a_curve_leaves_the_headline_trials_bit_identical(tmp_path, model, variant):
+    """Item 1: the curve draws its documents and positions from its own generator, so every trial of the headline is
+    the same with and without it (before, the curve's masked positions came from the trials' generator)."""
+    corpus = write_docs(tmp_path / "rep", repeats=True)
+    plain = icl_score(ICLConfig(model=model, corpus=corpus, variant=variant, trials=12, short=25, long=60),
+                      use_cache=False)
+    with_curve = icl_score(ICLConfig(model=model, corpus=corpus, variant=variant, trials=12, short=25, long=60,
+                                     curve=(25, 50, 100)), use_cache=False)
+    assert np.array_equal(plain.per_trial, with_curve.per_trial)
+    assert plain.mean == with_curve.mean and set(with_curve.curve) == {25, 50, 100}
+
+
+def test_the_headline_of_a_trained_model_is_the_same_with_and_without_the_cli_curve(tmp_path, capsys):
+    """Item 1 on the issue's own example (trained-bert on python-docs), through the CLI's --curve."""
+    from induction.cli import main
+
+    outs = []
+    for extra in ([], ["--curve"]):
+        out = tmp_path / f"icl{len(extra)}.json"
+        assert main(["icl", "--model", "trained-bert", "--trials", "8", "--short", "6", "--long", "60", "--no-cache",
+                     "--json", str(out), *extra]) == 0
+        outs.append(json.loads(out.read_text()))
+    assert outs[0]["per_trial"] == outs[1]["per_trial"] and outs[0]["gain"] == outs[1]["gain"]
+    assert "curve" in outs[1] and "curve" not in outs[0]
+
+
+def test_the_gain_has_one_sign_for_both_kinds():
+    """Item 3: `mean` keeps each variant's convention (a decoder's next-token score is negative when context helps);
+    `gain` is the loss saved by the longer context, positive when context helps, for an encoder and a decoder."""
+    gpt = icl_score(ICLConfig(model="trained-gpt", trials=10, short=6, long=60), use_cache=False)
+    bert = icl_score(ICLConfig(model="trained-bert", trials=10, short=6, long=60), use_cache=False)
+    assert gpt.config.variant == "next-token" and bert.config.variant == "masked"
+    assert gpt.mean < 0 < gpt.gain and bert.mean > 0 and bert.gain > 0  # context helps both
+    np.testing.assert_array_equal(gpt.gain_per_trial, -gpt.per_trial)
+    np.testing.assert_array_equal(bert.gain_per_trial, bert.per_trial)
+    for result in (gpt, bert):
+        out = result.to_json()
+        assert out["gain"] == result.gain and out["sem"] == result.sem and "positive when" in out["gain_definition"]
+
+
+def _suggested(message: str) -> tuple[int, int]:
+    import re
+
+    match = re.search(r"short=(\d+), long=(\d+)", message)
+    assert match, message
+    return int(match.group(1)), int(match.group(2))
+
+
+@pytest.mark.parametrize("model", ["trained-gpt", "trained-bert"])
+def test_the_fit_error_suggests_lengths_that_fit_and_they_work(model):
+    """Item 4: the suggestion is computed from the model's positions (not a fixed 10/100, which fails on 64
+    positions), in a Python caller's terms, and the suggested config runs."""
+    with pytest.raises(ConfigError, match="does not fit the 64 positions") as refused:
+        icl_score(ICLConfig(model=model, trials=3), use_cache=False)
+    assert "--" not in str(refused.value)
+    short, long = _suggested(str(refused.value))
+    assert long <= 64 and short < long
+    result = icl_score(ICLConfig(model=model, trials=3, short=short, long=long), use_cache=False)
+    assert len(result.per_trial) == 3 and np.isfinite(result.gain)
+
+
+def test_the_cli_fit_error_gives_flags_that_work(tmp_path, capsys):
+    """Item 4 for the command line: the same advice as flags, and those flags run."""
+    import re
+
+    from induction.cli import main
+
+    assert main(["icl", "--model", "trained-gpt", "--trials", "2", "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    match = re.search(r"--short (\d+) --long (\d+)", err)
+    assert match and "short=" not in err, err
+    assert main(["icl", "--model", "trained-gpt", "--trials", "2", "--no-cache", "--short", match.group(1),
+                 "--long", match.group(2)]) == 0
+    assert "gain:" in capsys.readouterr().out
+
+
+def test_icl_config_names_its_model():
+    """Item 4: no default model (the old one, bert-base, needed the Hub); the CLI asks for --model too."""
+    from induction.cli.parser import build_parser
+
+    with pytest.raises(TypeError, match="model"):
+        ICLConfig()
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["icl"])

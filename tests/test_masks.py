@@ -79,7 +79,7 @@ def test_bad_mask_counts_get_clear_errors(random_bert):
         compute_map(MapConfig(model=random_bert, trials=2, segment=6, masks=4), use_cache=False)
     with pytest.raises(ConfigError, match="unknown mask span"):
         compute_map(MapConfig(model=random_bert, trials=2, masks=2, mask_span="random"), use_cache=False)
-    with pytest.raises(ConfigError, match="leave --masks at 1"):
+    with pytest.raises(ConfigError, match="leave masks=1, unit='token'"):
         ablate(MapConfig(model="toy", trials=2, masks=2), ["L1H0"], use_cache=False)
 
 
@@ -90,7 +90,7 @@ def test_cli_masks_json_and_dump(tmp_path):
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    assert data["masks"] == 2 and data["mask_span"] == "contiguous" and len(data["targets_by_mask"]) == 2
+    assert data["masks"] == 2 and data["mask_span"] == "contiguous" and len(data["mean_by_mask"]) == 2
     assert np.asarray(data["cross"]).shape == (2, 2, 2, 2)
     trial = data["trials_dump"][0]
     assert len(trial["mask_index"]) == 2 and trial["mask_index"][1] == trial["mask_index"][0] + 1

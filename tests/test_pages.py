@@ -52,9 +52,9 @@ def fake_detail(config, layer, head, trial):
 
 def fake_ablation(config, heads, mode):
     clean = fake_map(config)
-    return AblationResult(clean=clean, heads=tuple(heads), mode=mode,
+    return AblationResult(clean=clean, ablated_heads=tuple(heads), mode=mode,
                           per_trial={t: v * 0.5 for t, v in clean.per_trial.items()}, loss_clean=0.1,
-                          loss_ablated=2.5)
+                          loss_ablated=2.5, loss_change_sem=0.05)
 
 
 def fake_effects(config, mode, pair):
@@ -62,7 +62,8 @@ def fake_effects(config, mode, pair):
     loss = np.zeros((config.trials, *SHAPE))
     loss[:, BEST[0], BEST[1]] = 2.0
     return EffectsResult(config=clean.config, mode=mode, pairs_with=pair, layers=SHAPE[0], heads=SHAPE[1],
-                         loss_clean=np.zeros(config.trials), loss_base=np.zeros(config.trials), loss_ablated=loss,
+                         loss_clean_per_trial=np.zeros(config.trials), loss_base_per_trial=np.zeros(config.trials),
+                         loss_ablated_per_trial=loss,
                          path="suffix")
 
 

@@ -114,11 +114,11 @@ def random_models(wide_bert, random_gpt2, tmp_path_factory) -> dict[str, str]:
 def test_toy_roles_are_the_hand_set_circuit():
     result = head_roles("toy", trials=8)
     assert result.kind == "encoder"
-    assert result.roles(0, 0) == ["previous-token"] and result.roles(0, 1) == ["next-token"]
+    assert result.roles(0, 0) == ["previous_token"] and result.roles(0, 1) == ["next_token"]
     for head in (0, 1):  # the induction heads: prefix matching (the [MASK]'s earlier instance) and copying
         roles = result.roles(1, head)
-        assert {"induction", "copying"} <= set(roles), roles
-        assert not {"previous-token", "next-token", "sink", "local"} & set(roles)
+        assert {"prefix_matching", "copying"} <= set(roles), roles
+        assert not {"previous_token", "next_token", "sink", "local"} & set(roles)
         assert result.copying[1, head] > 0.99 and result.copy_logit[1, head] > 10
     assert np.all(result.copying[0] == 0)  # the layer-0 heads write where the MLM head never reads: scored 0
     assert np.all(result.reach[0] < COPY_REACH_MIN) and np.all(result.reach[1] > 0.1)
@@ -127,9 +127,9 @@ def test_toy_roles_are_the_hand_set_circuit():
 def test_toy_gpt_roles_are_the_hand_set_circuit():
     result = head_roles("toy-gpt", trials=8)
     assert result.kind == "causal"
-    assert result.role_map() == [[["previous-token"], []], [["induction", "copying"], []]]
+    assert result.role_map() == [[["previous_token"], []], [["prefix_matching", "copying"], []]]
     assert result.copying[1, 0] > 0.99 and result.copying[0, 1] == result.copying[1, 1] == 0  # no weights: 0
-    assert result.baselines["next-token"] == 0.0  # a decoder's query cannot see the next token
+    assert result.baselines["next_token"] == 0.0  # a decoder's query cannot see the next token
 
 
 def test_toy_gpt_previous_token_head_k_composes_into_its_induction_head_most():
@@ -350,13 +350,14 @@ def test_the_cli_writes_every_head_with_its_roles_copying_and_composition(tmp_pa
     out = tmp_path / "roles.json"
     assert main(["roles", "--model", "toy-gpt", "--trials", "6", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "L1H0    induction" in printed and "strongest K-composition: L0H0 -> L1H0" in printed
+    assert "L1H0    prefix_matching" in printed and "strongest K-composition: L0H0 -> L1H0" in printed
     payload = json.loads(out.read_text())
     assert payload["model"] == "toy-gpt" and payload["kind"] == "causal"
-    heads = {h["name"]: h for h in payload["heads"]}
+    heads = {h["name"]: h for h in payload["per_head"]}
+    assert payload["heads"] == 2 and payload["layers"] == 2  # heads: per layer, as in every JSON
     assert list(heads) == ["L0H0", "L0H1", "L1H0", "L1H1"]
     assert heads["L1H0"]["layer"] == 1 and heads["L1H0"]["head"] == 0
-    assert heads["L1H0"]["roles"] == ["induction", "copying"] and heads["L0H0"]["roles"] == ["previous-token"]
+    assert heads["L1H0"]["roles"] == ["prefix_matching", "copying"] and heads["L0H0"]["roles"] == ["previous_token"]
     assert heads["L1H0"]["copying"] > 0.99 and heads["L1H0"]["copy_logit"] > 5 and heads["L0H1"]["copying"] == 0
     assert set(heads["L0H0"]["scores"]) == set(ROLES) - {"copying"}
     pairs = payload["composition"]["pairs"]
@@ -388,17 +389,17 @@ def test_the_roles_page_on_the_toy_shows_the_map_scatter_and_composition_and_a_c
 
     at = _roles_page()
     assert at.title[0].value == "Head roles" and len(charts(at)) == 3  # roles map, copying scatter, composition
-    assert any("**L0H0** previous-token" in m.value and "**L1H0** duplicate, induction, copying" in m.value
+    assert any("**L0H0** previous_token" in m.value and "**L1H0** duplicate, prefix_matching, copying" in m.value
                for m in at.markdown)
     at.radio(key="w_composition").set_value("V").run()
     assert not at.exception and any("Strongest:" in m.value for m in at.markdown)
     click_chart(at, charts(at)[0], 1, 0)
     assert not at.exception
     assert at.title[0].value == "Head drill-down" and at.subheader[0].value == "Head L1H0"
-    assert any("Roles (Head roles page): duplicate, induction, copying" in c.value for c in at.caption)
+    assert any("Roles (Head roles page): duplicate, prefix_matching, copying" in c.value for c in at.caption)
 
 
 def test_the_roles_page_on_the_decoder():
     at = _roles_page(model="toy-gpt", setup="repeat", target="induction")
     assert at.title[0].value == "Head roles" and len(at.get("plotly_chart")) == 3 and not at.error
-    assert any("**L0H0** previous-token · **L1H0** induction, copying" in m.value for m in at.markdown)
+    assert any("**L0H0** previous_token · **L1H0** prefix_matching, copying" in m.value for m in at.markdown)

@@ -35,8 +35,9 @@ def test_a_sweep_on_a_local_ray_cluster(tmp_path, monkeypatch):
     bad = [r for r in result["runs"] if r["model"] == "no-org/no-model"]
     assert all(r["status"] == "ok" and r["top_head"] and not r["cached"] for r in good) and len(good) == 8
     assert all(r["status"] == "failed" and "could not load model 'no-org/no-model'" in r["error"] for r in bad)
-    assert set(result["runs"][0]) == {"model", "setup", "seed", "status", "error", "top_head", "top_score",
-                                      "cached", "elapsed_s"}
+    assert set(result["runs"][0]) == set(result["runs"][-1]) == {
+        "model", "step", "setup", "target", "segment", "trials", "seed", "status", "error", "top_head", "top_score",
+        "baseline", "cached", "elapsed_s"}
 
     # the same sweep in this process gives identical numbers, and a later `map` is served from the Ray results
     monkeypatch.setenv("INDUCTION_CACHE_DIR", str(cache))

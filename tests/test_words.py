@@ -77,7 +77,7 @@ def test_bad_word_settings_get_clear_errors(standard_vocab_bert):
         compute_map(MapConfig(model="toy", unit="word", trials=2), use_cache=False)
     with pytest.raises(ConfigError, match="word unit has the standard setup's targets"):
         compute_map(MapConfig(model=standard_vocab_bert, unit="word", setup="shuffled", trials=2), use_cache=False)
-    with pytest.raises(ConfigError, match="use --setup standard and --masks 1"):
+    with pytest.raises(ConfigError, match="use setup='standard', masks=1"):
         compute_map(MapConfig(model=standard_vocab_bert, unit="word", masks=2, trials=2), use_cache=False)
     with pytest.raises(ConfigError, match="unknown unit 'sentence'"):
         compute_map(MapConfig(model=standard_vocab_bert, unit="sentence", trials=2), use_cache=False)

@@ -56,7 +56,9 @@ if result.loss_clean is None:
     st.markdown(f"{loss_label}: not available (no trained MLM head, or the repeat setup, which masks nothing).")
 else:
     st.metric(f"{loss_label} on the RRT trials", f"{result.loss_ablated:.3f}",
-              f"{result.loss_ablated - result.loss_clean:+.3f} vs clean {result.loss_clean:.3f}", delta_color="inverse")
+              f"{result.loss_change:+.3f}"
+              + (f" ± {result.loss_change_sem:.3f}" if result.loss_change_sem is not None else "")
+              + f" vs clean {result.loss_clean:.3f}", delta_color="inverse")
 st.download_button("Ablation (JSON)", to_json_text(result.to_json()), "ablation.json", "application/json")
 
 st.subheader("Cumulative sweep")

@@ -89,8 +89,9 @@ if trained_here:
                                         title=f"{spec}: the phase change"),
                     key="dyn_chart", on_select=_open_checkpoint, selection_mode="points", width="stretch")
     st.caption("Top: each head's score against step (dotted: the uniform baseline); middle: the training loss over "
-               "every target and over the late tokens only an earlier instance predicts; bottom: the ICL score "
-               f"of each checkpoint ({icl[0]['definition'] if icl else 'not computed'}; {ICL_LENGTHS[1]} tokens is "
+               "every target and over the late tokens only an earlier instance predicts; bottom: the ICL gain "
+               "of each checkpoint, the loss a longer context saves (positive when context helps; "
+               f"{icl[0]['definition'] if icl else 'not computed'}, sign turned so; {ICL_LENGTHS[1]} tokens is "
                "what the trained models' 64 positions hold"
                + (f"; {icl[0]['trials']} documents of {icl[0]['corpus']}, paragraphs of python-docs topics the "
                   "model never trained on" if icl and icl[0]["corpus"] == PYTHON_DOCS_HELD_OUT else "")
@@ -106,5 +107,5 @@ if result["missing"]:
                "here) and are left out.")
 table = pd.DataFrame([{k: v for k, v in r.items() if k != "scores"} for r in result["rows"]])
 if icl:
-    table["icl"] = [p["mean"] for p in icl][:len(table)]
+    table["icl_gain"] = [p["gain"] for p in icl][:len(table)]
 st.dataframe(table.round(4), hide_index=True, width="stretch")

@@ -59,7 +59,7 @@ scatter = attention_vs_effect(score, result.effect, result.effect_sem, baseline=
                               title="attention against effect", loss=loss_name(clean.kind), ablated=gone)
 st.plotly_chart(scatter, key="effect_scatter", on_select=effect_click("effect_scatter"), selection_mode="points",
                 width="stretch")
-base = f"; with {head_name(*result.pairs_with)} ablated {result.loss_base.mean():.4f}" if result.pairs_with else ""
-st.caption(f"clean loss {result.loss_clean.mean():.4f}{base} · {result.trials} trials · {result.mode} ablation · "
+base = f"; with {head_name(*result.pairs_with)} ablated {result.loss_base:.4f}" if result.pairs_with else ""
+st.caption(f"clean loss {result.loss_clean:.4f}{base} · {result.trials} trials · {result.mode} ablation · "
            f"{result.path} path · {'cached' if result.cached else 'computed'} in {result.elapsed_s:.1f}s")
 st.download_button("Effects (JSON)", to_json_text(result.to_json()), "effects.json", "application/json")

@@ -81,15 +81,19 @@ if not kept or kept[0] != config or kept[1] is None:
 result = kept[1]
 
 # render
-st.metric(f"{result.definition}, {variant}", f"{result.mean:.4f}", f"± {result.sem:.4f} (s.e.)",
-          delta_color="off")
+left, right = st.columns(2)
+left.metric("ICL gain (nats), positive when context helps", f"{result.gain:.4f}", f"± {result.sem:.4f} (s.e.)",
+            delta_color="off")
+right.metric(f"{result.definition}, {variant}", f"{result.mean:.4f}", f"± {result.sem:.4f} (s.e.)",
+             delta_color="off")
 st.caption(f"{len(result.per_trial)} trials · {result.eligible_documents} eligible documents · "
            f"{result.skipped_documents} shorter documents skipped · corpus {result.config.corpus}, hash "
            f"{result.corpus_hash}")
 with st.expander("The documents of the trials"):
     st.write(", ".join(result.documents))
-st.plotly_chart(distribution_figure(result.per_trial, baseline=0.0, title="per-trial score",
-                                    x_title=f"{result.definition} of one trial (nats)",
+st.plotly_chart(distribution_figure(result.gain_per_trial, baseline=0.0, title="per-trial gain",
+                                    x_title="loss saved by the longer context in one trial (nats; positive when "
+                                            "context helps)",
                                     line_label="no help from context"), width="stretch")
 if result.curve:
     lengths = list(result.curve)

@@ -30,21 +30,57 @@ from induction.trials.rrt import TrialBatch
 Heads = tuple[tuple[int, int], ...]
 
 
-@dataclass
+@dataclass(repr=False)
 class AblationResult:
+    """A map recomputed with `ablated_heads` removed, on the clean map's own trials: the ablated scores (NaN at the
+    ablated heads), their change from `clean` (rising heads are backup candidates) and the loss with and without
+    (the mean over trials: masked-token for an encoder, next-token on the second copy for a decoder; None where
+    there is none), with the standard error of the loss change paired over the same trials."""
+
     clean: InductionMap
-    heads: Heads
+    ablated_heads: Heads  # (layer, head) pairs removed; `heads`, as everywhere, is the number of heads a layer
     mode: AblationMode
     per_trial: dict[str, np.ndarray]  # target -> [T, L, H] with the heads ablated
-    loss_clean: float | None  # masked-token cross-entropy on the RRT trials; None without an MLM head
-    loss_ablated: float | None
+    loss_clean: float | None  # the mean loss over trials, nothing ablated; None without an LM head
+    loss_ablated: float | None  # the mean loss over trials with the heads ablated
+    loss_change_sem: float | None = None  # standard error of loss_ablated - loss_clean, paired over the trials
     cached: bool = False
     _means: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def heads(self) -> int:
+        """Heads per layer (as on every result); the ablated ones are `ablated_heads`."""
+        return self.clean.heads
+
+    @property
+    def layers(self) -> int:
+        """Layers of the model."""
+        return self.clean.layers
+
+    @property
+    def loss_change(self) -> float | None:
+        """loss_ablated - loss_clean (nats): positive when removing the heads hurts."""
+        return None if self.loss_clean is None or self.loss_ablated is None else self.loss_ablated - self.loss_clean
+
+    def __repr__(self) -> str:
+        heads = ", ".join(head_name(l, h) for l, h in self.ablated_heads)
+        sem = "" if self.loss_change_sem is None else f" ± {self.loss_change_sem:.4f}"
+        loss = "" if self.loss_change is None else (f", loss {self.loss_clean:.4f} -> {self.loss_ablated:.4f} "
+                                                    f"({self.loss_change:+.4f}{sem})")
+        return f"AblationResult({self.clean.config.model!r}, ablated [{heads}] ({self.mode}){loss})"
+
+    def to_frame(self):
+        """The tidy long format (`induction.frames`): each target's ablated score and its change per head, and the
+        loss change (a row without a head)."""
+        from induction.frames import ablation_rows, frame
+
+        return frame(ablation_rows(self))
+
     def ablated(self, target: str) -> np.ndarray:
+        """[L, H] the mean score over trials with the heads ablated (NaN at the ablated heads: they have none)."""
         if target not in self._means:
             mean = self.per_trial[target].mean(axis=0)
-            for l, h in self.heads:
+            for l, h in self.ablated_heads:
                 mean[l, h] = np.nan
             self._means[target] = mean
         return self._means[target]
@@ -58,13 +94,17 @@ class AblationResult:
         return np.nan_to_num(mean_sem(self.per_trial[target] - self.clean.per_trial[target])[1])
 
     def to_json(self) -> dict:
+        """The JSON `induction ablate --json` writes (keys in docs/method.md's glossary)."""
         def grid(a: np.ndarray) -> list:
             return [[None if not np.isfinite(v) else round(float(v), 6) for v in row] for row in a]
 
         targets = self.clean.targets
-        return {"model": self.clean.config.model, "setup": self.clean.config.setup, "trials": self.clean.trials,
-                "seed": self.clean.config.seed, "heads": [head_name(l, h) for l, h in self.heads], "mode": self.mode,
-                "device": self.clean.config.device, "dtype": self.clean.config.dtype,
+        c = self.clean.config
+        return {"model": c.model, "setup": c.setup, "segment": c.segment, "trials": self.clean.trials,
+                "seed": c.seed, "layers": self.layers, "heads": self.heads, "targets": list(targets),
+                "ablated_heads": [head_name(l, h) for l, h in self.ablated_heads], "mode": self.mode,
+                "device": c.device, "dtype": c.dtype, "loss_change": self.loss_change,
+                "loss_change_sem": self.loss_change_sem,
                 "clean": {t: grid(self.clean.mean(t)) for t in targets},
                 "ablated": {t: grid(self.ablated(t)) for t in targets},
                 "diff": {t: grid(self.diff(t)) for t in targets},
@@ -72,7 +112,12 @@ class AblationResult:
 
 
 def check_heads(heads, run: Run) -> Heads:
-    """Accept 'L9H9' strings or (layer, head) pairs; refuse heads the model does not have."""
+    """Accept 'L9H9' strings or (layer, head) pairs, or one head alone ('L1H0', 'L1H0,L1H1' or (1, 0)): a string is
+    never read letter by letter; refuse heads the model does not have."""
+    if isinstance(heads, str):
+        heads = [h for h in heads.split(",") if h.strip()]
+    elif isinstance(heads, tuple) and len(heads) == 2 and all(isinstance(x, int | np.integer) for x in heads):
+        heads = [heads]
     out = []
     for item in heads:
         out.append(run.check_head(*(parse_head(item) if isinstance(item, str) else (int(item[0]), int(item[1])))))
@@ -149,9 +194,11 @@ def ablate(config: MapConfig | Run, heads, *, mode: AblationMode = "zero", progr
     lc = clean_loss(run, use_cache=use_cache, cache=cache)
     per_trial = {t: arrays[f"score_{t}"] for t in run.config.targets()}
     la = arrays.get("loss_ablated")
-    return AblationResult(clean=clean, heads=heads, mode=mode, per_trial=per_trial,
+    both = lc is not None and la is not None
+    return AblationResult(clean=clean, ablated_heads=heads, mode=mode, per_trial=per_trial,
                           loss_clean=None if lc is None else float(lc.mean()),
-                          loss_ablated=None if la is None else float(la.mean()), cached=cached)
+                          loss_ablated=None if la is None else float(la.mean()),
+                          loss_change_sem=float(mean_sem(la - lc)[1]) if both else None, cached=cached)
 
 
 def clean_loss(run: Run, *, use_cache: bool = True, cache: ResultCache | None = None) -> np.ndarray | None:
@@ -168,6 +215,7 @@ def clean_loss(run: Run, *, use_cache: bool = True, cache: ResultCache | None = 
 
 
 def top_heads(result: InductionMap, target: str, k: int) -> Heads:
+    """The k best heads of a map at `target`, as (layer, head) pairs."""
     return tuple((h.layer, h.head) for h in result.top_heads(target, k))
 
 

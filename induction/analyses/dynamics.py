@@ -15,6 +15,7 @@ from pathlib import Path
 
 from induction.config import InductionError, MapConfig
 from induction.engine import Progress
+from induction.frames import DynamicsResult
 from induction.sweep import checkpoint_folders, checkpoint_seed, checkpoint_step, expand_models
 from induction.training.series import SERIES, shipped_series, training_log
 
@@ -62,15 +63,31 @@ def appearance_step(points: list[tuple[int, float]]) -> int | None:
     return next((step for step, score in points if score >= top / 2), None) if top > 0 else None
 
 
-def dynamics(models: list[str], template: MapConfig, target: str, head: tuple[int, int] | None = None, *,
-             compute_missing: bool = False, progress: Progress | None = None) -> dict:
-    """Per checkpoint: its seed, step, best head and score, the chosen head's score and every head's ([L][H]).
+def expand_series(models: list[str] | str) -> list[str]:
+    """Each entry a checkpoint or a whole series: a shipped series by name (trained-gpt) or a folder of step_N
+    checkpoint folders stands for all its checkpoints, as `sweep` reads a folder; a checkpoint stays itself."""
+    out: list[str] = []
+    for spec in [models] if isinstance(models, str) else models:
+        is_series = spec in SERIES or (Path(spec).expanduser().is_dir() and checkpoint_step(Path(spec).name) is None
+                                       and checkpoint_folders(Path(spec).expanduser()))
+        out += series_models(spec) if is_series else [spec]
+    return out
+
+
+def dynamics(models: list[str] | str, template: MapConfig | None = None, target: str | None = None,
+             head: tuple[int, int] | None = None, *, compute_missing: bool = False,
+             progress: Progress | None = None) -> dict:
+    """Per checkpoint: its seed, step, setup, target, segment, best head and score, the chosen head's score and every
+    head's ([L][H]). `models`: checkpoints, or series by name or folder (`expand_series`); `template`: the map's
+    settings (default: every default, decided by each checkpoint's weights); `target`: default the setup's first.
     From the cache; with `compute_missing`, the maps not cached are computed (the trained series are small).
 
     Returns {"rows": [...], "missing": [models not in the cache or not describable], "appears": {seed: step}}.
     """
     from induction.engine import cached_map, compute_map
 
+    models = expand_series(models)
+    template = template or MapConfig()
     rows, missing = [], []
     for done, model in enumerate(models):
         step = checkpoint_step(model)
@@ -84,16 +101,18 @@ def dynamics(models: list[str], template: MapConfig, target: str, head: tuple[in
         if step is None or result is None:
             missing.append(model)
             continue
-        best = result.top_heads(target, 1)[0]
-        mean = result.mean(target)
+        name = target or result.targets[0]
+        best = result.top_heads(name, 1)[0]
+        mean = result.mean(name)
         chosen = float(mean[head]) if head and head[0] < result.layers and head[1] < result.heads else None
-        rows.append({"model": model, "seed": checkpoint_seed(model), "step": step, "best_head": best.name,
-                     "best": best.score, "head": chosen, "baseline": result.baseline,
-                     "scores": mean.round(6).tolist()})
+        rows.append({"model": model, "seed": checkpoint_seed(model), "step": step, "setup": result.config.setup,
+                     "target": name, "segment": result.config.segment, "trials": result.trials,
+                     "best_head": best.name, "best": best.score, "head": chosen, "baseline": result.baseline,
+                     "scores": mean.tolist()})
     rows.sort(key=lambda r: (r["seed"], r["step"]))
     appears = {seed: appearance_step([(r["step"], r["best"]) for r in rows if r["seed"] == seed])
                for seed in sorted({r["seed"] for r in rows})}
-    return {"rows": rows, "missing": missing, "appears": appears}
+    return DynamicsResult(rows=rows, missing=missing, appears=appears, map_seed=template.seed)
 
 
 def loss_curve(spec: str) -> dict | None:
@@ -109,16 +128,17 @@ def loss_curve(spec: str) -> dict | None:
 
 def icl_series(models: list[str], *, lengths: tuple[int, int] = ICL_LENGTHS, trials: int = ICL_TRIALS, seed: int = 0,
                progress: Progress | None = None) -> list[dict]:
-    """The ICL score of every checkpoint (the kind's own variant, cached): [{step, mean, sem, corpus}]. A model
+    """The ICL score of every checkpoint (the kind's own variant, cached): [{model, step, gain, mean, sem, corpus,
+    ...}]; `gain` is positive when context helps for both kinds (`mean` is the variant's raw, signed score). A model
     trained here is scored on the held-out python-docs topics, never its training text."""
     from induction.analyses.icl import ICLConfig, icl_score
 
     out = []
     for done, model in enumerate(models):
         result = icl_score(ICLConfig(model=model, short=lengths[0], long=lengths[1], trials=trials, seed=seed))
-        out.append({"model": model, "step": checkpoint_step(model), "mean": result.mean, "sem": result.sem,
-                    "definition": result.definition, "sign": result.sign, "corpus": result.config.corpus,
-                    "trials": len(result.per_trial)})
+        out.append({"model": model, "step": checkpoint_step(model), "gain": result.gain, "mean": result.mean,
+                    "sem": result.sem, "definition": result.definition, "sign": result.sign,
+                    "corpus": result.config.corpus, "trials": len(result.per_trial)})
         if progress:
             progress(done + 1, len(models))
     return out

@@ -42,16 +42,23 @@ from induction.scoring import mean_sem
 from induction.trials.rrt import TrialBatch
 
 
-@dataclass
+@dataclass(repr=False)
 class EffectsResult:
+    """Every head's causal effect on the loss: the loss with that head ablated (on top of `pairs_with`, if any)
+    minus the loss without it, per trial and as a mean with its standard error over the paired trials.
+
+    The loss is the masked-token loss (an encoder's) or the next-token loss on the second copy (a decoder's), in
+    nats. `loss_clean`, `loss_base` are means over trials (floats) and `loss_ablated` the mean per head [L, H];
+    the per-trial arrays are the `*_per_trial` fields."""
+
     config: MapConfig
     mode: AblationMode
     pairs_with: tuple[int, int] | None
     layers: int
     heads: int
-    loss_clean: np.ndarray  # [T] nothing ablated
-    loss_base: np.ndarray  # [T] `pairs_with` ablated (the clean loss without it)
-    loss_ablated: np.ndarray  # [T, L, H] each head ablated (with `pairs_with`)
+    loss_clean_per_trial: np.ndarray  # [T] nothing ablated
+    loss_base_per_trial: np.ndarray  # [T] `pairs_with` ablated (the clean loss without it)
+    loss_ablated_per_trial: np.ndarray  # [T, L, H] each head ablated (with `pairs_with`)
     path: str  # "suffix" (layers l.. re-run) or "full" (a full forward per head)
     elapsed_s: float = 0.0
     cached: bool = False
@@ -59,28 +66,61 @@ class EffectsResult:
 
     @property
     def trials(self) -> int:
-        return int(self.loss_clean.shape[0])
+        """Trials the effects were measured on."""
+        return int(self.loss_clean_per_trial.shape[0])
+
+    @property
+    def loss_clean(self) -> float:
+        """The mean loss over trials with nothing ablated (nats)."""
+        return float(self.loss_clean_per_trial.mean())
+
+    @property
+    def loss_base(self) -> float:
+        """The mean loss over trials with `pairs_with` ablated (the clean loss when there is none)."""
+        return float(self.loss_base_per_trial.mean())
+
+    @property
+    def loss_ablated(self) -> np.ndarray:
+        """[L, H] the mean loss over trials with each head ablated (on top of `pairs_with`)."""
+        return self.loss_ablated_per_trial.mean(axis=0)
 
     @property
     def per_trial(self) -> np.ndarray:
         """Effect per trial [T, L, H]: loss with the head ablated minus the base loss."""
-        return self.loss_ablated - self.loss_base[:, None, None]
+        return self.loss_ablated_per_trial - self.loss_base_per_trial[:, None, None]
 
     @property
     def effect(self) -> np.ndarray:
+        """[L, H] each head's mean effect on the loss (nats): loss with the head ablated minus without it. Positive:
+        the head helps (removing it raises the loss); negative: removing it lowers the loss."""
         return mean_sem(self.per_trial)[0]
 
     @property
     def effect_sem(self) -> np.ndarray:
+        """[L, H] the standard error of `effect` over the paired trials."""
         return mean_sem(self.per_trial)[1]
 
+    def to_frame(self):
+        """The tidy long format (`induction.frames`): every head's effect (score, nats) and its sem."""
+        from induction.frames import effects_rows, frame
+
+        return frame(effects_rows(self))
+
+    def __repr__(self) -> str:
+        l, h = np.unravel_index(int(np.argmax(np.abs(self.effect))), self.effect.shape)
+        pair = f", with {head_name(*self.pairs_with)} ablated" if self.pairs_with else ""
+        return (f"EffectsResult({self.config.model!r}, {self.config.setup}, {self.trials} trials, {self.mode}{pair}: "
+                f"loss {self.loss_clean:.4f}, largest effect {head_name(int(l), int(h))} "
+                f"{self.effect[l, h]:+.4f} ± {self.effect_sem[l, h]:.4f})")
+
     def to_json(self) -> dict:
+        """The JSON `induction effects --json` writes (keys in docs/method.md's glossary)."""
         c = self.config
         return {"model": c.model, "setup": c.setup, "protocol": c.protocol, "segment": c.segment,
                 "trials": self.trials, "seed": c.seed, "mode": self.mode, "device": c.device, "dtype": c.dtype,
                 "pairs_with": None if self.pairs_with is None else head_name(*self.pairs_with),
-                "layers": self.layers, "heads": self.heads, "loss_clean": float(self.loss_clean.mean()),
-                "loss_base": float(self.loss_base.mean()), "effect": np.round(self.effect, 6).tolist(),
+                "layers": self.layers, "heads": self.heads, "loss_clean": self.loss_clean,
+                "loss_base": self.loss_base, "effect": np.round(self.effect, 6).tolist(),
                 "effect_sem": np.round(self.effect_sem, 6).tolist(), "path": self.path,
                 "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached, "kind": self.kind}
 
@@ -193,8 +233,9 @@ def _effects_until(run: Run, mode, pair, until_sem: float, chunk: int, progress,
     if not until_sem > 0:
         raise ConfigError("until_sem must be a positive number")
     if mode == "mean":
-        raise ConfigError("adaptive trials (--until-sem) need zero ablation: a mean replacement depends on every "
-                          "trial of the run, so it cannot grow chunk by chunk; give a fixed --trials instead")
+        raise ConfigError("adaptive trials ([[until_sem=...]]) need zero ablation: a mean replacement depends on every "
+                          "trial of the run, so it cannot grow chunk by chunk; give a fixed "
+                          "number of [[trials=...]] instead")
     started = time.perf_counter()
     model = _model_with_head(run)
     parts: list[dict] = []
@@ -230,6 +271,7 @@ def _result(run: Run, mode, pair, meta: dict, arrays: dict, cached: bool, elapse
     clean = clean_loss(run, use_cache=use_cache, cache=cache)
     base = arrays["base"] if arrays["base"].size else clean
     return EffectsResult(config=run.config, mode=mode, pairs_with=pair, layers=run.info.layers,
-                         heads=run.info.heads, loss_clean=clean, loss_base=base, loss_ablated=arrays["loss_ablated"],
+                         heads=run.info.heads, loss_clean_per_trial=clean, loss_base_per_trial=base,
+                         loss_ablated_per_trial=arrays["loss_ablated"],
                          path=str(meta["path"]), cached=cached, kind=run.info.kind,
                          elapsed_s=elapsed if cached else float(meta["elapsed_s"]))

@@ -16,8 +16,11 @@ from induction.engine import make_trials, model_for
 from induction.runs import Run, resolve_run
 
 
-@dataclass
+@dataclass(repr=False)
 class HeadDetail:
+    """One head's attention on one trial of a map's run: the tokens, where the query (the [MASK], or a repeat
+    query) and its targets are, the query's attention row [S] and the whole pattern [S, S]."""
+
     layer: int
     head: int
     trial: int
@@ -30,7 +33,12 @@ class HeadDetail:
     pattern: np.ndarray  # [S, S] query x key
     query_label: str = "[MASK]"  # the repeat setup masks nothing: its row is an ordinary token's ("query")
 
+    def __repr__(self) -> str:
+        return (f"HeadDetail(L{self.layer}H{self.head}, trial {self.trial}, {len(self.tokens)} positions, query at "
+                f"{self.mask_index}, targets {self.target_index})")
+
     def to_json(self) -> dict:
+        """The head's row as JSON: tokens, query and target positions, attention."""
         return {"layer": self.layer, "head": self.head, "trial": self.trial, "tokens": self.tokens,
                 "mask_index": self.mask_index, "target_index": self.target_index, "row": self.row.tolist()}
 

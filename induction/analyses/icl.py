@@ -17,8 +17,14 @@ Variants:
   over documents, with their sign (negative when more context helps). The only variant a decoder runs, and its
   default; an encoder runs the first two (its default: `masked`).
 
-Contexts must fit the model's positions; a model whose positions cannot hold `long` tokens is refused with the
-longest that fits (choose `short` and `long` to suit it, for example 10 and 100 for a 128-position model).
+One sign for every kind: `ICLResult.gain` (and `gain_per_trial`) is the loss saved by the longer context, positive
+when context helps, whatever the variant's own convention (`mean`, `per_trial`: the variant's raw difference).
+
+The ICL curve draws its documents and masked positions from its own generator, seeded by (seed, CURVE_STREAM): asking
+for a curve never changes the headline score's trials.
+
+Contexts must fit the model's positions; a model whose positions cannot hold `long` tokens is refused with lengths
+that fit it (computed from its positions: `fitting_lengths`).
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ SIGN = ("Loss(short) - Loss(long): positive when more context helps, as the stud
 NEXT_TOKEN_SIGN = ("loss(token long) - loss(token short), Olsson et al.'s definition and sign: negative when more "
                    "context helps (the study's masked-LM variants report the opposite sign)")
 ENCODER_VARIANTS, CAUSAL_VARIANTS = ENCODER_ICL_VARIANTS, CAUSAL_ICL_VARIANTS
+GAIN = "the loss saved by the longer context (nats): positive when context helps, for every kind and variant"
+CURVE_STREAM = 0x6375727665  # b"curve": the curve's own generator, (seed, CURVE_STREAM), apart from the trials'
 
 
 def definition(variant: str, short: int, long: int) -> str:
@@ -71,12 +79,31 @@ def definition(variant: str, short: int, long: int) -> str:
 
 
 def sign(variant: str) -> str:
+    """The sign convention of a variant's raw score (`ICLResult.mean`)."""
     return NEXT_TOKEN_SIGN if variant == "next-token" else SIGN
+
+
+def gain_factor(variant: str) -> int:
+    """Raw score x this = the gain (positive when context helps): the next-token score has the opposite sign."""
+    return -1 if variant == "next-token" else 1
 
 
 @dataclass(frozen=True)
 class ICLConfig:
-    model: str = "base"
+    """What an ICL score depends on (but the weights): the model, the corpus, the variant, the contexts, the trials.
+
+    model (required: no default reaches for the Hub or pairs a model with a corpus it cannot read): a known name, a
+    hub id or a folder; offline, `trained-gpt` and `trained-bert` read python-docs-held-out (contexts of at most 64
+    tokens, for example short=6, long=60), `toy` and `toy-gpt` only folders of .txt files in their own tokens.
+    corpus: None takes python-docs, or its held-out part for a model `induction train` wrote (never its training
+    text).
+    variant: None takes the kind's own (masked for an encoder, next-token for a decoder). short, long: the two
+    context lengths in tokens (the model's prefix included); both must fit its positions. curve: context lengths
+    for the loss-vs-context curve, drawn apart from the headline trials. replace: sample documents with
+    replacement when the corpus has fewer than `trials`.
+    """
+
+    model: str
     corpus: str | None = None  # None: python-docs, or for a model trained here its held-out part (never trained on)
     variant: ICLVariant | None = None  # None: the kind's own (masked for an encoder, next-token for a decoder)
     trials: int = 50
@@ -89,8 +116,11 @@ class ICLConfig:
     dtype: str = "auto"
 
 
-@dataclass
+@dataclass(repr=False)
 class ICLResult:
+    """An ICL score: `mean`/`per_trial` in the variant's own sign (`sign`), `gain` in one sign for every kind
+    (positive when context helps), the curve (length -> (mean loss, sem)) and how many documents were read."""
+
     config: ICLConfig
     corpus_hash: str
     per_trial: np.ndarray  # [T] loss(short) - loss(long)
@@ -103,27 +133,53 @@ class ICLResult:
 
     @property
     def mean(self) -> float:
+        """The variant's raw score, its mean over trials, in the variant's own sign (see `sign`)."""
         return float(self.per_trial.mean())
 
     @property
     def sem(self) -> float:
+        """The standard error of `mean` (and of `gain`) over trials."""
         return float(mean_sem(self.per_trial)[1])
 
     @property
+    def gain_per_trial(self) -> np.ndarray:
+        """[T] the loss saved by the longer context in each trial: positive when context helps, for every kind."""
+        return gain_factor(self.config.variant) * self.per_trial
+
+    @property
+    def gain(self) -> float:
+        """The mean loss saved by the longer context (nats): positive when context helps, whatever the kind."""
+        return float(self.gain_per_trial.mean())
+
+    @property
     def definition(self) -> str:
+        """What `mean` is, in one line (for example Loss(50-token context) - Loss(500-token context))."""
         return definition(self.config.variant, self.config.short, self.config.long)
 
     @property
     def sign(self) -> str:
+        """The sign convention of `mean` (the variant's own; `gain` is positive when context helps)."""
         return sign(self.config.variant)
 
+    def to_frame(self):
+        """The tidy long format (`induction.frames`): the gain, the raw mean and the curve's losses, one row each."""
+        from induction.frames import frame, icl_rows
+
+        return frame(icl_rows(self))
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"ICLResult({c.model!r}, {c.variant}, {c.short}/{c.long} tokens, {len(self.per_trial)} trials: "
+                f"gain {self.gain:+.4f} ± {self.sem:.4f} nats, mean {self.mean:+.4f})")
+
     def to_json(self) -> dict:
+        """The JSON `induction icl --json` writes (keys in docs/method.md's glossary)."""
         c = self.config
         out = {"model": c.model, "corpus": c.corpus, "corpus_hash": self.corpus_hash, "variant": c.variant,
                "corpus_snapshot": "/".join(WIKIPEDIA) if c.corpus == "wikipedia-simple" else None,
                "trials": c.trials, "seed": c.seed, "device": c.device, "dtype": c.dtype,
-               "short": c.short, "long": c.long, "mean": self.mean,
-               "sem": self.sem, "definition": self.definition, "sign": self.sign,
+               "short": c.short, "long": c.long, "mean": self.mean, "gain": self.gain,
+               "sem": self.sem, "definition": self.definition, "sign": self.sign, "gain_definition": GAIN,
                "per_trial": [float(v) for v in self.per_trial],
                "skipped_documents": self.skipped_documents, "eligible_documents": self.eligible_documents,
                "held_out_rule": HELD_OUT_RULE if c.corpus == PYTHON_DOCS_HELD_OUT else None,
@@ -238,9 +294,17 @@ def check(config: ICLConfig, max_positions: int, kind: str = "encoder") -> None:
     if min(lengths) < 3 or config.short >= config.long:
         raise ConfigError("context lengths must be at least 3 tokens and short < long")
     if max(lengths) > max_positions:
+        short, long = fitting_lengths(max_positions)
         raise ConfigError(f"a {max(lengths)}-token context does not fit the {max_positions} positions of "
                           f"{config.model!r}: choose a long context (and curve lengths) of at most {max_positions} "
-                          "tokens, with the short one below it (for example --short 10 --long 100)")
+                          f"tokens, with the short one below it, for example [[short={short} long={long}]]")
+
+
+def fitting_lengths(max_positions: int) -> tuple[int, int]:
+    """(short, long) contexts a model of `max_positions` positions holds: the study's 50/500 where they fit, else
+    the longest context that fits and a tenth of it (at least 3 tokens): what the fit error suggests."""
+    long = min(500, max_positions)
+    return min(50, max(3, long // 10)), long
 
 
 def resolve_icl(config: ICLConfig) -> tuple[ICLConfig, ModelInfo]:
@@ -255,6 +319,54 @@ def resolve_icl(config: ICLConfig) -> tuple[ICLConfig, ModelInfo]:
     check(config, info.max_positions, info.kind)
     device, dtype = resolve_device(config.device, config.dtype, half_on_cuda=False)  # losses in float32
     return dataclasses.replace(config, device=device, dtype=dtype), info
+
+
+def _enough(model: LoadedModel, docs: list[str], config: ICLConfig,
+            length: int) -> tuple[list[int], list[np.ndarray], int]:
+    """The documents of at least `length` tokens (with their indices in `docs`), or a clear error when there are
+    fewer than the trials."""
+    index, kept, skipped = eligible_indexed(model, docs, length)
+    if not kept or (len(kept) < config.trials and not config.replace):
+        raise ConfigError(f"the corpus {config.corpus!r} has {len(kept)} documents of at least {length} "
+                          f"tokens for {config.model!r} ({skipped} shorter were skipped) but {config.trials} "
+                          "trials were asked for: ask for fewer trials or sample with replacement")
+    return index, kept, skipped
+
+
+def _trial_score(model: LoadedModel, ids: np.ndarray, config: ICLConfig, rng: np.random.Generator) -> float:
+    """One document's raw score in the variant's sign (masked positions drawn from `rng`, the trials' generator)."""
+    if config.variant == "next-token":  # one pass: token n's loss is entry n - 2 (token 1 has none)
+        losses = _next_token_losses(model, ids[:config.long])
+        return float(losses[config.long - 2] - losses[config.short - 2])
+    if config.variant == "masked":
+        pos = int(rng.integers(1, config.short))
+        return _loss(model, ids[:config.short], pos, "masked") - _loss(model, ids[:config.long], pos, "masked")
+    p_short, p_long = int(rng.integers(0, config.short)), int(rng.integers(0, config.long))
+    return (_loss(model, ids[:config.short], p_short, "all-tokens")
+            - _loss(model, ids[:config.long], p_long, "all-tokens"))
+
+
+def _curve(model: LoadedModel, docs: list[str], config: ICLConfig, progress: Progress | None) -> dict[int, list]:
+    """The loss at each curve length (a decoder's: of token n; an encoder's: of one masked token inside the shortest
+    context), on documents and positions drawn from the curve's own generator: the headline trials never move."""
+    longest = max(config.curve)
+    _, kept, _ = _enough(model, docs, config, longest)
+    rng = np.random.default_rng([config.seed, CURVE_STREAM])
+    picks = rng.choice(len(kept), size=config.trials, replace=len(kept) < config.trials)
+    curve: dict[int, list] = {n: [] for n in config.curve}
+    for t, d in enumerate(picks):
+        ids = kept[d]
+        if config.variant == "next-token":
+            losses = _next_token_losses(model, ids[:longest])
+            for n in config.curve:
+                curve[n].append(losses[n - 2])
+        else:
+            pos = int(rng.integers(1, min(config.curve)))  # inside the shortest context
+            for n in config.curve:
+                curve[n].append(_loss(model, ids[:n], pos, "masked"))
+        if progress:
+            progress(config.trials + t + 1, 2 * config.trials)
+    return curve
 
 
 def icl_score(config: ICLConfig, *, progress: Progress | None = None, use_cache: bool = True,
@@ -273,39 +385,15 @@ def icl_score(config: ICLConfig, *, progress: Progress | None = None, use_cache:
             what = "language-model" if model.kind == "causal" else "masked-LM"
             raise ModelLoadError(f"model {config.model!r} has no trained {what} head (its checkpoint is the base model "
                                  "only), so it cannot predict tokens; the ICL score needs one")
-        longest = max(config.long, *config.curve) if config.curve else config.long
-        index, kept, skipped = eligible_indexed(model, docs, longest)
-        if not kept or (len(kept) < config.trials and not config.replace):
-            raise ConfigError(f"the corpus {config.corpus!r} has {len(kept)} documents of at least {longest} "
-                              f"tokens for {config.model!r} ({skipped} shorter were skipped) but {config.trials} "
-                              "trials were asked for: ask for fewer trials or sample with replacement")
+        index, kept, skipped = _enough(model, docs, config, config.long)
         rng = np.random.default_rng(config.seed)
         picks = rng.choice(len(kept), size=config.trials, replace=len(kept) < config.trials)
-        scores, curve = [], {n: [] for n in config.curve}
+        scores = []
         for t, d in enumerate(picks):
-            ids = kept[d]
-            if config.variant == "next-token":  # one pass: token n's loss is entry n - 2 (token 1 has none)
-                losses = _next_token_losses(model, ids[:longest])  # [longest - 1]
-                scores.append(losses[config.long - 2] - losses[config.short - 2])
-                for n in config.curve:
-                    curve[n].append(losses[n - 2])
-                if progress:
-                    progress(t + 1, config.trials)
-                continue
-            if config.variant == "masked":
-                pos = int(rng.integers(1, config.short))
-                scores.append(_loss(model, ids[:config.short], pos, "masked")
-                              - _loss(model, ids[:config.long], pos, "masked"))
-            else:
-                p_short, p_long = int(rng.integers(0, config.short)), int(rng.integers(0, config.long))
-                scores.append(_loss(model, ids[:config.short], p_short, "all-tokens")
-                              - _loss(model, ids[:config.long], p_long, "all-tokens"))
-            if config.curve:
-                pos = int(rng.integers(1, min(config.curve)))  # inside the shortest context
-                for n in config.curve:
-                    curve[n].append(_loss(model, ids[:n], pos, "masked"))
+            scores.append(_trial_score(model, kept[d], config, rng))
             if progress:
-                progress(t + 1, config.trials)
+                progress(t + 1, config.trials + (config.trials if config.curve else 0))
+        curve = _curve(model, docs, config, progress) if config.curve else {}
         arrays = {"per_trial": np.asarray(scores, dtype=np.float64)}
         arrays.update({f"curve_{n}": np.asarray(v) for n, v in curve.items()})
         return {"skipped": skipped, "eligible": len(kept), "elapsed_s": time.perf_counter() - started,

@@ -12,9 +12,11 @@ the uniform baseline b of that score (what attention spread evenly over the posi
 passes both
     s > max(SIGNAL_RATIO x b, ROLE_FLOORS[r])     (well above chance and a real share of the attention)
     s - SEM_MARGIN x e > b                         (and not by luck of the trials).
-The scores: previous-token = attention to the position before the query (repeat map `previous_token`);
-next-token = to the position after it (a decoder's query cannot see it: never); duplicate = to the earlier instance
-of the query's own token (repeat map `duplicate`); induction = prefix matching: a decoder's query to the token
+The scores: previous_token = attention to the position before the query (repeat map `previous_token`);
+next_token = to the position after it (a decoder's query cannot see it: never); duplicate = to the earlier instance
+of the query's own token (repeat map `duplicate`); prefix_matching (the induction role, named for what it measures,
+so that it is not read as the repeat map's `induction` target, on which an encoder's [MASK]-trained head scores
+nothing): a decoder's query to the token
 after the earlier instance (repeat map `induction`), an encoder's [MASK] to the masked token's earlier instance
 (standard map `prev`); sink = the summed attention on the special positions ([CLS] and the final [SEP] of an
 encoder's repeat trial, a decoder's BOS, or its first position where it has none); local = the summed attention on
@@ -39,9 +41,11 @@ from induction.runs import Run, circuits_key, resolve_run, roles_key
 from induction.scoring import mean_sem, offset_profile
 from induction.trials.rrt import TrialBatch
 
-BEHAVIOURAL = ("previous-token", "next-token", "duplicate", "induction", "sink", "local")
+BEHAVIOURAL = ("previous_token", "next_token", "duplicate", "prefix_matching", "sink", "local")
+# the spellings before issue 40, still read: one spelling a concept, a role's as a target's (previous_token)
+ROLE_ALIASES = {"previous-token": "previous_token", "next-token": "next_token", "induction": "prefix_matching"}
 ROLES = (*BEHAVIOURAL, "copying")
-ROLE_FLOORS = {"previous-token": 0.2, "next-token": 0.2, "duplicate": 0.2, "induction": 0.2, "sink": 0.3,
+ROLE_FLOORS = {"previous_token": 0.2, "next_token": 0.2, "duplicate": 0.2, "prefix_matching": 0.2, "sink": 0.3,
                "local": 0.5}
 SEM_MARGIN = 3.0
 COPY_MIN = 0.5
@@ -107,7 +111,16 @@ def copy_logits(rows: np.ndarray, outputs: np.ndarray, columns: np.ndarray, voca
 
 # ---- the result ----------------------------------------------------------------------------------------------------
 
-@dataclass
+class RoleDict(dict):
+    """role -> value, which also answers a role's spelling before issue 40 (previous-token, induction)."""
+
+    def __missing__(self, key):
+        if key in ROLE_ALIASES:
+            return self[ROLE_ALIASES[key]]
+        raise KeyError(key)
+
+
+@dataclass(repr=False)
 class HeadRoles:
     """Every head of one model: behavioural scores (role -> [L, H] mean and sem, with each score's baseline),
     copying (the OV eigenvalue score and its reach, [L, H]), the direct-logit copy score and the composition
@@ -131,14 +144,19 @@ class HeadRoles:
     elapsed_s: float = 0.0
     cached: bool = False
 
+    def __post_init__(self) -> None:
+        self.scores, self.sems, self.baselines = (RoleDict(d) for d in (self.scores, self.sems, self.baselines))
+
     @property
     def prefix_matching(self) -> np.ndarray:
-        return self.scores["induction"]
+        """[L, H] the prefix-matching score (the induction role's): a decoder's repeat `induction`, an encoder's
+        standard `prev`."""
+        return self.scores["prefix_matching"]
 
     def passed(self) -> dict[str, np.ndarray]:
         """role -> [L, H] booleans, by the module's rule."""
         out = {r: decide(self.scores[r], self.sems[r], self.baselines[r], ROLE_FLOORS[r]) for r in BEHAVIOURAL}
-        out["local"] &= ~(out["previous-token"] | out["next-token"])
+        out["local"] &= ~(out["previous_token"] | out["next_token"])
         if self.copying is not None and self.copy_logit is not None:
             out["copying"] = (self.copying >= COPY_MIN) & (self.copy_logit - SEM_MARGIN * self.copy_logit_sem > 0)
         else:
@@ -146,6 +164,7 @@ class HeadRoles:
         return out
 
     def roles(self, layer: int, head: int) -> list[str]:
+        """The roles one head passes, in ROLES order."""
         passed = self.passed()
         return [r for r in ROLES if passed[r][layer, head]]
 
@@ -155,6 +174,7 @@ class HeadRoles:
         return [[[r for r in ROLES if passed[r][l, h]] for h in range(self.heads)] for l in range(self.layers)]
 
     def head_json(self, layer: int, head: int, roles: list[str]) -> dict:
+        """One head's entry of the roles JSON: its roles and every score."""
         value = lambda a: None if a is None else round(float(a[layer, head]), 6)  # noqa: E731
         return {"name": head_name(layer, head), "layer": layer, "head": head, "roles": roles,
                 "scores": {r: value(self.scores[r]) for r in BEHAVIOURAL},
@@ -172,15 +192,28 @@ class HeadRoles:
                  **{k: round(float(self.composition[k][l1, h1, l2, h2]), 6) for k in COMPOSITIONS}}
                 for l1 in range(L) for l2 in range(l1 + 1, L) for h1 in range(H) for h2 in range(H)]
 
+    def to_frame(self):
+        """The tidy long format (`induction.frames`): every role's score per head (target: the role), and copying."""
+        from induction.frames import frame, roles_rows
+
+        return frame(roles_rows(self))
+
+    def __repr__(self) -> str:
+        named = sum(bool(r) for row in self.role_map() for r in row)
+        return (f"HeadRoles({self.model!r}, {self.kind}, {self.layers} layers x {self.heads} heads, {self.trials} "
+                f"trials: {named} heads with a role)")
+
     def to_json(self) -> dict:
+        """The JSON `induction roles --json` writes (keys in docs/method.md's glossary)."""
         role_map = self.role_map()
-        return {"model": self.model, "kind": self.kind, "layers": self.layers, "heads_per_layer": self.heads,
+        return {"model": self.model, "kind": self.kind, "layers": self.layers, "heads": self.heads,
                 "trials": self.trials, "seed": self.seed, "baselines": {r: round(b, 6) for r, b in
                                                                          self.baselines.items()},
                 "rule": {"ratio": SIGNAL_RATIO, "floors": ROLE_FLOORS, "sem_margin": SEM_MARGIN, "copy_min": COPY_MIN,
                          "local_window": LOCAL_WINDOW},
                 "notes": self.notes,
-                "heads": [self.head_json(l, h, role_map[l][h]) for l in range(self.layers) for h in range(self.heads)],
+                "per_head": [self.head_json(l, h, role_map[l][h]) for l in range(self.layers)
+                             for h in range(self.heads)],
                 "composition": None if self.composition is None else {"pairs": self.composition_pairs()},
                 "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached}
 
@@ -297,12 +330,12 @@ def _assemble(repeat_map, standard_map, weights: tuple[dict, dict], extras: tupl
     local = mean_sem(window_mass(arrays["near"]))
     prefix_map, prefix_target = (standard_map, "prev") if standard_map is not None else (repeat_map, "induction")
     after = OFFSETS.index(1)
-    scores = {"previous-token": repeat_map.stats("previous_token"), "duplicate": repeat_map.stats("duplicate"),
-              "induction": prefix_map.stats(prefix_target), "next-token": (near_stats[0][..., after],
-                                                                           near_stats[1][..., after]),
+    scores = {"previous_token": repeat_map.stats("previous_token"), "duplicate": repeat_map.stats("duplicate"),
+              "prefix_matching": prefix_map.stats(prefix_target), "next_token": (near_stats[0][..., after],
+                                                                                 near_stats[1][..., after]),
               "sink": mean_sem(arrays["sink"]), "local": local}
-    baselines = {"previous-token": repeat_map.baseline, "duplicate": repeat_map.baseline,
-                 "induction": prefix_map.baseline, "next-token": float(arrays["base_near"][after]),
+    baselines = {"previous_token": repeat_map.baseline, "duplicate": repeat_map.baseline,
+                 "prefix_matching": prefix_map.baseline, "next_token": float(arrays["base_near"][after]),
                  "sink": float(arrays["base_sink"]), "local": float(arrays["base_local"])}
     copy = mean_sem(arrays["copy_logit"]) if "copy_logit" in arrays else (None, None)
     composition = {k: arrays[f"comp_{k}"] for k in COMPOSITIONS} if "comp_K" in arrays else None

@@ -47,6 +47,10 @@ MAX_OCCURRENCES = 2000
 
 @dataclass(frozen=True)
 class TextConfig:
+    """A natural-text map: the model, one source of text (`text`, a `file`, or a `corpus` with its `document`),
+    how far back an earlier occurrence must be (`min_distance`), how many occurrences at most (sampled with `seed`),
+    the device and dtype."""
+
     model: str = "toy"
     text: str | None = None
     file: str | None = None
@@ -196,7 +200,7 @@ def prepare(config: TextConfig, read: tuple[str, str] | None = None
     batches, occurrences = build_text_trials(model, windows, config)
     return model, batches, occurrences, source, text
 
-@dataclass
+@dataclass(repr=False)
 class TextMap(PerHeadScores):
     """Per-head scores on the occurrences of one text."""
 
@@ -219,11 +223,16 @@ class TextMap(PerHeadScores):
 
     @property
     def trials(self) -> int:
+        """Occurrences scored: each repeated token, a query of its own (the text map's trials)."""
         return len(self.occurrences)
 
     @property
     def targets(self) -> tuple[str, ...]:
+        """The names of the targets a text map of this kind scores."""
         return text_targets(self.kind)
+
+    def _describe_run(self) -> str:
+        return f"{self.config.model!r}, {self.source}, "
 
     @property
     def baseline(self) -> float:
@@ -231,16 +240,18 @@ class TextMap(PerHeadScores):
         return float(np.mean(1.0 / self.seq_lens))
 
     def check(self, target: str) -> None:
+        """Raise a ConfigError naming the text map's targets when `target` is not one of them."""
         if target not in self.targets:
             raise ConfigError(f"unknown target {target!r} for a text map of a {self.kind} model; choose one of "
                               f"{', '.join(self.targets)}")
 
     def to_json(self) -> dict:
+        """The JSON `induction text --json` writes (keys in docs/method.md's glossary)."""
         return {"model": self.config.model, "source": self.source, "text_hash": self.text_hash,
                 "min_distance": self.config.min_distance, "seed": self.config.seed, "layers": self.layers,
                 "device": self.device, "dtype": self.dtype,
                 "heads": self.heads, "occurrences": self.trials, "kind": self.kind,
-                "targets": {t: self.mean(t).round(6).tolist() for t in self.targets},
+                "targets": list(self.targets), "mean": {t: self.mean(t).round(6).tolist() for t in self.targets},
                 "sem": {t: self.sem(t).round(6).tolist() for t in self.targets}, "baseline": self.baseline,
                 "per_occurrence": self.occurrences, "capture_path": self.capture_path,
                 "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached}

@@ -24,7 +24,9 @@ def _progress_bar(desc: str, unit: str = "trial"):
 
     def update(done: int, total: int) -> None:
         nonlocal bar
-        bar = bar or tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
+        # the first report's count is the starting point: a cache hit reports everything done at once, and a rate
+        # over it would read millions of trials a second
+        bar = bar or tqdm(total=total, initial=done, desc=desc, unit=unit, file=sys.stderr, leave=False)
         bar.total = total
         bar.n = done
         bar.refresh()
@@ -51,12 +53,19 @@ def write_json(path: str | None, payload: dict) -> None:
         print(f"wrote {path}")
 
 
-def _print_table(result, top: int = 5) -> None:
+def write_csv(path: str | None, result) -> None:
+    """The result's tidy frame (`to_frame()`, the long format of `induction.frames`) as CSV."""
+    if path:
+        result.to_frame().to_csv(path, index=False)
+        print(f"wrote {path}")
+
+
+def _print_table(result, top: int = 5, only: str | None = None) -> None:
     c = result.config
     print(f"{c.model} [{result.layers} layers x {result.heads} heads]  setup={c.setup}  protocol={c.protocol}  "
           f"segment={c.segment}  trials={result.trials}  seed={c.seed}  uniform baseline={result.baseline:.4f}  "
           f"{'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s")
-    for target in result.targets:
+    for target in [only] if only else result.targets:
         heads = ", ".join(f"{h.name} {h.score:.3f}±{h.sem:.3f}" for h in result.top_heads(target, top))
         print(f"  {target:12s} {heads}")
 
@@ -70,13 +79,15 @@ def cmd_map(args: argparse.Namespace) -> int:
                                 seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype,
                                 masks=args.masks, mask_span=args.mask_span, unit=args.unit,
                                 mask_piece=args.mask_piece))
-    if args.figure:  # a bad path or target is said before the computation, not after
-        from induction.config import check_target
+    targets = run.config.targets()
+    if args.target is not None and args.target not in targets:  # said before the computation, not after
+        raise ConfigError(f"unknown target {args.target!r} for the {run.config.setup} setup"
+                          f"{' (word unit)' if run.config.unit == 'word' else ''}; choose one of {', '.join(targets)}")
+    if args.figure:  # a bad path is said before the computation, not after
         from induction.figures.export import figure_format
 
         figure_format(args.figure)
-        check_target(args.setup, args.target or run.config.targets()[0])
-    desc = f"{args.model} {args.setup}"
+    desc = f"{args.model} {run.config.setup}"
     if args.until_sem:
         result = with_progress(desc, compute_map_until, run, args.until_sem, use_cache=not args.no_cache)
         print(f"adaptive: {result.trials} trials reached a standard error below {args.until_sem} "
@@ -84,14 +95,14 @@ def cmd_map(args: argparse.Namespace) -> int:
               f"adaptive: the cap of {args.trials} trials was reached before the bound {args.until_sem}")
     else:
         result = with_progress(desc, compute_map, run, use_cache=not args.no_cache)
-    _print_table(result)
+    _print_table(result, only=args.target)
     if args.figure:
         from induction.figures.export import write_figure
         from induction.figures.plots import map_figure
 
         target = args.target or result.targets[0]
         mean, sem = result.stats(target)
-        title = f"{args.model} · {args.setup} · {target} · {result.trials} trials"
+        title = f"{args.model} · {result.config.setup} · {target} · {result.trials} trials"
         print(f"wrote {write_figure(map_figure(mean, sem, title=title, baseline=result.baseline), args.figure)}")
     payload = result.to_json() if args.json else {}
     if args.json and args.dump_trials:
@@ -101,8 +112,9 @@ def cmd_map(args: argparse.Namespace) -> int:
 
             payload["trials_dump"] = dump_word_trials(batch)
         else:
-            payload["trials_dump"] = dump_trials(batch, args.setup)
+            payload["trials_dump"] = dump_trials(batch, run.config.setup)
     write_json(args.json, payload)
+    write_csv(args.csv, result)
     return 0
 
 
@@ -166,10 +178,11 @@ def cmd_ablate(args: argparse.Namespace) -> int:
                        seed=args.seed, segment=args.segment, device=args.device, dtype=args.dtype)
     heads = [h for h in args.heads.split(",") if h.strip()]
     result = with_progress(f"ablate {args.heads}", ablate, config, heads, mode=args.mode, use_cache=not args.no_cache)
-    print(f"{args.model} {args.setup}: ablated {', '.join(head_name(l, h) for l, h in result.heads)} ({result.mode})")
-    if result.loss_clean is not None:
+    print(f"{args.model} {result.clean.config.setup}: ablated "
+          f"{', '.join(head_name(l, h) for l, h in result.ablated_heads)} ({result.mode})")
+    if result.loss_change is not None:
         print(f"  {loss_name(result.clean.kind)} on the RRT trials: clean {result.loss_clean:.4f} -> ablated "
-              f"{result.loss_ablated:.4f} ({result.loss_ablated - result.loss_clean:+.4f})")
+              f"{result.loss_ablated:.4f} ({result.loss_change:+.4f} ± {result.loss_change_sem:.4f}, paired)")
     else:
         print(f"  {loss_name(result.clean.kind)}: n/a (no MLM head, or the repeat setup, which masks nothing)")
     for target in result.clean.targets:
@@ -179,6 +192,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
                            for l, h in (np.unravel_index(i, diff.shape) for i in order))
         print(f"  {target:12s} largest rises (backup candidates): {rising}")
     write_json(args.json, result.to_json())
+    write_csv(args.csv, result)
     return 0
 
 
@@ -195,11 +209,12 @@ def cmd_effects(args: argparse.Namespace) -> int:
     result = with_progress(f"effects {args.model}", effects, config, mode=args.mode, pairs_with=args.pairs_with,
                             until_sem=args.until_sem, use_cache=not args.no_cache, unit="step")
     pair = f" with {head_name(*result.pairs_with)} ablated" if result.pairs_with else ""
-    print(f"{args.model} {args.setup}: per-head effect on the {loss_name(result.kind)} ({result.mode} ablation{pair}), "
+    print(f"{args.model} {result.config.setup}: per-head effect on the {loss_name(result.kind)} "
+          f"({result.mode} ablation{pair}), "
           f"{result.trials} trials, {'cached' if result.cached else 'computed'} in {result.elapsed_s:.2f}s "
           f"({result.path} path)")
-    print(f"  loss: clean {result.loss_clean.mean():.4f}" +
-          (f", with {head_name(*result.pairs_with)} ablated {result.loss_base.mean():.4f}" if pair else ""))
+    print(f"  loss: clean {result.loss_clean:.4f}" +
+          (f", with {head_name(*result.pairs_with)} ablated {result.loss_base:.4f}" if pair else ""))
     effect, sem = result.effect, result.effect_sem
     order = np.argsort(-np.abs(effect), axis=None, kind="stable")[:5]  # by magnitude: a negative effect is news too
     print("  largest effects (by magnitude): " + ", ".join(f"{head_name(l, h)} {effect[l, h]:+.4f}±{sem[l, h]:.4f}"
@@ -219,6 +234,7 @@ def cmd_effects(args: argparse.Namespace) -> int:
         run = resolve_run(result.config)
         payload["trials_dump"] = dump_trials(make_trials(run, model_for(run)), run.config.setup)
     write_json(args.json, payload)
+    write_csv(args.csv, result)
     return 0
 
 
@@ -239,11 +255,12 @@ def cmd_text(args: argparse.Namespace) -> int:
     if args.json and args.dump_trials:
         payload["trials_dump"] = dump_text_trials(prepare(config)[1])
     write_json(args.json, payload)
+    write_csv(args.csv, result)
     return 0
 
 
 def cmd_icl(args: argparse.Namespace) -> int:
-    from induction.analyses.icl import CURVE_LENGTHS, ICLConfig, icl_score
+    from induction.analyses.icl import CURVE_LENGTHS, GAIN, ICLConfig, icl_score
 
     curve = tuple(n for n in CURVE_LENGTHS if n <= args.long) if args.curve else ()
     config = ICLConfig(model=args.model, corpus=args.corpus, variant=args.variant, trials=args.trials,
@@ -254,17 +271,25 @@ def cmd_icl(args: argparse.Namespace) -> int:
           f"{result.mean:.4f} ± {result.sem:.4f} over {args.trials} trials "
           f"({result.skipped_documents} documents shorter than needed skipped)")
     print(f"  sign: {result.sign}")
+    print(f"  gain: {result.gain:+.4f} ± {result.sem:.4f} nats, {GAIN}")
     what = "next-token loss of token" if result.config.variant == "next-token" else "masked-token loss, context"
     for n, (m, s) in result.curve.items():
         print(f"  {what} {n:4d}: {m:.4f} ± {s:.4f}")
     write_json(args.json, result.to_json())
+    write_csv(args.csv, result)
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    for row in model_status():
+    rows = model_status()
+    for row in rows:
         print(f"{row['name']:18s} {row['layers']:>2d}x{row['heads']:<2d} "
               f"{'offline' if row['offline'] else 'needs network':14s} {row['note']}  [{row['source']}]")
+    if args.csv:
+        import pandas as pd
+
+        pd.DataFrame(rows).to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
     return 0
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -282,6 +307,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     for failure in result.failed:
         print(f"failed: {failure}", file=sys.stderr)
     write_json(args.json, result.to_json())
+    if args.csv:
+        import pandas as pd
+
+        pd.DataFrame(result.rows).to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
     return 1 if result.failed else 0
 
 
@@ -289,7 +319,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from induction.config import check_choice
     from induction.sweep import run_sweep, tasks_for
 
-    setups = [check_choice("setup", s.strip(), SETUPS) for s in args.setups.split(",") if s.strip()]
+    setups = ([check_choice("setup", s.strip(), SETUPS) for s in args.setups.split(",") if s.strip()]
+              if args.setups else [None])  # None: each model's kind's own setup
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     from induction.analyses.dynamics import series_models
 
@@ -298,13 +329,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     where = f"ray {args.ray}" if args.ray else "in this process"
     result = with_progress(f"sweep ({where})", run_sweep, tasks, ray=args.ray,
                             use_cache=not args.no_cache, unit="task")
+    width = max((len(run["model"]) for run in result["runs"]), default=0)  # whole names: steps must stay apart
     for run in result["runs"]:
-        what = f"{run['top_head']} {run['top_score']:.3f}" if run["status"] == "ok" else f"failed: {run['error'][:160]}"
+        what = (f"{run['target']} {run['top_head']} {run['top_score']:.3f} (segment {run['segment']})"
+                if run["status"] == "ok" else f"failed: {run['error'][:160]}")
         took = "cached" if run["cached"] else f"{run['elapsed_s']:.1f}s"
-        print(f"{run['model'][:40]:40s} {run['setup']:9s} seed {run['seed']:<3d} {took:>7s}  {what}")
+        print(f"{run['model']:{width}s} {run['setup'] or '-':9s} seed {run['seed']:<3d} {took:>7s}  {what}")
     failed = sum(r["status"] == "failed" for r in result["runs"])
     print(f"{len(result['runs']) - failed} of {len(result['runs'])} tasks ok ({result['executor']} executor)")
     write_json(args.json, result)
+    write_csv(args.csv, result)
     return 1 if failed else 0
 
 
@@ -324,6 +358,14 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
               f"{score:.3f} ({score / t.baseline:.1f}x baseline)")
     for name, why in missing.items():
         print(f"{name[:40]:40s} missing: {why[:200]}")
+    if args.csv:
+        from induction.frames import frame, grid_rows
+
+        frame([row for t in tiles for row in grid_rows(t.mean, None, baseline=t.baseline, model=t.model,
+                                                       setup=args.setup, target=args.target, trials=t.trials,
+                                                       seed=args.seed, measure="attention")]).to_csv(args.csv,
+                                                                                                    index=False)
+        print(f"wrote {args.csv}")
     title = f"Mosaic · {args.setup} · {args.target} · {args.trials} trials"
     print(f"wrote {write_figure(mosaic_figure(tiles, target=args.target, title=title), args.figure)}")
     return 0
@@ -364,6 +406,7 @@ def cmd_roles(args: argparse.Namespace) -> int:
     for what, why in result.notes.items():
         print(f"  no {what} scores: {why}")
     write_json(args.json, result.to_json())
+    write_csv(args.csv, result)
     return 0
 
 

@@ -33,7 +33,8 @@ from induction.training.recipes import RECIPES
 
 def _add_map_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="toy", help="a size (tiny..large), toy, minilm, a hub id or a folder")
-    p.add_argument("--setup", choices=SETUPS, default="standard")
+    p.add_argument("--setup", choices=SETUPS, default=None,
+                   help="default: the model's kind's own (standard for an encoder, repeat for a decoder)")
     p.add_argument("--protocol", choices=PROTOCOLS, default="clean")
     p.add_argument("--trials", type=int, default=PAPER_TRIALS)
     p.add_argument("--seed", type=int, default=0)
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("map", help="compute an induction map and print the top heads")
     _add_map_args(p)
     p.add_argument("--json", help="write the map as JSON to this path")
+    p.add_argument("--csv", help="write the tidy long-format table (to_frame()) as CSV to this path")
     p.add_argument("--dump-trials", action="store_true", help="with --json: include every trial's ids and indices")
     p.add_argument("--figure", help="write the map as a figure: .svg, .pdf, .png (need Chromium) or .html")
     p.add_argument("--masks", type=int, default=1, help="masked tokens per trial, each a query (1 to 8)")
@@ -62,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-piece", choices=MASK_PIECES, default="all", help="word unit: which pieces are masked")
     p.add_argument("--mask-span", choices=MASK_SPANS, default="scattered",
                    help="several masks: K neighbouring tokens (contiguous) or K with no two adjacent (scattered)")
-    p.add_argument("--target", default=None, help="the target the figure shows (default: the setup's first)")
+    p.add_argument("--target", default=None, help="the target the table and figure show (default: every target; "
+                                                  "the figure: the setup's first)")
     p.add_argument("--until-sem", type=float, default=None,
                    help="adaptive: run trials in chunks until every head's standard error is below this "
                         "(--trials is then the cap)")
@@ -80,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heads", required=True, help="comma-separated heads, for example L9H9,L8H2")
     p.add_argument("--mode", choices=ABLATION_MODES, default="zero")
     p.add_argument("--json", help="write heads, mode, clean, ablated, diff, loss_clean, loss_ablated as JSON")
+    p.add_argument("--csv", help="write the tidy long-format table (to_frame()) as CSV to this path")
     p.set_defaults(func=commands.cmd_ablate)
     p = sub.add_parser("effects", help="every head's causal effect: masked-token loss with it ablated minus clean")
     _add_map_args(p)
@@ -89,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="adaptive: chunks of trials until every effect's standard error is below this (--trials caps)")
     p.add_argument("--json", help="write model, setup, trials, seed, mode, layers, heads, loss_clean, effect, "
                                   "effect_sem, elapsed_s, cached as JSON")
+    p.add_argument("--csv", help="write the tidy long-format table (to_frame()) as CSV to this path")
     p.add_argument("--figure", help="write the effect map as a figure: .svg, .pdf, .png or .html")
     p.add_argument("--dump-trials", action="store_true", help="with --json: include every trial's ids and indices")
     p.set_defaults(func=commands.cmd_effects)
@@ -103,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--icl-trials", type=int, default=PAPER_TRIALS)
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--json", help="write {'rows': [...]} (one row per reported number) as JSON")
+    p.add_argument("--csv", help="write the tidy long-format table (to_frame()) as CSV to this path")
     p.set_defaults(func=commands.cmd_reproduce)
     p = sub.add_parser("text", help="the induction map of natural text: each repeated token masked in turn")
     p.add_argument("--model", default="toy", help="a known model, a hub id or a folder")
@@ -117,13 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _add_run_args(p)
     p.add_argument("--json", help="write layers, heads, occurrences, targets, sem, baseline, per_occurrence")
+    p.add_argument("--csv", help="write the tidy long-format table (to_frame()) as CSV to this path")
     p.add_argument("--dump-trials", action="store_true", help="with --json: every occurrence's ids and indices")
     p.set_defaults(func=commands.cmd_text)
     p = sub.add_parser("sweep", help="maps of many models, setups and seeds, here or on a Ray cluster")
     p.add_argument("--models", required=True,
                    help="comma-separated models; multiberts:seeds=0-4:steps=all expands to checkpoints; a folder "
                         "of step_N checkpoint folders stands for all of them")
-    p.add_argument("--setups", default="standard", help="comma-separated setups")
+    p.add_argument("--setups", default=None, help="comma-separated setups (default: each model's kind's own)")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--protocol", choices=PROTOCOLS, default="clean")
     p.add_argument("--trials", type=int, default=PAPER_TRIALS)
@@ -131,9 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", default=None, help="'local' starts a Ray cluster here for the run; an address joins one")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--json", help="write {'executor': ..., 'runs': [...]} as JSON")
+    p.add_argument("--csv", help="write the tidy long-format table (to_frame()) as CSV to this path")
     p.set_defaults(func=commands.cmd_sweep)
-    p = sub.add_parser("icl", help="in-context learning score Loss(short) - Loss(long)")
-    p.add_argument("--model", default="base")
+    p = sub.add_parser("icl", help="in-context learning: the loss saved by a longer context (gain, positive when "
+                                   "context helps)")
+    p.add_argument("--model", required=True, help="a known model, a hub id or a folder (offline: trained-gpt and "
+                                                  "trained-bert read python-docs-held-out, with --short 6 --long 60)")
     p.add_argument("--corpus", default=None, help="python-docs (the default; a model trained here: its held-out "
                    "part, python-docs-held-out), python-docs-train, wikipedia-simple, a .txt file or a folder")
     p.add_argument("--variant", choices=ICL_VARIANTS, default=None,
@@ -147,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--curve", action="store_true", help="also the masked-token loss at 25..500 tokens of context")
     _add_run_args(p)
     p.add_argument("--json", help="write the result as JSON")
+    p.add_argument("--csv", help="write the tidy long-format table (to_frame()) as CSV to this path")
     p.set_defaults(func=commands.cmd_icl)
     p = sub.add_parser("mosaic", help="one small map per model, encoders beside decoders, as a figure (from the cache)")
     p.add_argument("--figure", required=True, help="where to write it: .svg, .pdf, .png (need Chromium) or .html")
@@ -157,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--compute", action="store_true", help="compute the maps that are not cached (else they are "
                                                          "listed as missing)")
+    p.add_argument("--csv", help="write every tile's heads in the tidy long format as CSV to this path")
     p.set_defaults(func=commands.cmd_mosaic)
     p = sub.add_parser("roles", help="every head's roles (previous-token, induction, sink, ...), copying, composition")
     p.add_argument("--model", default="toy", help="a known model, a hub id or a folder")
@@ -164,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _add_run_args(p)
     p.add_argument("--json", help="write model, heads (each with roles, scores, copying, copy_logit) and composition")
+    p.add_argument("--csv", help="write the tidy long-format table (to_frame()) as CSV to this path")
     p.set_defaults(func=commands.cmd_roles)
     p = sub.add_parser("train", help="train a model from scratch in which induction heads form (its step_N "
                                      "checkpoints and training log): regenerates a shipped series bit for bit")
@@ -176,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     p.set_defaults(func=commands.cmd_train)
     p = sub.add_parser("models", help="list the known models and which work offline")
+    p.add_argument("--csv", help="write the list as CSV to this path")
     p.set_defaults(func=commands.cmd_models)
     return parser
 
@@ -188,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except InductionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {getattr(exc, 'cli', exc)}", file=sys.stderr)  # its advice as flags
         return 2
     except KeyboardInterrupt:
         print("interrupted: nothing was written to the cache for the unfinished run", file=sys.stderr)

@@ -59,13 +59,24 @@ def decimals(zmin: float | None, zmax: float | None, z: np.ndarray) -> int:
     return int(min(6, max(2, np.ceil(-np.log10(span)) + 2))) if span > 0 else 2
 
 
-def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = "", zmin: float | None = 0.0,
+def map_figure(mean, sem: np.ndarray | None = None, *, title: str = "", zmin: float | None = 0.0,
                zmax: float | None = 1.0, colorscale: str = MAP_COLORS, zmid: float | None = None,
                selected: Iterable[tuple[int, int]] = (), ablated: Iterable[tuple[int, int]] = (),
                colorbar_title: str = "score", value_name: str = "score", baseline: float | None = None,
-               values: bool | None = None) -> go.Figure:
+               values: bool | None = None, target: str | None = None) -> go.Figure:
     """Layers (y, 0 at top) x heads (x) heatmap with clickable cells; `baseline` is marked on the colour bar,
-    and small maps (or `values=True`) show each cell's value."""
+    and small maps (or `values=True`) show each cell's value.
+
+    `mean`: a [L, H] array (with `sem`), or a result with per-head scores (an InductionMap or a TextMap), drawn at
+    `target` (default its first) with its standard errors, baseline and a title that says the run."""
+    if hasattr(mean, "stats"):  # a result object: `map_figure(result)` as a notebook writes it
+        result = mean
+        target = target or result.targets[0]
+        mean, sem = result.stats(target)
+        baseline = result.baseline if baseline is None else baseline
+        config = getattr(result, "config", None)
+        title = title or " · ".join(str(p) for p in (getattr(config, "model", ""), getattr(config, "setup", None),
+                                                      target, f"{result.trials} trials") if p)
     layers, heads = mean.shape
     z = np.asarray(mean, dtype=float).copy()
     hover = _HOVER if sem is not None else _HOVER.replace(" ± %{customdata[3]:.4f}", "")  # no "± 0.0000"
@@ -127,10 +138,16 @@ def diff_figure(diff: np.ndarray, sem: np.ndarray | None = None, *, title: str =
                       ablated=ablated, colorbar_title="Δ score", value_name="change")
 
 
-def effect_figure(effect: np.ndarray, sem: np.ndarray, *, title: str = "",
+def effect_figure(effect, sem: np.ndarray | None = None, *, title: str = "",
                   ablated: Iterable[tuple[int, int]] = ()) -> go.Figure:
     """Per-head effect on the loss, diverging colours centred at 0 (clickable like the map); a head `ablated`
-    before every run has no effect of its own: crossed out, as on the Ablation page."""
+    before every run has no effect of its own: crossed out, as on the Ablation page. `effect`: a [L, H] array (with
+    `sem`) or an EffectsResult (its effects, standard errors and paired head)."""
+    if hasattr(effect, "effect_sem"):  # an EffectsResult
+        result = effect
+        effect, sem = result.effect, result.effect_sem
+        ablated = [result.pairs_with] if result.pairs_with else ablated
+        title = title or f"{result.config.model} · effect of each head on the loss ({result.trials} trials)"
     ablated = list(ablated)
     rest = np.asarray(effect, dtype=float).copy()
     for l, h in ablated:

@@ -17,10 +17,10 @@ from induction.analyses.roles import COPY_MIN, ROLE_FLOORS, ROLES
 from induction.config import SIGNAL_RATIO, head_name
 
 # the role a cell is coloured by, most specific first; the cell's text lists all of a head's roles
-PRIORITY = ("induction", "duplicate", "previous-token", "next-token", "sink", "local", "copying")
-COLOURS = {"induction": "#d62728", "duplicate": "#ff7f0e", "previous-token": "#1f77b4", "next-token": "#17becf",
+PRIORITY = ("prefix_matching", "duplicate", "previous_token", "next_token", "sink", "local", "copying")
+COLOURS = {"prefix_matching": "#d62728", "duplicate": "#ff7f0e", "previous_token": "#1f77b4", "next_token": "#17becf",
            "sink": "#7f7f7f", "local": "#2ca02c", "copying": "#9467bd", "none": "#e6e6e6"}
-SHORT = {"induction": "ind", "duplicate": "dup", "previous-token": "prev", "next-token": "next", "sink": "sink",
+SHORT = {"prefix_matching": "pm", "duplicate": "dup", "previous_token": "prev", "next_token": "next", "sink": "sink",
          "local": "local", "copying": "copy"}
 
 
@@ -82,16 +82,16 @@ def copying_figure(result, *, title: str = "") -> go.Figure:
     ll, hh = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
     x, y = result.prefix_matching.ravel(), result.copying.ravel()
     passed = result.passed()
-    both = (passed["induction"] & passed["copying"]).ravel()
+    both = (passed["prefix_matching"] & passed["copying"]).ravel()
     names = [head_name(l, h) for l, h in zip(ll.ravel(), hh.ravel(), strict=True)]
     custom = np.stack([ll.ravel(), hh.ravel(), x, y], axis=1).tolist()
     fig = go.Figure(go.Scatter(
         x=x.tolist(), y=y.tolist(), mode="markers+text" if len(names) <= 64 else "markers",
         text=names if len(names) <= 64 else None, textposition="top center", customdata=custom,
-        marker=dict(size=10, color=[COLOURS["induction"] if b else "#1f77b4" for b in both]), showlegend=False,
+        marker=dict(size=10, color=[COLOURS["prefix_matching"] if b else "#1f77b4" for b in both]), showlegend=False,
         hovertemplate="<b>L%{customdata[0]}H%{customdata[1]}</b><br>prefix matching %{customdata[2]:.4f}<br>"
                       "OV copying %{customdata[3]:+.3f}<extra></extra>"))
-    prefix = max(SIGNAL_RATIO * result.baselines["induction"], ROLE_FLOORS["induction"])
+    prefix = max(SIGNAL_RATIO * result.baselines["prefix_matching"], ROLE_FLOORS["prefix_matching"])
     fig.add_vline(x=prefix, line=dict(color="#555", dash="dash"), annotation_text="prefix matching",
                   annotation_position="bottom right")
     fig.add_hline(y=COPY_MIN, line=dict(color="#555", dash="dot"), annotation_text="copying",

@@ -13,12 +13,19 @@ from plotly.subplots import make_subplots
 
 from induction.config import head_name
 
-PANELS = ("induction score of every head", "training loss (nats)", "ICL score (nats)")
+PANELS = ("induction score of every head", "training loss (nats)", "ICL gain (nats), positive when context helps")
 
 
-def phase_change_figure(rows: list[dict], *, target: str, curve: dict | None = None, icl: list[dict] | None = None,
-                        appears: dict[int, int | None] | None = None, title: str = "") -> go.Figure:
-    """rows: dynamics() rows (one seed), each with `scores` [L][H]; curve: loss_curve(); icl: icl_series()."""
+def phase_change_figure(rows: list[dict] | dict, *, target: str | None = None, curve: dict | None = None,
+                        icl: list[dict] | None = None, appears: dict[int, int | None] | None = None,
+                        title: str = "") -> go.Figure:
+    """rows: dynamics()'s result or its rows (one seed), each with `scores` [L][H] (target: default the rows' own);
+    curve: loss_curve(); icl: icl_series() (drawn as its `gain`: one axis, positive when context helps, for an
+    encoder's series and a decoder's alike)."""
+    if isinstance(rows, dict):  # dynamics()'s whole result: its rows and the steps the heads appear at
+        appears = rows["appears"] if appears is None else appears
+        rows = rows["rows"]
+    target = target or (rows[0]["target"] if rows and "target" in rows[0] else "score")
     panels = [PANELS[0]] + ([PANELS[1]] if curve else []) + ([PANELS[2]] if icl else [])
     fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=panels, row_heights=[0.5] + [0.25] * (len(panels) - 1))
@@ -45,11 +52,11 @@ def phase_change_figure(rows: list[dict], *, target: str, curve: dict | None = N
                                  hovertemplate="step %{x}<br>late-token loss %{y:.3f}<extra></extra>"), row=row, col=1)
         row += 1
     if icl:
-        fig.add_trace(go.Scatter(x=[p["step"] for p in icl], y=[p["mean"] for p in icl], mode="lines+markers",
-                                 name="ICL score", line=dict(color="#8c564b"), customdata=[[p["model"], p["step"]]
-                                                                                           for p in icl],
+        fig.add_trace(go.Scatter(x=[p["step"] for p in icl], y=[p["gain"] for p in icl], mode="lines+markers",
+                                 name="ICL gain", line=dict(color="#8c564b"), customdata=[[p["model"], p["step"]]
+                                                                                          for p in icl],
                                  error_y=dict(type="data", array=[p["sem"] for p in icl], visible=True),
-                                 hovertemplate="step %{x}<br>ICL %{y:.3f}<extra></extra>"), row=row, col=1)
+                                 hovertemplate="step %{x}<br>ICL gain %{y:.3f}<extra></extra>"), row=row, col=1)
     for seed, step in (appears or {}).items():
         if step is not None:
             fig.add_vline(x=step, line=dict(color="#888", dash="dash"))

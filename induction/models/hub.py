@@ -54,14 +54,18 @@ def hub_kwargs(source: str) -> dict:
 
 
 def offline_hint(name: str, source: str, reason: str) -> str:
+    """One line: what failed and the way out. Offline (HF_HUB_OFFLINE set or the Hub unreachable) a miss is a
+    model not in the local Hugging Face cache, and the line says so and names the models that work offline."""
     if limits().deployed:  # a visitor can act on none of the developer advice below
         return f"this server cannot load model {name!r} right now; the other models on offer work"
-    hub = "is not reachable from here" if not hub_reachable() else "may be unreachable"
-    return (
-        f"could not load model {name!r} ({source}): {reason.rstrip('.')}. The Hugging Face Hub {hub}: "
-        "run once with network access so the weights land in the Hugging Face cache, or set HF_HUB_OFFLINE=1 "
-        "with a filled cache, or pass a local folder. Models that work offline: " + ", ".join(OFFLINE_MODELS)
-    )
+    offline = ", ".join(OFFLINE_MODELS)
+    if not hub_reachable():
+        set_offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+        why = "HF_HUB_OFFLINE is set" if set_offline else "the Hugging Face Hub is not reachable from here"
+        return (f"could not load model {name!r} ({source}): it is not in the local Hugging Face cache and {why}; "
+                f"load it once with network access, or pass a local folder; models that work offline: {offline}")
+    return (f"could not load model {name!r} ({source}): {reason.rstrip('.')}; check the name (a known model, "
+            f"org/name on the Hub, or a folder); models that work offline: {offline}")
 
 
 def in_hf_cache(repo_id: str) -> bool:

