@@ -36,7 +36,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from induction.cache import ResultCache, get_or_compute, open_cache
-from induction.config import OFFSETS, PAPER_TRIALS, SIGNAL_RATIO, InductionError, MapConfig, head_name
+from induction.config import (
+    OFFSETS,
+    PAPER_TRIALS,
+    SIGNAL_RATIO,
+    InductionError,
+    MapConfig,
+    ModelLoadError,
+    head_name,
+)
 from induction.engine import Progress, batch_size, cached_map, capture, compute_map, for_chunks, make_trials, model_for
 from induction.runs import Run, circuits_key, resolve_run, roles_key
 from induction.scoring import mean_sem, offset_profile
@@ -266,22 +274,23 @@ def _attention_inputs(loaded, ids) -> list[np.ndarray]:
 
     from induction.analyses.circuits import attention_inputs
 
-    seen: dict[int, np.ndarray] = {}
+    seen: list[np.ndarray] = []
 
-    def keep(layer: int):
-        def hook(module, args, kwargs):
-            x = args[0] if args else kwargs["hidden_states"]
-            seen.setdefault(layer, x.float().cpu().numpy())
-        return hook
+    def keep(module, args, kwargs):
+        x = args[0] if args else kwargs["hidden_states"]
+        seen.append(x.float().cpu().numpy())
 
-    handles = [m.register_forward_pre_hook(keep(l), with_kwargs=True) for l, m in enumerate(attention_inputs(loaded))]
+    modules = list({id(m): m for m in attention_inputs(loaded)}.values())  # ALBERT's layers share one module
+    handles = [m.register_forward_pre_hook(keep, with_kwargs=True) for m in modules]
     try:
         with torch.inference_mode():
             loaded.encoder(input_ids=ids)
     finally:
         for h in handles:
             h.remove()
-    return [seen[l] for l in range(loaded.layers)]
+    if len(seen) != loaded.layers:
+        raise ModelLoadError(f"{loaded.name!r}: {len(seen)} attention inputs captured for {loaded.layers} layers")
+    return seen  # in call order: layer 0 first
 
 
 def _copy_chunk(loaded, circuits, weights, part: TrialBatch, rows: np.ndarray) -> np.ndarray:
