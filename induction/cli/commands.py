@@ -397,12 +397,14 @@ def cmd_roles(args: argparse.Namespace) -> int:
         for head in range(result.heads):
             print(_role_line(result, layer, head, role_map[layer][head]))
     if result.composition is not None:
+        base = result.composition_baseline
+        print(f"  composition (TransformerLens's folds{'; W_QK at ' + result.rotary if result.rotary else ''}): "
+              f"random baseline {base['mean']:.3f} ± {base['sd']:.3f} ({base['draws']} draws), strong above "
+              f"{base['threshold']:.3f}")
         for kind in COMPOSITIONS:
-            scores = np.nan_to_num(result.composition[kind], nan=-1.0)
-            l1, h1, l2, h2 = np.unravel_index(int(np.argmax(scores)), scores.shape)
-            if scores[l1, h1, l2, h2] > 0:
-                print(f"  strongest {kind}-composition: {head_name(l1, h1)} -> {head_name(l2, h2)} "
-                      f"{scores[l1, h1, l2, h2]:.3f}")
+            strong = result.strongest(kind)
+            listed = ", ".join(f"{p['from']} -> {p['to']} {p[kind]:.3f} (random {p['baseline']:.3f})" for p in strong)
+            print(f"  strongest {kind}-composition: {listed or 'none above the random baseline'}")
     for what, why in result.notes.items():
         print(f"  no {what} scores: {why}")
     write_json(args.json, result.to_json())

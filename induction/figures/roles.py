@@ -111,8 +111,11 @@ def composition_figure(result, kind: str, *, title: str = "") -> go.Figure:
     n = layers * heads
     z = result.composition[kind].reshape(n, n)
     names = [head_name(l, h) for l in range(layers) for h in range(heads)]
+    base = getattr(result, "composition_baseline", None)
+    beside = f"<br>random matrices {base['mean']:.4f} ± {base['sd']:.4f}" if base else ""
     fig = go.Figure(go.Heatmap(z=z, x=names, y=names, colorscale="Viridis", zmin=0, colorbar=dict(title=kind),
-                               hovertemplate=f"%{{y}} → %{{x}}<br>{kind}-composition %{{z:.4f}}<extra></extra>"))
+                               hovertemplate=f"%{{y}} → %{{x}}<br>{kind}-composition %{{z:.4f}}{beside}"
+                                             "<extra></extra>"))
     fig.update_layout(title=title, height=int(min(900, max(320, 14 * n + 140))), margin=dict(l=60, r=20, t=40, b=60))
     fig.update_xaxes(title="later head (reads)", tickangle=-90, showticklabels=n <= 64)
     fig.update_yaxes(title="earlier head (writes)", autorange="reversed", showticklabels=n <= 64)
