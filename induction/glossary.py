@@ -116,6 +116,15 @@ JSON_KEYS: dict[str, str] = {
     "pairs": "every (earlier head, later head) pair with its composition scores",
     "from": "the earlier head of a composition pair",
     "to": "the later head of a composition pair",
+    "random_mean": "composition: the mean score of random Gaussian matrices of the model's shapes (the baseline "
+                   "beside every pair)",
+    "random_sd": "composition: the standard deviation of that random score over its draws",
+    "random_draws": "composition: how many random draws the baseline averages",
+    "random_seed": "composition: the seed of the random draws",
+    "strong_above": "composition: random_mean + 3 random_sd, what a pair must exceed to be listed as strongest",
+    "strongest": "composition: per kind (K, Q, V), the pairs above strong_above, strongest first (at most 5)",
+    "rotary": "composition of a rotary family: what W_QK is (relative offset 0: the unrotated W_Q W_K^T); null "
+              "otherwise",
     "rule": "the role rule's constants",
     "floors": "per role, the least score a role needs",
     "sem_margin": "standard errors a score must clear the baseline by",

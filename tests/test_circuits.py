@@ -311,12 +311,11 @@ def test_roles_on_every_family_have_copying_composition_and_a_baseline_beside_ev
     payload = json.loads(json.dumps(result.to_json()))
     comp = payload["composition"]
     assert comp["rotary"] == (ROTARY_OFFSET if family in ROTARY else None)
-    base = comp["baseline"]
-    assert 0 < base["mean"] < 1 and base["threshold"] > base["mean"] and base["draws"] > 1
-    assert all(p["baseline"] == base["mean"] and p["baseline_sd"] == base["sd"] for p in comp["pairs"])
+    assert 0 < comp["random_mean"] < 1 and comp["strong_above"] > comp["random_mean"] and comp["random_draws"] > 1
+    assert all(p["random_mean"] == comp["random_mean"] and p["random_sd"] == comp["random_sd"] for p in comp["pairs"])
     for kind, pairs in comp["strongest"].items():
         by_name = {(p["from"], p["to"]): p for p in comp["pairs"]}
-        assert all(by_name[tuple(pair)][kind] > base["threshold"] for pair in pairs)
+        assert all(by_name[tuple(pair)][kind] > comp["strong_above"] for pair in pairs)
 
 
 def test_a_family_without_a_reader_keeps_its_behavioural_roles_in_one_line(tmp_path, capsys):

@@ -303,7 +303,7 @@ def test_the_cli_writes_every_head_with_its_roles_copying_and_composition(tmp_pa
     best = max(pairs, key=lambda p: p["K"])
     assert len(pairs) == 4 and (best["from"], best["to"]) == ("L0H0", "L1H0")
     assert payload["composition"]["strongest"] == {"K": [["L0H0", "L1H0"]], "Q": [], "V": []}
-    assert best["K"] > payload["composition"]["baseline"]["threshold"] > best["baseline"]  # issue 40 item 12
+    assert best["K"] > payload["composition"]["strong_above"] > best["random_mean"]  # issue 40 item 12
 
 
 def test_the_cli_refuses_a_bad_model_in_one_line(capsys):

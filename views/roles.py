@@ -51,7 +51,7 @@ if result.composition is not None and result.layers > 1:
                f"({base['draws']} seeded draws); a pair counts as strong above {base['threshold']:.3f} (mean + 3 sd)."
                + (f" Rotary positions: W_QK is the bilinear form at {result.rotary}." if result.rotary else ""))
     top = result.strongest(kind)
-    st.markdown("Strongest: " + (" · ".join(f"**{p['from']} → {p['to']}** {p[kind]:.3f} (random {p['baseline']:.3f})"
+    st.markdown("Strongest: " + (" · ".join(f"**{p['from']} → {p['to']}** {p[kind]:.3f} (random {p['random_mean']:.3f})"
                                             for p in top) or "none above the random baseline"))
 named = [f"**{head_name(l, h)}** {', '.join(r)}" for l, row in enumerate(result.role_map()) for h, r in enumerate(row)
          if r]

@@ -218,7 +218,7 @@ class HeadRoles:
         base = self.composition_baseline or {"mean": None, "sd": None}
         return [{"from": head_name(l1, h1), "to": head_name(l2, h2),
                  **{k: round(float(self.composition[k][l1, h1, l2, h2]), 6) for k in COMPOSITIONS},
-                 "baseline": base["mean"], "baseline_sd": base["sd"]}
+                 "random_mean": base["mean"], "random_sd": base["sd"]}
                 for l1 in range(L) for l2 in range(l1 + 1, L) for h1 in range(H) for h2 in range(H)]
 
     def strongest(self, kind: str, n: int = 5) -> list[dict]:
@@ -250,7 +250,8 @@ class HeadRoles:
                 "per_head": [self.head_json(l, h, role_map[l][h]) for l in range(self.layers)
                              for h in range(self.heads)],
                 "composition": None if self.composition is None else {
-                    "baseline": self.composition_baseline, "rotary": self.rotary,
+                    **{f"random_{k}": v for k, v in self.composition_baseline.items() if k != "threshold"},
+                    "strong_above": self.composition_baseline["threshold"], "rotary": self.rotary,
                     "strongest": {k: [(p["from"], p["to"]) for p in self.strongest(k)] for k in COMPOSITIONS},
                     "pairs": self.composition_pairs()},
                 "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached}

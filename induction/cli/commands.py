@@ -403,7 +403,8 @@ def cmd_roles(args: argparse.Namespace) -> int:
               f"{base['threshold']:.3f}")
         for kind in COMPOSITIONS:
             strong = result.strongest(kind)
-            listed = ", ".join(f"{p['from']} -> {p['to']} {p[kind]:.3f} (random {p['baseline']:.3f})" for p in strong)
+            listed = ", ".join(f"{p['from']} -> {p['to']} {p[kind]:.3f} (random {p['random_mean']:.3f})"
+                               for p in strong)
             print(f"  strongest {kind}-composition: {listed or 'none above the random baseline'}")
     for what, why in result.notes.items():
         print(f"  no {what} scores: {why}")
