@@ -119,7 +119,8 @@ def mechanism_rows(result) -> list[dict]:
                      "measure": "role"})
         if r["copying"] is not None:
             rows.append({**at, "target": "copying", "score": r["copying"], "measure": "copying"})
-        for source, value in r["k_composition"].items():
+        for entry in r["k_composition"]:
+            source, value = entry["from"], entry["K"]
             ratio = value / result.random_mean if value is not None and result.random_mean else None
             rows.append({**at, "target": f"K from {source}", "score": value, "baseline": result.random_mean,
                          "ratio": ratio, "measure": "composition"})

@@ -104,8 +104,9 @@ def mechanism_series(series: str, *, trials: int = PAPER_TRIALS, seed: int = 0, 
     rows = []
     for step, model, r in results:
         k = r.composition["K"] if r.composition is not None else None
-        per = {head_name(*p): None if k is None else round(float(k[(*p, *induction)]), 6) for p in previous}
-        known = [v for v in per.values() if v is not None]
+        per = [{"from": head_name(*p), "K": None if k is None else round(float(k[(*p, *induction)]), 6)}
+               for p in previous]
+        known = [e["K"] for e in per if e["K"] is not None]
         rows.append({"model": model, "step": step,
                      "prefix_matching": round(float(r.prefix_matching[induction]), 6),
                      "prefix_matching_sem": round(float(r.sems["prefix_matching"][induction]), 6),

@@ -412,7 +412,7 @@ def cmd_roles_series(args: argparse.Namespace, spec: str) -> int:
     fmt = lambda v, spec: "—" if v is None else format(v, spec)  # noqa: E731
     for r in result.rows:
         print(f"  {r['step']:>6}  {fmt(r['prefix_matching'], '.3f'):>15}  {fmt(r['copying'], '+.2f'):>8}"
-              + "".join(f"  {fmt(r['k_composition'][s], '.3f'):>14}" for s in sources))
+              + "".join(f"  {fmt(e['K'], '.3f'):>14}" for e in r["k_composition"]))
     appears = result.appears
     print(f"  the induction head appears (half its highest prefix matching) at step {appears}" if appears is not None
           else "  the induction head does not appear in this series")
