@@ -39,6 +39,7 @@ class MechanismSeries:
     strong_above: float | None
     trials: int
     seed: int
+    rotary: str | None = None  # rotary families: what W_QK is ("relative offset 0")
     notes: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -51,7 +52,8 @@ class MechanismSeries:
         return {"series": self.series, "induction_head": head_name(*self.induction_head),
                 "previous_token_heads": [head_name(*h) for h in self.previous_token_heads],
                 "random_mean": self.random_mean, "random_sd": self.random_sd, "strong_above": self.strong_above,
-                "appears": self.appears, "trials": self.trials, "seed": self.seed, "notes": self.notes,
+                "appears": self.appears, "trials": self.trials, "seed": self.seed, "rotary": self.rotary,
+                "notes": self.notes,
                 "checkpoints": self.rows}
 
     def to_frame(self):
@@ -116,4 +118,4 @@ def mechanism_series(series: str, *, trials: int = PAPER_TRIALS, seed: int = 0, 
     base = final.composition_baseline or {}
     return MechanismSeries(series=series, induction_head=induction, previous_token_heads=previous, rows=rows,
                            random_mean=base.get("mean"), random_sd=base.get("sd"), strong_above=base.get("threshold"),
-                           trials=final.trials, seed=seed, notes=dict(final.notes))
+                           trials=final.trials, seed=seed, rotary=final.rotary, notes=dict(final.notes))

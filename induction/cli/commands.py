@@ -406,7 +406,7 @@ def cmd_roles_series(args: argparse.Namespace, spec: str) -> int:
             f"{result.strong_above:.3f}" if result.random_mean is not None else "no composition scores")
     print(f"{spec}: {len(result.rows)} checkpoints, {result.trials} trials, seed {result.seed}; induction head {ind} "
           f"(the final checkpoint's best prefix matching), previous-token heads {', '.join(sources) or 'none'}; "
-          f"K-composition {base}")
+          f"K-composition {base}" + (f" (W_QK at {result.rotary})" if result.rotary else ""))
     print(f"  {'step':>6}  {'prefix_matching':>15}  {'copying':>8}" + "".join(f"  {'K ' + s + '->' + ind:>14}"
                                                                          for s in sources))
     fmt = lambda v, spec: "—" if v is None else format(v, spec)  # noqa: E731
