@@ -14,6 +14,7 @@ import torch
 
 from induction.analyses.circuits import (
     ROTARY_OFFSET,
+    attention_inputs,
     composition_scores,
     copying_scores,
     random_composition,
@@ -137,9 +138,13 @@ def _no_rotation(module, args, kwargs):
 def test_each_reader_reproduces_its_models_attention_patterns_head_outputs_and_norms(family, models):
     from transformers import AutoModel
 
-    c = read_circuits(get_model(models[family]))
+    loaded = get_model(models[family])
+    c = read_circuits(loaded)
     eager = AutoModel.from_pretrained(models[family], attn_implementation="eager").eval()
     reads_in, writes = MODULES[family]
+    names = {id(m): n for n, m in loaded.encoder.named_modules()}  # the direct-logit copy reads the same modules
+    assert [names[id(m)] for m in attention_inputs(loaded)] == \
+        [dict((id(m), n) for n, m in eager.named_modules())[id(reads_in(eager, l))] for l in range(c.layers)]
     inputs, outputs = [], []
     handles = []
     for l in range(c.layers):

@@ -71,7 +71,7 @@ class Circuits:
     embed: np.ndarray | None = None  # [V, d] each token's embedding as written to the stream
     unembed: np.ndarray | None = None  # [d, V] the linear read-out of the logits from the stream
     unembed_note: str | None = None  # why embed/unembed are missing
-    rotary: str | None = None  # ROTARY_OFFSET for rotary families
+    rotary: str | None = None  # ROTARY_OFFSET for the family table's rotary families (models.families.ROTARY)
 
     @property
     def layers(self) -> int:
@@ -230,12 +230,12 @@ def _projections(q, k, v, o, heads: int, kv_heads: int | None = None) -> dict:
 
 
 def _assemble(family: str, norm: str, layers: list[_Layer], *, embed: np.ndarray | None, embed_ln: tuple = (),
-              final_ln: tuple = (), rotary: bool = False) -> Circuits:
+              final_ln: tuple = ()) -> Circuits:
     stack = {name: np.stack([getattr(layer, name) for layer in layers])
              for name in ("q", "k", "v", "o", "q_bias", "k_bias", "v_bias", "o_bias")}
     return Circuits(family=family, norm=norm, **stack, read_ln=tuple(layer.read_ln for layer in layers),
                     stream_ln=tuple(layer.stream_ln for layer in layers), embed_ln=embed_ln, final_ln=final_ln,
-                    embed=embed, rotary=ROTARY_OFFSET if rotary else None)
+                    embed=embed)
 
 
 def _token_embedding(embeddings, projection) -> tuple[np.ndarray, tuple]:
@@ -248,12 +248,11 @@ def _token_embedding(embeddings, projection) -> tuple[np.ndarray, tuple]:
     return fold(table, [norm]) @ _w(projection), ()
 
 
-def _bert_like(family: str, loaded, base, layers, attention: Callable, *, projection=None,
-               rotary: bool = False) -> Circuits:
+def _bert_like(family: str, loaded, base, layers, attention: Callable, *, projection=None) -> Circuits:
     """Post-LN encoders: per layer, attention then its LayerNorm of the stream, the MLP then its LayerNorm."""
     embed, embed_ln = _token_embedding(base.embeddings, projection)
     circuits = _assemble(family, "layernorm", [attention(layer) for layer in layers], embed=embed,
-                         embed_ln=embed_ln, rotary=rotary)
+                         embed_ln=embed_ln)
     return _with_unembedding(circuits, loaded)
 
 
@@ -268,7 +267,7 @@ def _read_bert(loaded, family: str = "bert") -> Circuits:
                       stream_ln=(_gamma(out.LayerNorm), _gamma(layer.output.LayerNorm)))
 
     return _bert_like(family, loaded, base, base.encoder.layer, attention,
-                      projection=getattr(base, "embeddings_project", None), rotary=family == "roformer")
+                      projection=getattr(base, "embeddings_project", None))
 
 
 def _read_roformer(loaded) -> Circuits:
@@ -352,7 +351,7 @@ def _read_gpt_neox(loaded) -> Circuits:
                              k_bias=b[:, 1], v_bias=b[:, 2], o_bias=_bias(a.dense, d),
                              read_ln=(_gamma(layer.input_layernorm),)))
     circuits = _assemble("gpt_neox", "layernorm", layers, embed=_np(base.embed_in.weight),
-                         final_ln=(_gamma(base.final_layer_norm),), rotary=True)
+                         final_ln=(_gamma(base.final_layer_norm),))
     return _with_unembedding(circuits, loaded)
 
 
@@ -384,7 +383,7 @@ def _read_llama(loaded) -> Circuits:
                      read_ln=(_gamma(layer.input_layernorm),))
               for layer in base.layers for a in [layer.self_attn]]
     circuits = _assemble("llama", "rmsnorm", layers, embed=_np(base.embed_tokens.weight),
-                         final_ln=(_gamma(base.norm),), rotary=True)
+                         final_ln=(_gamma(base.norm),))
     return _with_unembedding(circuits, loaded)
 
 
@@ -425,8 +424,7 @@ def read_circuits(loaded) -> Circuits:
     if circuits.heads != loaded.heads or circuits.layers != loaded.layers:
         raise ModelLoadError(f"{loaded.name!r}: the {reader} reader found {circuits.layers} layers x "
                              f"{circuits.heads} heads, not the {loaded.layers} x {loaded.heads} its config says")
-    assert (circuits.rotary is not None) == (config.model_type in ROTARY), config.model_type
-    return circuits
+    return replace(circuits, rotary=ROTARY_OFFSET if config.model_type in ROTARY else None)
 
 
 def attention_inputs(loaded) -> list:

@@ -15,10 +15,10 @@ passes both
 The scores: previous_token = attention to the position before the query (repeat map `previous_token`);
 next_token = to the position after it (a decoder's query cannot see it: never); duplicate = to the earlier instance
 of the query's own token (a decoder's repeat map `duplicate`; an encoder's on the same trials with each second copy
-shuffled, `shuffled_copy`, where prefix and suffix matching point elsewhere); prefix_matching (the induction role, named for what it measures,
-so that it is not read as the repeat map's `induction` target, on which an encoder's [MASK]-trained head scores
-nothing): a decoder's query to the token
-after the earlier instance (repeat map `induction`), an encoder's [MASK] to the masked token's earlier instance
+shuffled, `shuffled_copy`, where prefix and suffix matching point elsewhere); prefix_matching (the induction role,
+named for what it measures, so that it is not read as the repeat map's `induction` target, on which an encoder's
+[MASK]-trained head scores nothing): a decoder's query to the token after the earlier instance (repeat map
+`induction`), an encoder's [MASK] to the masked token's earlier instance
 (standard map `prev`); sink = the summed attention on the special positions ([CLS] and the final [SEP] of an
 encoder's repeat trial, a decoder's BOS, or its first position where it has none); local = the summed attention on
 the window of LOCAL_WINDOW positions either side of the query (the query included), given only to heads that are
