@@ -361,6 +361,18 @@ def test_any_failure_while_reading_weights_is_a_note_and_the_cli_does_not_traceb
     assert "Traceback" not in captured.err
 
 
+def test_a_failure_in_the_direct_logit_copy_is_a_note_and_the_roles_come_back(models, monkeypatch):
+    from induction.analyses import roles
+
+    def broken(*args):
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(roles, "_copy_chunk", broken)
+    result = head_roles(models["gpt2"], trials=2, use_cache=False)
+    assert result.copy_logit is None and "RuntimeError: shape mismatch" in result.notes["copy_logit"]
+    assert result.composition is not None and len(result.role_map()) == 3
+
+
 # ---- an encoder's duplicate role -----------------------------------------------------------------------------------
 
 def test_the_shuffled_copy_points_duplicate_and_prefix_matching_at_different_positions():

@@ -402,11 +402,16 @@ def _compute_extras(run: Run, progress: Progress | None) -> tuple[dict, dict[str
     specials = special_positions(batch, causal)
     chunk = batch_size(loaded, batch.input_ids.shape[1], queries=batch.mask_index.shape[1])
 
+    notes: dict[str, str] = {}
+
     def step(part: TrialBatch) -> dict[str, np.ndarray]:
         rows = capture(model=loaded, batch=part, chunk=part.trials)  # [B, L, H, Q, S]
         out = {"near": query_profile(rows, part), "sink": position_mass(rows, specials)}
-        if readable is not None:
-            out["copy_logit"] = _copy_chunk(loaded, *readable, part, rows)
+        if readable is not None and "copy_logit" not in notes:
+            try:
+                out["copy_logit"] = _copy_chunk(loaded, *readable, part, rows)
+            except Exception as exc:  # a note, never a lost result: the behavioural roles must come back
+                notes["copy_logit"] = _weights_note(loaded, exc)
         return out
 
     def shuffled_step(part: TrialBatch) -> dict[str, np.ndarray]:
@@ -420,7 +425,8 @@ def _compute_extras(run: Run, progress: Progress | None) -> tuple[dict, dict[str
         shuffled = shuffled_copy(batch, run.config.seed)
         for c, more in zip(chunks, for_chunks(shuffled, chunk, shuffled_step), strict=True):
             c.update(more)
-    arrays = {k: np.concatenate([c[k] for c in chunks]).astype(np.float32) for k in chunks[0]}
+    keys = [k for k in chunks[0] if not (k == "copy_logit" and "copy_logit" in notes)]
+    arrays = {k: np.concatenate([c[k] for c in chunks]).astype(np.float32) for k in keys}
     uniform = uniform_rows(batch, causal)
     arrays["base_near"] = np.nanmean(query_profile(uniform, batch), axis=0)[0, 0]  # [len(OFFSETS)]
     arrays["base_sink"] = np.asarray(position_mass(uniform, specials).mean(), dtype=np.float32)
@@ -428,12 +434,12 @@ def _compute_extras(run: Run, progress: Progress | None) -> tuple[dict, dict[str
     if not causal:
         arrays["base_duplicate"] = np.asarray(target_mass(uniform, shuffled.target_index["duplicate"]).mean(),
                                               dtype=np.float32)
-    return {"elapsed_s": time.perf_counter() - started}, arrays
+    return {"elapsed_s": time.perf_counter() - started, "notes": notes}, arrays
 
 
 def _assemble(repeat_map, standard_map, weights: tuple[dict, dict], extras: tuple[dict, dict], cached: bool
               ) -> HeadRoles:
-    (meta, arrays), (_, behaviour) = weights, extras
+    (meta, arrays), (extra_meta, behaviour) = weights, extras
     arrays = {**arrays, **behaviour}
     near_stats = mean_sem(arrays["near"])  # [L, H, len(OFFSETS)] each
     local = mean_sem(window_mass(arrays["near"]))
@@ -457,7 +463,7 @@ def _assemble(repeat_map, standard_map, weights: tuple[dict, dict], extras: tupl
                      copying=arrays.get("copying"), reach=arrays.get("reach"), copy_logit=copy[0],
                      copy_logit_sem=copy[1], composition=composition,
                      composition_random=arrays.get("comp_baseline"), rotary=meta.get("rotary"),
-                     notes=dict(meta.get("notes", {})), cached=cached)
+                     notes={**meta.get("notes", {}), **extra_meta.get("notes", {})}, cached=cached)
 
 
 def head_roles(model: str, *, trials: int = PAPER_TRIALS, seed: int = 0, device: str = "auto", dtype: str = "auto",
