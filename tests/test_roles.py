@@ -346,3 +346,10 @@ def test_the_roles_page_on_the_decoder():
     assert at.title[0].value == "Head roles" and len(at.get("plotly_chart")) == 3 and not at.error
     assert any("**L0H0** previous_token · **L1H0** prefix_matching, copying" in m.value for m in at.markdown)
     assert any("**L0H0 → L1H0** 0.125 (random 0.051)" in m.value for m in at.markdown)  # K, the radio's first
+
+
+def test_the_roles_page_on_a_rotary_model_says_where_w_qk_is_read_and_lists_pairs_above_random():
+    at = _roles_page(model="trained-gpt", setup="repeat", target="induction")
+    assert any("W_QK is the bilinear form at relative offset 0" in c.value for c in at.caption)
+    strongest = next(m.value for m in at.markdown if m.value.startswith("Strongest:"))
+    assert "→ L1H" in strongest and "(random 0.1" in strongest  # K: layer-0 heads into layer 1, beside random
