@@ -136,7 +136,9 @@ class RoleDict(dict):
 class HeadRoles:
     """Every head of one model: behavioural scores (role -> [L, H] mean and sem, with each score's baseline),
     copying (the OV eigenvalue score and its reach, [L, H]), the direct-logit copy score and the composition
-    scores ({"K", "Q", "V"} -> [L, H, L, H]); None with a note where the weights cannot be read."""
+    scores ({"K", "Q", "V"} -> [L, H, L, H], TransformerLens's conventions) with the random baseline they are read
+    against (`composition_baseline`) and, for rotary families, where W_QK is read (`rotary`); None with a one-line
+    note where the weights cannot be read."""
 
     model: str
     kind: str
@@ -251,8 +253,8 @@ class HeadRoles:
                 "per_head": [self.head_json(l, h, role_map[l][h]) for l in range(self.layers)
                              for h in range(self.heads)],
                 "composition": None if self.composition is None else {
-                    **{f"random_{k}": v for k, v in self.composition_baseline.items() if k != "threshold"},
-                    "strong_above": self.composition_baseline["threshold"], "rotary": self.rotary,
+                    **{f"random_{k}": v for k, v in (self.composition_baseline or {}).items() if k != "threshold"},
+                    "strong_above": (self.composition_baseline or {}).get("threshold"), "rotary": self.rotary,
                     "strongest": {k: [(p["from"], p["to"]) for p in self.strongest(k)] for k in COMPOSITIONS},
                     "pairs": self.composition_pairs()},
                 "elapsed_s": round(self.elapsed_s, 4), "cached": self.cached}
