@@ -79,6 +79,14 @@ def get_icl_series(models: list[str]):
     return run_with_progress(f"ICL scores of {len(models)} checkpoints", icl_series, models, unit="checkpoints")
 
 
+def get_mechanism(series: str, trials: int, seed: int):
+    """The induction head's prefix matching, copying and K-composition per checkpoint of a series trained here."""
+    from induction.analyses.mechanism import mechanism_series
+
+    return run_with_progress(f"head roles of {series}'s checkpoints", mechanism_series, series, trials=trials,
+                             seed=seed, unit="checkpoints")
+
+
 def get_mosaic(models, state: ViewState):
     """(tiles, {model: why missing}) of the view's setup and target, from the cache only: nothing is computed."""
     from induction.analyses.mosaic import collect

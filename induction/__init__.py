@@ -51,6 +51,7 @@ _LAZY: dict[str, str] = {
     "cumulative_ablation": "induction.analyses.ablation",
     "effects": "induction.analyses.effects", "EffectsResult": "induction.analyses.effects",
     "head_roles": "induction.analyses.roles", "HeadRoles": "induction.analyses.roles",
+    "mechanism_series": "induction.analyses.mechanism", "MechanismSeries": "induction.analyses.mechanism",
     # your text, several masks, ICL
     "TextConfig": "induction.analyses.text_map", "text_map": "induction.analyses.text_map",
     "TextMap": "induction.analyses.text_map",
@@ -63,7 +64,8 @@ _LAZY: dict[str, str] = {
     "reproduce": "induction.study.reproduce", "Reproduction": "induction.study.reproduce",
     # figures
     "map_figure": "induction.figures.plots", "effect_figure": "induction.figures.plots",
-    "roles_figure": "induction.figures.roles", "phase_change_figure": "induction.figures.training",
+    "roles_figure": "induction.figures.roles", "mechanism_figure": "induction.figures.roles",
+    "phase_change_figure": "induction.figures.training",
     "write_figure": "induction.figures.export", "scores_csv": "induction.figures.export",
     "loss_curve": "induction.analyses.dynamics", "icl_series": "induction.analyses.dynamics",
 }
@@ -85,6 +87,7 @@ __all__ = [
     "InductionError",
     "InductionMap",
     "MapConfig",
+    "MechanismSeries",
     "ModelLoadError",
     "Reproduction",
     "TextConfig",
@@ -107,6 +110,8 @@ __all__ = [
     "loss_curve",
     "map_figure",
     "mask_curve",
+    "mechanism_figure",
+    "mechanism_series",
     "model_status",
     "mosaic_figure",
     "phase_change_figure",
@@ -140,6 +145,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from induction.analyses.head_detail import HeadDetail, head_detail
     from induction.analyses.icl import ICLConfig, ICLResult, icl_score
     from induction.analyses.masks import mask_curve
+    from induction.analyses.mechanism import MechanismSeries, mechanism_series
     from induction.analyses.mosaic import collect as collect_mosaic
     from induction.analyses.mosaic import mosaic_figure
     from induction.analyses.roles import HeadRoles, head_roles
@@ -147,7 +153,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from induction.engine import cached_map, compute_map, compute_map_until, get_model
     from induction.figures.export import scores_csv, write_figure
     from induction.figures.plots import effect_figure, map_figure
-    from induction.figures.roles import roles_figure
+    from induction.figures.roles import mechanism_figure, roles_figure
     from induction.figures.training import phase_change_figure
     from induction.models.loading import describe, model_status
     from induction.models.registry import KNOWN_MODELS

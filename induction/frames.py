@@ -4,7 +4,8 @@ Why one format: a notebook compares maps across models, steps and setups, effect
 the heads; with one set of columns (`FRAME_COLUMNS`) every result's `to_frame()` stacks with `pandas.concat` and
 filters with one vocabulary. A column that does not apply to a row is None (NaN in a numeric column). `measure`
 says what `score` is: `attention` (a map's score), `ablated` (a map's score with heads ablated), `ablated_change`,
-`loss_change`, `effect`, a role's score (`role`), `copying`, `icl_gain`, `icl_mean`, `curve_loss`, `top_head`.
+`loss_change`, `effect`, a role's score (`role`), `copying`, `icl_gain`, `icl_mean`, `curve_loss`, `top_head`,
+`composition` (a K-composition score into a head; baseline: the random matrices').
 
 Rows are built here as plain dicts (no pandas); `frame(rows)` makes the DataFrame (pandas imported only then).
 """
@@ -19,7 +20,7 @@ import numpy as np
 from induction.checkpoints import checkpoint_step
 
 Measure = Literal["attention", "ablated", "ablated_change", "loss_change", "effect", "role", "copying", "icl_gain",
-                  "icl_mean", "curve_loss", "top_head"]
+                  "icl_mean", "curve_loss", "top_head", "composition"]
 MEASURES: tuple[str, ...] = get_args(Measure)
 FRAME_COLUMNS = ("model", "step", "setup", "target", "segment", "layer", "head", "score", "sem", "baseline", "ratio",
                  "trials", "seed", "measure")
@@ -102,6 +103,27 @@ def roles_rows(result) -> list[dict]:
                           **fixed)
     if result.copying is not None:
         rows += grid_rows(result.copying, None, baseline=None, target="copying", measure="copying", **fixed)
+    return rows
+
+
+def mechanism_rows(result) -> list[dict]:
+    """A MechanismSeries: per checkpoint, the induction head's prefix-matching score (measure role), its OV copying
+    (measure copying) and the K-composition from each previous-token head into it (measure composition, target
+    `K from LxHy`, baseline the random matrices' mean)."""
+    layer, head = result.induction_head
+    fixed = dict(layer=layer, head=head, trials=result.trials, seed=result.seed)
+    rows = []
+    for r in result.rows:
+        at = dict(fixed, model=r["model"], step=r["step"])
+        rows.append({**at, "target": "prefix_matching", "score": r["prefix_matching"], "sem": r["prefix_matching_sem"],
+                     "measure": "role"})
+        if r["copying"] is not None:
+            rows.append({**at, "target": "copying", "score": r["copying"], "measure": "copying"})
+        for entry in r["k_composition"]:
+            source, value = entry["from"], entry["K"]
+            ratio = value / result.random_mean if value is not None and result.random_mean else None
+            rows.append({**at, "target": f"K from {source}", "score": value, "baseline": result.random_mean,
+                         "ratio": ratio, "measure": "composition"})
     return rows
 
 

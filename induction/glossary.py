@@ -116,6 +116,26 @@ JSON_KEYS: dict[str, str] = {
     "pairs": "every (earlier head, later head) pair with its composition scores",
     "from": "the earlier head of a composition pair",
     "to": "the later head of a composition pair",
+    "series": "roles --series: the checkpoint series read (a shipped series' name or a folder of step_N checkpoints)",
+    "induction_head": "roles --series: the final checkpoint's head with the highest prefix-matching score, read at "
+                      "every checkpoint",
+    "previous_token_heads": "roles --series: the final checkpoint's earlier-layer heads with the previous_token role "
+                            "(else its best earlier previous-token head)",
+    "appears": "roles --series: the first step at which the induction head's prefix matching reaches half its "
+               "highest (null: never)",
+    "checkpoints": "roles --series: one entry per checkpoint, in step order",
+    "prefix_matching_sem": "roles --series: the standard error of the induction head's prefix-matching score",
+    "k_composition": "roles --series: K-composition from each previous-token head (from) into the induction head (K)",
+    "k_composition_max": "roles --series: the largest of those K-composition scores",
+    "random_mean": "composition: the mean score of random Gaussian matrices of the model's shapes (the baseline "
+                   "beside every pair)",
+    "random_sd": "composition: the standard deviation of that random score over its draws",
+    "random_draws": "composition: how many random draws the baseline averages",
+    "random_seed": "composition: the seed of the random draws",
+    "strong_above": "composition: random_mean + 3 random_sd, what a pair must exceed to be listed as strongest",
+    "strongest": "composition: per kind (K, Q, V), the pairs above strong_above, strongest first (at most 5)",
+    "rotary": "composition of a rotary family: what W_QK is (relative offset 0: the unrotated W_Q W_K^T); null "
+              "otherwise",
     "rule": "the role rule's constants",
     "floors": "per role, the least score a role needs",
     "sem_margin": "standard errors a score must clear the baseline by",

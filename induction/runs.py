@@ -138,9 +138,10 @@ def icl_key(config: ICLConfig, info: ModelInfo, chash: str) -> str:
 
 def roles_key(run: Run) -> str:
     """The head-roles pass over a repeat run's trials and the weight-based scores beside it."""
-    return make_key("roles", **_run_parts(run))
+    return make_key("roles", version=2, **_run_parts(run))  # 2: an encoder's duplicate on shuffled copies
 
 
 def circuits_key(run: Run) -> str:
     """The weight-based role scores (copying, composition): the weights and the dtype they were read in, no trials."""
-    return make_key("circuits", source=run.info.source, fingerprint=run.info.fingerprint, dtype=run.config.dtype)
+    return make_key("circuits", version=2, source=run.info.source, fingerprint=run.info.fingerprint,  # 2: TL's folds
+                    dtype=run.config.dtype)

@@ -90,10 +90,16 @@ def test_a_trained_series_shows_its_phase_change_offline_and_a_click_opens_a_che
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.selectbox(key="dyn_choice").value == "trained-gpt"
     assert "setup repeat" in at.caption[0].value  # the decoder's own setup, though the sidebar says standard
-    (chart,) = at.get("plotly_chart")
+    chart, mechanism = at.get("plotly_chart")
     figure = json.loads(chart.proto.spec)
     names = [t.get("name") for t in figure["data"]]
     assert {"L1H0", "late-token loss", "ICL gain"} <= set(names)
+    # the mechanism beside the score: copying and K-composition from the previous-token heads, per checkpoint
+    names = [t.get("name") for t in json.loads(mechanism.proto.spec)["data"]]
+    assert any(n.endswith("prefix matching") for n in names) and any(n.endswith("OV copying") for n in names)
+    assert any(n.startswith("K-composition L0H") for n in names) and "random matrices: mean + 3 sd" in names
+    assert any("rotary, so W_QK at relative offset 0" in c.value for c in at.caption)
+    assert len(at.dataframe[1].value) == len(series_models("trained-gpt"))
     appears = next(m.value for m in at.markdown if "Induction heads appear" in m.value)
     step = int(re.search(r"step (\d+)", appears).group(1))
     assert 0 < step < 1500

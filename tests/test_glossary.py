@@ -22,6 +22,7 @@ COMMANDS = {
     "effects-decoder": ["effects", "--model", "toy-gpt"],
     "roles-encoder": ["roles", "--model", "toy"],
     "roles-decoder": ["roles", "--model", "toy-gpt"],
+    "roles-series": ["roles", "--series", "trained-gpt"],
     "text-encoder": ["text", "--model", "toy", "--text", TEXT, "--dump-trials"],
     "text-decoder": ["text", "--model", "toy-gpt", "--text", TEXT],
     "sweep": ["sweep", "--models", "toy,toy-gpt,no-org/no-model"],

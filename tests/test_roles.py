@@ -15,10 +15,11 @@ from induction.analyses.circuits import (
     copying_scores,
     fold,
     fold_before,
+    folded,
     read_circuits,
 )
 from induction.analyses.roles import COPY_MIN, ROLES, decide, head_roles
-from induction.config import OFFSETS, MapConfig, ModelLoadError
+from induction.config import OFFSETS, MapConfig
 from induction.engine import compute_map, get_model
 from induction.runs import resolve_run
 
@@ -164,73 +165,7 @@ def test_the_query_profile_reads_what_the_map_reads():
     assert float(arrays["base_near"][OFFSETS.index(-1)]) == pytest.approx(compute_map(run).baseline, rel=1e-5)
 
 
-# ---- the weights, read as the modules compute ----------------------------------------------------------------------
-
-def _ln_fold_matches_the_module(ln, x) -> None:
-    import torch
-
-    with torch.no_grad():
-        sigma = torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + ln.eps)
-        expected = ((ln(x) - ln.bias) * sigma).double().numpy()
-    np.testing.assert_allclose(fold(x.double().numpy(), [ln.weight.detach().double().numpy()]), expected, atol=1e-5)
-
-
-def test_bert_weights_per_head_reproduce_the_modules(wide_bert):
-    import torch
-
-    loaded = get_model(wide_bert)
-    c = read_circuits(loaded)
-    torch.manual_seed(0)
-    x = torch.randn(5, c.q.shape[2])
-    for l, layer in enumerate(loaded.encoder.encoder.layer):
-        s = layer.attention.self
-        for name, module in (("q", s.query), ("k", s.key), ("v", s.value)):
-            with torch.no_grad():
-                ref = (module(x) - module.bias).numpy().reshape(5, c.heads, -1).transpose(1, 0, 2)  # [H, S, dh]
-            np.testing.assert_allclose(x.double().numpy() @ getattr(c, name)[l], ref, atol=1e-5)
-        z = torch.randn(5, c.heads * c.o.shape[2])
-        dense = layer.attention.output.dense
-        with torch.no_grad():
-            ref = (dense(z) - dense.bias).double().numpy()
-        mine = sum(z.double().numpy()[:, h * c.o.shape[2]:(h + 1) * c.o.shape[2]] @ c.o[l, h] for h in range(c.heads))
-        np.testing.assert_allclose(mine, ref, atol=1e-5)
-        _ln_fold_matches_the_module(layer.attention.output.LayerNorm, x)
-        np.testing.assert_allclose(c.write_ln[l][1], layer.output.LayerNorm.weight.detach().numpy())
-
-
-def test_gpt2_weights_per_head_reproduce_the_modules(random_gpt2):
-    import torch
-
-    loaded = get_model(random_gpt2)
-    c = read_circuits(loaded)
-    d = c.q.shape[2]
-    torch.manual_seed(0)
-    x = torch.randn(5, d)
-    for l, block in enumerate(loaded.encoder.h):
-        with torch.no_grad():
-            out = (block.attn.c_attn(x) - block.attn.c_attn.bias).double().numpy()  # [S, 3d]
-        for i, name in enumerate("qkv"):
-            ref = out[:, i * d:(i + 1) * d].reshape(5, c.heads, -1).transpose(1, 0, 2)
-            np.testing.assert_allclose(x.double().numpy() @ getattr(c, name)[l], ref, atol=1e-5)
-        z = torch.randn(5, d)
-        with torch.no_grad():
-            ref = (block.attn.c_proj(z) - block.attn.c_proj.bias).double().numpy()
-        dh = d // c.heads
-        mine = sum(z.double().numpy()[:, h * dh:(h + 1) * dh] @ c.o[l, h] for h in range(c.heads))
-        np.testing.assert_allclose(mine, ref, atol=1e-5)
-        _ln_fold_matches_the_module(block.ln_1, x)
-    _ln_fold_matches_the_module(loaded.encoder.ln_f, x)
-    np.testing.assert_allclose(c.unembed, loaded.mlm.lm_head.weight.detach().double().numpy().T)
-
-
-def test_other_families_are_refused_with_what_works_and_keep_their_behavioural_roles(tmp_path):
-    path = save_family("distilbert", tmp_path / "distilbert")
-    with pytest.raises(ModelLoadError, match=r"BERT-style .* or GPT-2-style"):
-        read_circuits(get_model(path))
-    result = head_roles(path, trials=3)
-    assert result.copying is None and result.composition is None
-    assert "GPT-2-style" in result.notes["copying"] and len(result.role_map()) == 2
-
+# ---- the weights: each reader is tested against its model's own attention in tests/test_circuits.py -------------
 
 def test_an_encoder_without_an_mlm_head_has_composition_but_no_copying(tmp_path):
     path = str(save_random_bert(tmp_path / "no_head", mlm=False, layers=2))
@@ -241,27 +176,28 @@ def test_an_encoder_without_an_mlm_head_has_composition_but_no_copying(tmp_path)
 
 # ---- the dense references ------------------------------------------------------------------------------------------
 
-def _dense_path(gammas, d: int) -> np.ndarray:
-    """The folded LayerNorms as one [d, d] matrix: prod (I - 11^T/d) diag(gamma)."""
-    m, centre = np.eye(d), np.eye(d) - 1.0 / d
+def _dense_path(gammas, d: int, centre: bool = True) -> np.ndarray:
+    """The folded norms as one [d, d] matrix: prod (I - 11^T/d) diag(gamma) (RMSNorm: diag(gamma))."""
+    m, centring = np.eye(d), (np.eye(d) - 1.0 / d) if centre else np.eye(d)
     for g in gammas:
-        m = m @ centre @ np.diag(g)
+        m = m @ centring @ np.diag(g)
     return m
 
 
 def _dense_copying(c) -> tuple[np.ndarray, np.ndarray]:
-    """The eigenvalue score the straightforward way: form the [V, V] token-space OV matrix and take all its
-    eigenvalues (LAPACK's geev through torch, single-threaded: numpy's multithreaded OpenBLAS takes seconds a
-    matrix on a shared machine)."""
+    """The eigenvalue score the straightforward way: form the [V, V] token-space OV matrix of the folded weights
+    (with a post-LN model's stream norms between) and take all its eigenvalues (LAPACK's geev through torch,
+    single-threaded: numpy's multithreaded OpenBLAS takes seconds a matrix on a shared machine)."""
     import torch
 
     torch.set_num_threads(1)
-    d = c.q.shape[2]
+    f, d = folded(c), c.q.shape[2]
     score, reach = np.zeros((c.layers, c.heads)), np.zeros((c.layers, c.heads))
     for l in range(c.layers):
-        read, write = c.embed @ _dense_path(c.embed_path(l), d), _dense_path(c.logit_path(l), d) @ c.unembed
+        read = f.W_E @ _dense_path(c.embed_between(l), d, c.centred)
+        write = _dense_path(c.logit_between(l), d, c.centred) @ f.W_U
         for h in range(c.heads):
-            ov = c.v[l, h] @ c.o[l, h]
+            ov = f.W_V[l, h] @ f.W_O[l, h]
             lam = torch.linalg.eigvals(torch.from_numpy(read @ ov @ write)).numpy()  # [V]
             score[l, h] = lam.sum().real / np.abs(lam).sum()
             largest = np.linalg.norm(read, 2) * np.linalg.norm(ov) * np.linalg.norm(write, 2)
@@ -272,7 +208,7 @@ def _dense_copying(c) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("which", ["bert", "roberta", "gpt2"])
 def test_eigenvalue_scores_agree_with_the_dense_vocab_by_vocab_computation(which, random_models):
     c = read_circuits(get_model(random_models[which]))
-    assert c.family == ("gpt2" if which == "gpt2" else "bert")
+    assert c.family == which
     assert c.embed.shape[0] > 5 * c.q.shape[2]  # the vocabulary is the big side
     score, reach = copying_scores(c)
     dense_score, dense_reach = _dense_copying(c)
@@ -293,7 +229,7 @@ def test_the_folds_are_the_dense_matrices():
 @pytest.mark.parametrize("which", ["bert", "roberta", "gpt2"])
 def test_composition_scores_agree_with_the_dense_computation(which, random_models):
     c = read_circuits(get_model(random_models[which]))
-    scores = composition_scores(c)
+    scores, f = composition_scores(c), folded(c)
     d, norm = c.q.shape[2], np.linalg.norm
     for l1 in range(c.layers):
         for l2 in range(c.layers):
@@ -302,8 +238,8 @@ def test_composition_scores_agree_with_the_dense_computation(which, random_model
                     if l1 >= l2:
                         assert all(np.isnan(scores[k][l1, h1, l2, h2]) for k in "KQV")
                         continue
-                    ov1 = c.v[l1, h1] @ c.o[l1, h1] @ _dense_path(c.between(l1, l2), d)
-                    qk2, ov2 = c.q[l2, h2] @ c.k[l2, h2].T, c.v[l2, h2] @ c.o[l2, h2]
+                    ov1 = f.W_V[l1, h1] @ f.W_O[l1, h1] @ _dense_path(c.between(l1, l2), d)
+                    qk2, ov2 = f.W_Q[l2, h2] @ f.W_K[l2, h2].T, f.W_V[l2, h2] @ f.W_O[l2, h2]
                     expected = {"Q": norm(ov1 @ qk2) / (norm(ov1) * norm(qk2)),
                                 "K": norm(ov1 @ qk2.T) / (norm(ov1) * norm(qk2)),
                                 "V": norm(ov1 @ ov2) / (norm(ov1) * norm(ov2))}
@@ -318,6 +254,7 @@ def test_the_direct_logit_copy_agrees_with_a_straightforward_computation(random_
 
     loaded = get_model(random_gpt2)
     c = read_circuits(loaded)
+    unembed = folded(c).W_U
     run = resolve_run(MapConfig(model=random_gpt2, setup="repeat", trials=1, segment=6))
     _, arrays = roles_module._compute_extras(run, None)
     from induction.engine import make_trials
@@ -336,7 +273,7 @@ def test_the_direct_logit_copy_agrees_with_a_straightforward_computation(random_
             per_query = []
             for q in queries:
                 a = out.attentions[l][0, h, q].double().numpy()  # [S]
-                logits = fold((a @ values[:, h * dh:(h + 1) * dh]) @ c.o[l, h], c.logit_path(l)) @ c.unembed  # [V]
+                logits = fold((a @ values[:, h * dh:(h + 1) * dh]) @ c.o[l, h], c.logit_between(l)) @ unembed  # [V]
                 others = (logits.sum() - logits[tokens]) / (len(logits) - 1)  # [S]: the mean of the other tokens
                 per_query.append(float(a @ (logits[tokens] - others)))
             assert arrays["copy_logit"][0, l, h] == pytest.approx(np.mean(per_query), rel=1e-3, abs=1e-5)
@@ -350,7 +287,9 @@ def test_the_cli_writes_every_head_with_its_roles_copying_and_composition(tmp_pa
     out = tmp_path / "roles.json"
     assert main(["roles", "--model", "toy-gpt", "--trials", "6", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "L1H0    prefix_matching" in printed and "strongest K-composition: L0H0 -> L1H0" in printed
+    assert "L1H0    prefix_matching" in printed
+    assert "strongest K-composition: L0H0 -> L1H0 0.125 (random 0.051)" in printed
+    assert "strongest Q-composition: none above the random baseline" in printed
     payload = json.loads(out.read_text())
     assert payload["model"] == "toy-gpt" and payload["kind"] == "causal"
     heads = {h["name"]: h for h in payload["per_head"]}
@@ -363,6 +302,8 @@ def test_the_cli_writes_every_head_with_its_roles_copying_and_composition(tmp_pa
     pairs = payload["composition"]["pairs"]
     best = max(pairs, key=lambda p: p["K"])
     assert len(pairs) == 4 and (best["from"], best["to"]) == ("L0H0", "L1H0")
+    assert payload["composition"]["strongest"] == {"K": [["L0H0", "L1H0"]], "Q": [], "V": []}
+    assert best["K"] > payload["composition"]["strong_above"] > best["random_mean"]  # issue 40 item 12
 
 
 def test_the_cli_refuses_a_bad_model_in_one_line(capsys):
@@ -389,17 +330,26 @@ def test_the_roles_page_on_the_toy_shows_the_map_scatter_and_composition_and_a_c
 
     at = _roles_page()
     assert at.title[0].value == "Head roles" and len(charts(at)) == 3  # roles map, copying scatter, composition
-    assert any("**L0H0** previous_token" in m.value and "**L1H0** duplicate, prefix_matching, copying" in m.value
-               for m in at.markdown)
+    assert any("**L0H0** previous_token" in m.value and "**L1H0** prefix_matching, copying" in m.value
+               for m in at.markdown)  # an encoder's induction head is not also a duplicate head (shuffled copies)
     at.radio(key="w_composition").set_value("V").run()
-    assert not at.exception and any("Strongest:" in m.value for m in at.markdown)
+    assert not at.exception and any("Strongest: none above the random baseline" in m.value for m in at.markdown)
+    assert any("Random matrices of these shapes score" in c.value for c in at.caption)
     click_chart(at, charts(at)[0], 1, 0)
     assert not at.exception
     assert at.title[0].value == "Head drill-down" and at.subheader[0].value == "Head L1H0"
-    assert any("Roles (Head roles page): duplicate, prefix_matching, copying" in c.value for c in at.caption)
+    assert any("Roles (Head roles page): prefix_matching, copying" in c.value for c in at.caption)
 
 
 def test_the_roles_page_on_the_decoder():
     at = _roles_page(model="toy-gpt", setup="repeat", target="induction")
     assert at.title[0].value == "Head roles" and len(at.get("plotly_chart")) == 3 and not at.error
     assert any("**L0H0** previous_token · **L1H0** prefix_matching, copying" in m.value for m in at.markdown)
+    assert any("**L0H0 → L1H0** 0.125 (random 0.051)" in m.value for m in at.markdown)  # K, the radio's first
+
+
+def test_the_roles_page_on_a_rotary_model_says_where_w_qk_is_read_and_lists_pairs_above_random():
+    at = _roles_page(model="trained-gpt", setup="repeat", target="induction")
+    assert any("W_QK is the bilinear form at relative offset 0" in c.value for c in at.caption)
+    strongest = next(m.value for m in at.markdown if m.value.startswith("Strongest:"))
+    assert "→ L1H" in strongest and "(random 0.1" in strongest  # K: layer-0 heads into layer 1, beside random

@@ -11,6 +11,7 @@ from dashboard.sidebar import fit_to_model, kind_of, sidebar, title
 from induction.analyses.dynamics import ICL_LENGTHS, loss_curve, series_models
 from induction.config import SETUP_TARGETS, InductionError, MapConfig, head_name
 from induction.figures.plots import dynamics_figure
+from induction.figures.roles import mechanism_figure
 from induction.figures.training import phase_change_figure
 from induction.models.kinds import setups_for
 from induction.training.series import SERIES, shipped_series
@@ -109,3 +110,22 @@ table = pd.DataFrame([{k: v for k, v in r.items() if k != "scores"} for r in res
 if icl:
     table["icl_gain"] = [p["gain"] for p in icl][:len(table)]
 st.dataframe(table.round(4), hide_index=True, width="stretch")
+if trained_here:
+    st.subheader("The mechanism forming")
+    mechanism = library.get_mechanism(spec, state.trials, state.seed)
+    if mechanism is not None:
+        st.plotly_chart(mechanism_figure(mechanism, title=f"{spec}: the induction circuit against training step"),
+                        key="dyn_mechanism", width="stretch")
+        ind = head_name(*mechanism.induction_head)
+        sources = ", ".join(head_name(*h) for h in mechanism.previous_token_heads) or "none"
+        st.caption(f"The final checkpoint names the heads: induction head **{ind}** (its best prefix matching), "
+                   f"previous-token heads **{sources}**. Beside {ind}'s prefix-matching score: its OV copying score "
+                   "and the K-composition from each previous-token head into it (TransformerLens's conventions"
+                   + (f"; rotary, so W_QK at {mechanism.rotary}" if mechanism.rotary else "")
+                   + f"), against random matrices of the same shapes ({mechanism.random_mean:.3f} ± "
+                   f"{mechanism.random_sd:.3f}; dashed: mean + 3 sd). Dotted: the step the induction head appears "
+                   f"({mechanism.appears}). `induction roles --series {spec}` prints the same table.")
+        st.dataframe(pd.DataFrame([{"step": r["step"], "prefix_matching": r["prefix_matching"],
+                                    "copying": r["copying"], **{f"K {e['from']}→{ind}": e["K"]
+                                                                for e in r["k_composition"]}}
+                                   for r in mechanism.rows]).round(4), hide_index=True, width="stretch")

@@ -45,8 +45,14 @@ if result.composition is not None and result.layers > 1:
                          "induction head); Q: its query does; V: its value does (Elhage et al. 2021)")
     st.plotly_chart(composition_figure(result, kind, title=f"{kind}-composition"), key="roles_composition",
                     width="stretch")
-    top = [p for p in sorted(result.composition_pairs(), key=lambda p: -p[kind])[:5] if p[kind] > 0]
-    st.markdown("Strongest: " + (" · ".join(f"**{p['from']} → {p['to']}** {p[kind]:.3f}" for p in top) or "none"))
+    base = result.composition_baseline
+    st.caption(f"In TransformerLens's conventions (LayerNorm gammas folded into the weights that read them, writing "
+               f"weights centred). Random matrices of these shapes score **{base['mean']:.3f} ± {base['sd']:.3f}** "
+               f"({base['draws']} seeded draws); a pair counts as strong above {base['threshold']:.3f} (mean + 3 sd)."
+               + (f" Rotary positions: W_QK is the bilinear form at {result.rotary}." if result.rotary else ""))
+    top = result.strongest(kind)
+    st.markdown("Strongest: " + (" · ".join(f"**{p['from']} → {p['to']}** {p[kind]:.3f} (random {p['random_mean']:.3f})"
+                                            for p in top) or "none above the random baseline"))
 named = [f"**{head_name(l, h)}** {', '.join(r)}" for l, row in enumerate(result.role_map()) for h, r in enumerate(row)
          if r]
 st.markdown("Heads with a role: " + (" · ".join(named) if named else "none"))

@@ -384,9 +384,50 @@ def _role_line(result, layer: int, head: int, roles: list[str]) -> str:
     return f"  {head_name(layer, head):7s} {', '.join(parts) if parts else '—'}{copy}"
 
 
+def _is_series(spec: str) -> bool:
+    """A folder of step_N checkpoint folders (not itself a checkpoint) stands for its series."""
+    from induction.checkpoints import checkpoint_step
+    from induction.sweep import checkpoint_folders
+
+    folder = Path(spec).expanduser()
+    return folder.is_dir() and checkpoint_step(folder.name) is None and bool(checkpoint_folders(folder))
+
+
+def cmd_roles_series(args: argparse.Namespace, spec: str) -> int:
+    """Per checkpoint: the induction head's prefix matching, its OV copying, and K-composition from the
+    previous-token heads into it, beside the random baseline."""
+    from induction.analyses.mechanism import mechanism_series
+
+    result = with_progress(f"roles through {spec}", mechanism_series, spec, trials=args.trials, seed=args.seed,
+                           unit="checkpoint")
+    ind = head_name(*result.induction_head)
+    sources = [head_name(*h) for h in result.previous_token_heads]
+    base = (f"random baseline {result.random_mean:.3f} ± {result.random_sd:.3f}, strong above "
+            f"{result.strong_above:.3f}" if result.random_mean is not None else "no composition scores")
+    print(f"{spec}: {len(result.rows)} checkpoints, {result.trials} trials, seed {result.seed}; induction head {ind} "
+          f"(the final checkpoint's best prefix matching), previous-token heads {', '.join(sources) or 'none'}; "
+          f"K-composition {base}" + (f" (W_QK at {result.rotary})" if result.rotary else ""))
+    print(f"  {'step':>6}  {'prefix_matching':>15}  {'copying':>8}" + "".join(f"  {'K ' + s + '->' + ind:>14}"
+                                                                         for s in sources))
+    fmt = lambda v, spec: "—" if v is None else format(v, spec)  # noqa: E731
+    for r in result.rows:
+        print(f"  {r['step']:>6}  {fmt(r['prefix_matching'], '.3f'):>15}  {fmt(r['copying'], '+.2f'):>8}"
+              + "".join(f"  {fmt(e['K'], '.3f'):>14}" for e in r["k_composition"]))
+    appears = result.appears
+    print(f"  the induction head appears (half its highest prefix matching) at step {appears}" if appears is not None
+          else "  the induction head does not appear in this series")
+    for what, why in result.notes.items():
+        print(f"  no {what} scores: {why}")
+    write_json(args.json, result.to_json())
+    write_csv(args.csv, result)
+    return 0
+
+
 def cmd_roles(args: argparse.Namespace) -> int:
     from induction.analyses.roles import BEHAVIOURAL, COMPOSITIONS, head_roles
 
+    if args.series or _is_series(args.model):
+        return cmd_roles_series(args, args.series or args.model)
     result = with_progress(f"roles {args.model}", head_roles, args.model, trials=args.trials, seed=args.seed,
                            device=args.device, dtype=args.dtype, use_cache=not args.no_cache)
     print(f"{args.model} ({result.kind}) [{result.layers} layers x {result.heads} heads]: {result.trials} trials, "
@@ -397,12 +438,15 @@ def cmd_roles(args: argparse.Namespace) -> int:
         for head in range(result.heads):
             print(_role_line(result, layer, head, role_map[layer][head]))
     if result.composition is not None:
+        base = result.composition_baseline
+        print(f"  composition (TransformerLens's folds{'; W_QK at ' + result.rotary if result.rotary else ''}): "
+              f"random baseline {base['mean']:.3f} ± {base['sd']:.3f} ({base['draws']} draws), strong above "
+              f"{base['threshold']:.3f}")
         for kind in COMPOSITIONS:
-            scores = np.nan_to_num(result.composition[kind], nan=-1.0)
-            l1, h1, l2, h2 = np.unravel_index(int(np.argmax(scores)), scores.shape)
-            if scores[l1, h1, l2, h2] > 0:
-                print(f"  strongest {kind}-composition: {head_name(l1, h1)} -> {head_name(l2, h2)} "
-                      f"{scores[l1, h1, l2, h2]:.3f}")
+            strong = result.strongest(kind)
+            listed = ", ".join(f"{p['from']} -> {p['to']} {p[kind]:.3f} (random {p['random_mean']:.3f})"
+                               for p in strong)
+            print(f"  strongest {kind}-composition: {listed or 'none above the random baseline'}")
     for what, why in result.notes.items():
         print(f"  no {what} scores: {why}")
     write_json(args.json, result.to_json())

@@ -175,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=PAPER_TRIALS, help="repeat (and, for an encoder, standard) trials")
     p.add_argument("--seed", type=int, default=0)
     _add_run_args(p)
+    p.add_argument("--series", help="a checkpoint series (trained-gpt, trained-bert, or a folder of step_N "
+                                    "checkpoints; a folder given as --model is read so too): per checkpoint, the "
+                                    "induction head's score, its copying and K-composition from the previous-token "
+                                    "heads")
     p.add_argument("--json", help="write model, heads (each with roles, scores, copying, copy_logit) and composition")
     p.add_argument("--csv", help="write the tidy long-format table (to_frame()) as CSV to this path")
     p.set_defaults(func=commands.cmd_roles)

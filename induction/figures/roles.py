@@ -111,9 +111,42 @@ def composition_figure(result, kind: str, *, title: str = "") -> go.Figure:
     n = layers * heads
     z = result.composition[kind].reshape(n, n)
     names = [head_name(l, h) for l in range(layers) for h in range(heads)]
+    base = getattr(result, "composition_baseline", None)
+    beside = f"<br>random matrices {base['mean']:.4f} ± {base['sd']:.4f}" if base else ""
     fig = go.Figure(go.Heatmap(z=z, x=names, y=names, colorscale="Viridis", zmin=0, colorbar=dict(title=kind),
-                               hovertemplate=f"%{{y}} → %{{x}}<br>{kind}-composition %{{z:.4f}}<extra></extra>"))
+                               hovertemplate=f"%{{y}} → %{{x}}<br>{kind}-composition %{{z:.4f}}{beside}"
+                                             "<extra></extra>"))
     fig.update_layout(title=title, height=int(min(900, max(320, 14 * n + 140))), margin=dict(l=60, r=20, t=40, b=60))
     fig.update_xaxes(title="later head (reads)", tickangle=-90, showticklabels=n <= 64)
     fig.update_yaxes(title="earlier head (writes)", autorange="reversed", showticklabels=n <= 64)
+    return fig
+
+
+def mechanism_figure(result, *, title: str = "") -> go.Figure:
+    """A MechanismSeries against training step: the induction head's prefix-matching score and OV copying score
+    (left axis, both in [-1, 1]), and the K-composition from each previous-token head into it with the random
+    baseline's band (right axis): the mechanism forming beside the score (Olsson et al. 2022)."""
+    from plotly.subplots import make_subplots
+
+    steps = [r["step"] for r in result.rows]
+    head = head_name(*result.induction_head)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=steps, y=[r["prefix_matching"] for r in result.rows], mode="lines+markers",
+                             name=f"{head} prefix matching"), secondary_y=False)
+    fig.add_trace(go.Scatter(x=steps, y=[r["copying"] for r in result.rows], mode="lines+markers",
+                             name=f"{head} OV copying", line=dict(dash="dot")), secondary_y=False)
+    for i, source in enumerate(result.previous_token_heads):
+        name = head_name(*source)
+        fig.add_trace(go.Scatter(x=steps, y=[r["k_composition"][i]["K"] for r in result.rows], mode="lines+markers",
+                                 name=f"K-composition {name} → {head}"), secondary_y=True)
+    if result.random_mean is not None:
+        fig.add_trace(go.Scatter(x=[steps[0], steps[-1]], y=[result.strong_above] * 2, mode="lines",
+                                 line=dict(color="grey", dash="dash"), name="random matrices: mean + 3 sd"),
+                      secondary_y=True)
+    if result.appears is not None:
+        fig.add_vline(x=result.appears, line=dict(color="grey", dash="dot"))
+    fig.update_layout(title=title, height=420, margin=dict(l=60, r=60, t=50, b=50), legend=dict(orientation="h"))
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title="prefix matching, OV copying", range=[-1.05, 1.05], secondary_y=False)
+    fig.update_yaxes(title="K-composition", rangemode="tozero", secondary_y=True)
     return fig

@@ -76,3 +76,21 @@ def attention_heads(config) -> int:
     """Heads that attend: ConvBERT gives only num_attention_heads // head_ratio of them to attention."""
     heads = int(config.num_attention_heads)
     return heads // int(config.head_ratio) if config.model_type == "convbert" else heads
+
+
+# Which weight reader (`analyses.circuits`) reads a family's attention, embedding and unembedding matrices for the
+# weight-based role scores (copying, composition): one per module layout, named here by transformers' model_type.
+# A family missing here keeps its behavioural roles; its copying and composition are a one-line note.
+WEIGHT_READERS: dict[str, str] = {
+    "bert": "bert", "roberta": "roberta", "xlm-roberta": "roberta", "electra": "electra", "roformer": "roformer",
+    "albert": "albert", "distilbert": "distilbert",
+    "gpt2": "gpt2", "gpt_neo": "gpt_neo", "gpt_neox": "gpt_neox", "opt": "opt",
+    "llama": "llama", "mistral": "llama", "qwen2": "llama",
+}
+# Families whose queries and keys are rotated by position: their W_QK is the bilinear form at relative offset 0.
+ROTARY = frozenset({"roformer", "gpt_neox", "llama", "mistral", "qwen2"})
+
+
+def weight_reader(config) -> str | None:
+    """The weight reader of this family (a key of `analyses.circuits.READERS`), or None where none is written."""
+    return WEIGHT_READERS.get(config.model_type)
