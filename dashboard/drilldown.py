@@ -101,8 +101,10 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
     left.plotly_chart(distribution_figure({head_name(*x): result.per_trial[state.target][:, x[0], x[1]] for x in heads},
                                           baseline=result.baseline, title=f"{state.target} across trials"),
                       width="stretch")
-    right.plotly_chart(offset_figure({head_name(*x): result.offsets[x] for x in heads}, baseline=result.baseline,
-                                     title="attention by offset"), width="stretch")
+    profile, around = result.offsets_for(state.target)  # offset 0 is the selected target's own score
+    right.plotly_chart(offset_figure({head_name(*x): profile[x] for x in heads}, baseline=result.baseline,
+                                     title=f"attention by offset from {around}", x_title=f"offset from {around}"),
+                       width="stretch")
     if result.word_split is not None:  # the study's question: the earlier word's first piece or the rest?
         st.plotly_chart(distribution_figure({"first piece": result.word_split["first"][:, layer, head],
                                              "continuation pieces": result.word_split["rest"][:, layer, head]},

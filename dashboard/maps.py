@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from induction.config import ABLATION_MODES, SIGNAL_RATIO, head_name, parse_head
+from induction.config import ABLATION_MODES, PAPER_SEGMENT, SIGNAL_RATIO, head_name, parse_head
 
 from .state import copy_to, select_head
 
@@ -42,6 +42,9 @@ def run_caption(result, state) -> str:
     """The run a map shows, said before it: model, setup, protocol, target, trials, seed, segment, K masks."""
     c = result.config
     segment = f"segment {c.segment}" + (" (the default)" if state.segment is None else "")
+    if c.paper_segment_cut():
+        segment = (f"segment {c.segment} (the paper's {PAPER_SEGMENT[c.setup]} cut to the longest that fits "
+                   f"{c.model}'s positions)")
     masks = f" · **{result.masks} masks** per trial, {c.mask_span} (set on Several masks)" if result.masks > 1 else ""
     return (f"{c.model} · {c.setup} setup · {c.protocol} protocol · target **{state.target}** · {result.trials} "
             f"trials · seed {c.seed} · {segment}{masks}")

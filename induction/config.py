@@ -176,6 +176,12 @@ class MapConfig:
     def targets(self) -> tuple[str, ...]:
         return targets_for(self.setup, self.unit)
 
+    def paper_segment_cut(self) -> bool:
+        """A paper-protocol run whose segment is shorter than the study's (the dashboard cuts it to fit a small
+        model's positions, and says so)."""
+        return (self.protocol == "paper" and self.segment is not None
+                and self.segment < PAPER_SEGMENT.get(self.setup, self.segment))
+
 
 def targets_for(setup: str, unit: str = "token") -> tuple[str, ...]:
     """The targets a map of this setup and unit has: the one place that decides it."""

@@ -248,7 +248,8 @@ def distribution_figure(values, *, baseline: float, title: str = "",
     return fig
 
 
-def offset_figure(profile, *, baseline: float, title: str = "") -> go.Figure:
+def offset_figure(profile, *, baseline: float, title: str = "",
+                  x_title: str = "offset from the previous instance") -> go.Figure:
     """Mean attention at previous-instance + k, k in -5..+5; `profile`: one array, or name -> array."""
     series = profile if isinstance(profile, dict) else {"": profile}
     fig = go.Figure()
@@ -260,7 +261,7 @@ def offset_figure(profile, *, baseline: float, title: str = "") -> go.Figure:
                   annotation_position="top right")
     fig.update_layout(title=title, height=280, margin=dict(l=50, r=20, t=40, b=40))
     # every other offset labelled: eleven ticks crowd a half-width panel at 800 pixels
-    fig.update_xaxes(title="offset from the previous instance", tickvals=list(OFFSETS)[::2], tickfont=dict(size=10))
+    fig.update_xaxes(title=x_title, tickvals=list(OFFSETS)[::2], tickfont=dict(size=10))
     fig.update_yaxes(title="attention", rangemode="tozero")
     return fig
 
@@ -323,7 +324,8 @@ def tokens_figure(windows: list[list[str]], occurrences: list[dict], selected: i
     index = {(o["window"], o["position"]): k for k, o in enumerate(occurrences)}
     earlier = {(o["window"], o["earlier"]) for o in occurrences}
     chosen = (occurrences[selected]["window"], occurrences[selected]["position"]) if selected is not None else None
-    cells = [(w, i, t) for w, window in enumerate(windows) for i, t in enumerate(window)][:most]
+    cells = [(w, i, "?" if t is None else str(t)) for w, window in enumerate(windows)
+             for i, t in enumerate(window)][:most]
     colours = ["#d62728" if (w, i) == chosen else "#ff9f40" if (w, i) in index else "#ffd9a8" if (w, i) in earlier
                else "#ececec" for w, i, _ in cells]
     ink = ["white" if (w, i) == chosen else "#222" for w, i, _ in cells]  # the masked chip: white on red
