@@ -50,6 +50,18 @@ def run_caption(result, state) -> str:
             f"trials · seed {c.seed} · {segment}{masks}")
 
 
+CAPTURE_PATHS = {"interface": "read inside the model's attention function",
+                 "fallback": "read from the attention weights the model returns (output_attentions)"}
+
+
+def timing(result) -> str:
+    """Where a map came from, in words: the cache (no time spent now) or a computation and its time; and how the
+    attention was read (the capture path)."""
+    how = CAPTURE_PATHS.get(result.capture_path, result.capture_path)
+    where = "from the cache" if result.cached else f"computed in {result.elapsed_s:.2f}s"
+    return f"{where} · attention {how} (the {result.capture_path} capture path)"
+
+
 def clicked_data(chart_key: str) -> list | None:
     """The customdata of the point a click on `chart_key` selected, if any."""
     points = (st.session_state.get(chart_key) or {}).get("selection", {}).get("points", [])

@@ -13,7 +13,10 @@ import re
 
 import pytest
 
+from induction.analyses.dynamics import appearance_step
+
 from .page_checks import assert_clean, open_page
+from .test_app import click_point
 
 visit = functools.partial(open_page, timeout=300)
 
@@ -73,3 +76,49 @@ def test_compare_across_depths_says_two_bins_rank_nothing(fresh_cache):
     at = visit("views/compare.py", model="toy", model2="minilm", segment=8)
     rho = next(m for m in at.metric if m.label.startswith("Spearman"))
     assert rho.value == "undefined" and "only 2 depth bins" in texts(at)
+
+
+def test_no_head_formed_is_no_step():
+    """Build 4: a formation step needs a head that passes SIGNAL_RATIO x the uniform baseline."""
+    assert appearance_step([(0, 0.02), (100, 0.028), (200, 0.027)], floor=0.05) is None
+    assert appearance_step([(0, 0.02), (100, 0.3), (200, 0.6)], floor=0.05) == 100
+    assert appearance_step([(0, 0.02), (100, 0.04), (200, 0.06)], floor=0.05) == 200  # half the top is under the floor
+
+
+def test_dynamics_scores_an_encoder_series_with_its_own_setup(fresh_cache):
+    """Item 2: from /dynamics?model=trained-gpt, the trained-bert series was scored with the repeat setup's
+    induction target and said "heads form: step 0"."""
+    at = visit("views/dynamics.py", model="trained-gpt", trials=6)
+    at.selectbox(key="dyn_choice").select("trained-bert").run()
+    assert_clean(at)
+    caption = next(c.value for c in at.main.caption if "checkpoints" in c.value)
+    assert "setup standard" in caption and "target **prev**" in caption
+    assert "scored with its own standard setup" in texts(at)
+    formed = next(m.value for m in at.markdown if "Induction heads appear" in m.value)
+    steps = [int(v) for v in re.findall(r"step (\d+)", formed)]
+    assert "no head formed" in formed or (steps and steps[0] > 0)  # not the first checkpoint
+
+
+def test_dynamics_opened_with_a_series_shows_that_series(fresh_cache):
+    """Issue 34: /dynamics?model=trained-bert showed trained-gpt's series and said the sidebar's standard setup
+    does not run on it."""
+    at = visit("views/dynamics.py", model="trained-bert", trials=6)
+    assert at.selectbox(key="dyn_choice").value == "trained-bert"
+    assert "does not run on it" not in texts(at) and "scored with its own" not in texts(at)
+    table = at.dataframe[0].value
+    assert "head" not in table.columns  # no head chosen: no column of blanks
+    assert all(m.startswith("trained-bert@step_") for m in table["model"])  # names, not server paths
+
+
+def test_a_clicked_checkpoint_opens_its_map_by_name_with_the_head_selected(fresh_cache):
+    """Item 8: the checkpoint's map showed a server path in its title and model box, and no model in its link."""
+    at = visit("views/dynamics.py", model="trained-gpt", trials=6)
+    chart = next(c for c in at.get("plotly_chart") if "dyn_chart" in c.proto.id)
+    click_point(at, chart, ["trained-gpt@step_500", 500, 1, 0], x=500, y=0.5)
+    assert_clean(at)
+    assert at.title[0].value == "Induction map"
+    assert at.query_params["model"] == "trained-gpt@step_500"
+    assert (at.query_params["layer"], at.query_params["head"]) == ("1", "0")
+    assert at.subheader[0].value == "Head L1H0"
+    page = texts(at) + " ".join(s.value for s in at.sidebar.selectbox) + str(at.sidebar.selectbox[0].options)
+    assert "/induction/toys" not in page and "trained-gpt@step_500" in at.main.caption[0].value

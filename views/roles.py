@@ -50,5 +50,5 @@ if result.composition is not None and result.layers > 1:
 named = [f"**{head_name(l, h)}** {', '.join(r)}" for l, row in enumerate(result.role_map()) for h, r in enumerate(row)
          if r]
 st.markdown("Heads with a role: " + (" · ".join(named) if named else "none"))
-st.caption(f"{'cached' if result.cached else 'computed'} in {result.elapsed_s:.1f}s")
+st.caption("from the cache" if result.cached else f"computed in {result.elapsed_s:.1f}s")
 st.download_button("Roles (JSON)", to_json_text(public(result.to_json())), "roles.json", "application/json")

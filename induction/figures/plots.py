@@ -63,9 +63,10 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
                zmax: float | None = 1.0, colorscale: str = MAP_COLORS, zmid: float | None = None,
                selected: Iterable[tuple[int, int]] = (), ablated: Iterable[tuple[int, int]] = (),
                colorbar_title: str = "score", value_name: str = "score", baseline: float | None = None,
-               values: bool | None = None) -> go.Figure:
+               values: bool | None = None, narrow: bool = False) -> go.Figure:
     """Layers (y, 0 at top) x heads (x) heatmap with clickable cells; `baseline` is marked on the colour bar,
-    and small maps (or `values=True`) show each cell's value."""
+    and small maps (or `values=True`) show each cell's value; `narrow`: a panel a quarter of the page wide, whose
+    head axis labels every third head from 7 heads on (twelve labels there ran together)."""
     layers, heads = mean.shape
     z = np.asarray(mean, dtype=float).copy()
     hover = _HOVER if sem is not None else _HOVER.replace(" ± %{customdata[3]:.4f}", "")  # no "± 0.0000"
@@ -106,7 +107,8 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
     fig.update_layout(title=title, height=height, margin=dict(l=50, r=20, t=40 if title else 10, b=40),
                       clickmode="event+select", dragmode=False, plot_bgcolor="#d9d9d9",
                       modebar=dict(orientation="v"))
-    fig.update_xaxes(title="head", dtick=1 if heads <= 12 else 2, tickangle=0, range=[-0.5, heads - 0.5],
+    dtick = (1 if heads <= 6 else 3) if narrow else 1 if heads <= 12 else 2
+    fig.update_xaxes(title="head", dtick=dtick, tickangle=0, range=[-0.5, heads - 0.5],
                      showgrid=False, zeroline=False)
     fig.update_yaxes(title="layer", dtick=1 if layers <= 24 else 2, range=[layers - 0.5, -0.5], showgrid=False,
                      zeroline=False)
@@ -307,8 +309,10 @@ def cross_figure(cross: np.ndarray, *, title: str = "") -> go.Figure:
     """[K, K] attention of one head from mask i (rows) to the earlier instance of mask j's token (columns)."""
     k = cross.shape[0]
     labels = [f"mask {i + 1}" for i in range(k)]
+    places = decimals(0.0, None, np.asarray(cross, dtype=float))  # values of 0.002-0.004 must not read 0.00
     fig = go.Figure(go.Heatmap(z=cross, x=labels, y=labels, colorscale=MAP_COLORS, zmin=0,
-                               texttemplate="%{z:.2f}", colorbar=dict(title="attention"),
+                               texttemplate=f"%{{z:.{places}f}}",
+                               colorbar=dict(title="attention", tickformat=f".{places}f"),
                                hovertemplate="from %{y} to the earlier instance of %{x}: %{z:.4f}<extra></extra>"))
     fig.update_layout(title=title, height=140 + 45 * k, margin=dict(l=60, r=20, t=40, b=40))
     fig.update_xaxes(title="earlier instance of")
