@@ -130,4 +130,4 @@ figure_downloads(for_paper(paper, f"{names[0]}  vs  {names[1]} · {first.trials}
                  data=[("Comparison (JSON)", to_json_text(payload), f"{stem}.json", "application/json"),
                        ("Comparison figures (HTML)", figures_html(figures), f"{stem}_panels.html", "text/html")])
 if s.pop("_open_head", False):
-    st.switch_page("views/head.py")
+    view.open_page("views/head.py", "head")

@@ -9,7 +9,7 @@ from dashboard import library
 from dashboard.maps import clicked_data
 from dashboard.pagestate import fit
 from dashboard.sidebar import _defaults, fit_to_model, kind_of, sidebar, title
-from dashboard.state import select_head
+from dashboard.state import open_page, select_head
 from induction.analyses.dynamics import ICL_LENGTHS, loss_curve, series_models
 from induction.config import SIGNAL_RATIO, InductionError, MapConfig, head_name
 from induction.figures.plots import dynamics_figure
@@ -49,7 +49,7 @@ def series_setup(series_kind: str, view_kind: str | None, setup: str, target: st
 
 # inputs (a click on a checkpoint opens its map before this page writes its own link: one history entry)
 if st.session_state.pop("open_map", False):
-    st.switch_page("views/map.py")
+    open_page("views/map.py", "map")
 state = sidebar()
 title("Training dynamics")
 shipped = [name for name in SERIES if shipped_series(name).is_dir()]

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import library
 from dashboard.sidebar import sidebar, title, use_repeat
-from dashboard.state import select_head
+from dashboard.state import open_page, select_head
 from induction import deploy
 from induction.analyses.mosaic import MOSAIC_MODELS, MOSAIC_SETUP, mosaic_figure, ordered
 from induction.figures.plots import best_text
@@ -79,4 +79,4 @@ st.caption("Hover a head for its score; click one to open its model's map with t
 st.markdown(" · ".join(f"**{t.model}** {best_text(f'L{t.best[0]}H{t.best[1]}', t.best[2], t.best[2] / t.baseline)}"
                        for t in tiles))
 if st.session_state.pop("_open_map", False):
-    st.switch_page("views/map.py")
+    open_page("views/map.py", "map")

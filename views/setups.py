@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import library, maps
 from dashboard.sidebar import kind_of, sidebar, title
-from dashboard.state import select_head
+from dashboard.state import open_page, select_head
 from induction.config import SETUP_TARGETS, SIGNAL_RATIO
 from induction.figures.plots import map_figure
 from induction.models.kinds import setups_for
@@ -50,4 +50,4 @@ for setup in setups:
             key = f"setup_{setup}_{target}"
             maps.clickable_map(map_figure(mean, sem), key=key, on_select=_open(setup, target, key))
 if st.session_state.pop("_open_head", False):
-    st.switch_page("views/head.py")
+    open_page("views/head.py", "head")

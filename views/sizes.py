@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import library, maps
 from dashboard.sidebar import sidebar, title
-from dashboard.state import clear_head, select_head
+from dashboard.state import clear_head, open_page, select_head
 from induction.config import SIGNAL_RATIO
 from induction.figures.plots import map_figure
 from induction.models.registry import CAUSAL_MODELS, OFFLINE_MODELS, SIZES
@@ -60,4 +60,4 @@ for i, name in enumerate(models):
         st.markdown("Top: " + ", ".join(f"{h.name} {h.score:.2f}" for h in top) if top[0].ratio >= SIGNAL_RATIO
                     else f"No head above {SIGNAL_RATIO:g}x uniform (best {top[0].name} {top[0].score:.4f})")
 if st.session_state.pop("_open_head", False):
-    st.switch_page("views/head.py")
+    open_page("views/head.py", "head")

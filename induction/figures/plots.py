@@ -4,7 +4,7 @@ Why a heatmap with an invisible scatter on top: Streamlit's `on_select` delivers
 no clicks for heatmap cells, but does for scatter points. The heatmap draws the
 colours; one transparent square marker per (layer, head), carrying
 `customdata=[layer, head, score, sem]` as plain lists, takes hover and clicks
-anywhere in its cell (`cover_size`).
+anywhere in its cell (`whole_cells`).
 The selected head is drawn as a rectangle, never fed back as `selectedpoints`.
 """
 
@@ -46,16 +46,15 @@ def best_text(name: str, score: float, ratio: float) -> str:
     return f"best {name} {score_text(score)} ({ratio_text(ratio)})"
 
 
-WIDEST = 2000  # px: no figure of the dashboard is drawn wider (a cell is at most WIDEST / columns wide)
+HIT_SIZE = 4  # px: the invisible markers that take a map's hovers and clicks (see `whole_cells`)
 
 
-def cover_size(rows: int, cols: int, plot_height: float, plot_width: float = WIDEST) -> int:
-    """The size (px) of an invisible square marker that covers its whole cell, so a hover or click anywhere in the
-    cell finds it. Plotly hovers, among the points whose marker holds the cursor, the one whose centre is closest:
-    on a regular grid that is the cell under the cursor, so markers may overlap their neighbours freely; they
-    need only reach the cell's corners (the half-diagonal) in the widest figure the page draws."""
-    cell_w, cell_h = plot_width / max(cols, 1), plot_height / max(rows, 1)
-    return int(np.ceil(2 * np.hypot(cell_w, cell_h))) + 2
+def whole_cells(fig: go.Figure) -> go.Figure:
+    """Hovers and clicks anywhere in a cell, not only on its centre's marker: with no hover cutoff, Plotly hovers the
+    point whose centre is nearest the cursor, which on a regular grid is the cell under it. The markers stay small
+    (HIT_SIZE): Plotly scores every marker that covers the cursor alike and takes the last, so markers as large as
+    their cells would hand a cell's edge to its neighbour."""
+    return fig.update_layout(hoverdistance=-1)
 
 
 def _height(layers: int) -> int:
@@ -91,7 +90,6 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
     custom = np.stack([ll.ravel(), hh.ravel(), np.nan_to_num(z.ravel()), sem.ravel()], axis=1).tolist()
     height = _height(layers)
     marker = max(6, min(40, int((height - 110) / max(layers, 1) * 0.9)))  # the ablated cross's size
-    cover = cover_size(layers, heads, height - 80)  # a click anywhere in a cell selects it (not only its centre)
     fig = go.Figure()
     places = decimals(zmin, zmax, z)
     colorbar = dict(title=colorbar_title, tickformat=f".{places}f")  # plain decimals: never "800μ" or "0.00101"
@@ -107,7 +105,7 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
     fig.add_trace(go.Scatter(
         x=hh.ravel().tolist(), y=ll.ravel().tolist(), mode="markers", customdata=custom,
         hovertemplate=hover.replace("VALUE", value_name),
-        marker=dict(symbol="square", size=cover, opacity=0, color="black"), showlegend=False, name="heads",
+        marker=dict(symbol="square", size=HIT_SIZE, opacity=0, color="black"), showlegend=False, name="heads",
         selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
     ))
     if ablated:
@@ -121,6 +119,7 @@ def map_figure(mean: np.ndarray, sem: np.ndarray | None = None, *, title: str = 
     fig.update_layout(title=title, height=height, margin=dict(l=50, r=20, t=40 if title else 10, b=40),
                       clickmode="event+select", dragmode=False, plot_bgcolor="#d9d9d9",
                       modebar=dict(orientation="v"))
+    whole_cells(fig)
     dtick = (1 if heads <= 6 else 3) if narrow else 1 if heads <= 12 else 2
     fig.update_xaxes(title="head", dtick=dtick, tickangle=0, range=[-0.5, heads - 0.5],
                      showgrid=False, zeroline=False)

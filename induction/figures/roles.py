@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from induction.analyses.roles import COPY_MIN, ROLE_FLOORS, ROLES
 from induction.config import SIGNAL_RATIO, head_name
-from induction.figures.plots import cover_size
+from induction.figures.plots import HIT_SIZE, whole_cells
 
 # the role a cell is coloured by, most specific first; the cell's text lists all of a head's roles
 PRIORITY = ("induction", "duplicate", "previous-token", "next-token", "sink", "local", "copying")
@@ -57,7 +57,7 @@ def roles_figure(result, *, selected: Iterable[tuple[int, int]] = (), title: str
     fig.add_trace(go.Scatter(
         x=[h for _, h in cells], y=[l for l, _ in cells], mode="markers", name="heads", showlegend=False,
         customdata=[[l, h, ", ".join(role_map[l][h]) or "none", _hover_scores(result, l, h)] for l, h in cells],
-        marker=dict(symbol="square", size=cover_size(layers, heads, height - 80), opacity=0, color="black"),
+        marker=dict(symbol="square", size=HIT_SIZE, opacity=0, color="black"),
         hovertemplate="<b>L%{customdata[0]}H%{customdata[1]}</b>: %{customdata[2]}<br>%{customdata[3]}"
                       "<extra></extra>",
         selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0))))
@@ -69,7 +69,7 @@ def roles_figure(result, *, selected: Iterable[tuple[int, int]] = (), title: str
                      zeroline=False)
     fig.update_yaxes(title="layer", dtick=1 if layers <= 24 else 2, range=[layers - 0.5, -0.5], showgrid=False,
                      zeroline=False)
-    return fig
+    return whole_cells(fig)  # a click anywhere in a head's cell
 
 
 def _hover_scores(result, layer: int, head: int) -> str:
