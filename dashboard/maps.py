@@ -23,7 +23,8 @@ def null_notice(best, baseline: float, target: str) -> None:
     """Say the map is null; a null map is drawn rescaled, so the "Rescale colours" box is ticked to say so."""
     s = st.session_state
     if not s.rescale:
-        s.rescale, s.auto_rescaled = True, True
+        s.rescale, s.auto_rescaled, s._rescale_auto = True, True, True  # the app's, not the user's: a model
+        # switch gives it back (sidebar._on_model_change)
         s.notices = [*s.get("_shown", []), *s.get("notices", [])]  # this run's notices are shown again
         st.rerun()  # the sidebar, drawn already, shows the box ticked
     ticked = " (the app ticked “Rescale colours to the data”)" if s.pop("auto_rescaled", False) else ""

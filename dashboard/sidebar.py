@@ -50,6 +50,8 @@ def _on_model_change() -> None:
         st.session_state.model = choice
         clear_head()
         fit_to_model(restore=True)
+        if st.session_state.pop("_rescale_auto", False):  # ticked by the app for the last model's null map
+            st.session_state.rescale = False
 
 
 def kind_of(model: str) -> str | None:
@@ -127,12 +129,23 @@ def chosen_copy(field: str, widget: str):
     return callback
 
 
+def _on_rescale_change() -> None:
+    st.session_state.rescale = st.session_state.w_rescale
+    st.session_state._rescale_auto = False  # the user's choice now: it stays across models
+
+
 def _on_segment_change() -> None:
     st.session_state.segment = None if st.session_state.w_segment_auto else int(st.session_state.w_segment)
 
 
 def _model_label(name: str) -> str:
-    return name if name == OTHER or name not in KNOWN_MODELS else f"{name} — {KNOWN_MODELS[name].note}"
+    """The model and a short note in words (no markdown backticks, which a select box prints as they are; no
+    parenthesised detail, which the narrow box cuts anyway)."""
+    if name == OTHER or name not in KNOWN_MODELS:
+        return name
+    note = KNOWN_MODELS[name].note.replace("`", "")
+    short = note.split(" (")[0].split(": ")[0]
+    return f"{name} — {short[:56].rstrip()}{'…' if len(short) > 56 else ''}"
 
 
 def title(text: str) -> None:
@@ -234,7 +247,7 @@ def sidebar() -> ViewState:
                 st.number_input("Segment length", 1, limits.max_segment, key="w_segment",
                                 on_change=_on_segment_change)
         if "rescale" in inputs:
-            st.checkbox("Rescale colours to the data", key="w_rescale", on_change=copy_to("rescale", "w_rescale"))
+            st.checkbox("Rescale colours to the data", key="w_rescale", on_change=_on_rescale_change)
         if inputs != ALL_INPUTS:
             st.caption("This page reads only the inputs above; the map pages' setup, target and segment are kept "
                        "for them.")

@@ -68,7 +68,8 @@ left, right = st.columns([3, 2])
 with left:
     selected = [(state.layer, state.head)] if state.head_selected() else []
     clickable_map(map_figure(mean, sem, zmin=float(mean.min()), zmax=float(mean.max()), selected=selected,
-                             title=f"{target}: {result.trials} occurrences, baseline {result.baseline:.4f}"))
+                             title=f"{state.model} · your text · {target} · {result.trials} occurrences · seed "
+                                   f"{state.seed} · baseline {result.baseline:.4f}"))
 with right:
     st.dataframe(pd.DataFrame(result.top_heads(target, 8))[["name", "score", "sem", "ratio"]].round(4),
                  hide_index=True)

@@ -252,8 +252,13 @@ def distribution_figure(values, *, baseline: float, title: str = "",
     `values`: one array, or name -> array to overlay several heads."""
     series = values if isinstance(values, dict) else {"": values}
     fig = go.Figure()
+    finite = [np.asarray(v, dtype=float)[np.isfinite(np.asarray(v, dtype=float))] for v in series.values()]
+    low = min([baseline, *(float(v.min()) for v in finite if v.size)])
+    high = max([baseline, *(float(v.max()) for v in finite if v.size)])
+    size = (high - low) / 30 or 1e-6  # 30 bins across the data and the line: bars as wide as the axis shows them
     for name, v in series.items():
-        fig.add_trace(go.Histogram(x=np.asarray(v).tolist(), nbinsx=30, name=name, opacity=0.6 if name else 1.0,
+        fig.add_trace(go.Histogram(x=np.asarray(v).tolist(), xbins=dict(start=low, end=high + size, size=size),
+                                   name=name, opacity=0.6 if name else 1.0,
                                    hovertemplate=f"{name} %{{x}}<br>%{{y}} trials<extra></extra>"))
     fig.update_layout(barmode="overlay", showlegend=len(series) > 1)
     fig.add_vline(x=baseline, line=dict(color="#555", dash="dash"), annotation_text=line_label)
