@@ -12,9 +12,11 @@ import json
 import re
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from induction.analyses.dynamics import appearance_step
 
+from .conftest import ROOT
 from .page_checks import assert_clean, open_page
 from .test_app import click_point
 
@@ -122,3 +124,125 @@ def test_a_clicked_checkpoint_opens_its_map_by_name_with_the_head_selected(fresh
     assert at.subheader[0].value == "Head L1H0"
     page = texts(at) + " ".join(s.value for s in at.sidebar.selectbox) + str(at.sidebar.selectbox[0].options)
     assert "/induction/toys" not in page and "trained-gpt@step_500" in at.main.caption[0].value
+
+
+def test_several_masks_on_a_decoder_says_once_it_applies_to_encoders(fresh_cache):
+    """Item 5: /masks?model=trained-gpt drew "mask 1: induction", answered K>=2 with CLI flags, plotted one point."""
+    at = visit("views/masks.py", model="trained-gpt")
+    assert not at.get("plotly_chart") and not at.error
+    notes = [i.value for i in at.info if "applies to encoders only" in i.value]
+    assert len(notes) == 1 and "--" not in texts(at)
+    at = visit("views/masks.py", model="toy", setup="repeat", target="induction", masks=2)  # repeat masks nothing
+    assert "standard setup" in texts(at) and at.get("plotly_chart")
+
+
+def test_one_point_is_no_curve(fresh_cache):
+    """Item 5: the curve over K plotted a single point."""
+    at = visit("views/masks.py", model="toy", masks=2)
+    next(b for b in at.button if b.label.startswith("Curve over K")).click().run()
+    assert_clean(at)
+    curves = [s for s in specs(at) if s["layout"].get("xaxis", {}).get("title", {}).get("text") == "masks (K)"]
+    assert all(len(trace["x"]) >= 2 for c in curves for trace in c["data"])
+
+
+def test_a_long_paste_on_minilm_is_estimated_as_it_takes_and_sampling_is_said(fresh_cache):
+    """Item 10: 7,000 characters on minilm said about 4 s and took 13.7 s; occurrences were sampled silently."""
+    from dashboard.text_panels import wait_note
+
+    assert int(re.search(r"about (\d+) s", wait_note(7000, 6 * 12)).group(1)) >= 12
+    at = visit("views/text.py", model="toy")
+    at.text_area(key="user_text").input(" ".join(f"t{100 + i % 12}" for i in range(900))).run()
+    assert_clean(at)
+    assert any("repeated-token occurrences" in i.value and "are scored" in i.value for i in at.info)
+
+
+def test_the_map_says_where_it_came_from_in_words(fresh_cache):
+    """Item 11: "cached in 0.00s" right after a computation; "interface capture path" unexplained."""
+    at = visit("views/map.py", model="toy")
+    first = texts(at)
+    assert "attention read inside the model's attention function" in first and "cached in" not in first
+    at.run()
+    assert "from the cache" in texts(at) and "cached in" not in texts(at)
+
+
+def test_the_mosaic_never_offers_a_decoders_masked_map_and_drops_its_button(fresh_cache):
+    """Item 12: with the triple setup it asked to compute decoders' triple maps; the button stayed after Compute."""
+    at = visit("views/mosaic.py", model="toy", setup="triple", target="earlier")
+    button = next(b for b in at.button if b.label.startswith("Compute "))
+    assert "toy-gpt" not in button.label and "trained-gpt" not in button.label
+    assert "no triple map (decoders run only the repeat setup)" in texts(at)
+    button.click().run()
+    assert_clean(at)
+    assert not any(b.label.startswith("Compute ") for b in at.button) and at.get("plotly_chart")
+
+
+def test_head_roles_say_what_local_and_induction_read(fresh_cache):
+    """Item 13: toy L0H0 would be local by the page's rule; the encoder's induction role is another score."""
+    at = visit("views/roles.py", model="toy")
+    page = texts(at)
+    assert "not also called local" in page and "standard setup's `prev`" in page
+
+
+def test_ablation_and_several_masks_name_their_run(fresh_cache):
+    """Item 14 (build 5): a screenshot or export of Ablation or Several masks named no model, setup or seed."""
+    at = visit("views/ablation.py", model="toy", ablate="L1H0")
+    run = "toy · standard · prev · 4 trials · seed 0"
+    assert any(run in json.dumps(s["layout"].get("title", ""), ensure_ascii=False) for s in specs(at))
+    download = next(b for b in at.get("download_button") if b.proto.label == "Ablation (JSON)")
+    assert "ablation_toy_standard_prev_zero_4trials_seed0" in download.proto.id
+    at = visit("views/masks.py", model="toy", masks=2)
+    assert at.main.caption[1].value.startswith("toy · standard setup") and "seed 0" in at.main.caption[1].value
+
+
+def test_effects_on_a_model_without_a_head_says_so_before_any_button(fresh_cache):
+    """Item 15: Effects for minilm offered "Compute effects" and a cost before saying it has no MLM head."""
+    at = visit("views/effects.py", model="minilm", segment=8)
+    assert not any(b.label == "Compute effects" for b in at.button)
+    assert any("has none" in i.value and "masked-LM head" in i.value for i in at.info)
+
+
+def test_stale_settings_do_not_follow_the_user(fresh_cache):
+    """Item 15: the app's rescale for minilm stayed on for toy; trial=60 of 4 trials showed another trial silently;
+    the "app changed setup" banner showed on About."""
+    at = visit("views/map.py", model="minilm", segment=8)
+    assert at.query_params["rescale"] == "1"  # minilm's map is null: the app ticked it
+    at.sidebar.selectbox(key="w_model").select("toy").run()
+    assert_clean(at)
+    assert "rescale" not in at.query_params and at.checkbox(key="w_rescale").value is False
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)  # the link opens the map page itself
+    for key, value in dict(model="toy", trials=4, trial=60, layer=1, head=0).items():
+        at.query_params[key] = str(value)
+    at.run()
+    assert_clean(at)
+    assert any("ignored trial=60" in w.value for w in at.warning) and "trial" not in at.query_params
+    assert at.number_input(key="sample_trial").value == 0
+    at = visit("views/about.py", model="toy")
+    at.sidebar.selectbox(key="w_model").select("toy-gpt").run()
+    assert not any("The app changed" in w.value for w in at.warning)
+    at.switch_page("views/map.py").run()
+    assert any("The app changed" in w.value for w in at.warning)  # said on the next page that reads the setup
+
+
+def test_cosmetics():
+    """Item 16: 0.00 in every joint-attention cell, 12 head labels run together, cut labels with backticks, a typo
+    told a network would fix it."""
+    import numpy as np
+
+    from dashboard.sidebar import _model_label
+    from induction.figures.plots import cross_figure, map_figure
+    from induction.models.registry import KNOWN_MODELS
+
+    cross = cross_figure(np.full((2, 2), 0.003) + np.eye(2) * 0.001)
+    assert cross.data[0].texttemplate not in ("%{z:.2f}",) and "5f" in cross.data[0].texttemplate
+    assert map_figure(np.zeros((6, 12)), narrow=True).layout.xaxis.dtick == 3
+    assert all("`" not in _model_label(m) and len(_model_label(m)) < 80 for m in KNOWN_MODELS)
+
+
+def test_a_misspelled_model_is_told_so(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    from induction.models.loading import describe
+
+    with pytest.raises(Exception) as caught:
+        describe("gpt-99")
+    assert "is not a model this app knows" in str(caught.value) and "toy-gpt" in str(caught.value)

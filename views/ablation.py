@@ -68,7 +68,7 @@ stem = file_stem("ablation", public({"model": state.model})["model"].removeprefi
                  state.target, state.mode, f"{clean.trials}trials", f"seed{state.seed}")
 payload = {"model": public({"model": state.model})["model"], "setup": state.setup, "target": state.target,
            "trials": clean.trials, "seed": state.seed, **public(result.to_json())}
-st.download_button("Ablation (JSON)", to_json_text(payload), f"{stem}.json", "application/json")
+st.download_button("Ablation (JSON)", to_json_text(payload), f"{stem}.json", "application/json", key=f"dl_{stem}")
 
 st.subheader("Cumulative sweep")
 k = st.slider("Ablate the top 1..k heads of the clean map", 1, min(12, clean.layers * clean.heads), 3, key="sweep_k")

@@ -76,4 +76,4 @@ stem = file_stem("effects", public({"model": state.model})["model"].removeprefix
                  state.target, result.mode, f"{result.trials}trials", f"seed{state.seed}")
 payload = {"model": public({"model": state.model})["model"], "setup": state.setup, "target": state.target,
            "trials": result.trials, "seed": state.seed, **public(result.to_json())}
-st.download_button("Effects (JSON)", to_json_text(payload), f"{stem}.json", "application/json")
+st.download_button("Effects (JSON)", to_json_text(payload), f"{stem}.json", "application/json", key=f"dl_{stem}")
