@@ -78,7 +78,8 @@ st.metric(f"{result.definition}, {variant}", f"{result.mean:.4f}", f"± {result.
           delta_color="off")
 st.caption(f"{len(result.per_trial)} trials · {result.eligible_documents} eligible documents · "
            f"{result.skipped_documents} shorter documents skipped · corpus hash {result.corpus_hash}")
-st.plotly_chart(distribution_figure(result.per_trial, baseline=0.0, title="per-trial score",
+run = f"{state.model} · {corpus} · {variant} · {len(result.per_trial)} trials · seed {state.seed}"
+st.plotly_chart(distribution_figure(result.per_trial, baseline=0.0, title=f"per-trial score · {run}",
                                     x_title=f"{result.definition} of one trial (nats)",
                                     line_label="no help from context"), width="stretch")
 if result.curve:
@@ -87,5 +88,5 @@ if result.curve:
     st.plotly_chart(curve_figure(lengths, {what: ([result.curve[n][0] for n in lengths],
                                                                  [result.curve[n][1] for n in lengths])},
                                  x_title="token n" if variant == "next-token" else "context length (tokens)",
-                                 y_title="loss"), width="stretch")
+                                 y_title="loss", title=f"ICL curve · {run}"), width="stretch")
 st.download_button("ICL result (JSON)", to_json_text(result.to_json()), "icl.json", "application/json")
