@@ -246,3 +246,25 @@ def test_a_misspelled_model_is_told_so(monkeypatch, tmp_path):
     with pytest.raises(Exception) as caught:
         describe("gpt-99")
     assert "is not a model this app knows" in str(caught.value) and "toy-gpt" in str(caught.value)
+
+
+SETUP_PAGES = ("map", "head", "sizes", "compare", "masks", "ablation", "effects", "mosaic")
+
+
+@pytest.mark.parametrize("page", SETUP_PAGES)
+@pytest.mark.parametrize("model, setup, target", [("toy", "repeat", "induction"), ("toy-gpt", "triple", "later")])
+def test_every_setup_page_follows_the_model_and_says_so_once(page, model, setup, target, fresh_cache):
+    """Build 1: a link whose setup does not apply to the model (or to the page) never computes or offers it, never
+    answers with a CLI flag, and says what the page runs once."""
+    from dashboard.pagestate import fit
+
+    at = visit(f"views/{page}.py", model=model, setup=setup, target=target, ablate="L1H0")
+    page_text = texts(at)
+    assert "--" not in page_text
+    kind = "causal" if model == "toy-gpt" else "encoder"
+    view_setup = "repeat" if kind == "causal" else setup  # the sidebar gives a decoder its repeat setup
+    fitted = fit(page, kind, view_setup, "induction" if kind == "causal" else target, model=model)
+    if fitted.note:
+        assert sum(fitted.note in i.value for i in at.info) == 1, fitted.note
+    if not fitted.runs:
+        assert not at.get("plotly_chart")

@@ -82,7 +82,9 @@ run = f"{state.model} · {corpus} · {variant} · {len(result.per_trial)} trials
 st.plotly_chart(distribution_figure(result.per_trial, baseline=0.0, title=f"per-trial score · {run}",
                                     x_title=f"{result.definition} of one trial (nats)",
                                     line_label="no help from context"), width="stretch")
-if result.curve:
+if result.curve and len(result.curve) < 2:  # one point is no curve
+    st.caption(f"The ICL curve needs two context lengths; only {next(iter(result.curve))} tokens fits {state.model}.")
+elif result.curve:
     lengths = list(result.curve)
     what = "next-token loss of token n" if variant == "next-token" else "masked-token loss"
     st.plotly_chart(curve_figure(lengths, {what: ([result.curve[n][0] for n in lengths],
