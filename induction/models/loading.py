@@ -31,7 +31,7 @@ from induction.models.families import (
 )
 from induction.models.hub import hub_kwargs, in_hf_cache, offline_hint
 from induction.models.kinds import model_kind
-from induction.models.registry import ASSETS, KNOWN_MODELS, checkpoint_folder, spec_of
+from induction.models.registry import ASSETS, KNOWN_MODELS, checkpoint_folder
 from induction.trials.rrt import VocabSpec
 
 _UNUSED = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")
@@ -221,7 +221,7 @@ def describe(name: str) -> ModelInfo:
     if config.model_type == "big_bird":  # longer inputs switch to block-sparse attention: not captured
         max_pos = min(max_pos, bigbird_full_positions(config))
     max_pos -= position_offset(config)  # RoBERTa-style: positions start after the padding index
-    spec = spec_of(name)
+    spec = KNOWN_MODELS.get(name)  # a checkpoint (trained-gpt@step_500) keeps the folder's defaults, as by its path
     info = ModelInfo(name=name, source=source, local=local,
                      fingerprint=fingerprint or f"rev:{getattr(config, '_commit_hash', None) or 'unknown'}",
                      layers=int(config.num_hidden_layers), heads=attention_heads(config),
