@@ -9,6 +9,7 @@
 - `drilldown`: the head drill-down
 - `effects_panels`, `text_panels`: the Effects and Your text pages' panels
 - `viewstate`: the whole view state to and from URL query parameters (free of Streamlit)
+- `pagestate`: what each page runs for each kind of model, from the compatibility matrix (free of Streamlit)
 
 Nothing here imports torch or transformers, and nothing here builds sequences.
 """

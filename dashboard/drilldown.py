@@ -79,7 +79,12 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
 
         scroll_here("drilldown")
     _named_roles(state, result, layer, head)
-    st.session_state.sample_trial = min(state.trial, result.trials - 1)
+    if state.trial >= result.trials:  # a link's trial past this run's trials: said, and the link follows
+        st.warning(f"ignored trial={state.trial}: this run has {result.trials} trials (0..{result.trials - 1}); "
+                   "showing trial 0")
+        st.session_state.trial = 0
+        sync_url(current_state())
+    st.session_state.sample_trial = min(st.session_state.trial, result.trials - 1)
     trial = st.number_input("Sample trial", 0, result.trials - 1, key="sample_trial",
                             on_change=copy_to("trial", "sample_trial"))
     try:
@@ -87,30 +92,35 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
     except InductionError as exc:
         st.error(str(exc))
         return
+    c = result.config
+    run = f"{c.model} · {c.setup} · {state.target} · {result.trials} trials · seed {c.seed}"
     mean, sem = result.stats(state.target)
     st.markdown(f"**{state.target}** score **{mean[layer, head]:.4f} ± {sem[layer, head]:.4f}** over "
                 f"{result.trials} trials; uniform baseline {result.baseline:.4f} "
                 f"({mean[layer, head] / result.baseline:.1f}x).")
-    st.plotly_chart(row_figure(detail, title=f"{detail.query_label} attention on trial {trial} (targets in orange)"),
-                    width="stretch", key="row_chart")
+    st.plotly_chart(row_figure(detail, title=f"{name}: {detail.query_label} attention on trial {trial} (targets in "
+                                             f"orange) · {run}"), width="stretch", key="row_chart")
     others = [head_name(l, h) for l in range(result.layers) for h in range(result.heads) if (l, h) != (layer, head)]
     compare = st.multiselect("Compare with", others, key="compare_heads", max_selections=5,
                              help="overlay other heads' score distributions and offset profiles")
     heads = [(layer, head), *(parse_head(n) for n in compare)]
     left, right = st.columns(2)
     left.plotly_chart(distribution_figure({head_name(*x): result.per_trial[state.target][:, x[0], x[1]] for x in heads},
-                                          baseline=result.baseline, title=f"{state.target} across trials"),
+                                          baseline=result.baseline, title=f"{state.target} across trials · {run}"),
                       width="stretch")
-    right.plotly_chart(offset_figure({head_name(*x): result.offsets[x] for x in heads}, baseline=result.baseline,
-                                     title="attention by offset"), width="stretch")
+    profile, around = result.offsets_for(state.target)  # offset 0 is the selected target's own score
+    right.plotly_chart(offset_figure({head_name(*x): profile[x] for x in heads}, baseline=result.baseline,
+                                     title=f"attention by offset from {around} · {run}",
+                                     x_title=f"offset from {around}"),
+                       width="stretch")
     if result.word_split is not None:  # the study's question: the earlier word's first piece or the rest?
         st.plotly_chart(distribution_figure({"first piece": result.word_split["first"][:, layer, head],
                                              "continuation pieces": result.word_split["rest"][:, layer, head]},
                                             baseline=result.baseline, x_title="attention to the earlier word's pieces",
                                             title=f"{name}: how attention to the earlier word splits"),
                         width="stretch", key="word_split")
-    st.plotly_chart(pattern_figure(detail, title=f"{name} full pattern, trial {trial}"), width="stretch")
-    c = result.config  # the trial's file says which run it is of (a local folder by its last part only)
+    st.plotly_chart(pattern_figure(detail, title=f"{name} full pattern, trial {trial} · {run}"), width="stretch")
+    # the trial's file says which run it is of (a local folder by its last part only)
     model = public({"model": c.model})["model"]
     payload = {"model": model, "setup": c.setup, "protocol": c.protocol, "target": state.target,
                "trials": result.trials, "seed": c.seed, "segment": c.segment, **detail.to_json()}

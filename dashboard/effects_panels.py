@@ -7,7 +7,7 @@ import streamlit as st
 from induction.config import parse_head
 
 from .maps import clicked
-from .state import select_head
+from .state import open_page, select_head
 
 NO_PAIR = "(none)"
 
@@ -30,4 +30,4 @@ def effect_click(chart_key: str):
 def open_clicked_head() -> None:
     """Switch to the drill-down page after a click (a callback itself cannot switch pages)."""
     if st.session_state.pop("open_head", False):
-        st.switch_page("views/head.py")
+        open_page("views/head.py", "head")

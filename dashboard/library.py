@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 from dashboard.viewstate import ViewState
-from induction.config import InductionError, MapConfig
+from induction.config import PAPER_SEGMENT, InductionError, MapConfig, max_segment
 
 from .progress import run_with_progress
 
@@ -13,7 +14,23 @@ from .progress import run_with_progress
 def map_config(state: ViewState, **changes) -> MapConfig:
     fields = dict(model=state.model, setup=state.setup, protocol=state.protocol, trials=state.trials,
                   seed=state.seed, segment=state.segment, unit=state.unit, mask_piece=state.piece)
-    return MapConfig(**{**fields, **changes})
+    return fit_paper_segment(MapConfig(**{**fields, **changes}))
+
+
+def fit_paper_segment(config: MapConfig) -> MapConfig:
+    """The paper protocol's 200/150-token segment cut to what a small model's positions hold (the toy's 63), so
+    the protocol runs offline as About and Reproduce say; `config.paper_segment_cut()` then says so. A segment
+    the user chose is left as it is (too long is an error naming the longest that fits)."""
+    if config.protocol != "paper" or config.segment is not None or config.setup not in PAPER_SEGMENT:
+        return config
+    from induction.models.loading import describe
+
+    try:
+        info = describe(config.model)
+    except InductionError:
+        return config  # the page's computation says why the model cannot load
+    most = max_segment(config.setup, config.protocol, info.max_positions, info.kind, info.bos)
+    return dataclasses.replace(config, segment=most) if 0 < most < PAPER_SEGMENT[config.setup] else config
 
 
 def get_map(config: MapConfig, label: str | None = None, *, compact: bool = False):
@@ -134,6 +151,17 @@ def max_positions(model: str, fallback: int = 512) -> int:
         return describe(model).max_positions
     except InductionError:
         return fallback
+
+
+def model_size(model: str) -> int:
+    """The model's layers x heads (read from its config), 4 when it cannot be read: what a wait estimate scales."""
+    from induction.models.loading import describe
+
+    try:
+        info = describe(model)
+        return info.layers * info.heads
+    except InductionError:
+        return 4
 
 
 def model_kind(model: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from induction.config import ABLATION_MODES, SIGNAL_RATIO, head_name, parse_head
+from induction.config import ABLATION_MODES, PAPER_SEGMENT, SIGNAL_RATIO, head_name, parse_head
 
 from .state import copy_to, select_head
 
@@ -23,7 +23,8 @@ def null_notice(best, baseline: float, target: str) -> None:
     """Say the map is null; a null map is drawn rescaled, so the "Rescale colours" box is ticked to say so."""
     s = st.session_state
     if not s.rescale:
-        s.rescale, s.auto_rescaled = True, True
+        s.rescale, s.auto_rescaled, s._rescale_auto = True, True, True  # the app's, not the user's: a model
+        # switch gives it back (sidebar._on_model_change)
         s.notices = [*s.get("_shown", []), *s.get("notices", [])]  # this run's notices are shown again
         st.rerun()  # the sidebar, drawn already, shows the box ticked
     ticked = " (the app ticked “Rescale colours to the data”)" if s.pop("auto_rescaled", False) else ""
@@ -42,9 +43,24 @@ def run_caption(result, state) -> str:
     """The run a map shows, said before it: model, setup, protocol, target, trials, seed, segment, K masks."""
     c = result.config
     segment = f"segment {c.segment}" + (" (the default)" if state.segment is None else "")
+    if c.paper_segment_cut():
+        segment = (f"segment {c.segment} (the paper's {PAPER_SEGMENT[c.setup]} cut to the longest that fits "
+                   f"{c.model}'s positions)")
     masks = f" · **{result.masks} masks** per trial, {c.mask_span} (set on Several masks)" if result.masks > 1 else ""
     return (f"{c.model} · {c.setup} setup · {c.protocol} protocol · target **{state.target}** · {result.trials} "
             f"trials · seed {c.seed} · {segment}{masks}")
+
+
+CAPTURE_PATHS = {"interface": "read inside the model's attention function",
+                 "fallback": "read from the attention weights the model returns (output_attentions)"}
+
+
+def timing(result) -> str:
+    """Where a map came from, in words: the cache (no time spent now) or a computation and its time; and how the
+    attention was read (the capture path)."""
+    how = CAPTURE_PATHS.get(result.capture_path, result.capture_path)
+    where = "from the cache" if result.cached else f"computed in {result.elapsed_s:.2f}s"
+    return f"{where} · attention {how} (the {result.capture_path} capture path)"
 
 
 def clicked_data(chart_key: str) -> list | None:

@@ -127,6 +127,7 @@ def _uncancel(key: str) -> None:
 def show_error(text: str, *, compact: bool = False) -> None:
     """An error message; `compact` shows its first sentence and the rest on demand (for narrow panels)."""
     text = re.sub(r"use --setup ([\w ]+?)( \(|$)", r"choose the \1 setup in the sidebar\2", text)  # not a CLI flag
+    text = re.sub(r"`?--([a-z][\w-]*)`?", r"\1", text)  # any other flag: its setting's name
     head, _, rest = text.partition(": ")
     if compact and rest:
         st.error(head)

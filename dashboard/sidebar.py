@@ -9,7 +9,7 @@ from induction import deploy
 from induction.config import CAUSAL_SETUPS, MASK_PIECES, MAX_SEED, PROTOCOLS, SETUP_TARGETS, UNITS, targets_for
 from induction.models.hub import hub_reachable
 from induction.models.kinds import setups_for
-from induction.models.registry import KNOWN_MODELS, OFFLINE_MODELS
+from induction.models.registry import KNOWN_MODELS, OFFLINE_MODELS, checkpoint_folder, spec_of
 from induction.training.series import series_of
 
 from .state import clear_head, copy_to, current_page, current_state, init_state, sync_url
@@ -50,12 +50,14 @@ def _on_model_change() -> None:
         st.session_state.model = choice
         clear_head()
         fit_to_model(restore=True)
+        if st.session_state.pop("_rescale_auto", False):  # ticked by the app for the last model's null map
+            st.session_state.rescale = False
 
 
 def kind_of(model: str) -> str | None:
     """'encoder' or 'causal' for a named model or a checkpoint of a series trained here; None for a free id or
     folder (known once it loads)."""
-    spec = KNOWN_MODELS.get(model) or KNOWN_MODELS.get(series_of(model) or "")
+    spec = spec_of(model) or KNOWN_MODELS.get(series_of(model) or "")
     return spec.kind if spec else None
 
 
@@ -127,21 +129,55 @@ def chosen_copy(field: str, widget: str):
     return callback
 
 
+def _on_rescale_change() -> None:
+    st.session_state.rescale = st.session_state.w_rescale
+    st.session_state._rescale_auto = False  # the user's choice now: it stays across models
+
+
 def _on_segment_change() -> None:
     st.session_state.segment = None if st.session_state.w_segment_auto else int(st.session_state.w_segment)
 
 
 def _model_label(name: str) -> str:
-    return name if name == OTHER or name not in KNOWN_MODELS else f"{name} — {KNOWN_MODELS[name].note}"
+    """The model and a short note in words (no markdown backticks, which a select box prints as they are; no
+    parenthesised detail, which the narrow box cuts anyway)."""
+    if name == OTHER or name not in KNOWN_MODELS:
+        return name
+    note = KNOWN_MODELS[name].note.replace("`", "")
+    short = note.split(" (")[0].split(": ")[0]
+    return f"{name} — {short[:56].rstrip()}{'…' if len(short) > 56 else ''}"
 
 
 def title(text: str) -> None:
-    """The page's title, then any notices about the link that opened it (shown once, under the title)."""
+    """The page's title, then any notices about the link that opened it (shown once, under the title). What the
+    app changed in the setup is said on a page that reads the setup (kept for the next one elsewhere)."""
     st.title(text)
     s = st.session_state
-    s._shown = s.pop("notices", [])  # kept for a rerun that would lose them (maps.null_notice)
-    for notice in s._shown:
+    notices = s.pop("notices", [])
+    reads_setup = "setup" in PAGE_INPUTS.get(current_page() or "", ALL_INPUTS) and current_page() != "about"
+    s._shown = [n for n in notices if reads_setup or not n.startswith("The app changed")]
+    s.notices = [n for n in notices if n not in s._shown]
+    for notice in s._shown:  # kept for a rerun that would lose them (maps.null_notice)
         st.warning(notice)
+
+
+def page_setup(state: ViewState, model: str | None = None) -> ViewState:
+    """The view as this page runs it on `model` (the view's by default): the kind's default setup and target where
+    the view's do not apply (said once, under the title), or a stop where the page has nothing for that kind.
+    One table decides (dashboard.pagestate, from the compatibility matrix)."""
+    import dataclasses
+
+    from dashboard import library
+    from dashboard.pagestate import fit
+
+    model = model or state.model
+    kind = kind_of(model) or library.model_kind(model)
+    fitted = fit(current_page() or "map", kind, state.setup, state.target, state.unit, model=model)
+    if fitted.note:
+        st.info(fitted.note)
+    if not fitted.runs:
+        st.stop()
+    return dataclasses.replace(state, setup=fitted.setup, target=fitted.target, unit=fitted.unit)
 
 
 # pages that read only some of the shared inputs (url path -> the inputs they read); the others are hidden
@@ -182,6 +218,8 @@ def sidebar() -> ViewState:
     s, limits = st.session_state, deploy.limits()
     inputs = PAGE_INPUTS.get(current_page() or "", ALL_INPUTS)
     options = list(limits.allowed_models or KNOWN_MODELS)
+    if checkpoint_folder(s.model) is not None and s.model not in options:  # a checkpoint opened on Training dynamics
+        options.insert(0, s.model)
     if limits.allowed_models is None:
         options.append(OTHER)
     s.w_model = OTHER if s.get("custom_model") or s.model not in options else s.model
@@ -209,7 +247,7 @@ def sidebar() -> ViewState:
                 st.number_input("Segment length", 1, limits.max_segment, key="w_segment",
                                 on_change=_on_segment_change)
         if "rescale" in inputs:
-            st.checkbox("Rescale colours to the data", key="w_rescale", on_change=copy_to("rescale", "w_rescale"))
+            st.checkbox("Rescale colours to the data", key="w_rescale", on_change=_on_rescale_change)
         if inputs != ALL_INPUTS:
             st.caption("This page reads only the inputs above; the map pages' setup, target and segment are kept "
                        "for them.")

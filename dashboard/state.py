@@ -75,3 +75,12 @@ def clear_head() -> None:
     st.session_state.layer = st.session_state.head = None
     st.session_state.sel_layer = st.session_state.sel_head = None
     st.session_state.ablate = ()
+
+
+def open_page(script: str, url_path: str) -> None:
+    """Switch to another page with the view in its link at once: one history entry (the browser's Back returns to
+    this page), not a bare page the next run fills in."""
+    query = current_state().to_query(url_path)
+    st.session_state._page = url_path
+    st.session_state._written = query
+    st.switch_page(script, query_params=query)

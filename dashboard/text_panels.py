@@ -69,11 +69,26 @@ def keep_occurrence_in_range(config, count: int) -> None:
     s._text_config = config
 
 
-def wait_note(chars: int) -> str | None:
-    """About how long a long text takes to score, said before it runs (None for a short one)."""
+def wait_note(chars: int, heads: int = 4) -> str | None:
+    """About how long a long text takes to score, said before it runs (None for a short one). The rate is the toys'
+    (4 heads) on 2 cores, slower in proportion for a model with more heads (minilm's 72: 13.7 s for 7,000)."""
     if chars <= DEPLOYED_MAX_CHARS:
         return None
-    return f"A long text ({chars:,} characters): scoring takes about {chars / CHARS_PER_SECOND:.0f} s."
+    seconds = chars / CHARS_PER_SECOND * max(1.0, (heads / 4) ** 0.5)
+    return f"A long text ({chars:,} characters): scoring takes about {seconds:.0f} s on this machine's CPU."
+
+
+def intro(kind: str) -> str:
+    """What the page scores, in the words of the model's kind (a decoder masks nothing and has its own targets)."""
+    if kind == "causal":
+        return ("Every token that already appeared at least *min distance* tokens earlier (in the same window of the "
+                "model's positions) is a query; nothing is masked, and a decoder sees only earlier tokens. A head's "
+                "score is its attention to the token after the earlier occurrence (`induction`, what an induction "
+                "head reads), to the earlier occurrence itself (`duplicate`) or to the token just before the query "
+                "(`previous_token`).")
+    return ("Every token that already appeared at least *min distance* tokens earlier (in the same window of the "
+            "model's positions) is masked alone; a head's score is its attention to the earlier occurrence "
+            "(`earlier`), the token after it (`earlier_next`, what an induction head reads) or before it.")
 
 
 def on_token_click() -> None:

@@ -31,6 +31,7 @@ from induction.config import (
     parse_head,
     targets_for,
 )
+from induction.models.registry import checkpoint_folder
 
 MAX_TEXT = 200
 MAX_LINK_TEXT = 300  # a longer pasted text stays out of the URL: a shared link then carries the settings only
@@ -158,7 +159,8 @@ def _model(params, notices, allowed: tuple[str, ...] | None, default: str, name:
     if raw is None:
         return default
     text = str(raw)
-    if allowed is not None and text not in allowed:
+    if allowed is not None and text not in allowed and not (text.partition("@")[0] in allowed
+                                                            and checkpoint_folder(text) is not None):
         notices.append(f"ignored {name}={text[:40]!r}: this server offers {', '.join(allowed)}")
         return default
     if len(text) > MAX_TEXT or ".." in text or text.startswith(("/", "~", "\\")) or not MODEL_ID.fullmatch(text):

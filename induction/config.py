@@ -215,6 +215,12 @@ class MapConfig:
                               "resolved: read them from runs.resolve_run(config).config.targets(), or name a setup")
         return targets_for(self.setup, self.unit)
 
+    def paper_segment_cut(self) -> bool:
+        """A paper-protocol run whose segment is shorter than the study's (the dashboard cuts it to fit a small
+        model's positions, and says so)."""
+        return (self.protocol == "paper" and self.segment is not None
+                and self.segment < PAPER_SEGMENT.get(self.setup, self.segment))
+
 
 def default_setup(kind: str) -> str:
     """A model kind's own setup: what a map of it shows when no setup is named."""

@@ -44,5 +44,12 @@ def limits() -> Limits:
 def check_model(name: str) -> None:
     """In deployed mode, refuse anything but the allow-list (no free ids, no paths) before touching disk or hub."""
     allowed = limits().allowed_models
-    if allowed is not None and name not in allowed:
+    if allowed is not None and name not in allowed and not _checkpoint_of(name, allowed):
         raise ModelLoadError(f"this server offers only these models: {', '.join(allowed)}")
+
+
+def _checkpoint_of(name: str, allowed: tuple[str, ...]) -> bool:
+    """`trained-gpt@step_500` on a server that offers trained-gpt: a checkpoint of an offered series (no path)."""
+    from induction.models.registry import checkpoint_folder
+
+    return name.partition("@")[0] in allowed and checkpoint_folder(name) is not None

@@ -157,6 +157,8 @@ def _chunk_arrays(rows: np.ndarray, batch: TrialBatch, setup: str) -> dict[str, 
         rows, batch = to_pairs(rows, batch)
     arrays = {f"score_{t}": v.astype(np.float32) for t, v in gather_targets(rows, batch, setup).items()}
     arrays["offsets"] = offset_profile(rows, batch)
+    for name, index in batch.target_index.items():  # each target's own profile: offset 0 is its score
+        arrays[f"offsets_{name}"] = offset_profile(rows, batch, anchor=index)
     if cross is not None:
         arrays["cross"] = cross.astype(np.float32)
     return arrays
@@ -181,7 +183,8 @@ def query_count(batch: TrialBatch) -> int:
 def _join_chunks(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Concatenate chunks over trials; the offset profile is kept as its mean over trials."""
     arrays = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
-    arrays["offsets"] = nanmean_trials(arrays["offsets"]).astype(np.float32)  # [L, H, len(OFFSETS)]
+    for key in [k for k in arrays if k == "offsets" or k.startswith("offsets_")]:
+        arrays[key] = nanmean_trials(arrays[key]).astype(np.float32)  # [L, H, len(OFFSETS)]
     return arrays
 
 
@@ -190,6 +193,8 @@ def _map_from_arrays(run: Run, meta: dict, arrays: dict, cached: bool) -> Induct
     return InductionMap(config=run.config, model_source=run.info.source, fingerprint=run.info.fingerprint,
                         layers=run.info.layers, heads=run.info.heads, seq_len=int(meta["seq_len"]),
                         per_trial=per_trial, offsets=arrays["offsets"], elapsed_s=float(meta["elapsed_s"]),
+                        target_offsets={k.removeprefix("offsets_"): v for k, v in arrays.items()
+                                        if k.startswith("offsets_")},
                         kind=run.info.kind,
                         cached=cached, capture_path=run.info.capture_path, masks=run.config.masks,
                         cross_per_trial=arrays.get("cross"),
@@ -201,6 +206,7 @@ def map_payload(result: InductionMap) -> tuple[dict, dict[str, np.ndarray]]:
     """(meta, arrays) as the cache stores a map: the inverse of `_map_from_arrays` (a sweep's worker ships these)."""
     arrays = {f"score_{t}": result.per_trial[t] for t in result.targets}
     arrays["offsets"] = result.offsets
+    arrays.update({f"offsets_{t}": v for t, v in result.target_offsets.items()})
     if result.cross_per_trial is not None:
         arrays["cross"] = result.cross_per_trial
     if result.word_split is not None:

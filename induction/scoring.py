@@ -46,20 +46,22 @@ def _at_queries(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
     return rows[t, :, :, q, index]
 
 
-def offset_profile(rows: np.ndarray, batch: TrialBatch) -> np.ndarray:
-    """Attention at anchor + k for k in OFFSETS: [T, L, H, len(OFFSETS)], NaN where out of range.
+def offset_profile(rows: np.ndarray, batch: TrialBatch, anchor: np.ndarray | None = None) -> np.ndarray:
+    """Attention at anchor + k for k in OFFSETS: [T, L, H, len(OFFSETS)], NaN where out of range. The anchor is
+    the earlier instance unless given (a target's positions: the profile around that target).
     Rows [T, L, H, Q, S] with anchors [T, Q] (the repeat setup): each trial's mean over its queries."""
     seq = rows.shape[-1]
+    anchor_index = batch.anchor_index if anchor is None else anchor
     out = np.full((*rows.shape[:3], len(OFFSETS)), np.nan, dtype=np.float32)
     if rows.ndim == 5:
         for j, k in enumerate(OFFSETS):
-            pos = batch.anchor_index + k  # [T, Q]
+            pos = anchor_index + k  # [T, Q]
             ok = (pos >= 0) & (pos < seq)
             values = np.where(ok[:, :, None, None], _at_queries(rows, np.clip(pos, 0, seq - 1)), np.nan)
             out[..., j] = nanmean_trials(values.transpose(1, 0, 2, 3))  # mean over queries: [T, L, H]
         return out
     for j, k in enumerate(OFFSETS):
-        pos = batch.anchor_index + k
+        pos = anchor_index + k
         ok = (pos >= 0) & (pos < seq)
         t = np.nonzero(ok)[0]
         out[t, :, :, j] = rows[t, :, :, pos[ok]]
@@ -183,6 +185,7 @@ class InductionMap(PerHeadScores):
     seq_len: int
     per_trial: dict[str, np.ndarray]  # target -> [T, L, H]
     offsets: np.ndarray  # [L, H, len(OFFSETS)] mean attention around the previous instance
+    target_offsets: dict[str, np.ndarray] = field(default_factory=dict)  # target -> [L, H, len(OFFSETS)] around it
     elapsed_s: float = 0.0
     cached: bool = False
     capture_path: CapturePath = "interface"  # or "fallback" (weights read from output_attentions)
@@ -198,6 +201,13 @@ class InductionMap(PerHeadScores):
         if self.config.unit == "word":  # a row per masked piece: the trials are the run's
             return int(self.config.trials)
         return int(next(iter(self.per_trial.values())).shape[0]) // self.masks
+
+    def offsets_for(self, target: str) -> tuple[np.ndarray, str]:
+        """([L, H, len(OFFSETS)], what offset 0 is): the attention around `target`'s own position, so offset 0
+        reads that target's score; the earlier instance where the target has no single position (`sum`, words)."""
+        if target in self.target_offsets:
+            return self.target_offsets[target], f"the {target} position"
+        return self.offsets, "the earlier instance"
 
     def by_mask(self, target: str) -> np.ndarray:
         """[K, L, H]: the mean over trials of each mask's score, masks in position order."""

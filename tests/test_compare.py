@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from induction.analyses.compare import depth_spearman, ranks, relative_depth, spearman
+from induction.analyses.compare import depth_spearman, rank_degenerate, ranks, relative_depth, spearman
 
 from .conftest import ROOT
 
@@ -43,13 +43,22 @@ def test_known_answers():
 
 def test_relative_depth_lines_up_models_of_different_depth():
     assert relative_depth(2).tolist() == [0.25, 0.75]
-    shallow = np.array([[0.0, 0.1], [0.9, 0.2]])  # strong head in the last layer
-    deep = np.zeros((6, 3))
-    deep[5, 1] = 0.8  # also last
+    shallow = np.array([[0.0, 0.1], [0.2, 0.2], [0.5, 0.3], [0.9, 0.2]])  # rising with depth, strongest last
+    deep = np.zeros((8, 3))
+    deep[:, 1] = np.linspace(0.1, 0.8, 8)  # also rising
     assert depth_spearman(shallow, deep) == pytest.approx(1.0)
-    deep_first = np.zeros((6, 3))
-    deep_first[0, 1] = 0.8  # strong head in the first layer instead
-    assert depth_spearman(shallow, deep_first) == pytest.approx(-1.0)
+    assert depth_spearman(shallow, deep[::-1]) == pytest.approx(-1.0)  # strongest first instead
+    assert rank_degenerate(shallow, deep) is None
+
+
+def test_a_rank_correlation_over_fewer_than_four_points_is_no_number():
+    """Issue 39 item 3: toy (2 layers) against minilm (6) gave -1.000: two depth bins always rank to +-1."""
+    two = np.array([[0.0, 0.1], [0.9, 0.2]])
+    deep = np.random.default_rng(0).random((6, 12))
+    assert np.isnan(depth_spearman(two, deep)) and np.isnan(depth_spearman(deep, two))
+    assert "only 2 depth bins" in rank_degenerate(two, deep)
+    assert np.isnan(spearman(np.array([1.0, 2.0, 3.0]), np.array([3.0, 1.0, 2.0])))  # three heads
+    assert "only 3 heads" in rank_degenerate(np.array([1.0, 2.0, 3.0]), np.array([3.0, 1.0, 2.0]))
 
 
 def make_app(**params) -> AppTest:

@@ -58,7 +58,7 @@ def test_dynamics_reads_what_a_sweep_wrote_and_nothing_else(run_folder, fresh_ca
     result = dynamics(models, template, "prev", head=(1, 1))
     assert [r["step"] for r in result["rows"]] == [0, 100] and result["missing"] == models[2:]
     assert all(r["seed"] == 3 and r["head"] is not None and r["best"] >= r["head"] for r in result["rows"])
-    assert result["appears"][3] in (0, 100)
+    assert result["appears"][3] in (None, 0, 100)  # random weights: None unless a head passes 3x uniform
 
 
 def test_the_page_plots_the_series(run_folder, fresh_cache):
@@ -77,7 +77,8 @@ def test_the_page_plots_the_series(run_folder, fresh_cache):
     at.text_input(key="dyn_series").input(str(run_folder)).run()
     assert not at.exception and len(at.get("plotly_chart")) == 1
     assert len(at.dataframe[0].value) == 3
-    assert any("Induction heads appear" in m.value and "seed 3: step" in m.value for m in at.markdown)
+    assert any("Induction heads appear" in m.value and ("step" in m.value or "no head formed" in m.value)
+               for m in at.markdown)
 
 
 def test_a_trained_series_shows_its_phase_change_offline_and_a_click_opens_a_checkpoint(fresh_cache):

@@ -227,3 +227,14 @@ def test_reduced_precision_path_runs_and_stays_close(random_bert):
 def test_toy_known_answer_survives_bfloat16():
     result = compute_map(MapConfig(model="toy", trials=20, device="cpu", dtype="bfloat16"), use_cache=False)
     assert result.top_heads("prev", 1)[0].score >= 0.5
+
+
+def test_each_target_has_its_own_offset_profile(fresh_cache):
+    """Issue 39 item 6: the profile around a target's own position, so offset 0 reads that target's score (triple's
+    `later` lies in the third copy, not around the earlier instance)."""
+    result = compute_map(MapConfig(model="toy", setup="triple", trials=4))
+    for target in ("earlier", "later"):
+        profile, around = result.offsets_for(target)
+        np.testing.assert_allclose(profile[:, :, OFFSETS.index(0)], result.mean(target), atol=1e-6)
+        assert around == f"the {target} position"
+    assert compute_map(MapConfig(model="toy", setup="triple", trials=4)).offsets_for("later")[1] == "the later position"

@@ -9,7 +9,7 @@ from dashboard import state as view
 from dashboard.downloads import figure_downloads, figures_html, public, to_json_text
 from dashboard.sidebar import kind_of, sidebar, title
 from induction import deploy
-from induction.analyses.compare import depth_profile, depth_spearman, spearman
+from induction.analyses.compare import depth_profile, depth_spearman, rank_degenerate, spearman
 from induction.config import MAX_SEED, SETUP_TARGETS
 from induction.figures.export import file_stem, for_paper
 from induction.figures.plots import compare_figure, curve_figure, diff_figure, map_figure
@@ -111,7 +111,10 @@ else:
             f"{b_mean.shape[1]}): no head-by-head difference; the layers are aligned by relative depth instead.")
     st.plotly_chart(depth, key="cmp_depth", width="stretch")
     rho, label = depth_spearman(a_mean, b_mean), "Spearman rho, per-layer best along relative depth"
-st.metric(label, "undefined (a constant map)" if np.isnan(rho) else f"{rho:.3f}")
+degenerate = rank_degenerate(a_mean, b_mean)
+st.metric(label, "undefined" if degenerate or np.isnan(rho) else f"{rho:.3f}")
+if degenerate:
+    st.caption(f"Spearman rho {degenerate}.")
 st.caption(f"A: {first.trials} trials, baseline {first.baseline:.4f} · B: {second.trials} trials, baseline "
            f"{second.baseline:.4f}")
 
@@ -121,9 +124,10 @@ stem = file_stem("compare", state.model, state.setup, f"seed{state.seed}", "vs",
 paper = compare_figure(a_mean, b_mean, names=names, zmin=0.0, zmax=top,
                        diff=b_mean - a_mean if a_mean.shape == b_mean.shape else None)
 payload = {"a": public(first.to_json()), "b": public(second.to_json()), "target_a": state.target,
-           "target_b": b_target, "spearman": None if np.isnan(rho) else float(rho), "spearman_kind": label}
+           "target_b": b_target, "spearman": None if degenerate or np.isnan(rho) else float(rho),
+           "spearman_kind": label, "spearman_note": degenerate}
 figure_downloads(for_paper(paper, f"{names[0]}  vs  {names[1]} · {first.trials} trials"), stem,
                  data=[("Comparison (JSON)", to_json_text(payload), f"{stem}.json", "application/json"),
                        ("Comparison figures (HTML)", figures_html(figures), f"{stem}_panels.html", "text/html")])
 if s.pop("_open_head", False):
-    st.switch_page("views/head.py")
+    view.open_page("views/head.py", "head")

@@ -91,15 +91,18 @@ st.caption(f"{len(result.per_trial)} trials · {result.eligible_documents} eligi
            f"{result.corpus_hash}")
 with st.expander("The documents of the trials"):
     st.write(", ".join(result.documents))
-st.plotly_chart(distribution_figure(result.gain_per_trial, baseline=0.0, title="per-trial gain",
+run = f"{state.model} · {result.config.corpus} · {variant} · {len(result.per_trial)} trials · seed {state.seed}"
+st.plotly_chart(distribution_figure(result.gain_per_trial, baseline=0.0, title=f"per-trial gain · {run}",
                                     x_title="loss saved by the longer context in one trial (nats; positive when "
                                             "context helps)",
                                     line_label="no help from context"), width="stretch")
-if result.curve:
+if result.curve and len(result.curve) < 2:  # one point is no curve
+    st.caption(f"The ICL curve needs two context lengths; only {next(iter(result.curve))} tokens fits {state.model}.")
+elif result.curve:
     lengths = list(result.curve)
     what = "next-token loss of token n" if variant == "next-token" else "masked-token loss"
     st.plotly_chart(curve_figure(lengths, {what: ([result.curve[n][0] for n in lengths],
                                                                  [result.curve[n][1] for n in lengths])},
                                  x_title="token n" if variant == "next-token" else "context length (tokens)",
-                                 y_title="loss"), width="stretch")
+                                 y_title="loss", title=f"ICL curve · {run}"), width="stretch")
 st.download_button("ICL result (JSON)", to_json_text(result.to_json()), "icl.json", "application/json")

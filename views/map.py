@@ -44,8 +44,7 @@ with right:
     st.markdown("\n".join(f"- **{h.name}** {score_text(h.score)} ± {score_text(h.sem)} · {ratio_text(h.ratio)} "
                           "uniform" for h in result.top_heads(state.target, 10)))
     st.markdown(f"Best head: **{best.name}** {best.score:.4f} ± {best.sem:.4f}")
-    st.caption(("cached" if result.cached else "computed") + f" in {result.elapsed_s:.2f}s · "
-               f"{result.capture_path} capture path")
+    st.caption(maps.timing(result))
 downloads(result, state.target, fig)
 drilldown.head_pickers(result.layers, result.heads)
 drilldown.drilldown(view.current_state(), result)

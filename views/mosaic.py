@@ -4,10 +4,11 @@ missing maps computed on demand."""
 import streamlit as st
 
 from dashboard import library
-from dashboard.sidebar import sidebar, title, use_repeat
-from dashboard.state import select_head
+from dashboard.sidebar import kind_of, sidebar, title, use_repeat
+from dashboard.state import open_page, select_head
 from induction import deploy
-from induction.analyses.mosaic import MOSAIC_MODELS, MOSAIC_SETUP, mosaic_figure, ordered
+from induction.analyses.mosaic import MOSAIC_MODELS, MOSAIC_SETUP, mosaic_figure
+from induction.compatibility import reason
 from induction.figures.plots import best_text
 from induction.models.registry import KNOWN_MODELS, OFFLINE_MODELS
 
@@ -51,16 +52,19 @@ models = st.multiselect("Models", choices, default=default, key="mosaic_models")
 # guard + compute: the cache first; the offline models' missing maps on demand (seconds each)
 with st.spinner("reading the cached maps"):
     tiles, missing = library.get_mosaic(models, state)
-computable = [m for m in missing if m in OFFLINE_MODELS and missing[m].startswith("no cached")]
+never = {m: why for m in missing if (why := reason("mosaic", kind_of(m) or "encoder", state.setup))}
+if never:  # the matrix decides: a decoder never has a map of a masked setup, so none is offered or computed
+    st.caption(f"{', '.join(never)}: no {state.setup} map (decoders run only the repeat setup).")
+computable = [m for m in missing if m in OFFLINE_MODELS and missing[m].startswith("no cached") and m not in never]
 if computable and st.button(f"Compute {', '.join(computable)} here ({state.trials} trials; offline models, "
                             "seconds each)", type="primary"):
     computed = library.compute_mosaic(computable, state)
     if computed is not None:
-        tiles, missing = ordered([*tiles, *computed[0]]), {m: why for m, why in missing.items()
-                                                           if m not in computable} | computed[1]
+        st.rerun()  # the maps are in the cache now: the page reads them, and the button is gone
+missing = {m: why for m, why in missing.items() if m not in never}
 unloadable = cannot_load(missing)
-for reason, names in unloadable.items():  # one line per reason, not the same error once per model
-    st.info(f"{', '.join(names)}: cannot load here. {reason[:1].upper()}{reason[1:]}")
+for why, names in unloadable.items():  # one line per reason, not the same error once per model
+    st.info(f"{', '.join(names)}: cannot load here. {why[:1].upper()}{why[1:]}")
 uncached = [m for m in missing if m not in {n for names in unloadable.values() for n in names}]
 if uncached:
     st.caption(f"No cached {state.setup} map of {', '.join(uncached)} ({state.trials} trials, seed {state.seed}): "
@@ -79,4 +83,4 @@ st.caption("Hover a head for its score; click one to open its model's map with t
 st.markdown(" · ".join(f"**{t.model}** {best_text(f'L{t.best[0]}H{t.best[1]}', t.best[2], t.best[2] / t.baseline)}"
                        for t in tiles))
 if st.session_state.pop("_open_map", False):
-    st.switch_page("views/map.py")
+    open_page("views/map.py", "map")

@@ -28,7 +28,15 @@ if result is None:
 st.markdown(f"A head has a role when its score beats **{SIGNAL_RATIO:g}x the uniform baseline** and a floor "
             f"({', '.join(f'{r} {f:g}' for r, f in ROLE_FLOORS.items())}), and stays above the baseline by "
             f"{SEM_MARGIN:g} standard errors; **copying** needs an OV eigenvalue score of at least {COPY_MIN:g} and a "
-            "direct-logit copy above 0 by as many standard errors. A head may have several roles or none.")
+            "direct-logit copy above 0 by as many standard errors. A head may have several roles or none. "
+            "**local** (most attention within a few positions of the query) goes only to heads that are neither "
+            "previous- nor next-token heads: those are the local heads with a name, so a previous-token head is "
+            "not also called local.")
+if result.kind == "encoder":
+    st.caption("An encoder's **induction** role reads prefix matching from the [MASK]: the standard setup's `prev` "
+               "score (the masked token's earlier instance). The Setups and Mosaic pages' `induction` target is "
+               "the repeat setup's (nothing masked: the token after the earlier instance), a different score of "
+               "the same head, often far smaller on an encoder.")
 selected = [(state.layer, state.head)] if state.head_selected() else []
 st.plotly_chart(roles_figure(result, selected=selected, title="roles"), key="roles_map",
                 on_select=effect_click("roles_map"), selection_mode="points", width="stretch")
@@ -56,5 +64,5 @@ if result.composition is not None and result.layers > 1:
 named = [f"**{head_name(l, h)}** {', '.join(r)}" for l, row in enumerate(result.role_map()) for h, r in enumerate(row)
          if r]
 st.markdown("Heads with a role: " + (" · ".join(named) if named else "none"))
-st.caption(f"{'cached' if result.cached else 'computed'} in {result.elapsed_s:.1f}s")
+st.caption("from the cache" if result.cached else f"computed in {result.elapsed_s:.1f}s")
 st.download_button("Roles (JSON)", to_json_text(public(result.to_json())), "roles.json", "application/json")

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import library, maps
 from dashboard.sidebar import kind_of, sidebar, title
-from dashboard.state import select_head
+from dashboard.state import open_page, select_head
 from induction.config import SETUP_TARGETS, SIGNAL_RATIO
 from induction.figures.plots import map_figure
 from induction.models.kinds import setups_for
@@ -29,8 +29,8 @@ def _open(setup: str, target: str, chart: str):
 # inputs
 state = sidebar()
 title("Setups")
-st.caption(f"{state.model} · {state.protocol} protocol · {state.trials} trials · one colour scale (0..1) · click a "
-           "head for its drill-down")
+st.caption(f"{state.model} · {state.protocol} protocol · {state.trials} trials · seed {state.seed} · one colour scale "
+           "(0..1) · click a head for its drill-down")
 
 setups = setups_for(kind_of(state.model) or "encoder")
 
@@ -48,6 +48,8 @@ for setup in setups:
             st.markdown(f"**{target}** · best {best.name} {best.score:.3f}" if best.ratio >= SIGNAL_RATIO else
                         f"**{target}** · no head above {SIGNAL_RATIO:g}x uniform (best {best.score:.4f})")
             key = f"setup_{setup}_{target}"
-            maps.clickable_map(map_figure(mean, sem), key=key, on_select=_open(setup, target, key))
+            maps.clickable_map(map_figure(mean, sem, title=f"{state.model} · {setup} · {target} · {result.trials} "
+                                                           f"trials · seed {state.seed}"),
+                               key=key, on_select=_open(setup, target, key))
 if st.session_state.pop("_open_head", False):
-    st.switch_page("views/head.py")
+    open_page("views/head.py", "head")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import library, maps
 from dashboard.sidebar import sidebar, title
-from dashboard.state import clear_head, select_head
+from dashboard.state import clear_head, open_page, select_head
 from induction.config import SIGNAL_RATIO
 from induction.figures.plots import map_figure
 from induction.models.registry import CAUSAL_MODELS, OFFLINE_MODELS, SIZES
@@ -30,7 +30,7 @@ def _open(model: str, chart: str):
 state = sidebar()
 title("Model sizes")
 st.caption(f"{state.setup} setup · target **{state.target}** · {state.protocol} protocol · {state.trials} trials · "
-           "one colour scale (0..1) · click a head for its drill-down")
+           f"seed {state.seed} · one colour scale (0..1) · click a head for its drill-down")
 sizes, missing = library.loadable(SIZES)
 if missing:  # said once, not in five red panels
     reason = next(iter(missing.values())).split(": ", 1)[-1]
@@ -51,13 +51,15 @@ for i, name in enumerate(models):
         if result is None:
             continue
         mean, sem = result.stats(state.target)
-        maps.clickable_map(map_figure(mean, sem), key=f"size_{name}", on_select=_open(name, f"size_{name}"))
+        maps.clickable_map(map_figure(mean, sem, title=f"{name} · {state.setup} · {state.target} · {result.trials} "
+                                                       f"trials · seed {state.seed}"),
+                           key=f"size_{name}", on_select=_open(name, f"size_{name}"))
         share = late_layer_share(mean, threshold)
         frac = "–" if math.isnan(share["fraction"]) else f"{share['fraction']:.0%}"
-        st.markdown(f"{share['high']} heads ≥ {threshold:.2f}; in the last third (layer ≥ "
-                    f"{share['first_late_layer']}): **{frac}**")
+        heads = f"{share['high']} head{'' if share['high'] == 1 else 's'}"
+        st.markdown(f"{heads} ≥ {threshold:.2f}; in the last third (layer ≥ {share['first_late_layer']}): **{frac}**")
         top = result.top_heads(state.target, 3)
         st.markdown("Top: " + ", ".join(f"{h.name} {h.score:.2f}" for h in top) if top[0].ratio >= SIGNAL_RATIO
                     else f"No head above {SIGNAL_RATIO:g}x uniform (best {top[0].name} {top[0].score:.4f})")
 if st.session_state.pop("_open_head", False):
-    st.switch_page("views/head.py")
+    open_page("views/head.py", "head")

@@ -16,9 +16,8 @@ from induction.figures.plots import map_figure, row_figure, tokens_figure
 # inputs
 state = sidebar()
 title("Your text")
-st.caption("Every token that already appeared at least *min distance* tokens earlier (in the same window of the "
-           "model's positions) is masked alone; a head's score is its attention to the earlier occurrence "
-           "(`earlier`), the token after it (`earlier_next`, what an induction head reads) or before it.")
+kind = library.model_kind(state.model)
+st.caption(page.intro(kind))
 topics = list(corpus_documents("python-docs"))
 st.session_state.w_text_source = page.DOCUMENT if state.doc else page.PASTE
 source = st.radio("Text", [page.PASTE, page.DOCUMENT], horizontal=True, key="w_text_source",
@@ -28,7 +27,7 @@ if source == page.PASTE:
     limit = page.DEPLOYED_MAX_CHARS if deploy.limits().deployed else page.LOCAL_MAX_CHARS
     text = st.text_area("Your text", key="user_text", height=140, max_chars=limit, on_change=page.on_text_change,
                         help=f"at most {limit:,} characters")
-    note = page.wait_note(len(text))
+    note = page.wait_note(len(text), library.model_size(state.model))
     if note:
         st.caption(note)
     config_source = dict(text=text)
@@ -38,9 +37,9 @@ else:
     config_source = dict(corpus="python-docs", document=doc)
 a, b = st.columns(2)
 distance = a.number_input("Min distance", 2, 1000, DEFAULT_MIN_DISTANCE, key="text_distance")
-targets = text_targets(library.model_kind(state.model))  # a decoder's text map has the repeat setup's targets
-if st.session_state.get("text_target") not in targets:
-    st.session_state.pop("text_target", None)
+targets = text_targets(kind)  # a decoder's text map has the repeat setup's targets
+if st.session_state.get("text_target") not in targets:  # another kind's target: this kind's first, set (a popped
+    st.session_state.text_target = targets[0]  # key left the radio empty after a model switch)
 target = b.radio("Target", targets, horizontal=True, key="text_target")
 if source == page.PASTE and len(config_source["text"]) > MAX_LINK_TEXT:
     st.caption(f"A shared link carries the model and settings, not this text (over {MAX_LINK_TEXT} characters).")
@@ -58,20 +57,26 @@ if result is None:
 # render
 names = [f"#{k}: '{o['token']}' at {o['position']} (earlier {o['earlier']})" for k, o in enumerate(result.occurrences)]
 page.keep_occurrence_in_range(config, len(names))
-pick = st.selectbox("Mask this occurrence", range(len(names)), format_func=names.__getitem__, key="text_occurrence")
+pick = st.selectbox("Query this occurrence" if kind == "causal" else "Mask this occurrence", range(len(names)),
+                    format_func=names.__getitem__, key="text_occurrence")
 st.plotly_chart(tokens_figure(page.tokens(config), result.occurrences, pick), key="text_tokens", width="stretch",
                 on_select=page.on_token_click, selection_mode="points")
-st.caption("Click an orange (repeated) token to mask it; light orange: the earlier occurrences.")
+st.caption(f"Click an orange (repeated) token to {'make it the query' if kind == 'causal' else 'mask it'}; light "
+           "orange: the earlier occurrences.")
 mean, sem = result.stats(target)
 left, right = st.columns([3, 2])
 with left:
     selected = [(state.layer, state.head)] if state.head_selected() else []
     clickable_map(map_figure(mean, sem, zmin=float(mean.min()), zmax=float(mean.max()), selected=selected,
-                             title=f"{target}: {result.trials} occurrences, baseline {result.baseline:.4f}"))
+                             title=f"{state.model} · your text · {target} · {result.trials} occurrences · seed "
+                                   f"{state.seed} · baseline {result.baseline:.4f}"))
 with right:
     st.dataframe(pd.DataFrame(result.top_heads(target, 8))[["name", "score", "sem", "ratio"]].round(4),
                  hide_index=True)
-    st.caption(f"{result.source} · {'cached' if result.cached else 'computed'} in {result.elapsed_s:.1f}s")
+    st.caption(f"{result.source} · " + ("from the cache" if result.cached else f"computed in {result.elapsed_s:.1f}s"))
+if result.found > result.trials:
+    st.info(f"The text has {result.found} repeated-token occurrences; {result.trials} of them, drawn at random with "
+            f"seed {state.seed}, are scored (the page's limit).")
 if not state.head_selected() or state.layer >= result.layers or state.head >= result.heads:
     st.info("Click a head on the map to see its attention on the masked occurrence and the occurrences it gets.")
     st.stop()

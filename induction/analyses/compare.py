@@ -26,12 +26,17 @@ def ranks(values: np.ndarray) -> np.ndarray:
     return out
 
 
+MIN_RANK_POINTS = 4  # fewer points rank to +-1 (two) or a few coarse values: a correlation says nothing
+
+
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rank correlation of two equally shaped maps, head by head; NaN when either map is constant
-    (no ranking to agree with)."""
+    (no ranking to agree with) or has fewer than MIN_RANK_POINTS values (`rank_degenerate` says which)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
         raise ValueError(f"maps of shapes {a.shape} and {b.shape} have no head-by-head ranking: align them by depth")
+    if a.size < MIN_RANK_POINTS:
+        return float("nan")
     ra, rb = ranks(a), ranks(b)  # [N], [N]
     ra, rb = ra - ra.mean(), rb - rb.mean()
     denominator = float(np.sqrt((ra**2).sum() * (rb**2).sum()))
@@ -58,8 +63,25 @@ def binned_profile(deep: np.ndarray, layers: int) -> np.ndarray:
 
 def depth_spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rho of the two models' per-layer best scores along relative depth (the deeper model pooled into
-    the shallower model's layers): do both put their strong heads at the same depth?"""
+    the shallower model's layers): do both put their strong heads at the same depth? NaN when the shallower model
+    has fewer than MIN_RANK_POINTS layers: two bins would always give +-1."""
     shallow, deep = (a, b) if a.shape[0] <= b.shape[0] else (b, a)
-    if shallow.shape[0] < 2:
+    if shallow.shape[0] < MIN_RANK_POINTS:
         return float("nan")
     return spearman(depth_profile(shallow)[1], binned_profile(deep, shallow.shape[0]))
+
+
+def rank_degenerate(a: np.ndarray, b: np.ndarray) -> str | None:
+    """Why the rank correlation of these maps (head by head when shaped alike, else along depth) is no number, in
+    words; None when it is one."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    points = a.size if a.shape == b.shape else min(a.shape[0], b.shape[0])
+    if points < MIN_RANK_POINTS:
+        what = "heads" if a.shape == b.shape else "depth bins (the shallower model's layers)"
+        return (f"undefined: only {points} {what}, and a rank correlation over fewer than {MIN_RANK_POINTS} points "
+                "is always about +-1")
+    if a.shape == b.shape and (np.ptp(a) == 0 or np.ptp(b) == 0):
+        return "undefined: a constant map ranks nothing"
+    if a.shape != b.shape and (np.ptp(a.max(axis=1)) == 0 or np.ptp(b.max(axis=1)) == 0):
+        return "undefined: a constant depth profile ranks nothing"
+    return None

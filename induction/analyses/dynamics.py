@@ -13,9 +13,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from induction.config import InductionError, MapConfig
+from induction.config import SIGNAL_RATIO, InductionError, MapConfig
 from induction.engine import Progress
 from induction.frames import DynamicsResult
+from induction.models.registry import checkpoint_name
 from induction.sweep import checkpoint_folders, checkpoint_seed, checkpoint_step, expand_models
 from induction.training.series import SERIES, shipped_series, training_log
 
@@ -45,6 +46,8 @@ def series_models(spec: str, *, require_steps: bool = True) -> list[str]:
         found = checkpoint_folders(folder)
         if not found:
             raise InductionError(f"the folder {spec!r} has no checkpoint folders named step_N")
+        if named:  # a shipped series' checkpoints by name (trained-gpt@step_500): no server path in a link or title
+            return [checkpoint_name(spec, checkpoint_step(p.name)) for p in found]
         return [str(p) for p in found]
     models = expand_models(spec)
     stepless = [m for m in models if checkpoint_step(m) is None] if require_steps else []
@@ -55,12 +58,15 @@ def series_models(spec: str, *, require_steps: bool = True) -> list[str]:
     return models
 
 
-def appearance_step(points: list[tuple[int, float]]) -> int | None:
-    """The first step whose score reaches half of the series' highest score (points sorted by step)."""
+def appearance_step(points: list[tuple[int, float]], floor: float = 0.0) -> int | None:
+    """The first step whose score reaches half of the series' highest score (points sorted by step); None when no
+    head formed: no score ever passes `floor` (SIGNAL_RATIO x the uniform baseline in `dynamics`)."""
     if not points:
         return None
     top = max(score for _, score in points)
-    return next((step for step, score in points if score >= top / 2), None) if top > 0 else None
+    if top <= 0 or top < floor:
+        return None
+    return next((step for step, score in points if score >= max(top / 2, floor)), None)
 
 
 def expand_series(models: list[str] | str) -> list[str]:
@@ -82,7 +88,8 @@ def dynamics(models: list[str] | str, template: MapConfig | None = None, target:
     settings (default: every default, decided by each checkpoint's weights); `target`: default the setup's first.
     From the cache; with `compute_missing`, the maps not cached are computed (the trained series are small).
 
-    Returns {"rows": [...], "missing": [models not in the cache or not describable], "appears": {seed: step}}.
+    Returns {"rows": [...], "missing": [models not in the cache or not describable], "appears": {seed: step, or None
+    where no head passed SIGNAL_RATIO x the uniform baseline}}.
     """
     from induction.engine import cached_map, compute_map
 
@@ -110,7 +117,8 @@ def dynamics(models: list[str] | str, template: MapConfig | None = None, target:
                      "best_head": best.name, "best": best.score, "head": chosen, "baseline": result.baseline,
                      "scores": mean.tolist()})
     rows.sort(key=lambda r: (r["seed"], r["step"]))
-    appears = {seed: appearance_step([(r["step"], r["best"]) for r in rows if r["seed"] == seed])
+    appears = {seed: appearance_step([(r["step"], r["best"]) for r in rows if r["seed"] == seed],
+                                     floor=SIGNAL_RATIO * max(r["baseline"] for r in rows if r["seed"] == seed))
                for seed in sorted({r["seed"] for r in rows})}
     return DynamicsResult(rows=rows, missing=missing, appears=appears, map_seed=template.seed)
 

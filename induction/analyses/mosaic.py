@@ -103,6 +103,8 @@ def mosaic_figure(tiles: list[Tile], *, target: str, title: str = ""):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    from induction.figures.plots import HIT_SIZE, whole_cells
+
     if not tiles:
         raise InductionError("the mosaic has no model to show: no map of the chosen setup is cached")
     weights = [max(t.heads, 2) for t in tiles]
@@ -118,7 +120,7 @@ def mosaic_figure(tiles: list[Tile], *, target: str, title: str = ""):
         custom = np.stack([np.full(layer.size, row - 1), layer.ravel(), head.ravel()], axis=1)  # [L*H, 3]
         # lists, not arrays: Plotly would send arrays as typed buffers, and a click's customdata with them
         fig.add_trace(go.Scatter(x=depth[layer.ravel()].tolist(), y=head.ravel().tolist(), mode="markers",
-                                 marker=dict(symbol="square", size=12, opacity=0.0), hovertext=text,
+                                 marker=dict(symbol="square", size=HIT_SIZE, opacity=0.0), hovertext=text,
                                  hoverinfo="text", customdata=custom.tolist(), name=t.model, showlegend=False,
                                  selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0))),
                       row=row, col=1)
@@ -132,4 +134,4 @@ def mosaic_figure(tiles: list[Tile], *, target: str, title: str = ""):
                       height=max(320, 120 + sum(max(60, 10 * w) for w in weights)),  # one tile keeps a bar
                       margin=dict(l=230, r=20, t=50, b=50),
                       title=title or f"Mosaic · {target}", clickmode="event+select", dragmode=False)
-    return fig
+    return whole_cells(fig)  # a click anywhere in a head's cell

@@ -136,6 +136,15 @@ def _is_continuation(token: str) -> bool:
     return token.startswith("##")  # WordPiece; BPE and SentencePiece mark word starts instead
 
 
+class Occurrences(list):
+    """The occurrences scored, in text order; `found`: how many the text has (more when they were sampled down to
+    the config's max_occurrences)."""
+
+    def __init__(self, items=(), *, found: int = 0):
+        super().__init__(items)
+        self.found = found
+
+
 def build_text_trials(model: LoadedModel, windows: list[list[int]], config: TextConfig
                       ) -> tuple[list[TrialBatch], list[dict]]:
     """One TrialBatch per window holding its occurrences (an encoder's masked one at a time; a decoder's read
@@ -151,10 +160,11 @@ def build_text_trials(model: LoadedModel, windows: list[list[int]], config: Text
     if not found:
         raise ConfigError(f"no token of the text repeats at least {config.min_distance} tokens after an earlier "
                           "occurrence in the same window: there is nothing to score")
+    total = len(found)
     if len(found) > config.max_occurrences:
         keep = np.sort(np.random.default_rng(config.seed).choice(len(found), config.max_occurrences, replace=False))
         found = [found[k] for k in keep]
-    batches, occurrences = [], []
+    batches, occurrences = [], Occurrences(found=total)
     tokens = model.tokenizer.convert_ids_to_tokens
     for w, chunk in enumerate(windows):
         mine = [(i, j) for ww, i, j in found if ww == w]
@@ -219,6 +229,7 @@ class TextMap(PerHeadScores):
     elapsed_s: float = 0.0
     cached: bool = False
     kind: ModelKind = "encoder"  # causal: every occurrence a query of the unmasked text, the repeat setup's targets
+    found: int = 0  # the occurrences the text has: more than `trials` when they were sampled down
     _stats: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -282,7 +293,8 @@ def text_map(config: TextConfig, *, progress: Progress | None = None, use_cache:
                 progress(done, len(occurrences))
         arrays = {f"score_{t}": np.concatenate(v).astype(np.float32) for t, v in scores.items()}
         arrays["seq_lens"] = np.asarray(lens, dtype=np.int64)
-        meta = {"elapsed_s": time.perf_counter() - started, "occurrences": occurrences}
+        meta = {"elapsed_s": time.perf_counter() - started, "occurrences": list(occurrences),
+                "found": getattr(occurrences, "found", len(occurrences))}
         return meta, arrays
 
     key = text_key(config, info, text_hash, device, dtype)
@@ -292,6 +304,7 @@ def text_map(config: TextConfig, *, progress: Progress | None = None, use_cache:
                    per_trial={t: arrays[f"score_{t}"] for t in text_targets(info.kind)},
                    seq_lens=arrays["seq_lens"], occurrences=meta["occurrences"], capture_path=info.capture_path,
                    device=device, dtype=dtype, cached=cached, kind=info.kind,
+                   found=int(meta.get("found", len(meta["occurrences"]))),
                    elapsed_s=time.perf_counter() - started if cached else float(meta["elapsed_s"]))
 
 
@@ -331,11 +344,13 @@ def text_detail(config: TextConfig, occurrence: int, layer: int, head: int):
 
 
 def window_tokens(config: TextConfig) -> list[list[str]]:
-    """The tokens of each window as the model sees them ([CLS] and [SEP] included), for display."""
+    """The tokens of each window as the model sees them (an encoder's [CLS] and [SEP], a decoder's BOS where it
+    has one: the positions the occurrences name), for display; an id the tokenizer cannot name shows as '?'."""
     from induction.engine import shared_model
 
     info, device, dtype = resolve_text(config)
     model = shared_model(info, device, dtype)
-    vocab = model.vocab
+    prefix, suffix = repeat_prefix(model.vocab), repeat_suffix(model.vocab)
     windows, _ = windows_of(model, read_text(config)[0])
-    return [model.tokenizer.convert_ids_to_tokens([vocab.cls_id, *w, vocab.sep_id]) for w in windows]
+    return [[t if t is not None else "?" for t in model.tokenizer.convert_ids_to_tokens([*prefix, *w, *suffix])]
+            for w in windows]

@@ -3,7 +3,8 @@
 Why a heatmap with an invisible scatter on top: Streamlit's `on_select` delivers
 no clicks for heatmap cells, but does for scatter points. The heatmap draws the
 colours; one transparent square marker per (layer, head), carrying
-`customdata=[layer, head, score, sem]` as plain lists, takes hover and clicks.
+`customdata=[layer, head, score, sem]` as plain lists, takes hover and clicks
+anywhere in its cell (`whole_cells`).
 The selected head is drawn as a rectangle, never fed back as `selectedpoints`.
 """
 
@@ -45,6 +46,17 @@ def best_text(name: str, score: float, ratio: float) -> str:
     return f"best {name} {score_text(score)} ({ratio_text(ratio)})"
 
 
+HIT_SIZE = 4  # px: the invisible markers that take a map's hovers and clicks (see `whole_cells`)
+
+
+def whole_cells(fig: go.Figure) -> go.Figure:
+    """Hovers and clicks anywhere in a cell, not only on its centre's marker: with no hover cutoff, Plotly hovers the
+    point whose centre is nearest the cursor, which on a regular grid is the cell under it. The markers stay small
+    (HIT_SIZE): Plotly scores every marker that covers the cursor alike and takes the last, so markers as large as
+    their cells would hand a cell's edge to its neighbour."""
+    return fig.update_layout(hoverdistance=-1)
+
+
 def _height(layers: int) -> int:
     return int(min(900, max(260, 26 * layers + 110)))
 
@@ -63,9 +75,10 @@ def map_figure(mean, sem: np.ndarray | None = None, *, title: str = "", zmin: fl
                zmax: float | None = 1.0, colorscale: str = MAP_COLORS, zmid: float | None = None,
                selected: Iterable[tuple[int, int]] = (), ablated: Iterable[tuple[int, int]] = (),
                colorbar_title: str = "score", value_name: str = "score", baseline: float | None = None,
-               values: bool | None = None, target: str | None = None) -> go.Figure:
+               values: bool | None = None, target: str | None = None, narrow: bool = False) -> go.Figure:
     """Layers (y, 0 at top) x heads (x) heatmap with clickable cells; `baseline` is marked on the colour bar,
-    and small maps (or `values=True`) show each cell's value.
+    and small maps (or `values=True`) show each cell's value; `narrow`: a panel a quarter of the page wide, whose
+    head axis labels every third head from 7 heads on (twelve labels there ran together).
 
     `mean`: a [L, H] array (with `sem`), or a result with per-head scores (an InductionMap or a TextMap), drawn at
     `target` (default its first) with its standard errors, baseline and a title that says the run."""
@@ -87,7 +100,7 @@ def map_figure(mean, sem: np.ndarray | None = None, *, title: str = "", zmin: fl
     ll, hh = np.meshgrid(np.arange(layers), np.arange(heads), indexing="ij")
     custom = np.stack([ll.ravel(), hh.ravel(), np.nan_to_num(z.ravel()), sem.ravel()], axis=1).tolist()
     height = _height(layers)
-    marker = max(6, min(40, int((height - 110) / max(layers, 1) * 0.9)))
+    marker = max(6, min(40, int((height - 110) / max(layers, 1) * 0.9)))  # the ablated cross's size
     fig = go.Figure()
     places = decimals(zmin, zmax, z)
     colorbar = dict(title=colorbar_title, tickformat=f".{places}f")  # plain decimals: never "800μ" or "0.00101"
@@ -103,7 +116,7 @@ def map_figure(mean, sem: np.ndarray | None = None, *, title: str = "", zmin: fl
     fig.add_trace(go.Scatter(
         x=hh.ravel().tolist(), y=ll.ravel().tolist(), mode="markers", customdata=custom,
         hovertemplate=hover.replace("VALUE", value_name),
-        marker=dict(symbol="square", size=marker, opacity=0, color="black"), showlegend=False, name="heads",
+        marker=dict(symbol="square", size=HIT_SIZE, opacity=0, color="black"), showlegend=False, name="heads",
         selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
     ))
     if ablated:
@@ -117,7 +130,9 @@ def map_figure(mean, sem: np.ndarray | None = None, *, title: str = "", zmin: fl
     fig.update_layout(title=title, height=height, margin=dict(l=50, r=20, t=40 if title else 10, b=40),
                       clickmode="event+select", dragmode=False, plot_bgcolor="#d9d9d9",
                       modebar=dict(orientation="v"))
-    fig.update_xaxes(title="head", dtick=1 if heads <= 12 else 2, tickangle=0, range=[-0.5, heads - 0.5],
+    whole_cells(fig)
+    dtick = (1 if heads <= 6 else 3) if narrow else 1 if heads <= 12 else 2
+    fig.update_xaxes(title="head", dtick=dtick, tickangle=0, range=[-0.5, heads - 0.5],
                      showgrid=False, zeroline=False)
     fig.update_yaxes(title="layer", dtick=1 if layers <= 24 else 2, range=[layers - 0.5, -0.5], showgrid=False,
                      zeroline=False)
@@ -254,8 +269,13 @@ def distribution_figure(values, *, baseline: float, title: str = "",
     `values`: one array, or name -> array to overlay several heads."""
     series = values if isinstance(values, dict) else {"": values}
     fig = go.Figure()
+    finite = [np.asarray(v, dtype=float)[np.isfinite(np.asarray(v, dtype=float))] for v in series.values()]
+    low = min([baseline, *(float(v.min()) for v in finite if v.size)])
+    high = max([baseline, *(float(v.max()) for v in finite if v.size)])
+    size = (high - low) / 30 or 1e-6  # 30 bins across the data and the line: bars as wide as the axis shows them
     for name, v in series.items():
-        fig.add_trace(go.Histogram(x=np.asarray(v).tolist(), nbinsx=30, name=name, opacity=0.6 if name else 1.0,
+        fig.add_trace(go.Histogram(x=np.asarray(v).tolist(), xbins=dict(start=low, end=high + size, size=size),
+                                   name=name, opacity=0.6 if name else 1.0,
                                    hovertemplate=f"{name} %{{x}}<br>%{{y}} trials<extra></extra>"))
     fig.update_layout(barmode="overlay", showlegend=len(series) > 1)
     fig.add_vline(x=baseline, line=dict(color="#555", dash="dash"), annotation_text=line_label)
@@ -265,7 +285,8 @@ def distribution_figure(values, *, baseline: float, title: str = "",
     return fig
 
 
-def offset_figure(profile, *, baseline: float, title: str = "") -> go.Figure:
+def offset_figure(profile, *, baseline: float, title: str = "",
+                  x_title: str = "offset from the previous instance") -> go.Figure:
     """Mean attention at previous-instance + k, k in -5..+5; `profile`: one array, or name -> array."""
     series = profile if isinstance(profile, dict) else {"": profile}
     fig = go.Figure()
@@ -277,7 +298,7 @@ def offset_figure(profile, *, baseline: float, title: str = "") -> go.Figure:
                   annotation_position="top right")
     fig.update_layout(title=title, height=280, margin=dict(l=50, r=20, t=40, b=40))
     # every other offset labelled: eleven ticks crowd a half-width panel at 800 pixels
-    fig.update_xaxes(title="offset from the previous instance", tickvals=list(OFFSETS)[::2], tickfont=dict(size=10))
+    fig.update_xaxes(title=x_title, tickvals=list(OFFSETS)[::2], tickfont=dict(size=10))
     fig.update_yaxes(title="attention", rangemode="tozero")
     return fig
 
@@ -323,8 +344,10 @@ def cross_figure(cross: np.ndarray, *, title: str = "") -> go.Figure:
     """[K, K] attention of one head from mask i (rows) to the earlier instance of mask j's token (columns)."""
     k = cross.shape[0]
     labels = [f"mask {i + 1}" for i in range(k)]
+    places = decimals(0.0, None, np.asarray(cross, dtype=float))  # values of 0.002-0.004 must not read 0.00
     fig = go.Figure(go.Heatmap(z=cross, x=labels, y=labels, colorscale=MAP_COLORS, zmin=0,
-                               texttemplate="%{z:.2f}", colorbar=dict(title="attention"),
+                               texttemplate=f"%{{z:.{places}f}}",
+                               colorbar=dict(title="attention", tickformat=f".{places}f"),
                                hovertemplate="from %{y} to the earlier instance of %{x}: %{z:.4f}<extra></extra>"))
     fig.update_layout(title=title, height=140 + 45 * k, margin=dict(l=60, r=20, t=40, b=40))
     fig.update_xaxes(title="earlier instance of")
@@ -340,7 +363,8 @@ def tokens_figure(windows: list[list[str]], occurrences: list[dict], selected: i
     index = {(o["window"], o["position"]): k for k, o in enumerate(occurrences)}
     earlier = {(o["window"], o["earlier"]) for o in occurrences}
     chosen = (occurrences[selected]["window"], occurrences[selected]["position"]) if selected is not None else None
-    cells = [(w, i, t) for w, window in enumerate(windows) for i, t in enumerate(window)][:most]
+    cells = [(w, i, "?" if t is None else str(t)) for w, window in enumerate(windows)
+             for i, t in enumerate(window)][:most]
     colours = ["#d62728" if (w, i) == chosen else "#ff9f40" if (w, i) in index else "#ffd9a8" if (w, i) in earlier
                else "#ececec" for w, i, _ in cells]
     ink = ["white" if (w, i) == chosen else "#222" for w, i, _ in cells]  # the masked chip: white on red

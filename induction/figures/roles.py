@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from induction.analyses.roles import COPY_MIN, ROLE_FLOORS, ROLES
 from induction.config import SIGNAL_RATIO, head_name
+from induction.figures.plots import HIT_SIZE, whole_cells
 
 # the role a cell is coloured by, most specific first; the cell's text lists all of a head's roles
 PRIORITY = ("prefix_matching", "duplicate", "previous_token", "next_token", "sink", "local", "copying")
@@ -51,9 +52,15 @@ def roles_figure(result, *, selected: Iterable[tuple[int, int]] = (), title: str
             x=[h for _, h in cells], y=[l for l, _ in cells], mode="markers+text" if labels else "markers",
             name=role, customdata=custom, text=text, textfont=dict(size=10, color="black"),
             marker=dict(symbol="square", size=marker, color=COLOURS[role], line=dict(width=1, color="white")),
-            hovertemplate="<b>L%{customdata[0]}H%{customdata[1]}</b>: %{customdata[2]}<br>%{customdata[3]}"
-                          "<extra></extra>",
-            selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=1))))
+            hoverinfo="skip", selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=1))))
+    cells = [(l, h) for l in range(layers) for h in range(heads)]  # on top: a hover or click anywhere in a cell
+    fig.add_trace(go.Scatter(
+        x=[h for _, h in cells], y=[l for l, _ in cells], mode="markers", name="heads", showlegend=False,
+        customdata=[[l, h, ", ".join(role_map[l][h]) or "none", _hover_scores(result, l, h)] for l, h in cells],
+        marker=dict(symbol="square", size=HIT_SIZE, opacity=0, color="black"),
+        hovertemplate="<b>L%{customdata[0]}H%{customdata[1]}</b>: %{customdata[2]}<br>%{customdata[3]}"
+                      "<extra></extra>",
+        selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0))))
     for l, h in selected:
         fig.add_shape(type="rect", x0=h - 0.5, x1=h + 0.5, y0=l - 0.5, y1=l + 0.5, line=dict(color="#ff2d55", width=3))
     fig.update_layout(title=title, height=height, margin=dict(l=50, r=20, t=40 if title else 10, b=40),
@@ -62,7 +69,7 @@ def roles_figure(result, *, selected: Iterable[tuple[int, int]] = (), title: str
                      zeroline=False)
     fig.update_yaxes(title="layer", dtick=1 if layers <= 24 else 2, range=[layers - 0.5, -0.5], showgrid=False,
                      zeroline=False)
-    return fig
+    return whole_cells(fig)  # a click anywhere in a head's cell
 
 
 def _hover_scores(result, layer: int, head: int) -> str:

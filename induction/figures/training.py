@@ -3,7 +3,8 @@ training losses and the ICL score against training step, on one axis of steps.
 
 Why one figure with a shared step axis: Olsson et al.'s evidence is that these move together, at the step the
 induction heads form; a dashed line marks that step on all three panels. Each checkpoint's points carry
-`customdata=[model, step]`, so a click on one can open that checkpoint's map.
+`customdata=[model, step]` (a head's points add [layer, head]), so a click on one can open that checkpoint's map
+with the head selected.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def phase_change_figure(rows: list[dict] | dict, *, target: str | None = None, c
         for head in range(heads):
             name = head_name(layer, head)
             fig.add_trace(go.Scatter(x=steps, y=[r["scores"][layer][head] for r in rows], mode="lines+markers",
-                                     name=name, customdata=points, legendgroup="heads",
+                                     name=name, customdata=[[*p, layer, head] for p in points], legendgroup="heads",
                                      hovertemplate=f"step %{{x}}<br>{name} {target} %{{y:.3f}}<br>click: open this "
                                                    "checkpoint's map<extra></extra>"), row=1, col=1)
     if rows:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from induction.deploy import limits
-from induction.models.registry import OFFLINE_MODELS
+from induction.models.registry import KNOWN_MODELS, OFFLINE_MODELS
 
 _HUB_CHECK: dict[str, tuple[float, bool]] = {}
 
@@ -58,6 +58,14 @@ def offline_hint(name: str, source: str, reason: str) -> str:
     model not in the local Hugging Face cache, and the line says so and names the models that work offline."""
     if limits().deployed:  # a visitor can act on none of the developer advice below
         return f"this server cannot load model {name!r} right now; the other models on offer work"
+    if name not in KNOWN_MODELS and "/" not in name and not os.path.isdir(source) and not in_hf_cache(name):
+        import difflib  # a bare name the app does not know: most likely a typo, which no network would fix
+
+        hub = "is not reachable from here" if not hub_reachable() else "may be unreachable"
+        close = difflib.get_close_matches(name, list(KNOWN_MODELS), n=3, cutoff=0.4)
+        return (f"{name!r} is not a model this app knows" + (f" (did you mean {' or '.join(close)}?)" if close else "")
+                + f"; as a Hugging Face id it would need the Hub, which {hub}. Pick a known model; these "
+                "work offline: " + ", ".join(OFFLINE_MODELS))
     offline = ", ".join(OFFLINE_MODELS)
     if not hub_reachable():
         set_offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")

@@ -32,7 +32,7 @@ from induction.models.families import (
 )
 from induction.models.hub import hub_kwargs, in_hf_cache, offline_hint
 from induction.models.kinds import model_kind
-from induction.models.registry import ASSETS, KNOWN_MODELS
+from induction.models.registry import ASSETS, KNOWN_MODELS, checkpoint_folder
 from induction.trials.rrt import VocabSpec
 
 _UNUSED = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")
@@ -62,6 +62,13 @@ def resolve(name: str) -> tuple[str, bool]:
     """Name -> (path or hub id, is_local). Raises ModelLoadError for a missing folder."""
     check_model(name)
     spec = KNOWN_MODELS.get(name)
+    checkpoint = None if spec else checkpoint_folder(name)
+    if checkpoint is not None:  # trained-gpt@step_500: a checkpoint of a shipped series, named without a path
+        if not checkpoint.is_dir():
+            steps = sorted(int(p.name[5:]) for p in checkpoint.parent.glob("step_*") if p.name[5:].isdigit())
+            raise ModelLoadError(f"{name!r}: the series {name.partition('@')[0]} has no such step; its steps are "
+                                 f"{', '.join(map(str, steps)) or 'none in this install'}")
+        return str(checkpoint), True
     if spec and spec.source.startswith("bundled:"):
         return str(ASSETS / spec.source.split(":", 1)[1]), True
     if spec and spec.source.startswith("package:"):

@@ -7,6 +7,7 @@ nothing of the project but `config`, means none of them has to import another.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,3 +74,30 @@ KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
 SIZES: tuple[str, ...] = ("tiny", "small", "medium", "base", "large")
 OFFLINE_MODELS: tuple[str, ...] = tuple(name for name, spec in KNOWN_MODELS.items() if spec.offline)
 CAUSAL_MODELS: tuple[str, ...] = tuple(name for name, spec in KNOWN_MODELS.items() if spec.kind == "causal")
+
+
+_CHECKPOINT = re.compile(r"([\w.-]+)@step_(\d+)")
+
+
+def checkpoint_name(series: str, step: int) -> str:
+    """A checkpoint of a series shipped here, named without a path (`trained-gpt@step_500`): what a link, a title and
+    a table show, and what `checkpoint_folder` reads back."""
+    return f"{series}@step_{int(step)}"
+
+
+def checkpoint_folder(name: str) -> Path | None:
+    """The folder of `series@step_N` when `series` is a shipped series (a registry model bundled as one of its
+    steps); None for any other name. The folder may be missing (a step the series does not have)."""
+    found = _CHECKPOINT.fullmatch(name or "")
+    spec = KNOWN_MODELS.get(found.group(1)) if found else None
+    if spec is None or not spec.source.startswith("bundled:") or "/" not in spec.source:
+        return None
+    series = spec.source.split(":", 1)[1].split("/")[0]
+    return ASSETS / series / f"step_{int(found.group(2))}"
+
+
+def spec_of(name: str) -> ModelSpec | None:
+    """The registry's entry of a named model or of a checkpoint of a shipped series (its series' entry)."""
+    if name in KNOWN_MODELS:
+        return KNOWN_MODELS[name]
+    return KNOWN_MODELS[name.partition("@")[0]] if checkpoint_folder(name) is not None else None
