@@ -165,6 +165,8 @@ JSON_KEYS: dict[str, str] = {
     "per_trial": "ICL: each trial's raw score (the variant's sign)",
     "skipped_documents": "ICL: documents shorter than the context needs",
     "eligible_documents": "ICL: documents long enough",
+    "documents": "ICL: the name of each trial's document (python-docs-held-out: topic#paragraph)",
+    "held_out_rule": "ICL: the rule that holds a python-docs topic out of training (python-docs-held-out only)",
     "curve": "ICL: per context length (a decoder's: per token n) the mean loss and its sem",
     "executor": "sweep: local or ray",
     "runs": "sweep: one entry per (model, setup, seed) task",

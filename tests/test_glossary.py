@@ -76,8 +76,8 @@ def test_one_spelling_a_concept():
 
 
 def test_an_encoders_prefix_matching_is_its_standard_prev_not_the_repeat_induction_target():
-    """Item 5: trained-bert's L1H0 is an induction head by the standard map's `prev`; the repeat map's `induction`
-    target reads another position. The role says what it measures, and old spellings still read."""
+    """Item 5: an encoder's induction head (the toy's L1H0) is one by the standard map's `prev`; the repeat map's
+    `induction` target reads another position. The role says what it measures, and old spellings still read."""
     import numpy as np
 
     from induction.analyses.roles import head_roles
