@@ -91,11 +91,14 @@ def test_a_trained_series_shows_its_phase_change_offline_and_a_click_opens_a_che
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.selectbox(key="dyn_choice").value == "trained-gpt"
     assert "setup repeat" in at.caption[0].value  # the decoder's own setup, though the sidebar says standard
-    chart, mechanism = at.get("plotly_chart")
+    (chart,) = at.get("plotly_chart")  # the mechanism waits for its toggle: the page stays fast
     figure = json.loads(chart.proto.spec)
     names = [t.get("name") for t in figure["data"]]
     assert {"L1H0", "late-token loss", "ICL gain"} <= set(names)
     # the mechanism beside the score: copying and K-composition from the previous-token heads, per checkpoint
+    at.toggle(key="dyn_mech").set_value(True).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    mechanism = at.get("plotly_chart")[1]
     names = [t.get("name") for t in json.loads(mechanism.proto.spec)["data"]]
     assert any(n.endswith("prefix matching") for n in names) and any(n.endswith("OV copying") for n in names)
     assert any(n.startswith("K-composition L0H") for n in names) and "random matrices: mean + 3 sd" in names

@@ -139,8 +139,9 @@ else:
 if icl:
     table["icl_gain"] = [p["gain"] for p in icl][:len(table)]
 st.dataframe(table.round(4), hide_index=True, width="stretch")
-if trained_here:
-    st.subheader("The mechanism forming")
+if trained_here and st.toggle("The mechanism forming: copying and K-composition per checkpoint", key="dyn_mech",
+                              help="reads every checkpoint's weights and roles (seconds for trained-gpt, a minute or "
+                                   "more for trained-bert)"):
     mechanism = library.get_mechanism(spec, state.trials, state.seed)
     if mechanism is not None:
         st.plotly_chart(mechanism_figure(mechanism, title=f"{spec}: the induction circuit against training step"),
@@ -153,7 +154,7 @@ if trained_here:
                    + (f"; rotary, so W_QK at {mechanism.rotary}" if mechanism.rotary else "")
                    + f"), against random matrices of the same shapes ({mechanism.random_mean:.3f} ± "
                    f"{mechanism.random_sd:.3f}; dashed: mean + 3 sd). Dotted: the step the induction head appears "
-                   f"({mechanism.appears}). `induction roles --series {spec}` prints the same table.")
+                   f"({mechanism.appears}). The command line's roles command prints the same table for the series.")
         st.dataframe(pd.DataFrame([{"step": r["step"], "prefix_matching": r["prefix_matching"],
                                     "copying": r["copying"], **{f"K {e['from']}→{ind}": e["K"]
                                                                 for e in r["k_composition"]}}

@@ -88,7 +88,7 @@ def checkpoint_name(series: str, step: int) -> str:
 def checkpoint_folder(name: str) -> Path | None:
     """The folder of `series@step_N` when `series` is a shipped series (a registry model bundled as one of its
     steps); None for any other name. The folder may be missing (a step the series does not have)."""
-    found = _CHECKPOINT.fullmatch(name or "")
+    found = _CHECKPOINT.fullmatch(str(name) if name else "")
     spec = KNOWN_MODELS.get(found.group(1)) if found else None
     if spec is None or not spec.source.startswith("bundled:") or "/" not in spec.source:
         return None
