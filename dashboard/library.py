@@ -116,7 +116,8 @@ def compute_mosaic(models, state: ViewState):
     from induction.analyses.mosaic import collect
 
     return run_with_progress(f"computing {', '.join(models)}", collect, models, setup=state.setup,
-                             target=state.target, trials=state.trials, seed=state.seed, compute_missing=True)
+                             target=state.target, trials=state.trials, seed=state.seed, compute_missing=True,
+                             unit="models")
 
 
 def loadable(models) -> tuple[list[str], dict[str, str]]:

@@ -63,7 +63,6 @@ def _serve(conn, threads: int, niceness: int, env: dict[str, str]) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    from induction.cache import CacheWriteWarning
     from induction.engine import models_in_use
 
     while True:
@@ -76,14 +75,32 @@ def _serve(conn, threads: int, niceness: int, env: dict[str, str]) -> None:
             conn.send(("progress", done, total))
 
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", CacheWriteWarning)
+            warnings.simplefilter("always")
             try:
                 with models_in_use():
                     outcome: tuple = ("ok", fn(*args, progress=progress, **kwargs))
             except Exception as exc:  # the caller raises it in its own thread
                 outcome = ("error", exc)
-        notes = [str(w.message) for w in caught if issubclass(w.category, CacheWriteWarning)]
-        _answer(conn, outcome, notes)
+        _answer(conn, outcome, page_notes(caught))
+
+
+_PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_THIRD_PARTY = ("site-packages", "dist-packages", f"{os.sep}.venv{os.sep}")
+
+
+def page_notes(caught: list[warnings.WarningMessage]) -> list[str]:
+    """The warnings a page shows, once each, in order: the cache-write one and every other raised by this
+    project's code (the library's, a page's, a worker's call); third-party and standard-library noise is left out.
+    The same for a call in a worker (sent back with its result) and one in the server's thread."""
+    from induction.cache import CacheWriteWarning
+
+    notes: list[str] = []
+    for w in caught:
+        path = os.path.abspath(w.filename or "")
+        ours = path.startswith(_PROJECT + os.sep) and not any(part in path for part in _THIRD_PARTY)
+        if (ours or issubclass(w.category, CacheWriteWarning)) and str(w.message) not in notes:
+            notes.append(str(w.message))
+    return notes
 
 
 def _answer(conn, outcome: tuple, notes: list[str]) -> None:
@@ -105,19 +122,22 @@ class Worker:
         self.process.start()
         child.close()
         self.busy = False  # a call was sent and its answer has not come back
+        self._killing, self._killed = threading.Lock(), False
 
     def call(self, fn: Callable, args: tuple, kwargs: dict, *, on_progress: Callable[[int, int], None] | None = None,
              on_wait: Callable[[], None] | None = None, poll_s: float = 0.25) -> tuple[Any, list[str]]:
-        """(fn(*args, **kwargs, progress=...), cache-write notes) computed in the worker. `on_wait` runs every
-        `poll_s` while waiting and may raise to give up (the caller must then `kill` this worker)."""
+        """(fn(*args, **kwargs, progress=...), the warnings a page shows: `page_notes`) computed in the worker.
+        `on_wait` runs every `poll_s` while waiting and may raise to give up (the caller must then `kill` it)."""
         self._conn.send((fn, args, kwargs))
         self.busy = True
         while True:
-            if self._conn.poll(poll_s):
-                try:
-                    kind, *rest = self._conn.recv()
-                except (EOFError, OSError) as exc:
-                    raise WorkerDied("the computation's worker process ended") from exc
+            try:
+                ready = self._conn.poll(poll_s)
+                message = self._conn.recv() if ready else None
+            except (EOFError, OSError) as exc:  # killed, or its pipe closed by Pool.close
+                raise WorkerDied("the computation's worker process ended") from exc
+            if ready:
+                kind, *rest = message
                 if kind == "progress":
                     if on_progress:
                         on_progress(*rest)
@@ -136,10 +156,16 @@ class Worker:
         return self.process.is_alive()
 
     def kill(self) -> None:
-        """End the process now (a computation nobody waits for any more) and close the pipe."""
-        self.process.kill()
-        self.process.join(5)
-        self._conn.close()
+        """End the process now (a computation nobody waits for any more) and close the pipe; once, however many
+        threads ask (Pool.close and the caller giving the worker back may both)."""
+        with self._killing:
+            if self._killed:
+                return
+            self._killed = True
+            self.process.kill()
+            self.process.join(5)
+            with contextlib.suppress(OSError):
+                self._conn.close()
 
 
 class Pool:
@@ -150,20 +176,33 @@ class Pool:
         self.size, self._make = size, lambda: Worker(threads, niceness, env)
         self._lock = threading.Lock()
         self._idle = [self._make() for _ in range(size)]
+        self._busy: set[Worker] = set()  # taken and not given back: `close` ends these too
         self.restarts = 0
+        self.closed = False
 
     def take(self) -> Worker:
         """An idle worker (a fresh one if none is idle: admission normally keeps one free per slot)."""
         with self._lock:
+            if self.closed:
+                raise WorkerDied("the server is shutting down")
             while self._idle:
                 worker = self._idle.pop()
                 if worker.alive():
+                    self._busy.add(worker)
                     return worker
                 self.restarts += 1
-        return self._make()
+        worker = self._make()  # spawned outside the lock (it takes a moment)
+        with self._lock:
+            self._busy.add(worker)
+        return worker
 
     def give_back(self, worker: Worker, *, finished: bool) -> None:
         """Keep a worker that finished its call; kill one that did not and start its replacement."""
+        with self._lock:
+            self._busy.discard(worker)
+            if self.closed:
+                worker.kill()
+                return
         if not finished or not worker.alive():
             worker.kill()
             worker = self._make()
@@ -188,9 +227,12 @@ class Pool:
             return [w.process.pid for w in self._idle if w.process.pid]
 
     def close(self) -> None:
+        """End every worker, idle or busy (a busy one's caller gets WorkerDied); no new call is taken after."""
         with self._lock:
-            idle, self._idle = self._idle, []
-        for worker in idle:
+            self.closed = True
+            workers, self._idle = [*self._idle, *self._busy], []
+            self._busy.clear()
+        for worker in workers:
             worker.kill()
 
 

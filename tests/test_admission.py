@@ -155,3 +155,62 @@ def test_an_unreadable_model_ends_in_a_clear_message_and_frees_its_slot(random_b
     assert "\n" not in str(err.value) and "Traceback" not in str(err.value)
     assert q.snapshot()["running"] == 0  # the next visitor is not held up by the failure
     assert compute_map(MapConfig(model=random_bert, trials=2, segment=8)).trials == 2  # the server goes on
+
+
+def test_the_queue_limit_is_checked_as_the_ticket_joins():
+    q = admission.Admission(slots=1)
+    running = q.request("a", max_queue=1)
+    q.request("b", max_queue=1)  # waits: the queue now holds its limit
+    with pytest.raises(admission.QueueFull):
+        q.request("c", max_queue=1)
+    assert q.snapshot()["queued"] == 1  # the refused request never joined
+    running.release()
+    assert q.request("c", max_queue=1).place() == 1  # b runs, c may wait in its place
+
+
+def test_visitors_racing_for_the_last_place_in_the_queue_get_it_once():
+    q = admission.Admission(slots=1)
+    q.request("holder")
+    start, refused = threading.Barrier(8), []
+
+    def join(visitor: str) -> None:
+        start.wait()
+        try:
+            q.request(visitor, max_queue=3)
+        except admission.QueueFull:
+            refused.append(visitor)
+
+    threads = [threading.Thread(target=join, args=(f"v{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert q.snapshot()["queued"] == 3 and len(refused) == 5
+
+
+def test_the_dashboard_refuses_a_full_queue_with_a_notice_and_queues_nothing(monkeypatch):
+    import contextlib
+
+    from dashboard import progress
+    from induction import deploy
+
+    q = admission.Admission(slots=1)
+    q.request("holder")
+    q.request("waiting")
+    monkeypatch.setattr(admission, "_ADMISSION", q)
+    monkeypatch.setattr(deploy, "limits", lambda: deploy.Limits(True, None, 100, 100, None, 1))
+    with pytest.raises(progress.Refused, match="busy"), contextlib.ExitStack() as stack:
+        progress._gate("a map", "key", stack, in_process=False)()
+    assert q.snapshot()["queued"] == 1
+
+
+def test_the_rate_limit_forgets_visitors_who_left_and_holds_a_bounded_number():
+    now = [0.0]
+    rate = admission.RateLimit(2, window_s=60, clock=lambda: now[0], max_visitors=50)
+    for i in range(200):  # 200 sessions, each one start: only the 50 most recent are kept
+        assert rate.allow(f"s{i}") == 0
+    assert len(rate) == 50
+    now[0] = 61  # everyone's start left the window
+    rate.allow("late")
+    assert len(rate) == 1
+    assert rate.allow("late") == 0 and rate.allow("late") == pytest.approx(60)  # still limits the one it holds

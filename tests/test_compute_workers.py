@@ -127,3 +127,51 @@ def test_a_trained_series_dynamics_and_icl_scores_come_back_from_a_worker(pool):
     assert result == dynamics(models, template, "induction", None)  # now read from the cache, here
     icl, _ = pool.run(icl_series, (models,), {"trials": 3})
     assert [p["step"] for p in icl] == [0, 150, 300] and all(np.isfinite(p["mean"]) for p in icl)
+
+
+def warns_twice(progress=None):
+    """Run in a worker by the test below: a warning of the project's own code and a third-party one."""
+    import warnings
+
+    warnings.warn("3 of 8 checkpoints have no map yet", UserWarning, stacklevel=1)
+    import torch
+
+    warnings.warn_explicit("torch noise", UserWarning, torch.__file__, 1)
+    return 7
+
+
+def test_every_warning_of_the_projects_code_comes_back_from_a_worker(pool):
+    result, notes = pool.run(warns_twice, (), {})
+    assert result == 7 and notes == ["3 of 8 checkpoints have no map yet"]  # third-party noise left out
+
+
+def sleeps(seconds: float, progress=None):
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def test_closing_the_pool_ends_busy_workers_too(fresh_cache):
+    import threading
+
+    pool = compute_workers.Pool(2)
+    outcome: list = []
+
+    def call() -> None:
+        try:
+            outcome.append(pool.run(sleeps, (600,), {}))
+        except compute_workers.WorkerDied as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    while len(pool.pids()) != 1 and caller.is_alive():  # one worker taken, one idle
+        caller.join(0.05)
+    busy = next(iter(pool._busy)).process
+    pool.close()
+    caller.join(30)
+    assert not caller.is_alive() and isinstance(outcome[0], compute_workers.WorkerDied)
+    assert not busy.is_alive() and pool.pids() == []
+    with pytest.raises(compute_workers.WorkerDied):
+        pool.run(sleeps, (0,), {})
