@@ -16,7 +16,9 @@ import contextlib
 import hashlib
 import math
 import re
+import threading
 import warnings
+from collections import OrderedDict
 
 import streamlit as st
 
@@ -194,3 +196,29 @@ def run_with_progress(label: str, compute, *args, compact: bool = False, unit: s
     finally:
         bar.empty()
     return None
+
+
+_KEPT: OrderedDict[str, object] = OrderedDict()  # call_on_model's results in a worker pool server, newest last
+_KEPT_LOCK = threading.Lock()
+KEEP = 64
+
+
+def call_on_model(label: str, fn, *args, **kwargs):
+    """A page's model-touching call outside the engine's cache (a head's attention, a text occurrence, a text's
+    tokens). Without a worker pool: `fn(*args, **kwargs)` here (errors raise, as before). In a server with the
+    pool: through the queue and a worker exactly like a map, so the server process never loads a model; the
+    results kept here (the 64 most recent), an error shown in the page and None returned."""
+    if compute_workers.server_pool() is None:
+        return fn(*args, **kwargs)
+    key = computation_key(fn, args, kwargs)
+    with _KEPT_LOCK:
+        if key in _KEPT:
+            _KEPT.move_to_end(key)
+            return _KEPT[key]
+    result = run_with_progress(label, compute_workers.without_progress, fn, *args, **kwargs)
+    if result is not None:
+        with _KEPT_LOCK:
+            _KEPT[key] = result
+            while len(_KEPT) > KEEP:
+                _KEPT.popitem(last=False)
+    return result

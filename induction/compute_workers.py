@@ -63,8 +63,9 @@ def _serve(conn, threads: int, niceness: int, env: dict[str, str]) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    from induction.engine import models_in_use
+    from induction.engine import loaded_models, models_in_use
 
+    conn.send(("models", loaded_models()))  # the budget, nothing loaded yet: the About page's row for it
     while True:
         try:
             fn, args, kwargs = conn.recv()
@@ -81,6 +82,7 @@ def _serve(conn, threads: int, niceness: int, env: dict[str, str]) -> None:
                     outcome: tuple = ("ok", fn(*args, progress=progress, **kwargs))
             except Exception as exc:  # the caller raises it in its own thread
                 outcome = ("error", exc)
+        conn.send(("models", loaded_models()))  # what this worker now holds, before the answer
         _answer(conn, outcome, page_notes(caught))
 
 
@@ -122,6 +124,7 @@ class Worker:
         self.process.start()
         child.close()
         self.busy = False  # a call was sent and its answer has not come back
+        self.models: dict | None = None  # the worker's engine.loaded_models() after its last call
         self._killing, self._killed = threading.Lock(), False
 
     def call(self, fn: Callable, args: tuple, kwargs: dict, *, on_progress: Callable[[int, int], None] | None = None,
@@ -142,6 +145,9 @@ class Worker:
                     if on_progress:
                         on_progress(*rest)
                     continue
+                if kind == "models":
+                    self.models = rest[0]
+                    continue
                 value, notes = rest
                 self.busy = False
                 if kind == "error":
@@ -151,6 +157,14 @@ class Worker:
                 raise WorkerDied("the computation's worker process ended")
             if on_wait:
                 on_wait()
+
+    def rss_mb(self) -> float | None:
+        """The worker's resident memory (Linux /proc), None elsewhere or once it has ended."""
+        try:
+            with open(f"/proc/{self.process.pid}/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except (OSError, ValueError, IndexError):
+            return None
 
     def alive(self) -> bool:
         return self.process.is_alive()
@@ -222,6 +236,14 @@ class Pool:
         finally:  # an answer (a result or the call's own error) leaves the worker ready for the next call
             self.give_back(worker, finished=not worker.busy)
 
+    def report(self) -> list[dict]:
+        """Per worker: pid, busy, resident MB and the models it held after its last call (the About page)."""
+        with self._lock:
+            workers = [(w, False) for w in self._idle] + [(w, True) for w in self._busy]
+        return [{"pid": w.process.pid, "busy": busy, "rss_mb": w.rss_mb(), "models": (w.models or {}).get("models", []),
+                 "loaded_mb": (w.models or {}).get("loaded_mb", 0.0), "budget_mb": (w.models or {}).get("budget_mb")}
+                for w, busy in workers]
+
     def pids(self) -> list[int]:
         with self._lock:
             return [w.process.pid for w in self._idle if w.process.pid]
@@ -234,6 +256,12 @@ class Pool:
             self._busy.clear()
         for worker in workers:
             worker.kill()
+
+
+def without_progress(fn: Callable, *args, progress=None, **kwargs):
+    """`fn(*args, **kwargs)` for a call that reports no progress (a drill-down, a text's tokens), so it can be sent
+    to a worker like a map."""
+    return fn(*args, **kwargs)
 
 
 _POOL: Pool | None = None

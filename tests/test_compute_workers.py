@@ -112,8 +112,12 @@ def test_the_about_page_says_where_computations_run(monkeypatch):
     from dashboard.library import server_load
 
     assert "worker process" not in server_load()  # no pool: they run in the server process
-    monkeypatch.setattr(compute_workers, "_POOL", SimpleNamespace(size=1, restarts=2))
-    assert "1 worker process(es)" in server_load() and "restarted 2 time(s)" in server_load()
+    worker = {"pid": 41, "busy": True, "rss_mb": 612.4, "models": [{"model": "minilm", "mb": 86.7, "in_use": 1}],
+              "loaded_mb": 86.7, "budget_mb": 2048}
+    monkeypatch.setattr(compute_workers, "_POOL", SimpleNamespace(size=1, restarts=2, report=lambda: [worker]))
+    about = server_load()
+    assert "1 worker process(es)" in about and "restarted 2 time(s)" in about and "loads no model" in about
+    assert "| 41 | computing | minilm | 87 | 612 |" in about  # the workers' models and memory
 
 
 def test_a_trained_series_dynamics_and_icl_scores_come_back_from_a_worker(pool):
@@ -175,3 +179,31 @@ def test_closing_the_pool_ends_busy_workers_too(fresh_cache):
     assert not busy.is_alive() and pool.pids() == []
     with pytest.raises(compute_workers.WorkerDied):
         pool.run(sleeps, (0,), {})
+
+
+def test_in_a_deployed_server_with_workers_a_drilldown_loads_no_model_in_the_server(pool, monkeypatch):
+    """The map and the head's drill-down both come from the worker: the server process's model memo stays empty,
+    and the About page lists the worker's model."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.library import server_load
+    from induction import engine
+    from induction.model_memory import ModelMemo
+
+    from .conftest import ROOT
+
+    monkeypatch.setenv("INDUCTION_DEPLOYED", "1")
+    monkeypatch.setattr(compute_workers, "_POOL", pool)
+    monkeypatch.setattr(engine, "_MODELS", ModelMemo())
+    monkeypatch.setattr(admission, "_ADMISSION", admission.Admission(slots=1))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    for key, value in {"model": "toy", "trials": 4, "seed": 3, "layer": 1, "head": 0}.items():
+        at.query_params[key] = str(value)
+    at.run()
+    assert not at.exception and not at.error, (at.exception, at.error)
+    assert "Head L1H0" in [h.value for h in at.subheader]
+    assert any("score" in m.value and "over 4 trials" in m.value for m in at.markdown)  # the drill-down's line
+    assert engine.loaded_models()["models"] == []  # nothing loaded in this (the server's) process
+    assert [m["model"] for m in pool.report()[0]["models"]] == ["toy"]
+    about = server_load()
+    assert "| idle | toy |" in about and "Models in memory" not in about  # the workers', not the server's
