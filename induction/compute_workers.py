@@ -53,8 +53,17 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
-def _serve(conn, threads: int, niceness: int, env: dict[str, str]) -> None:
-    """The worker's loop: one call at a time from the pipe, progress and the outcome back through it."""
+def _shed_when_wanted(memo, ledger) -> None:
+    """In a worker: drop its unused models whenever another worker waits for room under the shared budget."""
+    while True:
+        time.sleep(0.25)
+        if ledger.wanted() and memo.loaded_bytes():
+            memo.shed()
+
+
+def _serve(conn, threads: int, niceness: int, env: dict[str, str], ledger=None) -> None:
+    """The worker's loop: one call at a time from the pipe, progress and the outcome back through it. `ledger`:
+    this worker's row of the server's shared model budget (model_memory.WorkerLedger)."""
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     os.environ.update(env)
     if hasattr(os, "nice"):
@@ -63,7 +72,12 @@ def _serve(conn, threads: int, niceness: int, env: dict[str, str]) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    from induction import engine
     from induction.engine import loaded_models, models_in_use
+
+    if ledger is not None:  # one budget for all the server's workers, not a share each
+        engine._MODELS.budget, engine._MODELS.ledger = ledger.ledger.budget, ledger
+        threading.Thread(target=_shed_when_wanted, args=(engine._MODELS, ledger), daemon=True).start()
 
     conn.send(("models", loaded_models()))  # the budget, nothing loaded yet: the About page's row for it
     while True:
@@ -117,10 +131,12 @@ def _answer(conn, outcome: tuple, notes: list[str]) -> None:
 class Worker:
     """One long-lived worker process and the server's end of its pipe."""
 
-    def __init__(self, threads: int = 1, niceness: int = LOWEST_PRIORITY, env: dict[str, str] | None = None):
+    def __init__(self, threads: int = 1, niceness: int = LOWEST_PRIORITY, env: dict[str, str] | None = None,
+                 ledger=None, on_end: Callable[[], None] | None = None):
         self._conn, child = _SPAWN.Pipe()
-        self.process = _SPAWN.Process(target=_serve, args=(child, threads, niceness, env or {}), daemon=True,
+        self.process = _SPAWN.Process(target=_serve, args=(child, threads, niceness, env or {}, ledger), daemon=True,
                                       name="induction-compute")
+        self._on_end = on_end  # the pool frees this worker's row of the shared budget
         self.process.start()
         child.close()
         self.busy = False  # a call was sent and its answer has not come back
@@ -180,19 +196,44 @@ class Worker:
             self.process.join(5)
             with contextlib.suppress(OSError):
                 self._conn.close()
+            if self._on_end is not None:
+                self._on_end()
 
 
 class Pool:
     """`size` idle workers; a caller holding an admission slot takes one, and gives it back or kills it."""
 
     def __init__(self, size: int, threads: int = 1, env: dict[str, str] | None = None,
-                 niceness: int = LOWEST_PRIORITY):
-        self.size, self._make = size, lambda: Worker(threads, niceness, env)
+                 niceness: int = LOWEST_PRIORITY, budget: int | None = None):
+        """`budget`: bytes of models all the workers may hold together (a shared ledger); None: each worker
+        keeps its own INDUCTION_MODEL_MEMORY_MB."""
+        from induction.model_memory import SharedLedger
+
+        self.size = size
         self._lock = threading.Lock()
+        rows = 2 * size + 4  # replacements and extra workers get a row too
+        self.ledger = SharedLedger(rows, budget, _SPAWN) if budget is not None else None
+        self._free_rows = list(range(rows))
+
+        def make() -> Worker:
+            with self._lock:
+                row = self._free_rows.pop(0) if self.ledger is not None and self._free_rows else None
+            if row is None:
+                return Worker(threads, niceness, env)
+            self.ledger._held[row] = 0
+            return Worker(threads, niceness, env, self.ledger.bind(row), on_end=lambda: self._free_row(row))
+
+        self._make = make
         self._idle = [self._make() for _ in range(size)]
         self._busy: set[Worker] = set()  # taken and not given back: `close` ends these too
         self.restarts = 0
         self.closed = False
+
+    def _free_row(self, row: int) -> None:
+        """A worker ended: its models are gone, its row of the shared budget is free again."""
+        self.ledger._held[row] = 0
+        with self._lock:
+            self._free_rows.append(row)
 
     def take(self) -> Worker:
         """An idle worker (a fresh one if none is idle: admission normally keeps one free per slot)."""
@@ -268,15 +309,14 @@ _POOL: Pool | None = None
 
 
 def start_server_pool(size: int) -> Pool | None:
-    """The server's pool of `size` workers (none for 0), each with its share of the cores and of the model
-    memory budget; started once."""
+    """The server's pool of `size` workers (none for 0), each with its share of the cores, all sharing the one
+    model memory budget (INDUCTION_MODEL_MEMORY_MB); started once."""
     global _POOL
     from induction.admission import torch_threads
     from induction.model_memory import budget_bytes
 
-    if _POOL is None and size > 0:
-        env = {"INDUCTION_MODEL_MEMORY_MB": str(max(64, budget_bytes() // 2**20 // size))}
-        _POOL = Pool(size, threads=torch_threads(size), env=env)
+    if _POOL is None and size > 0:  # one budget shared by the workers (the server process holds no model)
+        _POOL = Pool(size, threads=torch_threads(size), budget=budget_bytes())
         log.info("started %d compute worker process(es)", size)
     return _POOL
 

@@ -214,3 +214,51 @@ def test_the_rate_limit_forgets_visitors_who_left_and_holds_a_bounded_number():
     rate.allow("late")
     assert len(rate) == 1
     assert rate.allow("late") == 0 and rate.allow("late") == pytest.approx(60)  # still limits the one it holds
+
+
+def test_workers_share_one_budget_a_model_loads_only_where_it_fits():
+    from induction.model_memory import ModelMemoryFull, SharedLedger
+
+    ledger = SharedLedger(2, budget=100)
+    one = ModelMemo(budget=100, size=lambda m: m, ledger=ledger.bind(0))
+    two = ModelMemo(budget=100, size=lambda m: m, ledger=ledger.bind(1))
+    one.acquire("a", lambda: 60, need=60)  # in use in the first worker
+    assert ledger.total() == 60
+    two.wait_s = 0.3
+    loaded = []
+    with pytest.raises(ModelMemoryFull, match="try again"):
+        two.acquire("b", lambda: loaded.append("b") or 60, need=60)
+    assert loaded == [] and ledger.total() == 60  # refused before loading anything
+    assert two.acquire("c", lambda: 30, need=30) == 30 and ledger.total() == 90  # a smaller one fits beside it
+
+
+def test_a_worker_waiting_for_room_gets_it_when_the_other_sheds_its_unused_models():
+    from induction.model_memory import SharedLedger
+
+    ledger = SharedLedger(2, budget=100)
+    one = ModelMemo(budget=100, size=lambda m: m, ledger=ledger.bind(0))
+    two = ModelMemo(budget=100, size=lambda m: m, ledger=ledger.bind(1))
+    one.acquire("a", lambda: 60, need=60)
+    one.release("a")  # idle, still loaded and counted
+
+    def shedder() -> None:  # what each worker's background thread does
+        while not ledger.bind(0).wanted():
+            threading.Event().wait(0.02)
+        one.shed()
+
+    helper = threading.Thread(target=shedder)
+    helper.start()
+    assert two.acquire("b", lambda: 60, need=60) == 60
+    helper.join(5)
+    assert "a" not in one and ledger.total() == 60 and ledger.bind(1).wanted() == 0
+
+
+def test_a_model_is_counted_with_its_activations():
+    from types import SimpleNamespace
+
+    from induction.model_memory import activation_bytes, model_bytes, parameter_bytes
+
+    base = SimpleNamespace(hidden_size=768, num_hidden_layers=12, intermediate_size=3072, vocab_size=30522,
+                           max_position_embeddings=512, num_attention_heads=12)
+    assert 400 * 2**20 < parameter_bytes(base) < 480 * 2**20  # BERT-base: 110 M float32 parameters
+    assert activation_bytes(base) > 50 * 2**20 and model_bytes(base) == parameter_bytes(base) + activation_bytes(base)

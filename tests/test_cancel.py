@@ -72,7 +72,7 @@ def test_a_click_on_cancel_kills_the_worker_and_the_next_visitor_computes(tmp_pa
         pytest.skip("needs /proc to see the server's worker processes")
     from playwright.sync_api import sync_playwright
 
-    from .test_browser import CHROMIUM
+    from .test_browser import ARTIFACTS, CHROMIUM
 
     env = {"INDUCTION_CACHE_DIR": str(tmp_path / "cache"), "INDUCTION_COMPUTE_WORKERS": "1",
            "INDUCTION_MAX_COMPUTE": "1"}
@@ -97,7 +97,13 @@ def test_a_click_on_cancel_kills_the_worker_and_the_next_visitor_computes(tmp_pa
             assert page.get_by_text("toy standard: cancelled.").count() == 1
             other = browser.new_context().new_page()  # the next visitor, an uncached map
             other.goto(f"{url}/?model=toy&trials=8&seed=11", wait_until="domcontentloaded")
-            other.get_by_text("Best head: L1H").wait_for(timeout=120_000)
+            try:
+                other.get_by_text("Best head: L1H").wait_for(timeout=240_000)
+            except Exception:
+                ARTIFACTS.mkdir(exist_ok=True)
+                other.screenshot(path=str(ARTIFACTS / "cancel-next-visitor.png"), full_page=True)
+                page.screenshot(path=str(ARTIFACTS / "cancel-cancelled.png"), full_page=True)
+                raise
             assert proc.poll() is None and os.path.exists(tmp_path / "cache")
         finally:
             browser.close()

@@ -207,3 +207,33 @@ def test_in_a_deployed_server_with_workers_a_drilldown_loads_no_model_in_the_ser
     assert [m["model"] for m in pool.report()[0]["models"]] == ["toy"]
     about = server_load()
     assert "| idle | toy |" in about and "Models in memory" not in about  # the workers', not the server's
+
+
+def test_the_workers_share_the_servers_one_budget(fresh_cache, random_bert):
+    """Each worker counts its models in the pool's shared ledger against the whole budget (not a share each)."""
+    from induction.engine import compute_map
+
+    budget = 512 * 2**20
+    shared = compute_workers.Pool(1, budget=budget)
+    try:
+        assert shared.ledger.total() == 0
+        shared.run(compute_map, (MapConfig(model=random_bert, trials=2, segment=8),), {})
+        [worker] = shared.report()
+        assert worker["budget_mb"] == 512 and worker["models"]  # the whole budget, its model listed
+        assert abs(shared.ledger.total() / 2**20 - worker["loaded_mb"]) < 0.1  # what it holds is in the ledger
+    finally:
+        shared.close()
+    assert shared.ledger.total() == 0  # an ended worker's row is freed
+
+
+def test_deployed_mode_offers_by_default_only_the_models_that_fit_the_budget(monkeypatch):
+    from induction import deploy
+
+    monkeypatch.setenv("INDUCTION_DEPLOYED", "1")
+    monkeypatch.delenv("INDUCTION_ALLOWED_MODELS", raising=False)
+    monkeypatch.setenv("INDUCTION_MODEL_MEMORY_MB", "700")
+    offered = deploy.limits().allowed_models
+    assert {"toy", "minilm", "tiny", "base"} <= set(offered)
+    assert "large" not in offered and "roberta-large" not in offered  # 1.3 GB of weights alone
+    monkeypatch.setenv("INDUCTION_MODEL_MEMORY_MB", "4096")
+    assert "large" in deploy.limits().allowed_models
