@@ -237,3 +237,19 @@ def test_deployed_mode_offers_by_default_only_the_models_that_fit_the_budget(mon
     assert "large" not in offered and "roberta-large" not in offered  # 1.3 GB of weights alone
     monkeypatch.setenv("INDUCTION_MODEL_MEMORY_MB", "4096")
     assert "large" in deploy.limits().allowed_models
+
+
+def test_in_a_server_with_workers_the_text_page_loads_no_model_in_the_server(pool, monkeypatch):
+    """The text map, its tokens (a whole model's tokenizer) and the selected head's occurrence come from the worker."""
+    from induction import engine
+    from induction.model_memory import ModelMemo
+
+    from .page_checks import open_page
+
+    monkeypatch.setattr(compute_workers, "_POOL", pool)
+    monkeypatch.setattr(engine, "_MODELS", ModelMemo())
+    monkeypatch.setattr(admission, "_ADMISSION", admission.Admission(slots=1))
+    at = open_page("views/text.py", timeout=300, model="minilm", doc="for", layer=1, head=0)
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) == 3  # the tokens, the map and the head's attention from the occurrence
+    assert engine.loaded_models()["models"] == []
