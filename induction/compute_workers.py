@@ -102,6 +102,7 @@ def _serve(conn, threads: int, niceness: int, env: dict[str, str], ledger=None) 
 
 _PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _THIRD_PARTY = ("site-packages", "dist-packages", f"{os.sep}.venv{os.sep}")
+_DEVELOPER_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, ResourceWarning, ImportWarning)
 
 
 def page_notes(caught: list[warnings.WarningMessage]) -> list[str]:
@@ -113,7 +114,8 @@ def page_notes(caught: list[warnings.WarningMessage]) -> list[str]:
     notes: list[str] = []
     for w in caught:
         path = os.path.abspath(w.filename or "")
-        ours = path.startswith(_PROJECT + os.sep) and not any(part in path for part in _THIRD_PARTY)
+        ours = path.startswith(_PROJECT + os.sep) and not any(part in path for part in _THIRD_PARTY) and \
+            not issubclass(w.category, _DEVELOPER_WARNINGS)  # deprecations: for developers
         if (ours or issubclass(w.category, CacheWriteWarning)) and str(w.message) not in notes:
             notes.append(str(w.message))
     return notes

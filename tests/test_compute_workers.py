@@ -141,12 +141,13 @@ def warns_twice(progress=None):
     import torch
 
     warnings.warn_explicit("torch noise", UserWarning, torch.__file__, 1)
+    warnings.warn("a deprecated call (for developers)", FutureWarning, stacklevel=1)
     return 7
 
 
 def test_every_warning_of_the_projects_code_comes_back_from_a_worker(pool):
     result, notes = pool.run(warns_twice, (), {})
-    assert result == 7 and notes == ["3 of 8 checkpoints have no map yet"]  # third-party noise left out
+    assert result == 7 and notes == ["3 of 8 checkpoints have no map yet"]  # third-party and developer noise left out
 
 
 def sleeps(seconds: float, progress=None):
