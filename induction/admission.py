@@ -242,12 +242,20 @@ def gated(gate: Gate) -> Iterator[None]:
         _GATE.reset(token)
 
 
+MODELS_IN_WORKERS = False  # set in a server whose worker pool holds the models (compute_workers.start_server_pool)
+
+
 def heavy_section() -> None:
     """Called by the engine right before real work (a model about to run): waits for admission when a gate
-    is installed; outside the dashboard (CLI, tests, the sweep's workers) nothing waits."""
+    is installed; outside the dashboard (CLI, tests, the sweep's workers) nothing waits. In a server whose
+    workers hold the models, a model about to load with no gate is a page's call that bypassed the workers:
+    logged, so it is found (the server process should hold no model)."""
     gate = _GATE.get()
     if gate is not None:
         gate()
+    elif MODELS_IN_WORKERS:
+        log.warning("a model is about to load in the server process, outside the compute workers: send this call "
+                    "through dashboard.progress (run_with_progress or call_on_model)", stack_info=True)
 
 
 @contextlib.contextmanager

@@ -318,7 +318,10 @@ def start_server_pool(size: int) -> Pool | None:
     from induction.model_memory import budget_bytes
 
     if _POOL is None and size > 0:  # one budget shared by the workers (the server process holds no model)
+        import induction.admission as admission
+
         _POOL = Pool(size, threads=torch_threads(size), budget=budget_bytes())
+        admission.MODELS_IN_WORKERS = True
         log.info("started %d compute worker process(es)", size)
     return _POOL
 

@@ -262,3 +262,15 @@ def test_a_model_is_counted_with_its_activations():
                            max_position_embeddings=512, num_attention_heads=12)
     assert 400 * 2**20 < parameter_bytes(base) < 480 * 2**20  # BERT-base: 110 M float32 parameters
     assert activation_bytes(base) > 50 * 2**20 and model_bytes(base) == parameter_bytes(base) + activation_bytes(base)
+
+
+def test_a_model_loading_in_a_server_whose_workers_hold_the_models_is_logged(monkeypatch, caplog, fresh_cache):
+    from induction.engine import compute_map
+
+    monkeypatch.setattr(admission, "MODELS_IN_WORKERS", True)
+    with caplog.at_level("WARNING", logger="induction.admission"):
+        with admission.gated(lambda: None):
+            compute_map(MapConfig(model="toy", trials=2, segment=8, seed=1))  # a page's call: through its gate
+        assert not caplog.records
+        compute_map(MapConfig(model="toy", trials=2, segment=8, seed=2))  # no gate: bypassed the workers
+    assert len(caplog.records) == 1 and "outside the compute workers" in caplog.records[0].getMessage()
