@@ -232,8 +232,10 @@ class Pool:
         self.closed = False
 
     def _free_row(self, row: int) -> None:
-        """A worker ended: its models are gone, its row of the shared budget is free again."""
+        """A worker ended: its models are gone, its row of the shared budget is free again (and a wait for room it
+        may have left behind is withdrawn: a worker still waiting says so again within 0.1 s)."""
         self.ledger._held[row] = 0
+        self.ledger._wanted.value = 0
         with self._lock:
             self._free_rows.append(row)
 

@@ -222,9 +222,11 @@ def test_the_workers_share_the_servers_one_budget(fresh_cache, random_bert):
         [worker] = shared.report()
         assert worker["budget_mb"] == 512 and worker["models"]  # the whole budget, its model listed
         assert abs(shared.ledger.total() / 2**20 - worker["loaded_mb"]) < 0.1  # what it holds is in the ledger
+        shared.ledger.bind(0).want(10 * 2**20)  # a wait for room left behind by a worker killed while waiting
     finally:
         shared.close()
     assert shared.ledger.total() == 0  # an ended worker's row is freed
+    assert shared.ledger.bind(0).wanted() == 0  # and the others no longer shed their models for it
 
 
 def test_deployed_mode_offers_by_default_only_the_models_that_fit_the_budget(monkeypatch):
