@@ -1,5 +1,6 @@
 """The dashboard's server: `streamlit run serve.py` serves app.py, and loads the default model (and computes
-its default map, from the cache when it is there) before the first visitor arrives.
+its default map, from the cache when it is there) before the first visitor arrives: in a worker when there is
+a pool (then this process loads no model at all).
 
 When deployed (or when INDUCTION_COMPUTE_WORKERS asks), it also starts the pool of worker processes that run
 heavy computations outside this process (induction/compute_workers.py), so they cannot hold up the pages.
@@ -24,7 +25,10 @@ async def lifespan(app):
     from induction import compute_workers, deploy
 
     pool = compute_workers.start_server_pool(compute_workers.workers_wanted(deploy.limits().deployed))
-    await asyncio.to_thread(warm_up)  # before the server accepts connections
+    if pool is None:
+        await asyncio.to_thread(warm_up)  # before the server accepts connections
+    else:  # in a worker: the server process itself holds no model
+        await asyncio.to_thread(pool.run, warm_up, (), {})
     yield
     if pool is not None:
         pool.close()

@@ -49,10 +49,23 @@ def head_pickers(layers: int, heads: int) -> None:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _head_detail(config: MapConfig, layer: int, head: int, trial: int):
+def _head_detail_here(config: MapConfig, layer: int, head: int, trial: int):
     from induction.analyses.head_detail import head_detail
 
     return head_detail(config, layer, head, trial=trial)
+
+
+def _head_detail(config: MapConfig, layer: int, head: int, trial: int):
+    """The head on one trial: computed here (cached per server) without a worker pool; through the queue and a
+    worker with one (the server process loads no model), None after an error it showed."""
+    from induction.analyses.head_detail import head_detail
+    from induction.compute_workers import server_pool
+
+    from .progress import call_on_model
+
+    if server_pool() is None:
+        return _head_detail_here(config, layer, head, trial)
+    return call_on_model(f"head {head_name(layer, head)}", head_detail, config, layer, head, trial=trial)
 
 
 def _named_roles(state: ViewState, result, layer: int, head: int) -> None:
@@ -91,6 +104,8 @@ def drilldown(state: ViewState, result, hint: str = "Click a cell of the map (or
         detail = _head_detail(result.config, layer, head, int(trial))
     except InductionError as exc:
         st.error(str(exc))
+        return
+    if detail is None:  # the worker's error, already shown
         return
     c = result.config
     run = f"{c.model} · {c.setup} · {state.target} · {result.trials} trials · seed {c.seed}"

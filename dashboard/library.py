@@ -116,7 +116,8 @@ def compute_mosaic(models, state: ViewState):
     from induction.analyses.mosaic import collect
 
     return run_with_progress(f"computing {', '.join(models)}", collect, models, setup=state.setup,
-                             target=state.target, trials=state.trials, seed=state.seed, compute_missing=True)
+                             target=state.target, trials=state.trials, seed=state.seed, compute_missing=True,
+                             unit="models")
 
 
 def loadable(models) -> tuple[list[str], dict[str, str]]:
@@ -182,8 +183,9 @@ def get_reproduction(sizes: list[str], trials: int, seed: int, icl_corpus: str):
                              icl_corpus=icl_corpus, icl_trials=trials)
 
 
-def warm_up(model: str = "toy") -> None:
-    """Import the library and load the default model (and its default map) once, at server start."""
+def warm_up(model: str = "toy", progress=None) -> None:
+    """Import the library and load the default model (and its default map) once, at server start: in the server
+    process, or (with a worker pool: serve.py sends it there) in a worker, so the server holds no model."""
     from induction.engine import compute_map
 
     with contextlib.suppress(InductionError):  # a server whose default model cannot load still starts
@@ -208,26 +210,28 @@ def cached_roles(state: ViewState):
 
 
 def server_load() -> str:
-    """Markdown: the model memory budget, the models loaded, and the computation slots (the About page)."""
+    """Markdown: the model memory budget, the models loaded, and the computation slots (the About page): the
+    server process's models, or with a worker pool each worker's (the server process then holds none)."""
     from induction.admission import server_admission
+    from induction.compute_workers import server_pool
     from induction.engine import loaded_models
 
-    mem, queue = loaded_models(), server_admission().snapshot()
-    rows = "".join(f"\n| {m['model']} | {m['mb']:.0f} | {'yes' if m['in_use'] else 'no'} |" for m in mem["models"])
-    return (f"Models in memory: {mem['loaded_mb']:.0f} MB of a {mem['budget_mb']} MB budget "
-            f"(`INDUCTION_MODEL_MEMORY_MB`; least recently used evicted first, never one in use).\n\n"
-            f"| model | MB | in use |\n|---|---|---|{rows}\n\n"
-            f"Computations: {queue['running']} running of {queue['slots']} at once (`INDUCTION_MAX_COMPUTE`), "
-            f"{queue['queued']} waiting; maps already computed never wait." + _workers_line())
-
-
-def _workers_line() -> str:
-    """Where computations run: the server's worker processes when it started them (deployed), else this process."""
-    from induction.compute_workers import server_pool
-
+    queue = server_admission().snapshot()
+    slots = (f"Computations: {queue['running']} running of {queue['slots']} at once (`INDUCTION_MAX_COMPUTE`), "
+             f"{queue['queued']} waiting; maps already computed never wait.")
     pool = server_pool()
     if pool is None:
-        return ""
-    return (f"\n\nThey run in {pool.size} worker process(es) of their own at the lowest priority (restarted "
-            f"{pool.restarts} time(s) after a cancel), each with its share of the model budget; the table above "
-            f"is the server process's own models.")
+        mem = loaded_models()
+        rows = "".join(f"\n| {m['model']} | {m['mb']:.0f} | {'yes' if m['in_use'] else 'no'} |" for m in mem["models"])
+        return (f"Models in memory: {mem['loaded_mb']:.0f} MB of a {mem['budget_mb']} MB budget "
+                f"(`INDUCTION_MODEL_MEMORY_MB`; least recently used evicted first, never one in use).\n\n"
+                f"| model | MB | in use |\n|---|---|---|{rows}\n\n" + slots)
+    workers = pool.report()
+    rows = "".join(
+        f"\n| {w['pid']} | {'computing' if w['busy'] else 'idle'} | "
+        f"{', '.join(m['model'] for m in w['models']) or 'none'} | {w['loaded_mb']:.0f} | "
+        f"{'?' if w['rss_mb'] is None else format(w['rss_mb'], '.0f')} |" for w in workers)
+    return (f"{slots}\n\nThey run in {pool.size} worker process(es) of their own at the lowest priority (restarted "
+            f"{pool.restarts} time(s) after a cancel); this server process loads no model, drill-downs and text "
+            f"tokens included. Each worker's models (as of its last computation) and memory:\n\n"
+            f"| worker | now | models | model MB | resident MB |\n|---|---|---|---|---|{rows}")

@@ -13,14 +13,16 @@ Cached results never leave this thread: the computation moves only when the engi
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import re
+import threading
 import warnings
+from collections import OrderedDict
 
 import streamlit as st
 
 from induction import admission, compute_workers, deploy
-from induction.cache import CacheWriteWarning
 from induction.config import InductionError
 
 _CANCELLED = "_induction_cancelled"  # session state: the computations this visitor cancelled (not rerun)
@@ -52,12 +54,14 @@ def _rate(per_minute: int) -> admission.RateLimit:
     return _RATES.setdefault(per_minute, admission.RateLimit(per_minute))
 
 
-def _check_limits(visitor: str, queue: admission.Admission) -> None:
-    """The deployed mode's per-visitor limits, before a computation joins the queue."""
+_BUSY = ("The server is busy with other visitors' computations; please try again in a minute "
+         "(maps already computed still open at once).")
+
+
+def _check_limits(visitor: str) -> None:
+    """The deployed mode's per-visitor rate, before a computation joins the queue (the queue's own limit is
+    checked as it is joined: `admission.admitted(max_queue=...)`)."""
     lim = deploy.limits()
-    if lim.max_queue is not None and queue.snapshot()["queued"] >= lim.max_queue:
-        raise Refused("The server is busy with other visitors' computations; please try again in a minute "
-                      "(maps already computed still open at once).")
     if lim.compute_per_minute is not None:
         wait = _rate(lim.compute_per_minute).allow(visitor)
         if wait > 0:
@@ -71,7 +75,7 @@ def _gate(label: str, key: str, stack: contextlib.ExitStack, *, in_process: bool
     def gate() -> None:
         queue = admission.server_admission()
         visitor = visitor_id()
-        _check_limits(visitor, queue)
+        _check_limits(visitor)
         box = st.empty()
         shown: list = []
 
@@ -83,7 +87,10 @@ def _gate(label: str, key: str, stack: contextlib.ExitStack, *, in_process: bool
             shown[0].info(f"{label}: waiting for a free computation slot, place {ticket.place()} in the queue "
                           f"({queue.slots} run at once; maps already computed open without waiting).")
 
-        stack.enter_context(admission.admitted(visitor, on_wait))
+        try:
+            stack.enter_context(admission.admitted(visitor, on_wait, max_queue=deploy.limits().max_queue))
+        except admission.QueueFull:
+            raise Refused(_BUSY) from None
         box.empty()
         if in_process and deploy.limits().deployed:
             admission.limit_torch_threads(queue.slots)
@@ -137,13 +144,26 @@ def show_error(text: str, *, compact: bool = False) -> None:
         st.error(text)
 
 
+def computation_key(compute, args: tuple, kwargs: dict) -> str:
+    """The one name of a computation that its cancel buttons store and the next run checks (a digest of the call,
+    the same in every run and every process)."""
+    call = f"{getattr(compute, '__module__', '')}.{getattr(compute, '__name__', compute)!s}{args!r}" \
+           f"{sorted(kwargs.items())!r}"
+    return hashlib.sha1(call.encode()).hexdigest()[:16]
+
+
+def cancelled(key: str) -> bool:
+    """Whether this visitor cancelled the computation named `key` (and has not asked for it again)."""
+    return key in st.session_state.get(_CANCELLED, ())
+
+
 def run_with_progress(label: str, compute, *args, compact: bool = False, unit: str = "trials", **kwargs):
     """Call `compute(..., progress=cb)` with an st.progress bar; errors show as messages. None on error or when
     the visitor cancelled this computation (until they ask for it again). `unit` names what the bar counts."""
-    key = f"{getattr(compute, '__name__', label)}{args!r}{sorted(kwargs.items())!r}"
-    if key in st.session_state.get(_CANCELLED, ()):
+    key = computation_key(compute, args, kwargs)
+    if cancelled(key):
         st.info(f"{label}: cancelled.")
-        st.button("compute it again", key=f"again-{hash(key)}", on_click=_uncancel, args=(key,))
+        st.button("compute it again", key=f"again-{key}", on_click=_uncancel, args=(key,))
         return None
     from induction.engine import models_in_use
 
@@ -156,17 +176,15 @@ def run_with_progress(label: str, compute, *args, compact: bool = False, unit: s
     stack = contextlib.ExitStack()  # the slot, held until the computation ends, however it ends
     try:
         with warnings.catch_warnings(record=True) as caught, stack, models_in_use(), \
-                admission.gated(_offload if pool else _gate(label, str(hash(key)), stack)):
-            warnings.simplefilter("always", CacheWriteWarning)
+                admission.gated(_offload if pool else _gate(label, key, stack)):
+            warnings.simplefilter("always")
+            notes: list[str] = []
             try:
                 result = compute(*args, progress=progress, **kwargs)
             except Offload:  # not in the cache: the rest runs in a worker process, this thread only waits
-                result, notes = _in_worker(pool, label, str(hash(key)), bar, compute, args, kwargs, progress)
-                for note in notes:
-                    warnings.warn(note, CacheWriteWarning, stacklevel=1)
-        for w in caught:
-            if issubclass(w.category, CacheWriteWarning):
-                st.warning(str(w.message))
+                result, notes = _in_worker(pool, label, key, bar, compute, args, kwargs, progress)
+        for note in dict.fromkeys([*compute_workers.page_notes(caught), *notes]):
+            st.warning(note)
         return result
     except Refused as exc:
         st.warning(str(exc))
@@ -178,3 +196,29 @@ def run_with_progress(label: str, compute, *args, compact: bool = False, unit: s
     finally:
         bar.empty()
     return None
+
+
+_KEPT: OrderedDict[str, object] = OrderedDict()  # call_on_model's results in a worker pool server, newest last
+_KEPT_LOCK = threading.Lock()
+KEEP = 64
+
+
+def call_on_model(label: str, fn, *args, **kwargs):
+    """A page's model-touching call outside the engine's cache (a head's attention, a text occurrence, a text's
+    tokens). Without a worker pool: `fn(*args, **kwargs)` here (errors raise, as before). In a server with the
+    pool: through the queue and a worker exactly like a map, so the server process never loads a model; the
+    results kept here (the 64 most recent), an error shown in the page and None returned."""
+    if compute_workers.server_pool() is None:
+        return fn(*args, **kwargs)
+    key = computation_key(fn, args, kwargs)
+    with _KEPT_LOCK:
+        if key in _KEPT:
+            _KEPT.move_to_end(key)
+            return _KEPT[key]
+    result = run_with_progress(label, compute_workers.without_progress, fn, *args, **kwargs)
+    if result is not None:
+        with _KEPT_LOCK:
+            _KEPT[key] = result
+            while len(_KEPT) > KEEP:
+                _KEPT.popitem(last=False)
+    return result

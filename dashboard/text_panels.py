@@ -6,7 +6,7 @@ import streamlit as st
 
 from induction.config import InductionError
 
-from .progress import run_with_progress, show_error
+from .progress import call_on_model, run_with_progress, show_error
 
 DEPLOYED_MAX_CHARS = 5000  # deployed mode: the most text a visitor may paste
 LOCAL_MAX_CHARS = 20_000  # otherwise: about 10 s of scoring on a 2-core CPU (a 100 KB paste took 50 s)
@@ -40,10 +40,20 @@ def get_text_map(config):
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _detail(config, occurrence: int, layer: int, head: int):
+def _detail_here(config, occurrence: int, layer: int, head: int):
     from induction.analyses.text_map import text_detail
 
     return text_detail(config, occurrence, layer, head)
+
+
+def _detail(config, occurrence: int, layer: int, head: int):
+    """Here (cached per server) without a worker pool; through the queue and a worker with one."""
+    from induction.analyses.text_map import text_detail
+    from induction.compute_workers import server_pool
+
+    if server_pool() is None:
+        return _detail_here(config, occurrence, layer, head)
+    return call_on_model(f"occurrence #{occurrence}", text_detail, config, occurrence, layer, head)
 
 
 def occurrence_detail(config, occurrence: int, layer: int, head: int):
@@ -55,10 +65,21 @@ def occurrence_detail(config, occurrence: int, layer: int, head: int):
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def tokens(config) -> list[list[str]]:
+def _tokens_here(config) -> list[list[str]]:
     from induction.analyses.text_map import window_tokens
 
     return window_tokens(config)
+
+
+def tokens(config) -> list[list[str]] | None:
+    """Each window's tokens (the model's tokenizer): here without a worker pool; through the queue and a worker
+    with one, so the server never loads a whole model for its tokenizer (None after an error it showed)."""
+    from induction.analyses.text_map import window_tokens
+    from induction.compute_workers import server_pool
+
+    if server_pool() is None:
+        return _tokens_here(config)
+    return call_on_model("the text's tokens", window_tokens, config)
 
 
 def keep_occurrence_in_range(config, count: int) -> None:

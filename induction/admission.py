@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -42,6 +42,10 @@ def torch_threads(slots: int) -> int:
 
 class Cancelled(Exception):
     """The visitor gave up waiting (or closed the page): the ticket left the queue."""
+
+
+class QueueFull(Exception):
+    """The queue already holds its limit of waiting tickets: the request was not queued."""
 
 
 @dataclass(eq=False)
@@ -83,9 +87,13 @@ class Admission:
         self._numbers = itertools.count()
         self.longest_wait_s = 0.0
 
-    def request(self, visitor: str) -> Ticket:
-        """A new ticket at the back of the queue (admitted at once when a slot is free and it is first)."""
+    def request(self, visitor: str, max_queue: int | None = None) -> Ticket:
+        """A new ticket at the back of the queue (admitted at once when a slot is free and it is first). With
+        `max_queue`, QueueFull instead when that many already wait: the check and the join are one step, so two
+        visitors cannot both pass a check made before either joined."""
         with self._cond:
+            if max_queue is not None and len(self._queue) >= max_queue:
+                raise QueueFull(f"{len(self._queue)} computations already wait")
             ticket = Ticket(visitor, self, next(self._numbers))
             self._queue.append(ticket)
             self._promote()
@@ -140,24 +148,43 @@ class Admission:
 
 
 class RateLimit:
-    """At most `per_minute` new computations per visitor in any 60 s (a sliding window)."""
+    """At most `per_minute` new computations per visitor in any 60 s (a sliding window). Bounded: a visitor whose
+    starts all left the window is forgotten, and beyond `max_visitors` the one idle longest goes first."""
 
-    def __init__(self, per_minute: int, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, per_minute: int, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                 max_visitors: int = 10_000):
         self.per_minute, self.window_s, self._clock = per_minute, window_s, clock
-        self._starts: dict[str, deque[float]] = {}
+        self.max_visitors = max_visitors
+        self._starts: OrderedDict[str, deque[float]] = OrderedDict()  # least recently started first
         self._lock = threading.Lock()
 
     def allow(self, visitor: str) -> float:
         """0 and the start counted when allowed; else the seconds until the visitor may start another."""
         now = self._clock()
         with self._lock:
+            self._forget(now)
             starts = self._starts.setdefault(visitor, deque())
             while starts and now - starts[0] >= self.window_s:
                 starts.popleft()
             if len(starts) >= self.per_minute:
                 return self.window_s - (now - starts[0])
             starts.append(now)
+            self._starts.move_to_end(visitor)
+            while len(self._starts) > self.max_visitors:
+                self._starts.popitem(last=False)
             return 0.0
+
+    def _forget(self, now: float) -> None:
+        """Drop the visitors whose last start left the window (they are the oldest, at the front)."""
+        while self._starts:
+            visitor, starts = next(iter(self._starts.items()))
+            if starts and now - starts[-1] < self.window_s:
+                return
+            del self._starts[visitor]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._starts)
 
 
 def limit_torch_threads(slots: int) -> None:
@@ -215,20 +242,29 @@ def gated(gate: Gate) -> Iterator[None]:
         _GATE.reset(token)
 
 
+MODELS_IN_WORKERS = False  # set in a server whose worker pool holds the models (compute_workers.start_server_pool)
+
+
 def heavy_section() -> None:
     """Called by the engine right before real work (a model about to run): waits for admission when a gate
-    is installed; outside the dashboard (CLI, tests, the sweep's workers) nothing waits."""
+    is installed; outside the dashboard (CLI, tests, the sweep's workers) nothing waits. In a server whose
+    workers hold the models, a model about to load with no gate is a page's call that bypassed the workers:
+    logged, so it is found (the server process should hold no model)."""
     gate = _GATE.get()
     if gate is not None:
         gate()
+    elif MODELS_IN_WORKERS:
+        log.warning("a model is about to load in the server process, outside the compute workers: send this call "
+                    "through dashboard.progress (run_with_progress or call_on_model)", stack_info=True)
 
 
 @contextlib.contextmanager
 def admitted(visitor: str, on_wait: Callable[[Ticket], None] | None = None, *, admission: Admission | None = None,
-             poll_s: float = 0.5) -> Iterator[Ticket]:
-    """Hold a slot for the block: queue, call `on_wait(ticket)` every `poll_s` while waiting (it may raise to
-    give up, e.g. Cancelled or the dashboard's stop on a closed tab), and always free the slot after."""
-    ticket = (admission or server_admission()).request(visitor)
+             poll_s: float = 0.5, max_queue: int | None = None) -> Iterator[Ticket]:
+    """Hold a slot for the block: queue (QueueFull when `max_queue` already wait), call `on_wait(ticket)` every
+    `poll_s` while waiting (it may raise to give up, e.g. Cancelled or the dashboard's stop on a closed tab), and
+    always free the slot after."""
+    ticket = (admission or server_admission()).request(visitor, max_queue)
     try:
         while not ticket.wait(poll_s):
             if ticket.released:

@@ -53,8 +53,17 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
-def _serve(conn, threads: int, niceness: int, env: dict[str, str]) -> None:
-    """The worker's loop: one call at a time from the pipe, progress and the outcome back through it."""
+def _shed_when_wanted(memo, ledger) -> None:
+    """In a worker: drop its unused models whenever another worker waits for room under the shared budget."""
+    while True:
+        time.sleep(0.25)
+        if ledger.wanted() and memo.loaded_bytes():
+            memo.shed()
+
+
+def _serve(conn, threads: int, niceness: int, env: dict[str, str], ledger=None) -> None:
+    """The worker's loop: one call at a time from the pipe, progress and the outcome back through it. `ledger`:
+    this worker's row of the server's shared model budget (model_memory.WorkerLedger)."""
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     os.environ.update(env)
     if hasattr(os, "nice"):
@@ -63,9 +72,14 @@ def _serve(conn, threads: int, niceness: int, env: dict[str, str]) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    from induction.cache import CacheWriteWarning
-    from induction.engine import models_in_use
+    from induction import engine
+    from induction.engine import loaded_models, models_in_use
 
+    if ledger is not None:  # one budget for all the server's workers, not a share each
+        engine._MODELS.budget, engine._MODELS.ledger = ledger.ledger.budget, ledger
+        threading.Thread(target=_shed_when_wanted, args=(engine._MODELS, ledger), daemon=True).start()
+
+    conn.send(("models", loaded_models()))  # the budget, nothing loaded yet: the About page's row for it
     while True:
         try:
             fn, args, kwargs = conn.recv()
@@ -76,14 +90,35 @@ def _serve(conn, threads: int, niceness: int, env: dict[str, str]) -> None:
             conn.send(("progress", done, total))
 
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", CacheWriteWarning)
+            warnings.simplefilter("always")
             try:
                 with models_in_use():
                     outcome: tuple = ("ok", fn(*args, progress=progress, **kwargs))
             except Exception as exc:  # the caller raises it in its own thread
                 outcome = ("error", exc)
-        notes = [str(w.message) for w in caught if issubclass(w.category, CacheWriteWarning)]
-        _answer(conn, outcome, notes)
+        conn.send(("models", loaded_models()))  # what this worker now holds, before the answer
+        _answer(conn, outcome, page_notes(caught))
+
+
+_PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_THIRD_PARTY = ("site-packages", "dist-packages", f"{os.sep}.venv{os.sep}")
+_DEVELOPER_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, ResourceWarning, ImportWarning)
+
+
+def page_notes(caught: list[warnings.WarningMessage]) -> list[str]:
+    """The warnings a page shows, once each, in order: the cache-write one and every other raised by this
+    project's code (the library's, a page's, a worker's call); third-party and standard-library noise is left out.
+    The same for a call in a worker (sent back with its result) and one in the server's thread."""
+    from induction.cache import CacheWriteWarning
+
+    notes: list[str] = []
+    for w in caught:
+        path = os.path.abspath(w.filename or "")
+        ours = path.startswith(_PROJECT + os.sep) and not any(part in path for part in _THIRD_PARTY) and \
+            not issubclass(w.category, _DEVELOPER_WARNINGS)  # deprecations: for developers
+        if (ours or issubclass(w.category, CacheWriteWarning)) and str(w.message) not in notes:
+            notes.append(str(w.message))
+    return notes
 
 
 def _answer(conn, outcome: tuple, notes: list[str]) -> None:
@@ -98,29 +133,38 @@ def _answer(conn, outcome: tuple, notes: list[str]) -> None:
 class Worker:
     """One long-lived worker process and the server's end of its pipe."""
 
-    def __init__(self, threads: int = 1, niceness: int = LOWEST_PRIORITY, env: dict[str, str] | None = None):
+    def __init__(self, threads: int = 1, niceness: int = LOWEST_PRIORITY, env: dict[str, str] | None = None,
+                 ledger=None, on_end: Callable[[], None] | None = None):
         self._conn, child = _SPAWN.Pipe()
-        self.process = _SPAWN.Process(target=_serve, args=(child, threads, niceness, env or {}), daemon=True,
+        self.process = _SPAWN.Process(target=_serve, args=(child, threads, niceness, env or {}, ledger), daemon=True,
                                       name="induction-compute")
+        self._on_end = on_end  # the pool frees this worker's row of the shared budget
         self.process.start()
         child.close()
         self.busy = False  # a call was sent and its answer has not come back
+        self.models: dict | None = None  # the worker's engine.loaded_models() after its last call
+        self._killing, self._killed = threading.Lock(), False
 
     def call(self, fn: Callable, args: tuple, kwargs: dict, *, on_progress: Callable[[int, int], None] | None = None,
              on_wait: Callable[[], None] | None = None, poll_s: float = 0.25) -> tuple[Any, list[str]]:
-        """(fn(*args, **kwargs, progress=...), cache-write notes) computed in the worker. `on_wait` runs every
-        `poll_s` while waiting and may raise to give up (the caller must then `kill` this worker)."""
+        """(fn(*args, **kwargs, progress=...), the warnings a page shows: `page_notes`) computed in the worker.
+        `on_wait` runs every `poll_s` while waiting and may raise to give up (the caller must then `kill` it)."""
         self._conn.send((fn, args, kwargs))
         self.busy = True
         while True:
-            if self._conn.poll(poll_s):
-                try:
-                    kind, *rest = self._conn.recv()
-                except (EOFError, OSError) as exc:
-                    raise WorkerDied("the computation's worker process ended") from exc
+            try:
+                ready = self._conn.poll(poll_s)
+                message = self._conn.recv() if ready else None
+            except (EOFError, OSError) as exc:  # killed, or its pipe closed by Pool.close
+                raise WorkerDied("the computation's worker process ended") from exc
+            if ready:
+                kind, *rest = message
                 if kind == "progress":
                     if on_progress:
                         on_progress(*rest)
+                    continue
+                if kind == "models":
+                    self.models = rest[0]
                     continue
                 value, notes = rest
                 self.busy = False
@@ -132,38 +176,92 @@ class Worker:
             if on_wait:
                 on_wait()
 
+    def rss_mb(self) -> float | None:
+        """The worker's resident memory (Linux /proc), None elsewhere or once it has ended."""
+        try:
+            with open(f"/proc/{self.process.pid}/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except (OSError, ValueError, IndexError):
+            return None
+
     def alive(self) -> bool:
         return self.process.is_alive()
 
     def kill(self) -> None:
-        """End the process now (a computation nobody waits for any more) and close the pipe."""
-        self.process.kill()
-        self.process.join(5)
-        self._conn.close()
+        """End the process now (a computation nobody waits for any more) and close the pipe; once, however many
+        threads ask (Pool.close and the caller giving the worker back may both)."""
+        with self._killing:
+            if self._killed:
+                return
+            self._killed = True
+            self.process.kill()
+            self.process.join(5)
+            with contextlib.suppress(OSError):
+                self._conn.close()
+            if self._on_end is not None:
+                self._on_end()
 
 
 class Pool:
     """`size` idle workers; a caller holding an admission slot takes one, and gives it back or kills it."""
 
     def __init__(self, size: int, threads: int = 1, env: dict[str, str] | None = None,
-                 niceness: int = LOWEST_PRIORITY):
-        self.size, self._make = size, lambda: Worker(threads, niceness, env)
+                 niceness: int = LOWEST_PRIORITY, budget: int | None = None):
+        """`budget`: bytes of models all the workers may hold together (a shared ledger); None: each worker
+        keeps its own INDUCTION_MODEL_MEMORY_MB."""
+        from induction.model_memory import SharedLedger
+
+        self.size = size
         self._lock = threading.Lock()
+        rows = 2 * size + 4  # replacements and extra workers get a row too
+        self.ledger = SharedLedger(rows, budget, _SPAWN) if budget is not None else None
+        self._free_rows = list(range(rows))
+
+        def make() -> Worker:
+            with self._lock:
+                row = self._free_rows.pop(0) if self.ledger is not None and self._free_rows else None
+            if row is None:
+                return Worker(threads, niceness, env)
+            self.ledger._held[row] = 0
+            return Worker(threads, niceness, env, self.ledger.bind(row), on_end=lambda: self._free_row(row))
+
+        self._make = make
         self._idle = [self._make() for _ in range(size)]
+        self._busy: set[Worker] = set()  # taken and not given back: `close` ends these too
         self.restarts = 0
+        self.closed = False
+
+    def _free_row(self, row: int) -> None:
+        """A worker ended: its models are gone, its row of the shared budget is free again (and a wait for room it
+        may have left behind is withdrawn: a worker still waiting says so again within 0.1 s)."""
+        self.ledger._held[row] = 0
+        self.ledger._wanted.value = 0
+        with self._lock:
+            self._free_rows.append(row)
 
     def take(self) -> Worker:
         """An idle worker (a fresh one if none is idle: admission normally keeps one free per slot)."""
         with self._lock:
+            if self.closed:
+                raise WorkerDied("the server is shutting down")
             while self._idle:
                 worker = self._idle.pop()
                 if worker.alive():
+                    self._busy.add(worker)
                     return worker
                 self.restarts += 1
-        return self._make()
+        worker = self._make()  # spawned outside the lock (it takes a moment)
+        with self._lock:
+            self._busy.add(worker)
+        return worker
 
     def give_back(self, worker: Worker, *, finished: bool) -> None:
         """Keep a worker that finished its call; kill one that did not and start its replacement."""
+        with self._lock:
+            self._busy.discard(worker)
+            if self.closed:
+                worker.kill()
+                return
         if not finished or not worker.alive():
             worker.kill()
             worker = self._make()
@@ -183,30 +281,49 @@ class Pool:
         finally:  # an answer (a result or the call's own error) leaves the worker ready for the next call
             self.give_back(worker, finished=not worker.busy)
 
+    def report(self) -> list[dict]:
+        """Per worker: pid, busy, resident MB and the models it held after its last call (the About page)."""
+        with self._lock:
+            workers = [(w, False) for w in self._idle] + [(w, True) for w in self._busy]
+        return [{"pid": w.process.pid, "busy": busy, "rss_mb": w.rss_mb(), "models": (w.models or {}).get("models", []),
+                 "loaded_mb": (w.models or {}).get("loaded_mb", 0.0), "budget_mb": (w.models or {}).get("budget_mb")}
+                for w, busy in workers]
+
     def pids(self) -> list[int]:
         with self._lock:
             return [w.process.pid for w in self._idle if w.process.pid]
 
     def close(self) -> None:
+        """End every worker, idle or busy (a busy one's caller gets WorkerDied); no new call is taken after."""
         with self._lock:
-            idle, self._idle = self._idle, []
-        for worker in idle:
+            self.closed = True
+            workers, self._idle = [*self._idle, *self._busy], []
+            self._busy.clear()
+        for worker in workers:
             worker.kill()
+
+
+def without_progress(fn: Callable, *args, progress=None, **kwargs):
+    """`fn(*args, **kwargs)` for a call that reports no progress (a drill-down, a text's tokens), so it can be sent
+    to a worker like a map."""
+    return fn(*args, **kwargs)
 
 
 _POOL: Pool | None = None
 
 
 def start_server_pool(size: int) -> Pool | None:
-    """The server's pool of `size` workers (none for 0), each with its share of the cores and of the model
-    memory budget; started once."""
+    """The server's pool of `size` workers (none for 0), each with its share of the cores, all sharing the one
+    model memory budget (INDUCTION_MODEL_MEMORY_MB); started once."""
     global _POOL
     from induction.admission import torch_threads
     from induction.model_memory import budget_bytes
 
-    if _POOL is None and size > 0:
-        env = {"INDUCTION_MODEL_MEMORY_MB": str(max(64, budget_bytes() // 2**20 // size))}
-        _POOL = Pool(size, threads=torch_threads(size), env=env)
+    if _POOL is None and size > 0:  # one budget shared by the workers (the server process holds no model)
+        import induction.admission as admission
+
+        _POOL = Pool(size, threads=torch_threads(size), budget=budget_bytes())
+        admission.MODELS_IN_WORKERS = True
         log.info("started %d compute worker process(es)", size)
     return _POOL
 

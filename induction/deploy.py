@@ -7,8 +7,10 @@ number of computations waiting server-wide, and hides error details. Off by defa
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from induction.config import MAX_SEGMENT, MAX_TRIALS, ModelLoadError
 from induction.models.registry import KNOWN_MODELS
@@ -34,11 +36,72 @@ def limits() -> Limits:
         return Limits(False, None, MAX_TRIALS, MAX_SEGMENT)
 
     allowed = os.environ.get("INDUCTION_ALLOWED_MODELS")
-    models = tuple(m for m in allowed.replace(",", " ").split()) if allowed else tuple(KNOWN_MODELS)
+    models = tuple(m for m in allowed.replace(",", " ").split()) if allowed else models_that_fit()
     return Limits(True, models, int(os.environ.get("INDUCTION_MAX_TRIALS", DEPLOYED_MAX_TRIALS)),
                   int(os.environ.get("INDUCTION_MAX_SEGMENT", DEPLOYED_MAX_SEGMENT)),
                   int(os.environ.get("INDUCTION_COMPUTE_PER_MINUTE", DEPLOYED_COMPUTE_PER_MINUTE)),
                   int(os.environ.get("INDUCTION_MAX_QUEUE", DEPLOYED_MAX_QUEUE)))
+
+
+def models_that_fit(budget: int | None = None) -> tuple[str, ...]:
+    """The known models whose parameters and activation estimate fit the model budget (INDUCTION_MODEL_MEMORY_MB,
+    shared by the server's workers): deployed mode's default list. A model whose config is not on this machine
+    (a Hub model not downloaded) stays listed: the shared budget still refuses it at load if it does not fit."""
+    from induction.model_memory import budget_bytes
+
+    return _fitting(budget_bytes() if budget is None else budget)
+
+
+@functools.lru_cache(maxsize=8)
+def _fitting(budget: int) -> tuple[str, ...]:
+    from induction.model_memory import config_from_json, model_bytes
+
+    fit = []
+    for name, spec in KNOWN_MODELS.items():
+        config = None
+        for path in _local_configs(name):
+            try:
+                read = config_from_json(path)
+            except (OSError, ValueError, TypeError):
+                continue
+            if read.hidden_size:
+                config = read
+                break
+        if config is None:  # not on this machine: the registry's shape, 64 dimensions a head (BERT's, GPT-2's)
+            from types import SimpleNamespace
+
+            hidden = 64 * spec.heads
+            config = SimpleNamespace(hidden_size=hidden, num_hidden_layers=spec.layers, num_attention_heads=spec.heads,
+                                     intermediate_size=4 * hidden, vocab_size=30522, max_position_embeddings=512)
+        if model_bytes(config) <= budget:
+            fit.append(name)
+    return tuple(fit)
+
+
+def _local_configs(name: str) -> list[str]:
+    """The config.json files of a known model on this machine (bundled, a package's, or in the Hub cache)."""
+    from induction.models.registry import ASSETS
+
+    source = KNOWN_MODELS[name].source
+    if source.startswith("bundled:"):
+        path = ASSETS / source.split(":", 1)[1] / "config.json"
+        return [str(path)] if path.exists() else []
+    if source.startswith("package:"):
+        import importlib.util
+
+        spec = importlib.util.find_spec(source.split(":", 1)[1])
+        if spec is None or not spec.submodule_search_locations:
+            return []
+        return [str(p) for p in sorted(Path(next(iter(spec.submodule_search_locations))).rglob("config.json"),
+                                       key=lambda p: len(p.parts))]
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        repo, _, revision = source.partition("@")
+        hit = try_to_load_from_cache(repo, "config.json", revision=revision or None)
+    except Exception:  # no hub client, a malformed id: size unknown
+        return []
+    return [hit] if isinstance(hit, str) else []
 
 
 def check_model(name: str) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from induction.admission import heavy_section
 from induction.cache import ResultCache, get_or_compute, open_cache
 from induction.config import ConfigError, MapConfig
-from induction.model_memory import ModelMemo
+from induction.model_memory import ModelMemo, activation_bytes, model_bytes, torch_bytes
 from induction.models.loading import LoadedModel, ModelInfo, describe, load_model, resolve_device
 from induction.runs import Run, map_key, resolve_run
 from induction.scoring import (
@@ -38,7 +38,12 @@ from induction.trials.rrt import TrialBatch, build_trials
 Progress = Callable[[int, int], None]  # (trials done, total)
 T = TypeVar("T")
 
-_MODELS: ModelMemo[LoadedModel] = ModelMemo()  # LRU under INDUCTION_MODEL_MEMORY_MB, never evicting one in use
+def counted_bytes(model: LoadedModel) -> int:
+    """What a loaded model counts against the budget: its parameter and buffer bytes plus an activation estimate."""
+    return torch_bytes(model) + activation_bytes(model.encoder.config)
+
+
+_MODELS: ModelMemo[LoadedModel] = ModelMemo(size=counted_bytes)  # LRU under INDUCTION_MODEL_MEMORY_MB, never one in use
 _IN_USE: contextvars.ContextVar[list | None] = contextvars.ContextVar("induction_models_in_use", default=None)
 
 
@@ -56,7 +61,7 @@ def shared_model(info: ModelInfo, device: str, dtype: str) -> LoadedModel:
     """
     heavy_section()
     key = (info.name, info.fingerprint, device, dtype)
-    model = _MODELS.acquire(key, lambda: load_model(info, device=device, dtype=dtype))
+    model = _MODELS.acquire(key, lambda: load_model(info, device=device, dtype=dtype), need=model_bytes(info.config))
     pins = _IN_USE.get()
     if pins is None:
         _MODELS.release(key)  # no block to pin it for: it stays loaded, evictable

@@ -155,3 +155,122 @@ def test_an_unreadable_model_ends_in_a_clear_message_and_frees_its_slot(random_b
     assert "\n" not in str(err.value) and "Traceback" not in str(err.value)
     assert q.snapshot()["running"] == 0  # the next visitor is not held up by the failure
     assert compute_map(MapConfig(model=random_bert, trials=2, segment=8)).trials == 2  # the server goes on
+
+
+def test_the_queue_limit_is_checked_as_the_ticket_joins():
+    q = admission.Admission(slots=1)
+    running = q.request("a", max_queue=1)
+    q.request("b", max_queue=1)  # waits: the queue now holds its limit
+    with pytest.raises(admission.QueueFull):
+        q.request("c", max_queue=1)
+    assert q.snapshot()["queued"] == 1  # the refused request never joined
+    running.release()
+    assert q.request("c", max_queue=1).place() == 1  # b runs, c may wait in its place
+
+
+def test_visitors_racing_for_the_last_place_in_the_queue_get_it_once():
+    q = admission.Admission(slots=1)
+    q.request("holder")
+    start, refused = threading.Barrier(8), []
+
+    def join(visitor: str) -> None:
+        start.wait()
+        try:
+            q.request(visitor, max_queue=3)
+        except admission.QueueFull:
+            refused.append(visitor)
+
+    threads = [threading.Thread(target=join, args=(f"v{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert q.snapshot()["queued"] == 3 and len(refused) == 5
+
+
+def test_the_dashboard_refuses_a_full_queue_with_a_notice_and_queues_nothing(monkeypatch):
+    import contextlib
+
+    from dashboard import progress
+    from induction import deploy
+
+    q = admission.Admission(slots=1)
+    q.request("holder")
+    q.request("waiting")
+    monkeypatch.setattr(admission, "_ADMISSION", q)
+    monkeypatch.setattr(deploy, "limits", lambda: deploy.Limits(True, None, 100, 100, None, 1))
+    with pytest.raises(progress.Refused, match="busy"), contextlib.ExitStack() as stack:
+        progress._gate("a map", "key", stack, in_process=False)()
+    assert q.snapshot()["queued"] == 1
+
+
+def test_the_rate_limit_forgets_visitors_who_left_and_holds_a_bounded_number():
+    now = [0.0]
+    rate = admission.RateLimit(2, window_s=60, clock=lambda: now[0], max_visitors=50)
+    for i in range(200):  # 200 sessions, each one start: only the 50 most recent are kept
+        assert rate.allow(f"s{i}") == 0
+    assert len(rate) == 50
+    now[0] = 61  # everyone's start left the window
+    rate.allow("late")
+    assert len(rate) == 1
+    assert rate.allow("late") == 0 and rate.allow("late") == pytest.approx(60)  # still limits the one it holds
+
+
+def test_workers_share_one_budget_a_model_loads_only_where_it_fits():
+    from induction.model_memory import ModelMemoryFull, SharedLedger
+
+    ledger = SharedLedger(2, budget=100)
+    one = ModelMemo(budget=100, size=lambda m: m, ledger=ledger.bind(0))
+    two = ModelMemo(budget=100, size=lambda m: m, ledger=ledger.bind(1))
+    one.acquire("a", lambda: 60, need=60)  # in use in the first worker
+    assert ledger.total() == 60
+    two.wait_s = 0.3
+    loaded = []
+    with pytest.raises(ModelMemoryFull, match="try again"):
+        two.acquire("b", lambda: loaded.append("b") or 60, need=60)
+    assert loaded == [] and ledger.total() == 60  # refused before loading anything
+    assert two.acquire("c", lambda: 30, need=30) == 30 and ledger.total() == 90  # a smaller one fits beside it
+
+
+def test_a_worker_waiting_for_room_gets_it_when_the_other_sheds_its_unused_models():
+    from induction.model_memory import SharedLedger
+
+    ledger = SharedLedger(2, budget=100)
+    one = ModelMemo(budget=100, size=lambda m: m, ledger=ledger.bind(0))
+    two = ModelMemo(budget=100, size=lambda m: m, ledger=ledger.bind(1))
+    one.acquire("a", lambda: 60, need=60)
+    one.release("a")  # idle, still loaded and counted
+
+    def shedder() -> None:  # what each worker's background thread does
+        while not ledger.bind(0).wanted():
+            threading.Event().wait(0.02)
+        one.shed()
+
+    helper = threading.Thread(target=shedder)
+    helper.start()
+    assert two.acquire("b", lambda: 60, need=60) == 60
+    helper.join(5)
+    assert "a" not in one and ledger.total() == 60 and ledger.bind(1).wanted() == 0
+
+
+def test_a_model_is_counted_with_its_activations():
+    from types import SimpleNamespace
+
+    from induction.model_memory import activation_bytes, model_bytes, parameter_bytes
+
+    base = SimpleNamespace(hidden_size=768, num_hidden_layers=12, intermediate_size=3072, vocab_size=30522,
+                           max_position_embeddings=512, num_attention_heads=12)
+    assert 400 * 2**20 < parameter_bytes(base) < 480 * 2**20  # BERT-base: 110 M float32 parameters
+    assert activation_bytes(base) > 50 * 2**20 and model_bytes(base) == parameter_bytes(base) + activation_bytes(base)
+
+
+def test_a_model_loading_in_a_server_whose_workers_hold_the_models_is_logged(monkeypatch, caplog, fresh_cache):
+    from induction.engine import compute_map
+
+    monkeypatch.setattr(admission, "MODELS_IN_WORKERS", True)
+    with caplog.at_level("WARNING", logger="induction.admission"):
+        with admission.gated(lambda: None):
+            compute_map(MapConfig(model="toy", trials=2, segment=8, seed=1))  # a page's call: through its gate
+        assert not caplog.records
+        compute_map(MapConfig(model="toy", trials=2, segment=8, seed=2))  # no gate: bypassed the workers
+    assert len(caplog.records) == 1 and "outside the compute workers" in caplog.records[0].getMessage()

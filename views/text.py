@@ -59,8 +59,10 @@ names = [f"#{k}: '{o['token']}' at {o['position']} (earlier {o['earlier']})" for
 page.keep_occurrence_in_range(config, len(names))
 pick = st.selectbox("Query this occurrence" if kind == "causal" else "Mask this occurrence", range(len(names)),
                     format_func=names.__getitem__, key="text_occurrence")
-st.plotly_chart(tokens_figure(page.tokens(config), result.occurrences, pick), key="text_tokens", width="stretch",
-                on_select=page.on_token_click, selection_mode="points")
+window_tokens = page.tokens(config)
+if window_tokens is not None:  # None: the worker's error, already shown
+    st.plotly_chart(tokens_figure(window_tokens, result.occurrences, pick), key="text_tokens", width="stretch",
+                    on_select=page.on_token_click, selection_mode="points")
 st.caption(f"Click an orange (repeated) token to {'make it the query' if kind == 'causal' else 'mask it'}; light "
            "orange: the earlier occurrences.")
 mean, sem = result.stats(target)

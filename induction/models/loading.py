@@ -300,13 +300,19 @@ def load_model(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelLoadError(f"could not read the weights of {info.name} ({first}); the files are damaged: "
                              "download or build the model again") from exc
+    vocab = vocab_spec(tokenizer, config, info.kind)
+    if not len(vocab.clean_ids):  # transformers builds an empty tokenizer for a folder without tokenizer files
+        where = f"the folder of {info.name}" if os.path.isdir(source) else f"{info.name}"
+        raise ModelLoadError(f"{where} has no tokenizer (no ordinary token in its vocabulary): copy the tokenizer "
+                             "files (tokenizer.json, or vocab.txt and tokenizer_config.json) of the model it was "
+                             "trained from into it")
     for m in (encoder, mlm):
         if m is not None:
             m.to(device).eval()
     note = install_ablation(encoder, info.heads) if fallback else None
     return LoadedModel(
         name=info.name, source=info.source, fingerprint=info.fingerprint, encoder=encoder, mlm=mlm, tokenizer=tokenizer,
-        vocab=vocab_spec(tokenizer, config, info.kind), layers=info.layers, heads=info.heads,
+        vocab=vocab, layers=info.layers, heads=info.heads,
         max_positions=info.max_positions, default_segment=info.default_segment, device=device, dtype=dtype,
         capture_path=info.capture_path, kind=info.kind, ablation_note=note,
     )
