@@ -61,3 +61,15 @@ from hypothesis import settings as _hyp_settings  # noqa: E402 - after the envir
 _hyp_settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
     _hyp_settings.load_profile("ci")
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Streamlit's script runner (AppTest) may leave its page script as `__main__`; a compute worker spawned later
+    would then re-run that script and die. Every test gets back the `__main__` it started with."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
