@@ -75,6 +75,34 @@ def test_an_in_memory_model_maps_as_its_folder_does(which, request):
     assert mine.to_frame()["model"].iloc[0] == mine.config.model
 
 
+def _numbers(frame):
+    return frame.select_dtypes("number").fillna(-1.0).to_numpy()
+
+
+def test_every_analysis_of_an_in_memory_model_equals_its_folder_s(bert, tmp_path):
+    """Effects, roles, a text map and the ICL score: the same tidy numbers as the same model saved to a folder."""
+    from tests.test_icl import write_docs
+    from tests.test_text import toy_words
+
+    folder, model, tok = bert
+    mine = induction.from_model(model, tok)
+    words = toy_words(40, seed=3)
+    text = " ".join(words[:25] + words[5:20] + words[30:40] + words[:10])
+    corpus = write_docs(tmp_path / "docs", repeats=True)
+    runs = {
+        "effects": lambda m: induction.effects(MapConfig(model=m, trials=2, segment=8), use_cache=False),
+        "roles": lambda m: induction.head_roles(m, trials=2, use_cache=False),
+        "text": lambda m: induction.text_map(induction.TextConfig(model=m, text=text, min_distance=3),
+                                             use_cache=False),
+        "icl": lambda m: induction.icl_score(induction.ICLConfig(model=m, corpus=corpus, trials=4, short=10,
+                                                                 long=60), use_cache=False),
+    }
+    for name, run in runs.items():
+        a, b = run(mine).to_frame(), run(folder).to_frame()
+        assert len(a) == len(b) > 0, name
+        np.testing.assert_allclose(_numbers(a), _numbers(b), atol=1e-6, err_msg=name)
+
+
 def test_the_caller_s_model_is_left_as_it_was(bert):
     _, model, tok = bert
     model.train()
@@ -174,7 +202,8 @@ def test_wrappers_are_unwrapped_or_refused_in_one_line(llama):
     folder, model, tok = llama
     bridge = _fake("transformer_lens.model_bridge.bridge", "TransformerBridge", original_model=model, tokenizer=tok)
     assert memory.unwrap(bridge) == (model, tok)
-    nn_model = _fake("nnsight.modeling.language", "LanguageModel", _model=model, tokenizer=tok)
+    nn_model = _fake("nnsight.modeling.language", "LanguageModel", _module=model, tokenizer=tok)
+    assert memory.unwrap(_fake("nnsight.models.LanguageModel", "LanguageModel", _model=model)) == (model, None)
     assert memory.unwrap(nn_model) == (model, tok)
     via_bridge = compute_map(MapConfig(model=bridge, trials=3, segment=8, seed=1), use_cache=False)
     saved = compute_map(MapConfig(model=folder, trials=3, segment=8, seed=1), use_cache=False)
@@ -236,11 +265,15 @@ def test_the_circuitsvis_export_is_the_drilldown_s_pattern():
 
 
 def test_the_circuitsvis_html_renders_or_says_what_to_install():
-    import importlib.util
-
+    try:
+        import circuitsvis.attention  # noqa: F401
+        installed = True
+    except ImportError:
+        installed = False
     config = MapConfig(model="toy", setup="standard", trials=1)
-    if importlib.util.find_spec("circuitsvis") is None:
+    if not installed:
         with pytest.raises(ConfigError, match="pip install circuitsvis"):
             induction.circuitsvis_attention(config, 1, 0, html=True)
     else:
-        assert "<" in induction.circuitsvis_attention(config, 1, 0, html=True)["html"]
+        page = induction.circuitsvis_attention(config, 1, 0, html=True)["html"]
+        assert "<script" in page and "[MASK]" in page  # CircuitsVis's view, with the trial's tokens

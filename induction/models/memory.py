@@ -73,14 +73,18 @@ def unwrap(obj: object) -> tuple[object, object | None]:
                           "AutoModelForCausalLM.from_pretrained(...), with its tokenizer), or a TransformerBridge "
                           "(TransformerBridge.boot_transformers(...))")
     if module.startswith("nnsight"):
-        inner = getattr(obj, "_model", None)
+        held = getattr(obj, "__dict__", {})  # read directly: an Envoy's attributes proxy the modules it wraps
+        inner = next((held[k] for k in ("_module", "_model") if held.get(k) is not None), None)  # 0.4+, earlier
         if inner is None or not _is_hf_model(inner):
             raise ConfigError(f"this nnsight {cls} holds no Hugging Face model: pass the Hugging Face model itself "
                               "(AutoModelForCausalLM.from_pretrained(...)) with its tokenizer")
         if any(getattr(p, "is_meta", False) for p in inner.parameters()):
             raise ConfigError(f"this nnsight {cls} has not loaded its weights yet (they are on the meta device): "
                               "create it with LanguageModel(..., dispatch=True), or pass the Hugging Face model")
-        return inner, getattr(obj, "tokenizer", None)
+        if held.get("peft") is not None:
+            raise ConfigError(f"this nnsight {cls} computes through a PEFT adapter: merge it first and pass the "
+                              "result, model.merge_and_unload()")
+        return inner, held.get("tokenizer")
     if module.startswith("peft"):
         raise ConfigError(f"a PEFT {cls} computes through its adapter: merge it first and pass the result, "
                           "model.merge_and_unload()")
