@@ -5,7 +5,6 @@ is the drill-down's pattern."""
 
 from __future__ import annotations
 
-import sys
 import types
 
 import numpy as np
@@ -220,6 +219,37 @@ def test_wrappers_are_unwrapped_or_refused_in_one_line(llama):
         assert "\n" not in str(caught.value)
 
 
+def test_a_bridge_s_wrapped_modules_are_read_back_under_the_class_s_names(gpt2):
+    """What TransformerBridge does to the model it holds, by hand: modules wrapped as `_original_component` with an
+    alias beside them, and a zero bias added; the state read back is the model's own, so is its fingerprint."""
+    import copy
+
+    from induction.models.loading import describe
+
+    folder, model = gpt2
+    wrapped = copy.deepcopy(model)
+
+    class Component(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self._original_component = inner
+            self.alias = inner  # a second name for the same module (TransformerLens's ln1, attn.q, ...)
+
+    wrapped.transformer.wte = Component(wrapped.transformer.wte)
+    wrapped.transformer.h[0] = Component(wrapped.transformer.h[0])
+    wrapped.lm_head.bias = torch.nn.Parameter(torch.zeros(wrapped.lm_head.out_features))
+    state = memory.plain_state(wrapped)
+    assert sorted(state) == sorted(model.state_dict())
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    tok = _toy_tokenizer(folder)
+    assert describe(induction.from_model(wrapped, tok)).fingerprint == describe(
+        induction.from_model(model, tok)).fingerprint
+    with torch.no_grad():
+        wrapped.lm_head.bias.fill_(1.0)
+    with pytest.raises(ModelLoadError, match="before it was wrapped"):
+        memory.plain_state(wrapped)
+
+
 def test_an_nnsight_model_not_dispatched_is_refused(llama):
     _, model, _ = llama
     meta = types.SimpleNamespace(is_meta=True)
@@ -230,10 +260,40 @@ def test_an_nnsight_model_not_dispatched_is_refused(llama):
         memory.unwrap(lazy)
 
 
-@pytest.mark.skipif("transformer_lens" not in sys.modules and not __import__("importlib").util.find_spec(
-    "transformer_lens"), reason="transformer-lens is not installed (optional: pip install .[interop])")
-def test_a_real_transformer_bridge(llama):  # pragma: no cover - with the optional package only
-    pytest.skip("TransformerBridge.boot_transformers needs a Hub model; the fake-wrapper test covers the unwrap")
+@pytest.fixture(scope="module")
+def gpt2(tmp_path_factory):
+    """(folder, model): a random GPT-2 with the toy's tokenizer (an architecture TransformerLens bridges)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from induction.toys.toy_bert import VOCAB_SIZE, save_tokenizer
+
+    torch.manual_seed(2)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB_SIZE, n_embd=32, n_layer=2, n_head=4, n_positions=128,
+                                       **SMALL))
+    model.config.architectures = [type(model).__name__]
+    folder = tmp_path_factory.mktemp("byom_gpt2")
+    model.save_pretrained(folder)
+    save_tokenizer(folder)
+    return str(folder), model
+
+
+@pytest.mark.skipif(not __import__("importlib").util.find_spec("transformer_lens"),
+                    reason="transformer-lens is not installed (optional: pip install .[interop])")
+def test_a_real_transformer_bridge(gpt2):
+    """TransformerLens 4's bridge wraps the modules of the model it holds (and sets a BOS on the tokenizer it is
+    given): the map of the model inside it, with the folder's tokenizer, is the folder's."""
+    import copy
+
+    from transformer_lens.model_bridge import TransformerBridge
+
+    folder, model = gpt2
+    bridge = TransformerBridge.boot_transformers(folder, hf_model=copy.deepcopy(model),
+                                                 tokenizer=_toy_tokenizer(folder))
+    config = dict(trials=3, segment=8, seed=5)
+    mine = compute_map(MapConfig(model=induction.from_model(bridge, _toy_tokenizer(folder)), **config),
+                       use_cache=False)
+    _same_map(mine, compute_map(MapConfig(model=folder, **config), use_cache=False))
+    assert compute_map(MapConfig(model=bridge, **config), use_cache=False).kind == "causal"  # its own tokenizer
 
 
 @pytest.mark.skipif(not __import__("importlib").util.find_spec("nnsight"),

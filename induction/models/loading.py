@@ -238,7 +238,7 @@ def describe_memory(name: str) -> ModelInfo:
     model, tokenizer, pinned = memory.lookup(name)
     kind = _check_family(name.partition("@")[0], model.config)
     vocab = _memory_vocab(name, model, tokenizer, kind)
-    fingerprint = memory.state_fingerprint(model.state_dict(), model.config, vocab)
+    fingerprint = memory.state_fingerprint(memory.plain_state(model), model.config, vocab)
     handle = name.partition("@")[0]
     if pinned is not None and pinned != fingerprint.removeprefix("mem:"):
         raise ModelLoadError(f"the in-memory model {handle!r} has changed since this config was resolved (its "

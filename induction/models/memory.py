@@ -159,12 +159,60 @@ def state_fingerprint(state: dict, config, vocab: VocabSpec) -> str:
     digest.update(repr((vocab.cls_id, vocab.sep_id, vocab.mask_id, vocab.vocab_size, vocab.causal,
                         vocab.bos_id)).encode())
     digest.update(np.ascontiguousarray(vocab.clean_ids, dtype=np.int64).tobytes())
-    for key, tensor in state.items():
+    for key, tensor in sorted(state.items()):
         t = tensor.detach()
         digest.update(f"{key}|{t.dtype}|{tuple(t.shape)}".encode())
         if t.numel():
             digest.update(t.reshape(-1).contiguous().view(torch.uint8).cpu().numpy().data)
     return "mem:" + digest.hexdigest()[:16]
+
+
+def plain_state(model) -> dict:
+    """The model's state dict under its class's own names. A TransformerBridge replaces the modules of the model it
+    holds by components that keep the original as `_original_component` and add aliases (`ln1`, `attn.q`): each
+    name is read back through the originals, and the aliases, which the class has not, are left out."""
+    state = model.state_dict()
+    if not any(_WRAPPED in key for key in state):
+        return state
+    out: dict = {}
+    for key in state:
+        name = key.replace(f".{_WRAPPED}", "").replace(f"{_WRAPPED}.", "")
+        if name not in out and (tensor := _original(model, name)) is not None:
+            out[name] = tensor.detach()
+    layout = _class_layout(model)
+    for name in [k for k in out if k not in layout]:  # what the wrapper added (the unembedding's zero bias)
+        if out[name].count_nonzero():
+            raise ModelLoadError(f"the wrapped {type(model).__name__} has a tensor its class has not ({name}): pass "
+                                 "the Hugging Face model before it was wrapped")
+        del out[name]
+    return out
+
+
+def _class_layout(model) -> set[str]:
+    """The state dict names of the model's class, built on the meta device (no memory, no initialisation)."""
+    import copy
+
+    import torch
+
+    with torch.device("meta"):
+        return set(type(model)._from_config(copy.deepcopy(model.config)).state_dict())
+
+
+def _original(model, name: str):
+    """The tensor `name` of the model as its class lays it out, or None for a name the class has not."""
+    obj = model
+    for part in name.split("."):
+        while _WRAPPED in getattr(obj, "_modules", {}):
+            obj = obj._modules[_WRAPPED]
+        found = [where[part] for where in (getattr(obj, "_modules", {}), getattr(obj, "_parameters", {}),
+                                           getattr(obj, "_buffers", {})) if where.get(part) is not None]
+        if not found:
+            return None
+        obj = found[0]
+    return obj if hasattr(obj, "dtype") else None
+
+
+_WRAPPED = "_original_component"
 
 
 def config_json(config) -> str:
@@ -222,7 +270,7 @@ def copy_for_capture(model, *, attn_implementation: str, device: str, dtype: str
     config = copy.deepcopy(model.config)
     for key, value in overrides.items():
         setattr(config, key, value)
-    state = model.state_dict()
+    state = plain_state(model)
     with torch.device("cpu"):
         clone = type(model)._from_config(config, attn_implementation=attn_implementation)
     missing, unexpected = clone.load_state_dict(state, strict=False)
