@@ -99,6 +99,37 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or ".." in name or name.count("/") > 1 or "\\" in name
 
 
+def is_folder_path(text: str) -> bool:
+    """Whether a typed model name is meant as a folder (an existing one, or written as a path)."""
+    return os.path.isdir(text) or _looks_like_path(text)
+
+
+def folder_problem(path: str, budget: int | None = None) -> str | None:
+    """Why the model folder at `path` cannot be opened here, in one line (no folder, not a model folder, no
+    weights, weights over the loaded-model memory budget, a family that cannot be captured), or None: what the
+    dashboard checks when a folder is typed, before anything loads."""
+    from induction.model_memory import budget_bytes
+
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        return f"no folder at {path!r}: type the path of a model folder (one written by save_pretrained)"
+    if not (folder / "config.json").is_file():
+        return (f"{path!r} is not a model folder (it has no config.json): type the folder a model was saved to "
+                "with save_pretrained")
+    weights = [p for p in folder.iterdir() if p.suffix in {".safetensors", ".bin"} and p.is_file()]
+    if not weights:
+        return f"the folder {path!r} has no weights (*.safetensors or pytorch_model.bin)"
+    size, budget = sum(p.stat().st_size for p in weights), budget_bytes() if budget is None else budget
+    if size > budget:
+        return (f"the model in {path!r} has {size / 2**20:.0f} MB of weights, more than this server's model memory "
+                f"budget of {budget / 2**20:.0f} MB: choose a smaller model, or raise INDUCTION_MODEL_MEMORY_MB")
+    try:
+        describe(str(folder))
+    except ModelLoadError as exc:
+        return str(exc)
+    return None
+
+
 _FINGERPRINTS: dict[tuple, str] = {}
 
 
