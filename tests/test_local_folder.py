@@ -59,9 +59,11 @@ def test_a_folder_that_cannot_open_says_why_before_loading(case, tmp_path, rando
 
 def test_no_folder_is_offered_in_deployed_mode(monkeypatch, random_bert):
     monkeypatch.setenv("INDUCTION_DEPLOYED", "1")
+    monkeypatch.setenv("INDUCTION_ALLOWED_MODELS", "toy,minilm")
     at = AppTest.from_file(APP, default_timeout=180).run()
     assert not at.text_input and len(at.selectbox(key="w_model").options) == 2  # the allow-list, no free field
     linked = AppTest.from_file(APP, default_timeout=180)
     linked.query_params["model"] = random_bert
     linked.run()
     assert not linked.exception and not any(random_bert in c.value for c in linked.caption)  # a link cannot open it
+    assert any("this server offers" in w.value for w in linked.warning)
