@@ -72,6 +72,7 @@ def test_an_in_memory_model_maps_as_its_folder_does(which, request):
     _same_map(mine, saved)
     assert mine.config.model.startswith("memory:") and "@" in mine.config.model  # pinned to the weights
     assert mine.to_frame()["model"].iloc[0] == mine.config.model
+    assert mine.to_pandas().equals(mine.to_frame())
 
 
 def _numbers(frame):

@@ -242,11 +242,14 @@ def _folder_stamp(path: str) -> tuple:
 
 
 def describe(name: str) -> ModelInfo:
-    """Resolve and check `name` without loading weights.
+    """Resolve and check `name` (a name, Hub id, folder, or a loaded model or its `from_model` handle) without
+    loading weights.
 
     Memoized per process: hub ids by name, local folders by the stats of their files (an
     edited folder is described again).
     """
+    if not isinstance(name, str):  # a loaded model (or a wrapper of one): its handle
+        name = memory.model_name(name)
     if memory.is_memory(name):
         return describe_memory(name)
     source, local = resolve(name)
