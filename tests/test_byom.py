@@ -338,3 +338,14 @@ def test_the_circuitsvis_html_renders_or_says_what_to_install():
     else:
         page = induction.circuitsvis_attention(config, 1, 0, html=True)["html"]
         assert "<script" in page and "[MASK]" in page  # CircuitsVis's view, with the trial's tokens
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+def test_a_run_on_the_gpu_leaves_the_caller_s_model_on_the_cpu(bert):
+    folder, model, tok = bert
+    config = dict(trials=3, segment=8, device="cuda", dtype="float32")
+    mine = compute_map(MapConfig(model=induction.from_model(model, tok), **config), use_cache=False)
+    assert all(p.device.type == "cpu" for p in model.parameters())
+    saved = compute_map(MapConfig(model=folder, **config), use_cache=False)
+    for t in mine.targets:
+        np.testing.assert_allclose(mine.per_trial[t], saved.per_trial[t], atol=1e-5)
