@@ -9,6 +9,7 @@ The flat facade a notebook needs; every name is documented where it is defined::
     induction.head_detail(result.config, 1, 0)         # one head's attention on one trial
     induction.ablate(result.config, ["L1H0"])          # the map and the loss with that head removed
     induction.effects(result.config)                   # every head's causal effect on the loss
+    induction.MapConfig(model=induction.from_model(my_model, my_tokenizer))  # a model held in memory
 
 Importing the package imports neither torch nor transformers: the names below load on first use.
 The subpackages: `models` (registry, kinds, loading), `capture` (reading attention), `trials` (the inputs),
