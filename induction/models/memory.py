@@ -31,7 +31,7 @@ from induction.config import ConfigError, ModelLoadError
 from induction.trials.rrt import VocabSpec
 
 PREFIX = "memory:"
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # re-entrant: a finalizer (_forget) may run during a collection inside the lock
 _COUNTER = itertools.count(1)
 # config fields that change no number a run computes (how attention is implemented, what is returned, provenance)
 _NOT_NUMBERS = {"architectures", "dtype", "torch_dtype", "transformers_version", "name_or_path", "use_cache",
