@@ -172,6 +172,9 @@ def test_an_encoder_without_its_tokenizer_is_refused_in_one_line():
     assert "\n" not in str(caught.value)
     with pytest.raises(ConfigError, match="PreTrainedModel"):
         compute_map(MapConfig(model=3.5, trials=2), use_cache=False)  # type: ignore[arg-type]
+    from pathlib import Path
+
+    assert memory.model_name(Path("some/folder")) == "some/folder"  # a path is a folder's name, not a model
 
 
 def test_the_same_object_keeps_its_handle_and_a_gone_model_is_said(bert):

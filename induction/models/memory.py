@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import threading
 import weakref
 from dataclasses import dataclass
@@ -134,8 +135,13 @@ def _forget(handle: str, key: int) -> None:
 
 
 def model_name(model: object) -> str:
-    """A name as it is; a model object (or a wrapper of one) registered and named by its handle."""
-    return model if isinstance(model, str) else from_model(model)
+    """A name as it is (a path as its string); a model object (or a wrapper of one) registered and named by its
+    handle."""
+    if isinstance(model, str):
+        return model
+    if isinstance(model, os.PathLike):
+        return os.fspath(model)
+    return from_model(model)
 
 
 def lookup(name: str) -> tuple[object, object | None, str | None]:
