@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: run test browser bench load-test docker-smoke wheel-check trained-models
+.PHONY: run test interop browser bench load-test docker-smoke wheel-check trained-models
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,12 @@ $(RUN_STAMP): requirements.txt pyproject.toml | $(BIN)/python
 $(TEST_STAMP): requirements-dev.txt requirements-ray.txt $(RUN_STAMP)
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
+
+# optional: TransformerLens, nnsight and CircuitsVis for tests/test_byom.py's interop tests (they skip without them),
+# with no dependencies but what importing them needs (their loose torch, datasets and wandb are left out)
+interop: $(TEST_STAMP)
+	$(BIN)/pip install -q --no-deps transformer-lens==4.3.0 nnsight==0.8.1 circuitsvis==1.43.3 accelerate beartype \
+		einops fancy-einsum jaxtyping wadler-lindig "typeguard<5" "importlib-metadata==8.5.0" zipp
 
 run: $(RUN_STAMP)
 	$(BIN)/streamlit run serve.py --server.address=$${ADDRESS:-127.0.0.1}  # ADDRESS=0.0.0.0 to serve the network

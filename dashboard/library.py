@@ -134,6 +134,14 @@ def loadable(models) -> tuple[list[str], dict[str, str]]:
     return ok, why
 
 
+def folder_problem(text: str) -> str | None:
+    """Why a typed folder cannot be opened (not a model folder, an unsupported family, over the memory budget), in
+    one line; None when it can, or when the text is not a folder path (a Hub id: the map page says what fails)."""
+    from induction.models.loading import folder_problem, is_folder_path
+
+    return folder_problem(text) if is_folder_path(text) else None
+
+
 def mlm_note(model: str) -> str | None:
     """Why this model cannot give a loss (no trained MLM head), from its config; None if it can or cannot be read."""
     from induction.models.loading import mlm_head_note

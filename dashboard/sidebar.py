@@ -113,6 +113,10 @@ def use_repeat() -> None:
 
 def _on_custom_model() -> None:
     text = (st.session_state.w_model_custom or "").strip()
+    if text.startswith("~"):
+        import os
+
+        text = os.path.expanduser(text)
     if text:
         st.session_state.model = text
         clear_head()
@@ -194,6 +198,12 @@ def _model_inputs(s, options: list[str]) -> None:
         st.text_input("Hugging Face id or local folder", key="w_model_custom", on_change=_on_custom_model)
         if not (s.w_model_custom or "").strip():  # nothing of the previous model stays on screen
             st.info("Type a Hugging Face id (org/name) or the path of a model folder, then press Enter.")
+            st.stop()
+        from dashboard import library
+
+        problem = library.folder_problem(s.model)  # a folder: checked before anything loads
+        if problem:
+            st.error(problem)
             st.stop()
 
 

@@ -9,6 +9,7 @@ The flat facade a notebook needs; every name is documented where it is defined::
     induction.head_detail(result.config, 1, 0)         # one head's attention on one trial
     induction.ablate(result.config, ["L1H0"])          # the map and the loss with that head removed
     induction.effects(result.config)                   # every head's causal effect on the loss
+    induction.MapConfig(model=induction.from_model(my_model, my_tokenizer))  # a model held in memory
 
 Importing the package imports neither torch nor transformers: the names below load on first use.
 The subpackages: `models` (registry, kinds, loading), `capture` (reading attention), `trials` (the inputs),
@@ -44,6 +45,7 @@ _LAZY: dict[str, str] = {
     "InductionMap": "induction.scoring", "HeadScore": "induction.scoring",
     # models
     "describe": "induction.models.loading", "model_status": "induction.models.loading",
+    "from_model": "induction.models.memory",
     "KNOWN_MODELS": "induction.models.registry",
     # one head, ablation, effects
     "head_detail": "induction.analyses.head_detail", "HeadDetail": "induction.analyses.head_detail",
@@ -67,6 +69,7 @@ _LAZY: dict[str, str] = {
     "roles_figure": "induction.figures.roles", "mechanism_figure": "induction.figures.roles",
     "phase_change_figure": "induction.figures.training",
     "write_figure": "induction.figures.export", "scores_csv": "induction.figures.export",
+    "circuitsvis_attention": "induction.figures.circuitsvis",
     "loss_curve": "induction.analyses.dynamics", "icl_series": "induction.analyses.dynamics",
 }
 _ALIASES = {"collect_mosaic": "collect"}  # facade name -> the name in its module
@@ -94,6 +97,7 @@ __all__ = [
     "TextMap",
     "ablate",
     "cached_map",
+    "circuitsvis_attention",
     "collect_mosaic",
     "compute_map",
     "compute_map_until",
@@ -102,6 +106,7 @@ __all__ = [
     "dynamics",
     "effect_figure",
     "effects",
+    "from_model",
     "get_model",
     "head_detail",
     "head_roles",
@@ -151,11 +156,13 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
     from induction.analyses.roles import HeadRoles, head_roles
     from induction.analyses.text_map import TextConfig, TextMap, text_map
     from induction.engine import cached_map, compute_map, compute_map_until, get_model
+    from induction.figures.circuitsvis import circuitsvis_attention
     from induction.figures.export import scores_csv, write_figure
     from induction.figures.plots import effect_figure, map_figure
     from induction.figures.roles import mechanism_figure, roles_figure
     from induction.figures.training import phase_change_figure
     from induction.models.loading import describe, model_status
+    from induction.models.memory import from_model
     from induction.models.registry import KNOWN_MODELS
     from induction.scoring import HeadScore, InductionMap
     from induction.study.reproduce import Reproduction, reproduce

@@ -142,7 +142,7 @@ def max_segment(setup: str, protocol: str, max_positions: int, kind: str = "enco
 class MapConfig:
     """Everything that changes an induction map's numbers (but the model's weights)."""
 
-    model: str = "toy"
+    model: str = "toy"  # or a loaded Hugging Face model (or a handle from induction.from_model(model, tokenizer))
     setup: Setup | None = None  # None: the model's kind's own (standard for an encoder, repeat for a decoder)
     protocol: Protocol = "clean"
     trials: int = PAPER_TRIALS
@@ -158,7 +158,8 @@ class MapConfig:
     def validate(self) -> MapConfig:
         """Check everything that can be checked without loading the model."""
         if not isinstance(self.model, str) or not self.model.strip():
-            raise ConfigError("model must be a non-empty name, Hugging Face id or folder")
+            raise ConfigError("model must be a non-empty name, Hugging Face id or folder, or a loaded Hugging Face "
+                              "model")
         if self.setup is None:
             raise ConfigError("the setup is decided from the model's kind when the run is resolved "
                               "(runs.resolve_run); name one to validate before")

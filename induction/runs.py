@@ -18,6 +18,7 @@ from induction.compatibility import check
 from induction.config import ConfigError, MapConfig, head_name
 from induction.models.kinds import check_setup
 from induction.models.loading import ModelInfo, describe, resolve_device
+from induction.models.memory import is_memory, model_name
 
 if TYPE_CHECKING:  # the analyses' configs: runs sits below the analyses and never imports them
     from induction.analyses.icl import ICLConfig
@@ -77,9 +78,12 @@ def resolve_run(config: MapConfig | Run | str, command: str = "map") -> Run:
         check(command, config.info.kind, config.config.setup, config.config.unit)
         return config
     config = as_config(config)
+    if config.model is not None and not isinstance(config.model, str):  # a model object: its handle
+        config = dataclasses.replace(config, model=model_name(config.model))
     if not isinstance(config.model, str) or not config.model.strip():
         config.validate()  # says what a model must be
     info = describe(config.model)
+    config = dataclasses.replace(config, model=info.name) if is_memory(config.model) else config  # pinned
     config = config.with_setup(info.kind)  # the kind's own setup where none was named
     config.validate()
     check_setup(config.model, info.kind, config.setup)

@@ -61,6 +61,20 @@ def test_the_example_runs_as_a_script():
     assert re.search(r"ablating L1H[01]: masked-token loss", out.stdout)
 
 
+def test_the_fine_tune_example_tells_the_two_models_apart(fresh_cache):
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        from fine_tune_in_memory import workflow
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    out = workflow(steps=4, trials=6)
+    before, again, after = out["before"], out["again"], out["after"]
+    assert not before.cached and again.cached and not after.cached  # the edit is a new key, the same weights a hit
+    assert before.fingerprint == again.fingerprint != after.fingerprint
+    assert out["head"] in ("L1H0", "L1H1") and out["score_before"] > 0.5  # the toy's induction head, in memory
+    assert out["score_after"] != out["score_before"] and out["losses"][-1] < out["losses"][0]
+
+
 def _prints(path) -> list[int]:
     """Lines of `path` that call print() outside a script's entry point (a function named main or *_main)."""
     tree = ast.parse(path.read_text())

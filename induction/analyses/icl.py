@@ -50,6 +50,7 @@ from induction.config import (
 from induction.engine import Progress, shared_model
 from induction.models.hub import hub_reachable
 from induction.models.loading import LoadedModel, ModelInfo, describe, resolve_device
+from induction.models.memory import model_name
 from induction.runs import icl_key
 from induction.scoring import mean_sem
 from induction.training.series import trained_here
@@ -309,7 +310,7 @@ def fitting_lengths(max_positions: int) -> tuple[int, int]:
 
 def resolve_icl(config: ICLConfig) -> tuple[ICLConfig, ModelInfo]:
     """Check the config against the model and make its device and dtype concrete (once per call)."""
-    info = describe(config.model)
+    info = describe(model_name(config.model))
     if config.corpus is None:  # a model trained here read the training topics: it is scored on the held-out ones
         config = dataclasses.replace(config, corpus=PYTHON_DOCS_HELD_OUT if info.local and trained_here(info.source)
                                      else PYTHON_DOCS)

@@ -32,6 +32,7 @@ from induction.cache import ResultCache, get_or_compute
 from induction.config import CapturePath, ConfigError, ModelKind, check_int
 from induction.engine import Progress, capture, shared_model
 from induction.models.loading import LoadedModel, describe, resolve_device
+from induction.models.memory import model_name
 from induction.runs import text_key
 from induction.scoring import PerHeadScores
 from induction.trials.corpus import offline_documents
@@ -191,7 +192,7 @@ def build_text_trials(model: LoadedModel, windows: list[list[int]], config: Text
 def resolve_text(config: TextConfig):
     check_int("min_distance", config.min_distance, 2, 100_000)
     check_int("max_occurrences", config.max_occurrences, 1, MAX_OCCURRENCES)
-    info = describe(config.model)
+    info = describe(model_name(config.model))
     device, dtype = resolve_device(config.device, config.dtype)
     return info, device, dtype
 

@@ -22,6 +22,7 @@ import numpy as np
 from induction.capture.eager import install_ablation
 from induction.config import MAX_SEGMENT, MODEL_ID, CapturePath, ModelKind, ModelLoadError
 from induction.deploy import check_model
+from induction.models import memory
 from induction.models.families import (
     attention_heads,
     bigbird_full_positions,
@@ -96,6 +97,37 @@ def resolve(name: str) -> tuple[str, bool]:
 
 def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or ".." in name or name.count("/") > 1 or "\\" in name
+
+
+def is_folder_path(text: str) -> bool:
+    """Whether a typed model name is meant as a folder (an existing one, or written as a path)."""
+    return os.path.isdir(text) or _looks_like_path(text)
+
+
+def folder_problem(path: str, budget: int | None = None) -> str | None:
+    """Why the model folder at `path` cannot be opened here, in one line (no folder, not a model folder, no
+    weights, weights over the loaded-model memory budget, a family that cannot be captured), or None: what the
+    dashboard checks when a folder is typed, before anything loads."""
+    from induction.model_memory import budget_bytes
+
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        return f"no folder at {path!r}: type the path of a model folder (one written by save_pretrained)"
+    if not (folder / "config.json").is_file():
+        return (f"{path!r} is not a model folder (it has no config.json): type the folder a model was saved to "
+                "with save_pretrained")
+    weights = [p for p in folder.iterdir() if p.suffix in {".safetensors", ".bin"} and p.is_file()]
+    if not weights:
+        return f"the folder {path!r} has no weights (*.safetensors or pytorch_model.bin)"
+    size, budget = sum(p.stat().st_size for p in weights), budget_bytes() if budget is None else budget
+    if size > budget:
+        return (f"the model in {path!r} has {size / 2**20:.0f} MB of weights, more than this server's model memory "
+                f"budget of {budget / 2**20:.0f} MB: choose a smaller model, or raise INDUCTION_MODEL_MEMORY_MB")
+    try:
+        describe(str(folder))
+    except ModelLoadError as exc:
+        return str(exc)
+    return None
 
 
 _FINGERPRINTS: dict[tuple, str] = {}
@@ -210,30 +242,66 @@ def _folder_stamp(path: str) -> tuple:
 
 
 def describe(name: str) -> ModelInfo:
-    """Resolve and check `name` without loading weights.
+    """Resolve and check `name` (a name, Hub id, folder, or a loaded model or its `from_model` handle) without
+    loading weights.
 
     Memoized per process: hub ids by name, local folders by the stats of their files (an
     edited folder is described again).
     """
+    if not isinstance(name, str):  # a loaded model (or a wrapper of one): its handle
+        name = memory.model_name(name)
+    if memory.is_memory(name):
+        return describe_memory(name)
     source, local = resolve(name)
     memo = (name, source, _folder_stamp(source) if local else None)
     if memo in _INFO:
         return _INFO[memo]
     fingerprint = fingerprint_folder(source) if local else None  # clear error for a folder without weights
     config = _load_config(name, source)
+    info = _info_from_config(name, source, local, config,
+                             fingerprint or f"rev:{getattr(config, '_commit_hash', None) or 'unknown'}",
+                             weights_default_segment(fingerprint))
+    _INFO[memo] = info
+    return info
+
+
+def describe_memory(name: str) -> ModelInfo:
+    """An in-memory model's description, its fingerprint hashed from its weights now (never memoized: the caller
+    may have edited it); a handle pinned to other weights is refused."""
+    check_model(name)  # deployed mode: the allow-list refuses it
+    model, tokenizer, pinned = memory.lookup(name)
+    kind = _check_family(name.partition("@")[0], model.config)
+    vocab = _memory_vocab(name, model, tokenizer, kind)
+    fingerprint = memory.state_fingerprint(memory.plain_state(model), model.config, vocab)
+    handle = name.partition("@")[0]
+    if pinned is not None and pinned != fingerprint.removeprefix("mem:"):
+        raise ModelLoadError(f"the in-memory model {handle!r} has changed since this config was resolved (its "
+                             "weights differ): pass the model again, MapConfig(model=model, ...)")
+    import copy
+
+    return _info_from_config(f"{handle}@{fingerprint.removeprefix('mem:')}", f"{memory.PREFIX}{type(model).__name__}",
+                             False, copy.deepcopy(model.config), fingerprint, None)
+
+
+def _memory_vocab(name: str, model, tokenizer, kind: str) -> VocabSpec:
+    """An in-memory model's trial ids: its tokenizer's, as for a folder, else what its config names."""
+    if tokenizer is not None:
+        return vocab_spec(tokenizer, model.config, kind)
+    return memory.config_vocab(name, model.config, kind)
+
+
+def _info_from_config(name: str, source: str, local: bool, config, fingerprint: str,
+                      default_segment: int | None) -> ModelInfo:
     kind = _check_family(name, config)
     max_pos = int(getattr(config, "max_position_embeddings", None) or 2 * MAX_SEGMENT + 2)  # none given: all fit
     if config.model_type == "big_bird":  # longer inputs switch to block-sparse attention: not captured
         max_pos = min(max_pos, bigbird_full_positions(config))
     max_pos -= position_offset(config)  # RoBERTa-style: positions start after the padding index
-    info = ModelInfo(name=name, source=source, local=local,
-                     fingerprint=fingerprint or f"rev:{getattr(config, '_commit_hash', None) or 'unknown'}",
+    return ModelInfo(name=name, source=source, local=local, fingerprint=fingerprint,
                      layers=int(config.num_hidden_layers), heads=attention_heads(config),
-                     max_positions=max_pos, default_segment=weights_default_segment(fingerprint),
+                     max_positions=max_pos, default_segment=default_segment,
                      capture_path=capture_path(config, kind), kind=kind,
                      bos=getattr(config, "bos_token_id", None) is not None, config=config)
-    _INFO[memo] = info
-    return info
 
 
 def weights_default_segment(fingerprint: str | None) -> int | None:
@@ -279,6 +347,8 @@ def load_model(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:
     from induction.capture.interface import IMPLEMENTATION, register
 
     register()
+    if memory.is_memory(info.name):
+        return _load_memory(info, device=device, dtype=dtype)
     source, config = info.source, info.config
     fallback = info.capture_path == "fallback"  # eager: the weights come from output_attentions
     kwargs = dict(attn_implementation="eager" if fallback else IMPLEMENTATION, dtype=getattr(torch, dtype),
@@ -315,6 +385,30 @@ def load_model(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:
         vocab=vocab, layers=info.layers, heads=info.heads,
         max_positions=info.max_positions, default_segment=info.default_segment, device=device, dtype=dtype,
         capture_path=info.capture_path, kind=info.kind, ablation_note=note,
+    )
+
+
+def _load_memory(info: ModelInfo, *, device: str, dtype: str) -> LoadedModel:
+    """A private copy of an in-memory model, checked to be the weights `describe` fingerprinted."""
+    from induction.capture.interface import IMPLEMENTATION
+
+    model, tokenizer, _ = memory.lookup(info.name)
+    fallback = info.capture_path == "fallback"
+    clone, state = memory.copy_for_capture(model, attn_implementation="eager" if fallback else IMPLEMENTATION,
+                                           device=device, dtype=dtype, overrides=load_overrides(info.config))
+    vocab = _memory_vocab(info.name, model, tokenizer, info.kind)
+    if memory.state_fingerprint(state, model.config, vocab) != info.fingerprint:
+        raise ModelLoadError(f"the in-memory model {info.name.partition('@')[0]!r} changed while it was being "
+                             "copied: run it again")
+    mlm = clone if memory.lm_head_class(model) else None
+    encoder = clone.base_model
+    note = install_ablation(encoder, info.heads) if fallback else None
+    return LoadedModel(
+        name=info.name, source=info.source, fingerprint=info.fingerprint, encoder=encoder, mlm=mlm,
+        tokenizer=tokenizer if tokenizer is not None else memory.IdTokenizer(model.config), vocab=vocab,
+        layers=info.layers, heads=info.heads, max_positions=info.max_positions,
+        default_segment=info.default_segment, device=device, dtype=dtype, capture_path=info.capture_path,
+        kind=info.kind, ablation_note=note,
     )
 
 
