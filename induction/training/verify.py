@@ -15,14 +15,12 @@ MAP_TRIALS = 20
 
 
 def map_difference(fresh: Path, shipped: Path, trials: int = MAP_TRIALS) -> float:
-    """The largest difference of a head's mean score, on every target of the kind's own setup (standard for an
-    encoder, repeat for a decoder), between two checkpoints scored on the same trials."""
+    """The largest difference of a head's mean score, on every target of the kind's own setup (MapConfig's default:
+    standard for an encoder, repeat for a decoder), between two checkpoints scored on the same trials."""
     from induction.config import MapConfig
     from induction.engine import compute_map
-    from induction.models.loading import describe
 
-    setup = "repeat" if describe(str(shipped)).kind == "causal" else "standard"
-    maps = [compute_map(MapConfig(model=str(folder), setup=setup, trials=trials), use_cache=False)
+    maps = [compute_map(MapConfig(model=str(folder), trials=trials), use_cache=False)
             for folder in (fresh, shipped)]
     return max(float(abs(maps[0].mean(t) - maps[1].mean(t)).max()) for t in maps[1].targets)
 
