@@ -104,6 +104,21 @@ def get_mechanism(series: str, trials: int, seed: int):
                              seed=seed, unit="checkpoints")
 
 
+def get_depth(trials: int, seed: int):
+    """The depth study over the depth series trained here (maps, roles, ablations, ICL: computed where not cached)."""
+    from induction.analyses.depth import depth_study
+
+    return run_with_progress("the depth series", depth_study, None, trials=trials, seed=seed, unit="series")
+
+
+def get_depth_curves(trials: int, seed: int):
+    """Every depth series' best head against step, and its formation step."""
+    from induction.analyses.depth import depth_curves
+
+    return run_with_progress("the depth series' checkpoints", depth_curves, None, trials=trials, seed=seed,
+                             unit="series")
+
+
 def get_mosaic(models, state: ViewState):
     """(tiles, {model: why missing}) of the view's setup and target, from the cache only: nothing is computed."""
     from induction.analyses.mosaic import collect

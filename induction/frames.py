@@ -154,6 +154,36 @@ def sweep_rows(result: dict) -> list[dict]:
     return rows
 
 
+def depth_rows(result) -> list[dict]:
+    """A DepthResult: per depth series its strongest head under each reading (measure top_head, target `prev`,
+    `prev_before`, `prev_after` read at [MASK], or `induction@every_token` / `induction@last_token`), the source
+    head's K-composition into the strongest (composition, baseline the random matrices' mean), each ablation's loss
+    change (loss_change, target `without LxHy`) and the ICL gain (icl_gain)."""
+    from induction.config import parse_head
+
+    rows = []
+    for r in result.rows:
+        fixed = dict(model=r["model"], step=_step(r["model"]), setup=r["setup"], trials=r["trials"], seed=r["seed"])
+        picks = [*r["per_target"].items(), *((f"induction@{k}", b) for k, b in r["readings"].items()
+                                            if k != "mask_query")]
+        for target, best in picks:
+            layer, head = parse_head(best["name"])
+            rows.append({**fixed, "target": target, "layer": layer, "head": head, "score": best["score"],
+                         "baseline": r["baseline"], "measure": "top_head"})
+        if r["source_head"] is not None:
+            layer, head = parse_head(r["source_head"]["name"])
+            rows.append({**fixed, "target": f"K into {r['strongest_head']['name']}", "layer": layer, "head": head,
+                         "score": r["source_head"]["k_into_strongest"], "baseline": r["random_mean"],
+                         "measure": "composition"})
+        for entry in r["ablation"].values():
+            if entry is not None:
+                layer, head = parse_head(entry["name"])
+                rows.append({**fixed, "target": f"without {entry['name']}", "layer": layer, "head": head,
+                             "score": entry["loss_change"], "sem": entry["sem"], "measure": "loss_change"})
+        rows.append({**fixed, "target": "icl", "score": r["icl_gain"], "sem": r["icl_sem"], "measure": "icl_gain"})
+    return rows
+
+
 def dynamics_rows(result: dict) -> list[dict]:
     """Training dynamics: every checkpoint's every head at the target (step from the checkpoint's name)."""
     rows = []

@@ -183,6 +183,29 @@ JSON_KEYS: dict[str, str] = {
     "measured_head": "reproduce: the head measured here",
     "measured_score": "reproduce: the score measured here",
     "reason": "reproduce: why a row differs or was not run",
+    "depth_series": "sweep --depth: one entry per depth series trained here (its final checkpoint read)",
+    "study": "sweep --depth: the study's BERT sizes, each its best prev head as reported",
+    "reading_names": "sweep --depth: what each reading is (where a score is read from)",
+    "readings": "sweep --depth: per reading (mask_query, every_token, last_token) the strongest head read there",
+    "mask_query": "sweep --depth: the score read from the [MASK] query (an encoder's standard prev)",
+    "every_token": "sweep --depth: the repeat setup's induction score read from every token of the second copy",
+    "last_token": "sweep --depth: the repeat setup's induction score read from the second copy's last token only",
+    "strongest_head": "sweep --depth: the head with the highest score on the kind's own reading (name, layer, "
+                      "relative_depth, score)",
+    "per_target": "sweep --depth: per target of the kind's own setup, its strongest head",
+    "relative_depth": "(layer + 1) / layers: 1.0 is the last layer",
+    "source_head": "sweep --depth: the earlier head with the highest K-composition into the strongest head",
+    "k_into_strongest": "sweep --depth: the source head's K-composition score into the strongest head",
+    "above_random": "sweep --depth: whether that K-composition exceeds strong_above",
+    "ablation": "sweep --depth: per ablated head (strongest_head, source_head, weakest_in_layer) its loss_change",
+    "weakest_in_layer": "sweep --depth: the control, the lowest-scoring head of the strongest head's layer",
+    "forms_at": "sweep --depth: the first checkpoint whose best head reaches half the series' highest and 3x the "
+                "uniform baseline (null: no head formed)",
+    "formation_curve": "sweep --depth: per checkpoint (step) the best head's name and score",
+    "icl_gain": "the ICL gain (nats) of the final checkpoint, positive when context helps",
+    "icl_sem": "the standard error of icl_gain over documents",
+    "icl_corpus": "the corpus the ICL gain was read on (a model trained here: python-docs-held-out)",
+    "reported_in": "where the study reported a number (its figures, write-up or code)",
 }
 
 

@@ -14,7 +14,7 @@ from induction.analyses.dynamics import ICL_LENGTHS, loss_curve, series_models
 from induction.config import SIGNAL_RATIO, InductionError, MapConfig, head_name
 from induction.figures.plots import dynamics_figure
 from induction.figures.roles import mechanism_figure
-from induction.figures.training import phase_change_figure
+from induction.figures.training import depth_curves_figure, phase_change_figure
 from induction.models.registry import spec_of
 from induction.training.series import SERIES, shipped_series
 from induction.trials.corpus import PYTHON_DOCS_HELD_OUT
@@ -139,6 +139,21 @@ else:
 if icl:
     table["icl_gain"] = [p["gain"] for p in icl][:len(table)]
 st.dataframe(table.round(4), hide_index=True, width="stretch")
+if st.toggle("Every depth series on one step axis (encoders and decoders of 2, 4 and 6 layers)", key="dyn_depth",
+             help="the maps of every checkpoint of the six depth series trained here, each on its kind's own reading "
+                  "(a minute the first time)"):
+    curves = library.get_depth_curves(state.trials, state.seed)
+    if curves is not None:
+        st.plotly_chart(depth_curves_figure(curves, title=f"best head against step · {state.trials} trials · seed "
+                                                          f"{state.seed}"), key="dyn_depth_chart", width="stretch")
+        st.dataframe(pd.DataFrame([{"series": c["series"], "layers": c["layers"], "target": c["target"],
+                                    "forms at step": c["forms_at"],
+                                    "final best head": c["formation_curve"][-1]["name"],
+                                    "final score": c["formation_curve"][-1]["score"]} for c in curves]).round(3),
+                     hide_index=True, width="stretch")
+        st.caption("Open circles: the step each series' heads form at (the first checkpoint whose best head reaches "
+                   f"half its highest and {SIGNAL_RATIO:g}x the uniform baseline). Blue: encoders ([MASK] prev), "
+                   "red: decoders (induction, every second-copy token); dotted 2 layers, dashed 4, solid 6.")
 if trained_here and st.toggle("The mechanism forming: copying and K-composition per checkpoint", key="dyn_mech",
                               help="reads every checkpoint's weights and roles (seconds for trained-gpt, a minute or "
                                    "more for trained-bert)"):

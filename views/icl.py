@@ -6,7 +6,15 @@ from dashboard import library
 from dashboard.downloads import to_json_text
 from dashboard.sidebar import sidebar, title
 from induction import deploy
-from induction.analyses.icl import CAUSAL_VARIANTS, CURVE_LENGTHS, ENCODER_VARIANTS, SIGN, ICLConfig, sign
+from induction.analyses.icl import (
+    CAUSAL_VARIANTS,
+    CURVE_LENGTHS,
+    ENCODER_VARIANTS,
+    SIGN,
+    ICLConfig,
+    default_corpus,
+    sign,
+)
 from induction.figures.plots import curve_figure, distribution_figure
 from induction.losses import loss_name
 from induction.models.registry import KNOWN_MODELS, OFFLINE_MODELS
@@ -39,7 +47,7 @@ else:
                "**all-tokens** is what the study's code computed (mean loss over every position), which gave 0.2555 "
                "for bert-base-uncased.")
 a, b, c = st.columns(3)
-own_corpus = PYTHON_DOCS_HELD_OUT if state.model in TRAINED else PYTHON_DOCS  # never a model's training text
+own_corpus = default_corpus(state.model)  # never a model's training text (a checkpoint's name or folder too)
 corpus = a.text_input("Corpus", own_corpus, help=f"{PYTHON_DOCS} (offline; {PYTHON_DOCS_HELD_OUT} and "
                       f"{PYTHON_DOCS_TRAIN} are its held-out and training topics), wikipedia-simple (needs network "
                       "and the datasets package), or a .txt file / folder of .txt files", key="icl_corpus")
@@ -58,7 +66,7 @@ note = library.mlm_note(state.model)
 if note:
     st.error(note)
     st.stop()
-if state.model in TRAINED and corpus in (PYTHON_DOCS, PYTHON_DOCS_TRAIN):
+if own_corpus == PYTHON_DOCS_HELD_OUT and corpus in (PYTHON_DOCS, PYTHON_DOCS_TRAIN):
     st.warning(f"{state.model} trained on python-docs' training topics: a score on {corpus} is measured on text it "
                f"has seen. {PYTHON_DOCS_HELD_OUT} holds the topics it never saw.")
 if state.model in TOYS and corpus in NAMED_CORPORA:

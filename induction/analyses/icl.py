@@ -308,12 +308,26 @@ def fitting_lengths(max_positions: int) -> tuple[int, int]:
     return min(50, max(3, long // 10)), long
 
 
+def own_corpus(info: ModelInfo) -> str:
+    """The corpus `corpus=None` reads: a model trained here read the training topics, so it is scored on the
+    held-out ones; any other model on python-docs."""
+    return PYTHON_DOCS_HELD_OUT if info.local and trained_here(info.source) else PYTHON_DOCS
+
+
+def default_corpus(model: str) -> str:
+    """`own_corpus` of a model by name (a series' checkpoint `trained-gpt@step_500`, a folder, a registry name):
+    what the ICL page proposes; python-docs where the model cannot be described."""
+    try:
+        return own_corpus(describe(model_name(model)))
+    except InductionError:
+        return PYTHON_DOCS
+
+
 def resolve_icl(config: ICLConfig) -> tuple[ICLConfig, ModelInfo]:
     """Check the config against the model and make its device and dtype concrete (once per call)."""
     info = describe(model_name(config.model))
-    if config.corpus is None:  # a model trained here read the training topics: it is scored on the held-out ones
-        config = dataclasses.replace(config, corpus=PYTHON_DOCS_HELD_OUT if info.local and trained_here(info.source)
-                                     else PYTHON_DOCS)
+    if config.corpus is None:
+        config = dataclasses.replace(config, corpus=own_corpus(info))
     if config.variant is None:
         own = CAUSAL_VARIANTS if info.kind == "causal" else ENCODER_VARIANTS
         config = dataclasses.replace(config, variant=own[0])

@@ -315,9 +315,49 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def _print_depth(result) -> None:
+    """The depth study as a table: per series the strongest head of each reading (head, relative depth), its source
+    by K-composition, the loss changes and the formation step; then the study's BERT sizes."""
+    print(f"{'series':17s} {'L':>2s}  {'strongest (depth)':19s} {'[MASK]':11s} {'every token':11s} "
+          f"{'last token':11s} {'source K (random)':22s} {'loss w/o: it/source/weak':25s} {'forms':>5s}  ICL gain")
+    for r in result.rows:
+        s, read, src, abl = r["strongest_head"], r["readings"], r["source_head"], r["ablation"]
+        cell = lambda b: f"{b['name']} {b['relative_depth']:.2f}" if b else "-"  # noqa: E731
+        source = f"{src['name']} {src['k_into_strongest']:.3f} ({r['random_mean']:.3f})" if src else "-"
+        loss = "/".join("-" if e is None or e["loss_change"] is None else f"{e['loss_change']:+.2f}"
+                        for e in (abl["strongest_head"], abl["source_head"], abl["weakest_in_layer"]))
+        strongest = f"{s['name']} {s['score']:.2f} ({s['relative_depth']:.2f})"
+        print(f"{r['series']:17s} {r['layers']:>2d}  {strongest:19s} {cell(read.get('mask_query')):11s} "
+              f"{cell(read['every_token']):11s} {cell(read['last_token']):11s} {source:22s} {loss:25s} "
+              f"{r['forms_at']!s:>5s}  {r['icl_gain']:+.2f} ± {r['icl_sem']:.2f}")
+    for row in result.study:
+        where = f"{row['name']} {row['score']:.2f} ({row['relative_depth']:.2f})" if row["name"] else "no head"
+        print(f"{row['model']:17s} {row['layers']:>2d}  {where:19s} (the study: {row['reported_in']})")
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from induction.config import check_choice
     from induction.sweep import run_sweep, tasks_for
+
+    if args.depth:
+        from induction.analyses.depth import depth_series, depth_study
+
+        names = depth_series(args.depth)
+        if args.models:
+            asked = [m.strip() for m in args.models.split(",") if m.strip()]
+            unknown = [m for m in asked if m not in depth_series()]
+            if unknown:
+                raise ConfigError(f"--depth reads the depth series only, not {unknown[0]!r}: choose among "
+                                  f"{', '.join(depth_series())}")
+            names = [n for n in names if n in asked]
+        seed = int(args.seeds.split(",")[0])
+        result = with_progress("depth study", depth_study, names, trials=args.trials, seed=seed, unit="series")
+        _print_depth(result)
+        write_json(args.json, result.to_json())
+        write_csv(args.csv, result)
+        return 0
+    if not args.models:
+        raise ConfigError("sweep needs --models (or --depth for the depth series)")
 
     setups = ([check_choice("setup", s.strip(), SETUPS) for s in args.setups.split(",") if s.strip()]
               if args.setups else [None])  # None: each model's kind's own setup

@@ -127,9 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dump-trials", action="store_true", help="with --json: every occurrence's ids and indices")
     p.set_defaults(func=commands.cmd_text)
     p = sub.add_parser("sweep", help="maps of many models, setups and seeds, here or on a Ray cluster")
-    p.add_argument("--models", required=True,
+    p.add_argument("--models", default=None,
                    help="comma-separated models; multiberts:seeds=0-4:steps=all expands to checkpoints; a folder "
-                        "of step_N checkpoint folders stands for all of them")
+                        "of step_N checkpoint folders stands for all of them (required without --depth)")
+    p.add_argument("--depth", nargs="?", const="both", choices=("encoder", "causal", "both"), default=None,
+                   help="the depth study over the depth series trained here (trained-bert-2x4 .. trained-gpt-6x4; "
+                        "--models narrows it): per series the layer and relative depth of its strongest heads, where "
+                        "the score is read from, the K-composition source, ablations, the formation step and the "
+                        "ICL gain, beside the study's BERT sizes")
     p.add_argument("--setups", default=None, help="comma-separated setups (default: each model's kind's own)")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--protocol", choices=PROTOCOLS, default="clean")
@@ -137,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segment", type=int, default=None, help="segment length (default: protocol's/model's)")
     p.add_argument("--ray", default=None, help="'local' starts a Ray cluster here for the run; an address joins one")
     p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--json", help="write {'executor': ..., 'runs': [...]} as JSON")
+    p.add_argument("--json", help="write {'executor': ..., 'runs': [...]} as JSON (--depth: {'depth_series': [...], "
+                                  "'study': [...], 'readings': {...}})")
     p.add_argument("--csv", help="write the tidy long-format table (to_frame()) as CSV to this path")
     p.set_defaults(func=commands.cmd_sweep)
     p = sub.add_parser("icl", help="in-context learning: the loss saved by a longer context (gain, positive when "

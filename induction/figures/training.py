@@ -69,3 +69,70 @@ def phase_change_figure(rows: list[dict] | dict, *, target: str | None = None, c
     fig.update_xaxes(title="training step", row=len(panels), col=1)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     return fig
+
+
+FAMILY_NAMES = {"encoder": "encoder (masked LM)", "causal": "decoder (next token)"}
+READING_SYMBOLS = {"mask_query": "circle", "every_token": "square", "last_token": "diamond"}
+
+
+def depth_figure(result, *, title: str = "") -> go.Figure:
+    """Relative depth, (layer + 1) / layers, of each depth series' strongest head against its number of layers:
+    one marker per reading (an encoder's [MASK], every second-copy token, the last token), solid lines for each
+    family's own reading, and the study's BERT sizes (their best `prev` head) beside them; 1.0 is the last layer."""
+    from induction.analyses.depth import READING_NAMES
+
+    fig = go.Figure()
+    for kind, colour in (("encoder", "#1f77b4"), ("causal", "#d62728")):
+        rows = sorted((r for r in result.rows if r["kind"] == kind), key=lambda r: r["layers"])
+        if not rows:
+            continue
+        own = "mask_query" if kind == "encoder" else "every_token"
+        for reading in READING_SYMBOLS:
+            picks = [(r["layers"], r["readings"][reading], r["series"]) for r in rows if reading in r["readings"]]
+            if not picks:
+                continue
+            fig.add_trace(go.Scatter(
+                x=[p[0] for p in picks], y=[p[1]["relative_depth"] for p in picks],
+                mode="lines+markers" if reading == own else "markers",
+                line=dict(color=colour, dash="solid" if reading == own else "dot"),
+                marker=dict(symbol=READING_SYMBOLS[reading], size=11 if reading == own else 8, color=colour),
+                name=f"{FAMILY_NAMES[kind]}: {READING_NAMES[reading]}",
+                customdata=[[p[2], p[1]["name"], p[1]["score"]] for p in picks],
+                hovertemplate="%{customdata[0]}: %{customdata[1]} (%{customdata[2]:.2f}) at relative depth "
+                              "%{y:.2f}<extra></extra>"))
+    study = [r for r in result.study if r["name"]]
+    fig.add_trace(go.Scatter(x=[r["layers"] for r in study], y=[r["relative_depth"] for r in study],
+                             mode="lines+markers", line=dict(color="#555", dash="dash"),
+                             marker=dict(symbol="x", size=10, color="#555"), name="BERT (the study): best prev head",
+                             customdata=[[r["model"], r["name"], r["score"]] for r in study],
+                             hovertemplate="%{customdata[0]}: %{customdata[1]} (%{customdata[2]:.2f}) at relative "
+                                           "depth %{y:.2f}<extra></extra>"))
+    fig.update_layout(title=title, height=420, margin=dict(l=50, r=20, t=40, b=40), legend=dict(font=dict(size=11)))
+    fig.update_xaxes(title="layers", type="log", tickvals=sorted({*(r["layers"] for r in result.rows),
+                                                                  *(r["layers"] for r in result.study)}))
+    fig.update_yaxes(title="relative depth of the strongest head ((layer + 1) / layers)", range=[0, 1.05])
+    return fig
+
+
+def depth_curves_figure(rows: list[dict], *, title: str = "") -> go.Figure:
+    """Every depth series' best head against training step on one axis, the formation step of each marked
+    (a hollow marker on its curve)."""
+    fig = go.Figure()
+    for r in rows:
+        colour = "#1f77b4" if r["kind"] == "encoder" else "#d62728"
+        dash = {2: "dot", 4: "dash"}.get(r["layers"], "solid")
+        steps, best = [p["step"] for p in r["formation_curve"]], [p["score"] for p in r["formation_curve"]]
+        fig.add_trace(go.Scatter(x=steps, y=best, mode="lines+markers", line=dict(color=colour, dash=dash),
+                                 name=f"{r['series']} ({r['target']})",
+                                 customdata=[p["name"] for p in r["formation_curve"]],
+                                 hovertemplate=f"{r['series']}: step %{{x}}, best %{{customdata}} %{{y:.3f}}"
+                                               "<extra></extra>"))
+        if r["forms_at"] is not None:
+            at = steps.index(r["forms_at"])
+            fig.add_trace(go.Scatter(x=[steps[at]], y=[best[at]], mode="markers", showlegend=False,
+                                     marker=dict(symbol="circle-open", size=16, color=colour, line=dict(width=2)),
+                                     hovertemplate=f"{r['series']} forms at step %{{x}}<extra></extra>"))
+    fig.update_layout(title=title, height=420, margin=dict(l=50, r=20, t=40, b=40))
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title="best head's score (each kind's own target)", rangemode="tozero")
+    return fig

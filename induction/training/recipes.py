@@ -10,7 +10,7 @@ an encoder's masks fall outside the copies too, so counting tokens cannot solve 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 
@@ -57,3 +57,24 @@ RECIPES: dict[str, Recipe] = {
                            natural_share=0.9,
                            checkpoints=(0, 300, 600, 700, 800, 900, 1000, 1100, 1200, 1500, 2000, 3000)),
 }
+
+# The depth series (issues 36 and 41): trained-bert's recipe at 2, 4 and 6 layers, four heads each, width 64,
+# as an encoder and as a decoder. Both kinds of one depth read the same batches (nine rows in ten natural text of the
+# training topics, the same copies), on the same schedule, and differ only in objective and attention mask: that is
+# what lets the page ask whether the objective moves the heads. Named layers x heads, as the study names BERT's sizes
+# (Tiny 2x2 .. Large 24x16).
+DEPTHS: tuple[int, ...] = (2, 4, 6)  # 8 layers would cost as much again as 4 and 6 together (docs/training.md)
+DEPTH_HEADS = 4
+DEPTH_CHECKPOINTS = (0, 250, 500, 750, 1000, 1500, 2000, 3000)
+
+
+def depth_name(kind: str, layers: int) -> str:
+    """`trained-bert-4x4` / `trained-gpt-4x4`: a depth series' name (layers x heads)."""
+    return f"trained-{'bert' if kind == 'encoder' else 'gpt'}-{layers}x{DEPTH_HEADS}"
+
+
+for _kind, _architecture in (("encoder", "RoFormerForMaskedLM"), ("causal", "LlamaForCausalLM")):
+    for _layers in DEPTHS:
+        _name = depth_name(_kind, _layers)
+        RECIPES[_name] = replace(RECIPES["trained-bert"], name=_name, kind=_kind, architecture=_architecture,
+                                 layers=_layers, heads=DEPTH_HEADS, checkpoints=DEPTH_CHECKPOINTS)

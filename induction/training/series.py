@@ -19,10 +19,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from induction.models.registry import ASSETS
+from induction.models.registry import ASSETS, DEPTH_MODELS
 from induction.sweep import checkpoint_folders
 
-SERIES: tuple[str, ...] = ("trained-gpt", "trained-bert")
+SERIES: tuple[str, ...] = ("trained-gpt", "trained-bert", *DEPTH_MODELS)
 WEIGHTS = "model.safetensors"
 WEIGHT_TOLERANCE = 1e-4  # largest absolute weight difference a retrain on another machine may show
 MAP_TOLERANCE = 1e-4  # largest difference of a head's mean score between the retrained and shipped checkpoint
