@@ -156,7 +156,8 @@ def sweep_rows(result: dict) -> list[dict]:
 
 def depth_rows(result) -> list[dict]:
     """A DepthResult: per depth series its strongest head under each reading (measure top_head, target `prev`,
-    `prev_before`, `prev_after` read at [MASK], or `induction@every_token` / `induction@last_token`), the source
+    `prev_before`, `prev_after` read at [MASK], or `duplicate@every_token` (an encoder's; a decoder's `induction@...`)
+    and `@last_token`), the source
     head's K-composition into the strongest (composition, baseline the random matrices' mean), each ablation's loss
     change (loss_change, target `without LxHy`) and the ICL gain (icl_gain)."""
     from induction.config import parse_head
@@ -164,7 +165,8 @@ def depth_rows(result) -> list[dict]:
     rows = []
     for r in result.rows:
         fixed = dict(model=r["model"], step=_step(r["model"]), setup=r["setup"], trials=r["trials"], seed=r["seed"])
-        picks = [*r["per_target"].items(), *((f"induction@{k}", b) for k, b in r["readings"].items()
+        read = "duplicate" if r["kind"] == "encoder" else "induction"  # depth.REPEAT_TARGET
+        picks = [*r["per_target"].items(), *((f"{read}@{k}", b) for k, b in r["readings"].items()
                                             if k != "mask_query")]
         for target, best in picks:
             layer, head = parse_head(best["name"])

@@ -188,8 +188,9 @@ JSON_KEYS: dict[str, str] = {
     "reading_names": "sweep --depth: what each reading is (where a score is read from)",
     "readings": "sweep --depth: per reading (mask_query, every_token, last_token) the strongest head read there",
     "mask_query": "sweep --depth: the score read from the [MASK] query (an encoder's standard prev)",
-    "every_token": "sweep --depth: the repeat setup's induction score read from every token of the second copy",
-    "last_token": "sweep --depth: the repeat setup's induction score read from the second copy's last token only",
+    "every_token": "sweep --depth: the repeat setup's score at the earlier instance of the token predicted, read from "
+                   "every token of the second copy (an encoder's duplicate, a decoder's induction)",
+    "last_token": "sweep --depth: the same score read from the second copy's last token only",
     "strongest_head": "sweep --depth: the head with the highest score on the kind's own reading (name, layer, "
                       "relative_depth, score)",
     "per_target": "sweep --depth: per target of the kind's own setup, its strongest head",

@@ -248,3 +248,25 @@ def test_a_checkpoint_clicked_on_training_dynamics_can_be_shared(server, browser
     page.get_by_role("heading", name="Training dynamics").wait_for(timeout=60_000)
     check(page, "Training dynamics after Back")
     page.close()
+
+
+def test_the_depth_series_toggles_draw_their_figures_in_the_browser(server, browser):  # noqa: F811
+    """Issues 36 and 41: the Model sizes page's depth toggle, clicked, computes the depth study and draws the figure
+    with the study's BERT sizes beside it and the answer in words; Training dynamics' toggle draws every depth
+    series on one step axis. Neither page shows a problem (PROBLEMS_JS)."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/sizes?model=trained-bert&trials=4", wait_until="domcontentloaded")
+    settle(page)
+    page.get_by_text("The depth series: strongest heads").click()
+    page.get_by_text("The study's BERT sizes").first.wait_for(timeout=600_000)
+    settle(page, timeout_ms=600_000)
+    assert page.locator(".js-plotly-plot", has_text="relative depth").count() == 1
+    check(page, "Model sizes with the depth series")
+    page.goto(f"{url}/dynamics?model=trained-gpt&trials=4", wait_until="domcontentloaded")
+    settle(page)
+    page.get_by_text("Every depth series on one step axis").click()
+    page.locator(".js-plotly-plot", has_text="best head against step").wait_for(timeout=600_000)
+    settle(page, timeout_ms=600_000)
+    check(page, "Training dynamics with the depth series")
+    page.close()

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from induction.analyses.depth import depth_series, formation, last_token_scores, relative_depth, study_rows
+from induction.analyses.depth import (
+    REPEAT_TARGET,
+    depth_series,
+    formation,
+    last_token_scores,
+    relative_depth,
+    study_rows,
+)
 from induction.config import MapConfig
 from induction.engine import compute_map, get_model, make_trials
 from induction.models.loading import resolve
@@ -54,21 +61,24 @@ def test_the_study_rows_read_the_reported_heads_and_their_relative_depth():
 
 
 @pytest.mark.parametrize("series", ["trained-gpt-2x4", "trained-bert-2x4"])
-def test_the_last_token_reading_is_the_attention_from_the_last_token_to_the_one_after_its_earlier_instance(series):
-    """Restated from the definition with the model's own eager attention: the last token of the second copy (an
-    encoder's: the one before [SEP]), the position after that token's earlier instance, found by searching the ids."""
+def test_the_last_token_reading_is_the_attention_from_the_last_token_to_the_earlier_instance_it_predicts(series):
+    """Restated from the definition with the model's own eager attention: from the last token of the second copy (an
+    encoder's: the one before [SEP]) to the earlier instance of the token predicted there, found by searching the ids
+    (a decoder predicts the next token, whose earlier instance follows the query's own; an unmasked encoder query
+    is its own token)."""
     trials = 6
-    got = last_token_scores(series, trials=trials)  # [T, L, H]
+    causal = RECIPES[series].kind == "causal"
+    got = last_token_scores(series, REPEAT_TARGET[RECIPES[series].kind], trials=trials)  # [T, L, H]
     batch = make_trials(MapConfig(model=series, setup="repeat", trials=trials), get_model(series))
     eager = load_eager(resolve(series)[0])
-    causal = RECIPES[series].kind == "causal"
     for t in range(trials):
         ids = batch.input_ids[t]
         q = len(ids) - (1 if causal else 2)
         earlier = int(np.flatnonzero(ids[:q] == ids[q])[-1])
+        key = earlier + 1 if causal else earlier
         with torch.no_grad():
             attentions = eager(input_ids=torch.tensor(ids[None]), output_attentions=True).attentions
-        expected = np.array([[float(a[0, h, q, earlier + 1]) for h in range(a.shape[1])] for a in attentions])
+        expected = np.array([[float(a[0, h, q, key]) for h in range(a.shape[1])] for a in attentions])
         np.testing.assert_allclose(got[t], expected, atol=1e-5)
 
 
@@ -139,3 +149,42 @@ def test_every_depth_series_is_shipped_and_offered_offline():
         folder = shipped_series(name)
         assert (folder / "training_log.json").is_file()
         assert sorted(int(p.name.split("_")[1]) for p in folder.glob("step_*")) == list(RECIPES[name].checkpoints)
+
+
+def test_make_trained_models_retrains_every_shipped_series():
+    from induction.training.series import SERIES
+
+    from .conftest import ROOT
+
+    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    listed = next(line for line in text.splitlines() if line.startswith("SERIES ="))
+    assert listed.split("=", 1)[1].split() == list(SERIES)
+
+
+def test_the_sizes_and_dynamics_pages_show_every_depth_series_with_the_study_beside(fresh_cache):
+    """The Model sizes page's depth section: one figure with both families and the study's BERT sizes, the table
+    (every series, its heads' relative depths consistent with their layers) and the answer in words; the Training
+    dynamics page: every series on one step axis with its formation step."""
+    from .page_checks import assert_clean, open_page
+
+    at = open_page("views/sizes.py", timeout=600, model="trained-bert", trials=4)
+    at.toggle(key="sizes_depth").set_value(True).run()
+    assert_clean(at)
+    figure = json.loads(next(c for c in at.get("plotly_chart") if "relative depth" in c.proto.spec).proto.spec)
+    names = [t["name"] for t in figure["data"]]
+    assert any(n.startswith("encoder") for n in names) and any(n.startswith("decoder") for n in names)
+    assert "BERT (the study): best prev head" in names
+    table = next(df.value for df in at.dataframe if "relative depth" in df.value.columns)
+    assert sorted(table["series"]) == sorted(KNOWN)
+    for _, row in table.iterrows():
+        layer = int(row["strongest"][1:].split("H")[0])
+        assert row["relative depth"] == pytest.approx(relative_depth(layer, row["layers"]), abs=1e-3)
+    assert any("The study's BERT sizes" in m.value and "bert-base L10H9" in m.value for m in at.markdown)
+
+    at = open_page("views/dynamics.py", timeout=600, model="trained-gpt", trials=4)
+    at.toggle(key="dyn_depth").set_value(True).run()
+    assert_clean(at)
+    curves = json.loads(next(c for c in at.get("plotly_chart") if "best head against step" in c.proto.spec).proto.spec)
+    assert {t["name"].split(" ")[0] for t in curves["data"] if t.get("showlegend", True)} == set(KNOWN)
+    table = next(df.value for df in at.dataframe if "forms at step" in df.value.columns)
+    assert sorted(table["series"]) == sorted(KNOWN)

@@ -80,8 +80,10 @@ if st.toggle("The depth series: strongest heads, their sources, ablations and fo
                                                   f"{state.seed}"), key="sizes_depth_chart", width="stretch")
         st.markdown(depth.summary())
         st.dataframe(pd.DataFrame(depth.table()).round(3), hide_index=True, width="stretch")
-        st.caption("Readings: **mask** the [MASK] query (the study's score; encoders only), **every** every token of "
-                   "the second copy (the repeat setup's induction target), **last** the last token only. Source: the "
+        st.caption("Readings: **mask_query** the [MASK] query (the study's score; encoders only), **every_token** "
+                   "every token of the second copy, unmasked, **last_token** the last token only; each reads the "
+                   "attention to the earlier instance of the token the model predicts there (an encoder's own "
+                   "token, the duplicate target; a decoder's next token, the induction target). Source: the "
                    "earlier head with the highest K-composition into the strongest head, against random matrices "
                    "of the same shapes (mean + 3 sd). Loss: the change (nats) when the head is ablated, on the "
                    "kind's own trials; the weakest head of the strongest head's layer is the control.")

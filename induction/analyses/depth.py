@@ -11,8 +11,9 @@ Per series, on its final checkpoint:
 - the strongest head of the kind's own reading (an encoder's [MASK] `prev`, a decoder's `induction` over every
   second-copy token), its layer and relative depth, (layer + 1) / layers: 1.0 is the last layer;
 - an encoder's strongest `prev_before` and `prev_after` heads too;
-- `readings`: the strongest head when the same trials are read from another query: [MASK] (encoders), every
-  second-copy token and the last token only (the repeat setup's `induction` target, both kinds);
+- `readings`: the strongest head when the score is read from another query: [MASK] (encoders), every second-copy
+  token and the last token only (the repeat setup's target at the earlier instance of the token the model predicts
+  there: an encoder's `duplicate`, a decoder's `induction`);
 - the source: the earlier head with the highest K-composition into the strongest head, against the random
   baseline of its shapes, with its previous-token score;
 - the ablation: the loss change without the strongest head, without its source, and without the weakest head of
@@ -33,10 +34,14 @@ from induction.engine import Progress
 
 READINGS = ("mask_query", "every_token", "last_token")  # where a score is read from: [MASK], every second-copy
 # token, the last one
-READING_NAMES = {"mask_query": "[MASK] query (standard prev)",
-                 "every_token": "every second-copy token (repeat induction)",
-                 "last_token": "the last token only (repeat induction)"}
+READING_NAMES = {"mask_query": "the [MASK] query (standard prev)",
+                 "every_token": "every second-copy token (repeat: an encoder's duplicate, a decoder's induction)",
+                 "last_token": "the last token only (the same target)"}
 OWN = {"encoder": ("standard", "prev"), "causal": ("repeat", "induction")}  # each kind's own reading
+# What an unmasked query reads in the repeat setup: the earlier instance of the token the model predicts there. An
+# encoder's [MASK] predicts its own position's token, so its `prev` is at offset -segment, as an unmasked encoder
+# query's `duplicate` is; a decoder at position i predicts token i + 1, whose earlier instance is `induction`.
+REPEAT_TARGET = {"encoder": "duplicate", "causal": "induction"}
 ENCODER_TARGETS = ("prev", "prev_before", "prev_after")
 
 
@@ -74,9 +79,10 @@ def study_rows() -> list[dict]:
     return sorted(rows, key=lambda r: r["layers"])
 
 
-def last_token_scores(model: str, *, trials: int = PAPER_TRIALS, seed: int = 0) -> np.ndarray:
-    """[T, L, H] the repeat setup's `induction` score read from the last token of the second copy only (the same
-    trials as the repeat map, whose score is the mean over every second-copy token)."""
+def last_token_scores(model: str, target: str = "induction", *, trials: int = PAPER_TRIALS, seed: int = 0
+                      ) -> np.ndarray:
+    """[T, L, H] a repeat-setup target's score read from the last token of the second copy only (the same trials as
+    the repeat map, whose score is the mean over every second-copy token)."""
     from induction.engine import capture, make_trials, model_for
     from induction.runs import resolve_run
 
@@ -88,7 +94,7 @@ def last_token_scores(model: str, *, trials: int = PAPER_TRIALS, seed: int = 0) 
                                target_index={k: v[:, -1] for k, v in batch.target_index.items()})
     rows = capture(loaded, last)  # [T, L, H, S]: one query a trial
     t = np.arange(rows.shape[0])
-    return rows[t, :, :, last.target_index["induction"]]  # [T, L, H]
+    return rows[t, :, :, last.target_index[target]]  # [T, L, H]
 
 
 def _best(mean: np.ndarray, layers: int) -> dict:
@@ -152,8 +158,9 @@ def series_row(series: str, *, trials: int = PAPER_TRIALS, seed: int = 0) -> dic
     strongest = _best(own.mean(target), layers)
     repeat = own if setup == "repeat" else compute_map(MapConfig(model=final, setup="repeat", trials=trials,
                                                                  seed=seed))
-    readings = {"every_token": _best(repeat.mean("induction"), layers),
-                "last_token": _best(last_token_scores(final, trials=trials, seed=seed).mean(axis=0), layers)}
+    read = REPEAT_TARGET[kind]
+    readings = {"every_token": _best(repeat.mean(read), layers),
+                "last_token": _best(last_token_scores(final, read, trials=trials, seed=seed).mean(axis=0), layers)}
     if kind == "encoder":
         readings = {"mask_query": strongest, **readings}
     per_target = {t: _best(own.mean(t), layers) for t in (ENCODER_TARGETS if kind == "encoder" else (target,))}
