@@ -26,6 +26,7 @@ COMMANDS = {
     "text-encoder": ["text", "--model", "toy", "--text", TEXT, "--dump-trials"],
     "text-decoder": ["text", "--model", "toy-gpt", "--text", TEXT],
     "sweep": ["sweep", "--models", "toy,toy-gpt,no-org/no-model"],
+    "sweep-depth": ["sweep", "--depth", "--models", "trained-gpt-2x4,trained-bert-2x4"],
     "icl-decoder": ["icl", "--model", "trained-gpt", "--short", "6", "--long", "60", "--curve"],
     "icl-encoder": ["icl", "--model", "trained-bert", "--short", "6", "--long", "60", "--variant", "all-tokens"],
     "reproduce": ["reproduce", "--models", "tiny", "--icl-corpus", "python-docs"],
