@@ -97,7 +97,9 @@ def test_deployed_mode_offers_exactly_the_listed_models_and_no_developer_advice(
 
 def test_the_image_holds_what_it_offers_and_its_precomputed_tier_is_root_owned():
     text = _dockerfile()
-    offline = "toy toy-gpt trained-gpt trained-bert minilm"
+    from induction.models.registry import OFFLINE_MODELS
+
+    offline = " ".join(OFFLINE_MODELS)  # every offline model, the depth series too
     assert f'INDUCTION_ALLOWED_MODELS="{offline} ${{PRECOMPUTE_MODELS}}"' in text
     assert f"precompute --models {offline} ${{PRECOMPUTE_MODELS}}" in text  # what it offers, it holds
     import re

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from induction.config import InductionError, MapConfig, check_target
+from induction.models.registry import DEPTH_MODELS
 
-# The offline known answers and real weights, then BERT's sizes beside GPT-2, Pythia and OPT.
-MOSAIC_MODELS = ("toy", "toy-gpt", "trained-gpt", "trained-bert", "minilm", "tiny", "small", "medium", "base", "large",
-                 "gpt2", "gpt2-medium", "pythia-70m", "pythia-160m", "pythia-410m", "opt-125m")
+# The offline known answers, the models trained here (the depth series too) and real weights, then BERT's sizes
+# beside GPT-2, Pythia and OPT.
+MOSAIC_MODELS = ("toy", "toy-gpt", "trained-gpt", "trained-bert", *DEPTH_MODELS, "minilm", "tiny", "small", "medium",
+                 "base", "large", "gpt2", "gpt2-medium", "pythia-70m", "pythia-160m", "pythia-410m", "opt-125m")
 MOSAIC_SETUP, MOSAIC_TARGET = "repeat", "induction"
 
 
