@@ -15,7 +15,8 @@ Per series, on its final checkpoint:
   token and the last token only (the repeat setup's target at the earlier instance of the token the model predicts
   there: an encoder's `duplicate`, a decoder's `induction`);
 - the source: the earlier head with the highest K-composition into the strongest head, against the random
-  baseline of its shapes, with its previous-token score;
+  baseline of its shapes, with its previous- and next-token scores and the roles it passes (a decoder's source is
+  a previous-token head; an encoder's [MASK] carries no token, so its circuit may read either neighbour);
 - the ablation: the loss change without the strongest head, without its source, and without the weakest head of
   the strongest head's layer (the control);
 - the formation step: the first checkpoint whose best head reaches half of the series' highest (`dynamics`);
@@ -175,7 +176,9 @@ def series_row(series: str, *, trials: int = PAPER_TRIALS, seed: int = 0) -> dic
         source = {"name": head_name(l1, h1), "layer": l1, "relative_depth": round(relative_depth(l1, layers), 4),
                   "k_into_strongest": round(float(k[l1, h1]), 6),
                   "above_random": bool(base.get("threshold") is not None and k[l1, h1] > base["threshold"]),
-                  "previous_token": round(float(roles.scores["previous_token"][l1, h1]), 6)}
+                  "previous_token": round(float(roles.scores["previous_token"][l1, h1]), 6),
+                  "next_token": round(float(roles.scores["next_token"][l1, h1]), 6),
+                  "roles": roles.roles(l1, h1)}
 
     config = MapConfig(model=final, setup=setup, trials=trials, seed=seed)
     layer = strongest["layer"]
@@ -216,6 +219,8 @@ class DepthResult:
             row.update({"source": src["name"] if src else None, "source K": src["k_into_strongest"] if src else None,
                         "K random + 3 sd": r["strong_above"],
                         "source previous_token": src["previous_token"] if src else None,
+                        "source next_token": src["next_token"] if src else None,
+                        "source roles": ", ".join(src["roles"]) if src else None,
                         "loss without strongest": loss(abl["strongest_head"]),
                         "loss without source": loss(abl["source_head"]),
                         "loss without weakest of layer": loss(abl["weakest_in_layer"]), "forms at step": r["forms_at"],
