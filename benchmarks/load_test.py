@@ -340,6 +340,10 @@ def main() -> int:
         if Path(CHROMIUM).exists():
             a.phases.append("browser")
             a.browser_trials = 3 * a.trials  # computing long enough for a few drawn maps (one takes seconds)
+        elif os.environ.get("INDUCTION_REQUIRE_BROWSER") == "1":  # CI: the browser phase must run, not skip
+            print("load-test: /usr/bin/chromium is required here (INDUCTION_REQUIRE_BROWSER=1) but missing",
+                  file=sys.stderr)
+            return 2
         else:
             print("load-test: skipping the browser phase: /usr/bin/chromium is missing (make browser installs it)",
                   file=sys.stderr)
