@@ -279,6 +279,7 @@ async def _visitors(read, heavy_visit, a, phase: str, proc_restart) -> dict:
     readers = a.browser_readers if phase == "browser" else a.cached
     await read(cached_query, 120)  # a first visit (the server's page modules, the browser's start): not measured
     idle = [await read(cached_query, 60) for _ in range(a.idle_repeats)]
+    began = time.time()
     heavy_tasks = [asyncio.create_task(heavy_visit(q, a.heavy_timeout_s)) for q in heavy]
     await asyncio.sleep(a.settle_s)  # the heavy maps are computing (or queued)
     killed = None
@@ -289,7 +290,8 @@ async def _visitors(read, heavy_visit, a, phase: str, proc_restart) -> dict:
 
     async def cached_visitor() -> None:
         while not all(t.done() for t in heavy_tasks) and len(cached) < a.max_cached_visits:
-            cached.append(await read(cached_query, 60))
+            at = round(time.time() - began, 1)  # when the visit began, from the heavy visitors' start
+            cached.append({**await read(cached_query, 60), "at_s": at})
             await asyncio.sleep(a.cached_every_s)
 
     load = {"start": load_average()}
@@ -418,6 +420,8 @@ def phase_report(a, r: dict, memory_ok: bool) -> dict:
         if idle.get("median_s") and loaded[0] else None
     return {"readers": r["readers"], "idle_cached": idle, "loaded_cached": cached, "loaded_over_idle": ratio,
             "heavy": heavy, "cached_limit_s": round(limit, 2), "load_average": r["load_average"],
+            "loaded_visits_at_s_seconds": [(v["at_s"], v["seconds"]) for v in r["cached"]],
+            "heavy_done_s": sorted(v["seconds"] for v in r["heavy"] if v["ok"]),
             "queue_longest_wait_s": max((v["queue_wait_s"] for v in r["heavy"]), default=0.0),
             "queue_deepest_place": max((v["max_place"] for v in r["heavy"]), default=0),
             "errors": errors, "killed": r["killed"], "checks": checks, "passed": all(checks.values())}
