@@ -293,18 +293,20 @@ def collapse_when_narrow() -> None:
 
 
 def link_to_copy(link: str) -> None:
-    """The link in a read-only box with a copy button, in plain HTML. Not `st.code`: a code block makes every page
-    load Streamlit's syntax highlighter (1.5 MB of JavaScript), about a second of a fresh browser tab's main thread
-    on a 2-core machine before the map is drawn, for one line of text that needs no highlighting (issue 34)."""
+    """The whole link in a read-only box (wrapped, as the code block showed it) with a copy button, in plain HTML.
+    Not `st.code`: a code block makes every page load Streamlit's syntax highlighter (1.5 MB of JavaScript), about
+    a second of a fresh browser tab's main thread on a 2-core machine before the map is drawn, for one line of text
+    that needs no highlighting (issue 34)."""
     from html import escape
 
     st.html(f"""<div class="induction-link" style="display:flex;gap:0.3rem;align-items:center">
-      <input class="induction-link-text" type="text" readonly value="{escape(link, quote=True)}"
-        aria-label="Link to this view" style="flex:1;min-width:0;font-family:monospace;font-size:0.8rem;
+      <textarea class="induction-link-text" readonly rows="{min(8, 1 + len(link) // 26)}"
+        aria-label="Link to this view" style="flex:1;min-width:0;font-family:monospace;font-size:0.75rem;
         padding:0.35rem;border:1px solid rgba(128,128,128,0.4);border-radius:0.3rem;background:transparent;
-        color:inherit">
-      <button class="induction-link-copy" type="button" title="Copy the link" style="font-size:0.8rem;
-        padding:0.35rem 0.6rem;border:1px solid rgba(128,128,128,0.4);border-radius:0.3rem;background:transparent;
+        color:inherit;resize:none;word-break:break-all;overflow:auto">{escape(link)}</textarea>
+      <button class="induction-link-copy" type="button" title="Copy the link" style="align-self:start;
+        font-size:0.8rem;padding:0.35rem 0.6rem;border:1px solid rgba(128,128,128,0.4);border-radius:0.3rem;
+        background:transparent;
         color:inherit;cursor:pointer">Copy</button>
     </div>
     <script>
@@ -336,7 +338,7 @@ def shared_link_in(html_bodies) -> str | None:
     from html import unescape
 
     for body in html_bodies:
-        found = re.search(r'class="induction-link-text"[^>]*?value="([^"]*)"', body, re.S)
+        found = re.search(r'class="induction-link-text"[^>]*>([^<]*)</textarea>', body, re.S)
         if found:
             return unescape(found.group(1))
     return None
