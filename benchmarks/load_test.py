@@ -172,7 +172,7 @@ async def visit_map(url: str, query: str, timeout_s: float) -> dict:
 # polling (one cheap read every half second) neither delays the drawing nor rounds the figure; textContent, not
 # innerText, so that watching forces no layout.
 WATCH_PAGE = r"""
-window.__induction = {drawn: null, places: [], error: null};
+window.__induction = {drawn: null, waited: null, place: 0, error: null};
 const watch = () => {
   const w = window.__induction;
   if (w.drawn || w.error) return;
@@ -182,7 +182,11 @@ const watch = () => {
     w.error = main.innerText.slice(-300); return;
   }
   const text = main.textContent, place = text.match(/waiting for a free computation slot, place (\d+)/);
-  if (place) w.places.push([performance.now(), +place[1]]);
+  if (place) {  // the first and the last time it showed a place, and the deepest place
+    const now = performance.now();
+    w.waited = [w.waited ? w.waited[0] : now, now];
+    w.place = Math.max(w.place, +place[1]);
+  }
   if (document.querySelector('.js-plotly-plot .scatterlayer .trace path.point') && text.includes(MAP_SHOWN))
     w.drawn = performance.now();
 };
@@ -216,9 +220,9 @@ async def open_map(browser, url: str, query: str, timeout_s: float) -> dict:
             out["error"] = seen["error"]
         elif seen and seen["drawn"]:
             out["ok"], out["seconds"] = True, round(seen["drawn"] / 1000, 2)  # from the navigation's start
-        if seen and seen["places"]:
-            out["queue_wait_s"] = round((seen["places"][-1][0] - seen["places"][0][0]) / 1000, 2)
-            out["max_place"] = max(place for _, place in seen["places"])
+        if seen and seen["waited"]:
+            out["queue_wait_s"] = round((seen["waited"][1] - seen["waited"][0]) / 1000, 2)
+            out["max_place"] = seen["place"]
     except Exception as exc:  # a visitor's failure is a result, not a crash of the test
         out["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
     finally:
