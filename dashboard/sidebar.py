@@ -265,7 +265,7 @@ def sidebar() -> ViewState:
     sync_url(state)
     with st.sidebar:
         st.caption("Link to this view (copy with the button on its right):")
-        st.code(share_link(state), language=None, wrap_lines=True)
+        link_to_copy(share_link(state))
         if state.local_model():
             st.caption("A link to this view does not carry the local folder: whoever opens it picks the model.")
         if not s.get("_narrow_checked"):  # once a session (and once a tab): the user may open it again
@@ -290,6 +290,58 @@ def collapse_when_narrow() -> None:
         }})(50);
       }})();
     </script>""", unsafe_allow_javascript=True, width="content")
+
+
+def link_to_copy(link: str) -> None:
+    """The whole link in a read-only box (wrapped, as the code block showed it) with a copy button, in plain HTML.
+    Not `st.code`: a code block makes every page load Streamlit's syntax highlighter (1.5 MB of JavaScript), about
+    a second of a fresh browser tab's main thread on a 2-core machine before the map is drawn, for one line of text
+    that needs no highlighting (issue 34)."""
+    from html import escape
+
+    st.html(f"""<div class="induction-link" style="display:flex;gap:0.3rem;align-items:center">
+      <textarea class="induction-link-text" readonly rows="{min(8, 1 + len(link) // 26)}"
+        aria-label="Link to this view" style="flex:1;min-width:0;font-family:monospace;font-size:0.75rem;
+        padding:0.35rem;border:1px solid rgba(128,128,128,0.4);border-radius:0.3rem;background:transparent;
+        color:inherit;resize:none;word-break:break-all;overflow:auto">{escape(link)}</textarea>
+      <button class="induction-link-copy" type="button" title="Copy the link" style="align-self:start;
+        font-size:0.8rem;padding:0.35rem 0.6rem;border:1px solid rgba(128,128,128,0.4);border-radius:0.3rem;
+        background:transparent;
+        color:inherit;cursor:pointer">Copy</button>
+    </div>
+    <script>
+      (function () {{
+        const doc = window.parent.document || document;
+        if (doc.inductionCopyLink) return;  // one listener per tab, for every rerun's box
+        doc.inductionCopyLink = true;
+        doc.addEventListener("click", function (event) {{
+          const button = event.target.closest && event.target.closest(".induction-link-copy");
+          const text = event.target.closest && event.target.closest(".induction-link-text");
+          if (text) text.select();
+          if (!button) return;
+          const box = button.parentElement.querySelector(".induction-link-text");
+          const done = () => {{ button.textContent = "Copied"; setTimeout(() => button.textContent = "Copy", 1500); }};
+          if (navigator.clipboard && window.isSecureContext) {{
+            navigator.clipboard.writeText(box.value).then(done);
+          }} else {{  // plain http on another host: no clipboard API
+            box.select();
+            if (doc.execCommand("copy")) done();
+          }}
+        }});
+      }})();
+    </script>""", unsafe_allow_javascript=True)
+
+
+def shared_link_in(html_bodies) -> str | None:
+    """The link a page's sidebar offers to copy, read back from its HTML (for tests and tools)."""
+    import re
+    from html import unescape
+
+    for body in html_bodies:
+        found = re.search(r'class="induction-link-text"[^>]*>([^<]*)</textarea>', body, re.S)
+        if found:
+            return unescape(found.group(1))
+    return None
 
 
 def share_link(state: ViewState) -> str:

@@ -20,7 +20,7 @@ BARE_NONE = ("None", "`None`")
 def page_problems(at) -> list[str]:
     """Everything wrong on the page AppTest rendered, as readable lines (empty when the page is clean)."""
     problems = [f"exception: {e.value}" for e in at.exception]
-    problems += [f"code block: {c.value[:80]!r}" for c in at.main.code]  # the sidebar's link is the one code block
+    problems += [f"code block: {c.value[:80]!r}" for c in at.main.code]  # no code block (the sidebar's link is HTML)
     problems += [f"help block: {h.proto}"[:120] for h in at.main.get("help")]
     for node in at.main:
         value = getattr(node, "value", None) if not hasattr(node, "children") else None

@@ -32,6 +32,13 @@ def make_app(**params) -> AppTest:
     return at
 
 
+def shared_link(at) -> str:
+    """The link the sidebar offers to copy (in its HTML box: no code block, see dashboard.sidebar.link_to_copy)."""
+    from dashboard.sidebar import shared_link_in
+
+    return shared_link_in(h.proto.body for h in at.sidebar.get("html"))
+
+
 def charts(at):
     return at.get("plotly_chart")
 
@@ -330,7 +337,7 @@ def test_choosing_other_clears_the_previous_model_until_one_is_typed(monkeypatch
 
 def test_the_sidebar_offers_the_link_to_copy_and_heads_can_be_compared():
     at = make_app(trials=5, layer=1, head=0).run()
-    link = at.sidebar.code[0].value
+    link = shared_link(at)
     assert "model=toy" in link and "layer=1" in link and "head=0" in link and "trials=5" in link
     at.multiselect(key="compare_heads").select("L1H1").select("L0H0").run()
     assert not at.exception
@@ -410,7 +417,7 @@ def test_page_only_settings_stay_on_their_page_and_out_of_the_others_links():
     assert at.query_params["ablate"] == "L1H0" and not at.exception  # kept for the page that reads it
     at.switch_page("views/map.py").run()
     assert "ablate" not in at.query_params
-    assert "ablate" not in at.sidebar.code[0].value  # nor in the link to copy
+    assert "ablate" not in shared_link(at)  # nor in the link to copy
 
 
 def test_the_sidebar_is_told_to_close_on_a_narrow_window_once_a_session():

@@ -122,6 +122,33 @@ def click_point(page, point, hover_text: str | None = None) -> None:
     page.mouse.click(x, y)
 
 
+def test_the_sidebar_link_copies_and_the_map_page_loads_no_syntax_highlighter(server, browser):
+    """The share link is a plain HTML box with a copy button: a code block would load Streamlit's 1.5 MB syntax
+    highlighter into every page, about a second of a fresh tab's main thread before the map draws (issue 34)."""
+    url, _ = server
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/?model=toy&trials=8", wait_until="domcontentloaded")
+        head_points(page)
+        page.get_by_text("Click a cell of the map").wait_for(timeout=90_000)
+        box = page.locator("[data-testid=stSidebar] .induction-link-text")
+        box.wait_for(timeout=30_000)
+        page.wait_for_function("() => location.search.includes('trials=8')", timeout=30_000)
+        link = box.input_value()
+        assert link.split("?")[1] == page.url.split("?")[1] and link.startswith(url)
+        page.locator("[data-testid=stSidebar] .induction-link-copy").click()
+        page.wait_for_function("() => document.querySelector('.induction-link-copy').textContent === 'Copied'",
+                               timeout=10_000)
+        assert page.evaluate("navigator.clipboard.readText()") == link
+        scripts = page.evaluate("performance.getEntriesByType('resource').map(r => r.name)")
+        assert not [s for s in scripts if "SyntaxHighlighter" in s]
+        assert not page.locator("[data-testid=stCode]").count()
+    finally:
+        context.close()
+
+
 def test_click_a_head_then_share_the_link(server, browser):
     url, _ = server
     ARTIFACTS.mkdir(exist_ok=True)

@@ -47,7 +47,7 @@ PROBLEMS_JS = """() => {
   const flag = main.innerText.match(/(^|[\\s`(])--[a-z][a-z-]+/m);
   if (flag) out.push('a CLI flag in the page: ' + flag[0].trim());
   const path = /(^|[\\s'"`(=:])\\/(home|tmp|work|root|usr|opt|var|srv|mnt)\\/\\S*/;
-  const found = document.body.innerText.match(path);  // the sidebar's share link included
+  const found = document.body.innerText.match(path);
   if (found) out.push('an absolute server path in the page: ' + found[0].trim());
   const inLink = /(%2F|\\/)(home|tmp|work|root|usr|opt|var|srv|mnt)(%2F|\\/)/;
   for (const a of document.querySelectorAll('a[href]')) {
@@ -55,6 +55,10 @@ PROBLEMS_JS = """() => {
     if (inLink.test(href)) out.push('an absolute server path in a link: ' + href);
   }
   if (inLink.test(location.search)) out.push('a server path in the URL');
+  for (const box of document.querySelectorAll('.induction-link-text')) {  // the sidebar's share link
+    const link = box.value.replace(/^https?:\\/\\/[^/?]+/, '');
+    if (path.test(' ' + link) || inLink.test(link)) out.push('an absolute server path in the share link: ' + link);
+  }
   for (const plot of main.querySelectorAll('.js-plotly-plot')) {
     const data = plot.data || [];  // arrays, or the {dtype, bdata} Plotly sends for numpy arrays
     const has = v => v && (v.length > 0 || (v.bdata || '').length > 0);

@@ -256,3 +256,26 @@ def test_in_a_server_with_workers_the_text_page_loads_no_model_in_the_server(poo
     assert not at.error, [e.value for e in at.error]
     assert len(at.get("plotly_chart")) == 3  # the tokens, the map and the head's attention from the occurrence
     assert engine.loaded_models()["models"] == []
+
+
+def _niceness_of(pid: int) -> int:
+    import os
+
+    return os.getpriority(os.PRIO_PROCESS, pid)
+
+
+def test_workers_compute_at_a_lower_priority_than_the_server_so_readers_keep_the_cores(pool, random_bert):
+    """Computing is background work, reading a cached map is interactive: on a 2-core machine the workers yield
+    the cores to the server's page runs (and a reader's browser) whenever those want them (issue 34)."""
+    import os
+
+    from induction.engine import compute_map
+
+    if not hasattr(os, "getpriority"):
+        pytest.skip("no process priorities on this platform")
+    pool.run(compute_map, (MapConfig(model=random_bert, trials=1, segment=8),), {})  # the worker has started
+    here = _niceness_of(os.getpid())
+    (pid,) = pool.pids()
+    worker = _niceness_of(pid)
+    assert worker == min(19, here + compute_workers.LOWEST_PRIORITY)  # os.nice adds to the server's own
+    assert worker > here or here == 19  # lower than the server, unless the server is already at the bottom
