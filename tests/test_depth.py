@@ -27,12 +27,12 @@ from induction.training.series import shipped_series
 
 # series -> (strongest head on the kind's own reading, the window its heads form in: first and last step allowed)
 KNOWN = {
-    "trained-bert-2x4": ("L1H0", (750, 1000)),
+    "trained-bert-2x4": ("L1H1", (750, 1250)),
     "trained-bert-4x4": ("L3H1", (750, 1250)),
     "trained-bert-6x4": ("L4H1", (500, 1000)),
-    "trained-gpt-2x4": ("L1H0", (250, 750)),
+    "trained-gpt-2x4": ("L1H2", (1000, 2000)),
     "trained-gpt-4x4": ("L2H0", (1000, 2000)),
-    "trained-gpt-6x4": ("L1H0", (250, 750)),
+    "trained-gpt-6x4": ("L4H0", (750, 1500)),
 }
 OWN = {"encoder": ("standard", "prev"), "causal": ("repeat", "induction")}
 STRONG = 0.5
