@@ -330,3 +330,19 @@ def test_icl_config_names_its_model():
         ICLConfig()
     with pytest.raises(SystemExit):
         build_parser().parse_args(["icl"])
+
+
+def test_the_icl_page_proposes_held_out_text_for_a_checkpoint_named_without_a_path(fresh_cache):
+    """A checkpoint of a series trained here, named `trained-gpt@step_500` (the name a click on Training dynamics
+    opens), is scored on the held-out topics like its series' final model; a depth series too; a model trained
+    elsewhere on python-docs. The page's corpus box proposes the same, and warns when the training text is typed."""
+    from induction.analyses.icl import default_corpus
+
+    from .page_checks import open_page
+
+    assert default_corpus("trained-gpt@step_500") == default_corpus("trained-bert-4x4") == "python-docs-held-out"
+    assert default_corpus("toy") == "python-docs" and default_corpus("no-such-model") == "python-docs"
+    at = open_page("views/icl.py", model="trained-gpt@step_500", trials=5)
+    assert at.text_input(key="icl_corpus").value == "python-docs-held-out"
+    at.text_input(key="icl_corpus").set_value("python-docs-train").run()
+    assert any("text it has seen" in w.value for w in at.warning)
