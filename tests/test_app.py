@@ -139,7 +139,9 @@ def test_sizes_page_offline_says_why_once_and_shows_the_offline_models(monkeypat
     assert len(notices) == 1 and "tiny, small, medium, base, large" in notices[0]
     encoders = ["toy", "trained-bert", "minilm"]  # the offline encoders (the decoders run only repeat)
     assert at.multiselect(key="sizes_extra").value == encoders
-    assert [s.value for s in at.subheader] == encoders and len(charts(at)) == 3
+    panels = [s.value for s in at.subheader]
+    assert panels[:-1] == encoders and len(charts(at)) == 3  # the depth series' section is last, behind a toggle
+    assert panels[-1].startswith("Trained here") and not at.toggle(key="sizes_depth").value
     assert any("in the last third" in m.value for m in at.markdown)
 
 
