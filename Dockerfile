@@ -41,7 +41,7 @@ COPY app.py serve.py ./
 # As root: the weights land in the image's Hugging Face cache; maps, effects and the reproduction land in the
 # precomputed tier, sealed read-only (the runtime user can read it and never write it). The offline models and
 # PRECOMPUTE_MODELS are the Mosaic page's defaults: their repeat maps are there when it opens
-RUN INDUCTION_CACHE_DIR=/app/precomputed python -m induction precompute --models toy toy-gpt trained-gpt trained-bert trained-bert-2x4 trained-bert-4x4 trained-bert-6x4 trained-gpt-2x4 trained-gpt-4x4 trained-gpt-6x4 minilm ${PRECOMPUTE_MODELS} \
+RUN INDUCTION_CACHE_DIR=/app/precomputed python -m induction precompute --models toy toy-gpt trained-gpt trained-bert minilm trained-bert-2x4 trained-bert-4x4 trained-bert-6x4 trained-gpt-2x4 trained-gpt-4x4 trained-gpt-6x4 ${PRECOMPUTE_MODELS} \
  && sizes=$(for m in ${PRECOMPUTE_MODELS}; do case $m in tiny|small|medium|base|large) printf '%s,' "$m";; esac; done) \
  && if [ -n "$sizes" ]; then INDUCTION_CACHE_DIR=/app/precomputed python -m induction reproduce --models "${sizes%,}"; fi \
  && python -c "from induction.cache import seal; seal('/app/precomputed')"
@@ -52,7 +52,7 @@ USER app
 # Public-demo limits: exactly the models this image holds, capped trials and segments, no stack traces in the
 # page; new results go to /app/cache (mount a volume), size-limited with eviction
 ENV INDUCTION_DEPLOYED=1 HF_HUB_OFFLINE=1 STREAMLIT_CLIENT_SHOW_ERROR_DETAILS=false \
-    INDUCTION_ALLOWED_MODELS="toy toy-gpt trained-gpt trained-bert trained-bert-2x4 trained-bert-4x4 trained-bert-6x4 trained-gpt-2x4 trained-gpt-4x4 trained-gpt-6x4 minilm ${PRECOMPUTE_MODELS}" \
+    INDUCTION_ALLOWED_MODELS="toy toy-gpt trained-gpt trained-bert minilm trained-bert-2x4 trained-bert-4x4 trained-bert-6x4 trained-gpt-2x4 trained-gpt-4x4 trained-gpt-6x4 ${PRECOMPUTE_MODELS}" \
     INDUCTION_PRECOMPUTED_DIR=/app/precomputed INDUCTION_CACHE_SIZE_MB=512
 
 EXPOSE 8501

