@@ -114,7 +114,9 @@ def test_head_page(stubbed):
 def test_sizes_page(stubbed):
     at = open_page("views/sizes.py")
     assert at.title[0].value == "Model sizes"
-    assert sorted(s.value for s in at.subheader) == sorted(SIZES) and charts(at) == len(SIZES)  # 4 columns
+    *panels, depth = [s.value for s in at.subheader]  # one panel a size, then the depth series' section
+    assert sorted(panels) == sorted(SIZES) and charts(at) == len(SIZES)  # 4 columns; the depth toggle is off
+    assert depth.startswith("Trained here") and not at.toggle(key="sizes_depth").value
 
 
 def test_setups_page(stubbed):
