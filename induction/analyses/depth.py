@@ -72,7 +72,7 @@ def study_rows() -> list[dict]:
         if r.target != "prev" or r.rank != 1 or r.experiment not in ("sizes", "standard"):
             continue
         spec = KNOWN_MODELS[r.model]
-        layer = int(r.head[1:].split("H")[0]) if r.head else None
+        layer = parse_head(r.head)[0] if r.head else None
         rows.append({"model": f"bert-{r.model}", "layers": spec.layers, "heads": spec.heads, "name": r.head,
                      "layer": layer, "score": r.score,
                      "relative_depth": None if layer is None else round(relative_depth(layer, spec.layers), 4),
@@ -90,9 +90,8 @@ def last_token_scores(model: str, target: str = "induction", *, trials: int = PA
     run = resolve_run(MapConfig(model=model, setup="repeat", trials=trials, seed=seed))
     loaded = model_for(run)
     batch = make_trials(run, loaded)
-    last = batch.slice(0, batch.trials)
-    last = dataclasses.replace(last, mask_index=batch.mask_index[:, -1], anchor_index=batch.anchor_index[:, -1],
-                               target_index={k: v[:, -1] for k, v in batch.target_index.items()})
+    last = dataclasses.replace(batch, mask_index=batch.mask_index[:, -1], anchor_index=batch.anchor_index[:, -1],
+                               target_index={k: v[:, -1] for k, v in batch.target_index.items()})  # [T] each
     rows = capture(loaded, last)  # [T, L, H, S]: one query a trial
     t = np.arange(rows.shape[0])
     return rows[t, :, :, last.target_index[target]]  # [T, L, H]
@@ -115,7 +114,7 @@ def _loss_change(config: MapConfig, head: str) -> dict:
 def formation(series: str, *, trials: int = PAPER_TRIALS, seed: int = 0) -> dict:
     """A depth series' best head against step on its kind's own reading, and the step it forms at (the first
     checkpoint whose best head reaches half the series' highest and SIGNAL_RATIO x the uniform baseline; None: no
-    head formed): {family, series, layers, target, curve: [{step, best, best_head}], appears}."""
+    head formed): {kind, series, layers, target, formation_curve: [{step, score, name}], forms_at}."""
     from induction.analyses.dynamics import dynamics, series_models
     from induction.models.registry import spec_of
 
