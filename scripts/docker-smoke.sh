@@ -85,7 +85,7 @@ from induction.engine import compute_map
 from dashboard.viewstate import from_query
 
 limits = deploy.limits()
-OFFLINE = ("toy", "toy-gpt", "trained-gpt", "trained-bert", "minilm")  # the offline models: all the image holds here
+from induction.models.registry import OFFLINE_MODELS as OFFLINE  # the offline models: all the image holds here
 assert limits.deployed and limits.allowed_models == OFFLINE, limits
 state, notices = from_query({"model": "../../etc"}, allowed_models=limits.allowed_models)
 assert state.model == "toy" and notices, "a hostile model link was not refused"
