@@ -53,12 +53,12 @@ def relative_depth(layer: int, layers: int) -> float:
 
 def depth_series(family: str = "both") -> list[str]:
     """The depth series' names (trained-bert-4x4 ...), encoders then decoders, shallow to deep."""
-    from induction.training.recipes import DEPTHS, depth_name
+    from induction.models.registry import DEPTH_MODELS, KNOWN_MODELS
 
     kinds = {"both": ("encoder", "causal"), "encoder": ("encoder",), "causal": ("causal",)}.get(family)
     if kinds is None:
         raise InductionError(f"family {family!r}: write encoder, causal or both")
-    return [depth_name(kind, layers) for kind in kinds for layers in DEPTHS]
+    return [name for name in DEPTH_MODELS if KNOWN_MODELS[name].kind in kinds]
 
 
 def study_rows() -> list[dict]:
@@ -118,9 +118,9 @@ def formation(series: str, *, trials: int = PAPER_TRIALS, seed: int = 0) -> dict
     from induction.analyses.dynamics import dynamics, series_models
     from induction.models.registry import spec_of
 
-    spec = spec_of(series)
-    if spec is None or series not in depth_series():
+    if series not in depth_series():
         raise InductionError(f"{series!r} is not a depth series: the depth series are {', '.join(depth_series())}")
+    spec = spec_of(series)
     setup, target = OWN[spec.kind]
     result = dynamics(series_models(series), MapConfig(setup=setup, trials=trials, seed=seed), target,
                       compute_missing=True)
@@ -133,10 +133,16 @@ def formation(series: str, *, trials: int = PAPER_TRIALS, seed: int = 0) -> dict
 def depth_curves(series: list[str] | None = None, *, trials: int = PAPER_TRIALS, seed: int = 0,
                  progress: Progress | None = None) -> list[dict]:
     """`formation` of every depth series (default: all), for one figure on one step axis."""
+    return _each_series(formation, series, trials=trials, seed=seed, progress=progress)
+
+
+def _each_series(compute, series: list[str] | None, *, trials: int, seed: int, progress: Progress | None
+                 ) -> list[dict]:
+    """`compute(name, trials=, seed=)` for each series (default: every depth series), reporting progress after each."""
     names = series or depth_series()
     out = []
     for done, name in enumerate(names):
-        out.append(formation(name, trials=trials, seed=seed))
+        out.append(compute(name, trials=trials, seed=seed))
         if progress:
             progress(done + 1, len(names))
     return out
@@ -264,10 +270,4 @@ class DepthResult:
 def depth_study(series: list[str] | None = None, *, trials: int = PAPER_TRIALS, seed: int = 0,
                 progress: Progress | None = None) -> DepthResult:
     """Every depth series' row (default: all of them, encoders then decoders), computed where not cached."""
-    names = series or depth_series()
-    rows = []
-    for done, name in enumerate(names):
-        rows.append(series_row(name, trials=trials, seed=seed))
-        if progress:
-            progress(done + 1, len(names))
-    return DepthResult(rows=rows)
+    return DepthResult(rows=_each_series(series_row, series, trials=trials, seed=seed, progress=progress))
